@@ -1,0 +1,55 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// What a backend (Workers, subprocesses) gives `Process`: a way to start a
+// child and one way to learn of its end, whichever way it ended.
+import type { ErrorData } from "./_error.ts";
+import type { Identity } from "./_registry.ts";
+import type { TargetSpec } from "./_target.ts";
+import type { Backend } from "./_wire.ts";
+
+/** How a child ended. */
+export interface ChildEnd {
+  /** 0, the child's `exit(n)`, 1 for an uncaught error, `-signal` when stopped. */
+  exitCode: number;
+  /** The child's uncaught error, as data. */
+  error?: ErrorData;
+}
+
+/** What a backend needs to start a child. */
+export interface LaunchSpec {
+  identity: Identity;
+  target: TargetSpec;
+  /** The encoded arguments. */
+  args: unknown[];
+  transfer: Transferable[];
+}
+
+/** A started child, as its parent sees it. */
+export interface ChildHandle {
+  readonly pid: number;
+  /** Settles once, when the child has ended; never rejects. */
+  readonly ended: Promise<ChildEnd>;
+  /** Ends the child with a signal (15 for terminate, 9 for kill). */
+  stop(signal: number): void;
+}
+
+/** Starts children on one backend. */
+export interface Launcher {
+  readonly backend: Backend;
+  /** Allocates the pid the child will have (before its launch). */
+  allocatePid(): number;
+  /** Starts a child; throws a `DataCloneError` when `args` cannot be sent. */
+  launch(spec: LaunchSpec, options: { daemon: boolean }): ChildHandle;
+}
+
+/** The message a child's entry receives first. */
+export interface StartMessage {
+  type: "start";
+  tree: import("./_registry.ts").TreeState;
+  target: TargetSpec;
+  args: unknown[];
+}
+
+/** The message a child's entry sends last. */
+export interface EndMessage extends ChildEnd {
+  type: "end";
+}

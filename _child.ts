@@ -1,0 +1,43 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// What every child runs, on any backend: import the target, revive its
+// arguments, run it, then wait for its own non-daemon children and end its
+// daemon ones, as Python's child bootstrap does.
+import type { ChildEnd } from "./_backend.ts";
+import { errorToData } from "./_error.ts";
+import { identity } from "./_registry.ts";
+import { importTarget, type TargetSpec } from "./_target.ts";
+import { decode } from "./_wire.ts";
+import { activeChildren } from "./process.ts";
+
+/** Prints a child's uncaught error on stderr, as Python's child does. */
+export function printChildError(error: unknown): void {
+  const detail = error instanceof Error
+    ? (error.stack ?? `${error.name}: ${error.message}`)
+    : Deno.inspect(error);
+  console.error(`Process ${identity().name}:\n${detail}`);
+}
+
+/** Runs a child's target to its end and says how it ended. */
+export async function runChild(
+  target: TargetSpec,
+  encodedArgs: unknown[],
+): Promise<ChildEnd> {
+  let end: ChildEnd;
+  try {
+    const fn = await importTarget(target);
+    const args = await decode(encodedArgs) as unknown[];
+    await fn(...args);
+    end = { exitCode: 0 };
+  } catch (error) {
+    printChildError(error);
+    end = { exitCode: 1, error: errorToData(error) };
+  }
+  await endChildren();
+  return end;
+}
+
+async function endChildren(): Promise<void> {
+  const children = activeChildren();
+  for (const child of children) if (child.daemon) child.terminate();
+  await Promise.all(children.map((child) => child.join()));
+}

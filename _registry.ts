@@ -1,0 +1,112 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Who this process is, and which processes of the tree are alive.
+ *
+ * Every process of a tree of Workers shares one table in a
+ * `SharedArrayBuffer`, made by the root and handed to each child at start.
+ * A child's parent marks it alive before it runs and ended (with all its
+ * descendants) when it ends, whichever way it ended. Primitives that record
+ * an owner (a `Lock`) ask {@linkcode isAlive} to tell a held lock from an
+ * abandoned one.
+ *
+ * @module
+ */
+
+/** Worker pids start above the largest Linux pid, so they never look like an OS pid. */
+export const WORKER_PID_BASE = 1 << 22;
+const SLOTS = 4096;
+// Layout (Int32): [0] next worker number; [1] the root's pid, alive as long
+// as the tree is; [2, 2+SLOTS) the pid in each slot; [2+SLOTS, 2+2*SLOTS)
+// the parent pid of that slot.
+const ROOT = 1;
+const PIDS = 2;
+const PARENTS = 2 + SLOTS;
+
+/** What a process knows of itself. */
+export interface Identity {
+  pid: number;
+  name: string;
+  daemon: boolean;
+  parentPid: number | null;
+  parentName: string | null;
+}
+
+/** What a child is handed so it can join its parent's tree. */
+export interface TreeState {
+  table: SharedArrayBuffer;
+  self: Identity;
+}
+
+let table: Int32Array | undefined;
+let self: Identity = {
+  pid: Deno.pid,
+  name: "MainProcess",
+  daemon: false,
+  parentPid: null,
+  parentName: null,
+};
+
+function tree(): Int32Array {
+  if (!table) {
+    table = new Int32Array(new SharedArrayBuffer(4 * (2 + 2 * SLOTS)));
+    table[ROOT] = self.pid;
+  }
+  return table;
+}
+
+function mark(pid: number, parentPid: number): void {
+  const t = tree();
+  const slot = pid % SLOTS;
+  Atomics.store(t, PARENTS + slot, parentPid);
+  Atomics.store(t, PIDS + slot, pid);
+}
+
+/** This process's identity. */
+export function identity(): Identity {
+  return self;
+}
+
+/** Whether this process is a child started by this library. */
+export function isChild(): boolean {
+  return self.parentPid !== null;
+}
+
+/** The state a new child needs, with the identity it will have. */
+export function childTreeState(self: Identity): TreeState {
+  return { table: tree().buffer as SharedArrayBuffer, self };
+}
+
+/** Called once in a child, before any user code runs. */
+export function adoptTreeState(state: TreeState): void {
+  table = new Int32Array(state.table);
+  self = state.self;
+}
+
+/** A pid for a new Worker child, unique within the tree. */
+export function allocateWorkerPid(): number {
+  return WORKER_PID_BASE + Atomics.add(tree(), 0, 1) + 1;
+}
+
+/** Records that `pid` (a child of this process) is running. */
+export function markAlive(pid: number): void {
+  mark(pid, self.pid);
+}
+
+/** Records that `pid` and every descendant of it have ended. */
+export function markEnded(pid: number): void {
+  const t = tree();
+  const slot = pid % SLOTS;
+  if (Atomics.compareExchange(t, PIDS + slot, pid, 0) !== pid) return;
+  for (let i = 0; i < SLOTS; i++) {
+    if (Atomics.load(t, PARENTS + i) === pid) {
+      const child = Atomics.load(t, PIDS + i);
+      if (child !== 0) markEnded(child);
+    }
+  }
+}
+
+/** Whether `pid` is a live process of this tree (the root always is). */
+export function isAlive(pid: number): boolean {
+  const t = tree();
+  return pid === t[ROOT] || Atomics.load(t, PIDS + pid % SLOTS) === pid;
+}

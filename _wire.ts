@@ -1,0 +1,274 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * The one way a primitive of this library crosses a process boundary.
+ *
+ * Values sent to another process (a child's `args`, a message on a
+ * `Connection`, an item on a `Queue`) are walked once by {@linkcode encode}.
+ * Every object that implements {@linkcode toWire} is replaced by a small
+ * tagged record naming its kind and the module that can revive it; every
+ * other value is left to the structured clone. On the other side
+ * {@linkcode decode} imports the modules it needs and revives each record
+ * into a working handle to the same object.
+ *
+ * @module
+ */
+
+/** The backend a value is being sent to. */
+export type Backend = "worker" | "subprocess";
+
+/** Implemented by every primitive that can be passed to another process. */
+export const toWire: unique symbol = Symbol("multiprocessing.toWire");
+
+/** What a primitive turns into on the way out. */
+export interface WireForm {
+  /** The name under which the reviver was registered. */
+  kind: string;
+  /** The URL of the module that registers the reviver. */
+  module: string;
+  /** Structured-cloneable state the reviver receives. */
+  state: unknown;
+}
+
+/** What an encoding collects besides the value itself. */
+export interface WireContext {
+  /** Where the value goes. */
+  readonly backend: Backend;
+  /** Objects to transfer rather than copy (`MessagePort`s). */
+  readonly transfer: Transferable[];
+  /** Every primitive that was encoded, so its sender can follow it. */
+  readonly handles: Shareable[];
+}
+
+/**
+ * Optionally implemented by a primitive that must act when a process it was
+ * passed to ends, whichever way (a `Connection` tells its peer of the EOF, a
+ * `Lock` frees itself from a dead owner). The process that passed the handle
+ * calls it once that child has ended.
+ */
+export const ownerEnded: unique symbol = Symbol("multiprocessing.ownerEnded");
+
+/** A primitive that knows how to cross a process boundary. */
+export interface Shareable {
+  /** Returns the state from which the other side revives this handle. */
+  [toWire](ctx: WireContext): WireForm;
+  /** Called in the sender when the process it was passed to has ended. */
+  [ownerEnded]?(pid: number): void;
+}
+
+const MARK = "__multiprocessing_handle__";
+const revivers = new Map<string, (state: unknown) => unknown>();
+
+/**
+ * Registers how to revive a kind of primitive. Each primitive's module calls
+ * this once, at load time.
+ */
+export function registerKind(
+  kind: string,
+  revive: (state: unknown) => unknown,
+): void {
+  revivers.set(kind, revive);
+}
+
+/** Makes a fresh context for one encoding. */
+export function wireContext(backend: Backend = "worker"): WireContext {
+  return { backend, transfer: [], handles: [] };
+}
+
+function isShareable(value: object): value is Shareable {
+  return typeof (value as Partial<Shareable>)[toWire] === "function";
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Returns `value` with every primitive replaced by its wire form. Containers
+ * are copied only where something inside them changed, so plain data costs
+ * one walk and no copy.
+ */
+export function encode(value: unknown, ctx: WireContext): unknown {
+  return encodeValue(value, ctx, new Map());
+}
+
+function encodeValue(
+  value: unknown,
+  ctx: WireContext,
+  seen: Map<object, unknown>,
+): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (isShareable(value)) {
+    const form = value[toWire](ctx);
+    ctx.handles.push(value);
+    const record = {
+      [MARK]: form.kind,
+      module: form.module,
+      state: form.state,
+    };
+    seen.set(value, record);
+    return record;
+  }
+  if (Array.isArray(value)) {
+    seen.set(value, value);
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item !== "object" || item === null) continue;
+      const encoded = encodeValue(item, ctx, seen);
+      if (encoded !== item) {
+        copy ??= value.slice();
+        copy[i] = encoded;
+      }
+    }
+    if (copy) seen.set(value, copy);
+    return copy ?? value;
+  }
+  if (value instanceof Map) {
+    seen.set(value, value);
+    let changed = false;
+    const entries = [...value].map(([k, v]) => {
+      const ek = encodeValue(k, ctx, seen);
+      const ev = encodeValue(v, ctx, seen);
+      changed ||= ek !== k || ev !== v;
+      return [ek, ev] as const;
+    });
+    const result = changed ? new Map(entries) : value;
+    seen.set(value, result);
+    return result;
+  }
+  if (value instanceof Set) {
+    seen.set(value, value);
+    let changed = false;
+    const items = [...value].map((v) => {
+      const ev = encodeValue(v, ctx, seen);
+      changed ||= ev !== v;
+      return ev;
+    });
+    const result = changed ? new Set(items) : value;
+    seen.set(value, result);
+    return result;
+  }
+  if (!isPlainObject(value)) return value;
+  seen.set(value, value);
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    const encoded = encodeValue(item, ctx, seen);
+    if (encoded !== item) {
+      copy ??= { ...value as Record<string, unknown> };
+      copy[key] = encoded;
+    }
+  }
+  if (copy) seen.set(value, copy);
+  return copy ?? value;
+}
+
+/**
+ * Revives every wire form inside `value`, importing the modules that
+ * register their kinds first.
+ */
+export async function decode(value: unknown): Promise<unknown> {
+  const modules = new Set<string>();
+  collectModules(value, modules, new Set());
+  for (const module of modules) await import(module);
+  return decodeSync(value);
+}
+
+function collectModules(
+  value: unknown,
+  modules: Set<string>,
+  seen: Set<object>,
+): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (isRecord(value)) {
+    if (!revivers.has(value[MARK])) modules.add(value.module);
+    return;
+  }
+  forEachChild(value, (child) => collectModules(child, modules, seen));
+}
+
+/**
+ * Revives every wire form inside `value` (in place: the value is a fresh
+ * structured clone). Throws a `TypeError` for a kind whose module was never
+ * loaded in this process; {@linkcode decode} loads it first.
+ */
+export function decodeSync(value: unknown): unknown {
+  return decodeValue(value, new Map());
+}
+
+type WireRecord = { [MARK]: string; module: string; state: unknown };
+
+function isRecord(value: object): value is WireRecord {
+  return typeof (value as Record<string, unknown>)[MARK] === "string" &&
+    isPlainObject(value);
+}
+
+function decodeValue(value: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (isRecord(value)) {
+    const revive = revivers.get(value[MARK]);
+    if (!revive) {
+      throw new TypeError(
+        `Cannot revive a ${
+          value[MARK]
+        } here: its module ${value.module} is not loaded; receive it with an async method`,
+      );
+    }
+    const handle = revive(value.state);
+    seen.set(value, handle);
+    return handle;
+  }
+  seen.set(value, value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item === "object" && item !== null) {
+        value[i] = decodeValue(item, seen);
+      }
+    }
+  } else if (value instanceof Map) {
+    for (const [k, v] of [...value]) {
+      const dk = decodeValue(k, seen);
+      const dv = decodeValue(v, seen);
+      if (dk !== k) value.delete(k);
+      value.set(dk, dv);
+    }
+  } else if (value instanceof Set) {
+    for (const v of [...value]) {
+      const dv = decodeValue(v, seen);
+      if (dv !== v) {
+        value.delete(v);
+        value.add(dv);
+      }
+    }
+  } else if (isPlainObject(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const item = record[key];
+      if (typeof item === "object" && item !== null) {
+        record[key] = decodeValue(item, seen);
+      }
+    }
+  }
+  return value;
+}
+
+function forEachChild(value: object, visit: (child: unknown) => void): void {
+  if (Array.isArray(value)) {
+    for (const item of value) visit(item);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      visit(k);
+      visit(v);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) visit(v);
+  } else if (isPlainObject(value)) {
+    for (const item of Object.values(value)) visit(item);
+  }
+}

@@ -1,0 +1,97 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Children on Deno Workers. Deno gives no event when a Worker ends, so the
+// child's entry reports its end itself (see _worker_main.ts) on every path:
+// return, uncaught error, `exit(n)`, `Deno.exit(n)`, `self.close()`. A Worker
+// that fails before our entry runs raises an `error` event instead.
+import type {
+  ChildEnd,
+  ChildHandle,
+  Launcher,
+  LaunchSpec,
+} from "./_backend.ts";
+import {
+  allocateWorkerPid,
+  childTreeState,
+  markAlive,
+  markEnded,
+} from "./_registry.ts";
+
+const ENTRY = new URL("./_worker_main.ts", import.meta.url);
+
+/**
+ * Deno's Worker keeps its parent alive and has no public `unref()`; its
+ * prototype carries an internal ref-count method (the one Node's
+ * `worker_threads` compatibility uses). A daemon child is unref'd through it
+ * when it is there, so that it does not keep its parent running.
+ */
+function unref(worker: Worker): void {
+  const proto = Object.getPrototypeOf(worker);
+  const ref = Object.getOwnPropertySymbols(proto).find((symbol) =>
+    symbol.description === undefined && typeof proto[symbol] === "function"
+  );
+  if (ref) {
+    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](false);
+  }
+}
+
+class WorkerChild implements ChildHandle {
+  readonly pid: number;
+  readonly ended: Promise<ChildEnd>;
+  #worker: Worker;
+  #resolve!: (end: ChildEnd) => void;
+  #done = false;
+
+  constructor(spec: LaunchSpec, daemon: boolean) {
+    this.pid = spec.identity.pid;
+    this.ended = new Promise((resolve) => this.#resolve = resolve);
+    this.#worker = new Worker(ENTRY, {
+      type: "module",
+      name: spec.identity.name,
+    });
+    this.#worker.onmessage = (event) => {
+      if (event.data?.type === "end") this.#finish(event.data);
+    };
+    this.#worker.onerror = (event) => {
+      // An error the child's entry could not catch (it failed to load):
+      // keep it from ending the parent, and report it as the child's end.
+      event.preventDefault();
+      this.#finish({
+        exitCode: 1,
+        error: { name: "Error", message: event.message },
+      });
+    };
+    markAlive(this.pid);
+    try {
+      this.#worker.postMessage({
+        type: "start",
+        tree: childTreeState(spec.identity),
+        target: spec.target,
+        args: spec.args,
+      }, spec.transfer);
+    } catch (error) {
+      this.#worker.terminate();
+      markEnded(this.pid);
+      throw error;
+    }
+    if (daemon) unref(this.#worker);
+  }
+
+  stop(signal: number): void {
+    this.#finish({ exitCode: -signal });
+  }
+
+  #finish(end: ChildEnd): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#worker.terminate();
+    markEnded(this.pid);
+    this.#resolve({ exitCode: end.exitCode, error: end.error });
+  }
+}
+
+/** Starts children on Deno Workers. */
+export const workerLauncher: Launcher = {
+  backend: "worker",
+  allocatePid: allocateWorkerPid,
+  launch: (spec, { daemon }) => new WorkerChild(spec, daemon),
+};

@@ -1,0 +1,50 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The entry of every Worker child. It reports the child's end to the parent
+// exactly once, whichever way the child ends, because Deno tells the parent
+// nothing when a Worker closes.
+/// <reference lib="deno.worker" />
+import type { EndMessage, StartMessage } from "./_backend.ts";
+import { printChildError, runChild } from "./_child.ts";
+import { errorToData } from "./_error.ts";
+import { adoptTreeState } from "./_registry.ts";
+
+let reported = false;
+function reportEnd(end: Omit<EndMessage, "type">): void {
+  if (reported) return;
+  reported = true;
+  self.postMessage({ type: "end", ...end } satisfies EndMessage);
+}
+
+const closeWorker = self.close.bind(self);
+const exitDeno = Deno.exit;
+Deno.exit = (code?: number): never => {
+  reportEnd({ exitCode: code ?? Deno.exitCode });
+  return exitDeno(code);
+};
+self.close = () => {
+  reportEnd({ exitCode: 0 });
+  closeWorker();
+};
+
+function fail(error: unknown): void {
+  if (reported) return;
+  printChildError(error);
+  reportEnd({ exitCode: 1, error: errorToData(error) });
+  closeWorker();
+}
+self.addEventListener("error", (event) => {
+  event.preventDefault();
+  fail(event.error ?? new Error(event.message));
+});
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  fail(event.reason);
+});
+
+self.onmessage = async (event: MessageEvent<StartMessage>) => {
+  self.onmessage = null;
+  adoptTreeState(event.data.tree);
+  const end = await runChild(event.data.target, event.data.args);
+  reportEnd(end);
+  closeWorker();
+};

@@ -1,0 +1,23 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Python's `multiprocessing` for Deno: child processes on Workers or
+ * subprocesses, pipes and queues between them, locks and shared memory.
+ *
+ * ```ts
+ * import { Process } from "@mp/multiprocessing";
+ *
+ * export function display(name: string) {
+ *   console.log("Hi !!! " + name);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: display, args: ["Python"] });
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./process.ts";

@@ -1,0 +1,538 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Child processes in the style of Python's `multiprocessing.Process`.
+ *
+ * A child runs a function that its module exports, with arguments that are
+ * structured-cloned (and every primitive of this library inside them revived
+ * as a working handle). The default backend is a Deno Worker; a child ends
+ * when its target returns (or its promise settles), and its parent learns of
+ * that end on every path, so `join()` never hangs on a child that is gone.
+ *
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ *
+ * export function display(name: string) {
+ *   console.log("Hi !!! " + name);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: display, args: ["Python"] });
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ *
+ * Permissions: a Worker child inherits its parent's permissions. Starting
+ * one needs none beyond what loading the child's module needs (`--allow-read`
+ * for a module the child imports by a path the parent never imported, and
+ * `--allow-import` for remote modules).
+ *
+ * @module
+ */
+import type { ChildEnd, ChildHandle, Launcher } from "./_backend.ts";
+import { dataToError } from "./_error.ts";
+import { identity, isAlive as pidIsAlive } from "./_registry.ts";
+import { checkTimeout } from "./_timeout.ts";
+import {
+  callerModule,
+  internalModule,
+  specOfFunction,
+  type TargetSpec,
+} from "./_target.ts";
+import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
+import { workerLauncher } from "./_worker_backend.ts";
+import { ProcessError } from "./errors.ts";
+
+internalModule(import.meta.url);
+
+export type { Backend } from "./_wire.ts";
+
+/** A target named by the module that exports it and the export's name. */
+export interface TargetRef {
+  /** The module's URL, for example `import.meta.url`. */
+  module: string | URL;
+  /** The name of the exported function. */
+  export: string;
+}
+
+/** What a child runs: an exported function, or its module and export name. */
+export type Target<A extends unknown[]> =
+  | ((...args: A) => unknown)
+  | TargetRef;
+
+/** Options of {@linkcode Process}. */
+export interface ProcessOptions<A extends unknown[] = unknown[]> {
+  /** The function the child runs; it must be exported by its module. */
+  target?: Target<A>;
+  /** The target's arguments, structured-cloned. */
+  args?: A;
+  /** The process name (default `Process-N`). */
+  name?: string;
+  /** Whether the child ends when its parent ends (default: the parent's). */
+  daemon?: boolean;
+  /** `"worker"` (default) or `"subprocess"`. */
+  backend?: Backend;
+}
+
+const launchers = new Map<Backend, Launcher>([["worker", workerLauncher]]);
+
+/**
+ * Makes a backend available to {@linkcode Process}. The subprocess backend's
+ * module registers itself when it is imported.
+ *
+ * @param launcher The backend.
+ */
+export function registerLauncher(launcher: Launcher): void {
+  launchers.set(launcher.backend, launcher);
+}
+
+let processCount = 0;
+const liveChildren = new Set<Process>();
+
+/** What a process that is not a child of this one knows of itself. */
+interface View {
+  pid: number;
+  name: string;
+  daemon: boolean;
+  alive: () => boolean;
+}
+
+let makeView: (view: View) => Process;
+
+/**
+ * A child process: Python's `multiprocessing.Process`.
+ *
+ * @typeParam A The target's parameter list.
+ *
+ * @example Start a child and wait for it
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ * import assert from "node:assert/strict";
+ *
+ * const p = new Process({
+ *   target: { module: "data:text/javascript,export function noop() {}", export: "noop" },
+ * });
+ * p.start();
+ * assert.equal(await p.join(), 0);
+ * ```
+ */
+export class Process<A extends unknown[] = unknown[]> {
+  #target: TargetSpec | undefined;
+  #targetError: TypeError | undefined;
+  #args: A;
+  #name: string;
+  #daemon: boolean;
+  #launcher: Launcher;
+  #handle: ChildHandle | undefined;
+  #end: ChildEnd | undefined;
+  #error: Error | undefined;
+  #closed = false;
+  #view: View | undefined;
+
+  static {
+    makeView = (view) => {
+      const p = new Process({ name: view.name });
+      p.#view = view;
+      return p;
+    };
+  }
+
+  /**
+   * Describes a child; nothing runs until {@linkcode Process.start}.
+   *
+   * @param options The target, its arguments, and the child's settings.
+   * @throws {TypeError} When `backend` is unknown.
+   */
+  constructor(options: ProcessOptions<A> = {}) {
+    const { target, args = [] as unknown as A, name, daemon, backend } =
+      options;
+    this.#args = args;
+    this.#name = name ?? `Process-${++processCount}`;
+    this.#daemon = daemon ?? identity().daemon;
+    const launcher = launchers.get(backend ?? "worker");
+    if (!launcher) {
+      throw new TypeError(
+        `Unknown backend ${
+          JSON.stringify(backend)
+        }: use "worker" or "subprocess" (import the subprocess backend's module first)`,
+      );
+    }
+    this.#launcher = launcher;
+    if (target !== undefined) this.#target = this.#resolve(target);
+  }
+
+  #resolve(target: Target<A>): TargetSpec | undefined {
+    if (typeof target === "function") {
+      try {
+        return specOfFunction(target, callerModule());
+      } catch (error) {
+        this.#targetError = error as TypeError;
+        return undefined;
+      }
+    }
+    if (
+      typeof target === "object" && target !== null &&
+      typeof target.export === "string" &&
+      (typeof target.module === "string" || target.module instanceof URL)
+    ) {
+      return { module: String(target.module), name: target.export };
+    }
+    this.#targetError = new TypeError(
+      "target must be an exported function or { module, export }, got " +
+        (target === null ? "null" : typeof target),
+    );
+    return undefined;
+  }
+
+  /** The process name. */
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    this.#name = String(value);
+  }
+
+  /** Whether the child is ended when its parent ends; set before start. */
+  get daemon(): boolean {
+    return this.#view?.daemon ?? this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#handle) {
+      throw new ProcessError(
+        `Cannot set daemon of ${this.#name}: it was already started; set it before start()`,
+      );
+    }
+    this.#daemon = Boolean(value);
+  }
+
+  /**
+   * The child's pid: the OS pid for a subprocess, a unique positive number
+   * for a Worker; `undefined` before start.
+   */
+  get pid(): number | undefined {
+    return this.#view?.pid ?? this.#handle?.pid;
+  }
+
+  /**
+   * `null` while the child runs (or before start); then `0` when its target
+   * returned, `n` for `exit(n)`, `1` for an uncaught error, `-15` after
+   * {@linkcode Process.terminate}, `-9` after {@linkcode Process.kill}.
+   */
+  get exitCode(): number | null {
+    return this.#end?.exitCode ?? null;
+  }
+
+  /**
+   * The child's uncaught error, rebuilt here with its class name, message,
+   * the child's stack and `cause`; `undefined` otherwise.
+   */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /**
+   * The code a child runs. The default calls the target with the arguments;
+   * this is what a child process runs.
+   *
+   * @returns What the target returns.
+   */
+  run(): unknown {
+    throw new ProcessError(
+      "run() is called in the child; start() the process instead",
+    );
+  }
+
+  /**
+   * Starts the child. A process can be started once.
+   *
+   * @throws {ProcessError} When it was started before or closed.
+   * @throws {TypeError} When the target cannot be found by a child, or an
+   * argument cannot be passed (the message names its position).
+   */
+  start(): void {
+    this.#checkOpen();
+    if (this.#view) {
+      throw new ProcessError(
+        `Cannot start ${this.#name}: it is not a child of this process`,
+      );
+    }
+    if (this.#handle) {
+      throw new ProcessError(
+        `${this.#name} was already started: a process can be started only once; make a new Process to run again`,
+      );
+    }
+    if (this.#targetError) throw this.#targetError;
+    const target = this.#target ??
+      {
+        module: "data:text/javascript,export function noop() {}",
+        name: "noop",
+      };
+    const ctx = wireContext(this.#launcher.backend);
+    const args = encode(this.#args, ctx) as unknown[];
+    const parent = identity();
+    const spec = {
+      identity: {
+        pid: this.#launcher.allocatePid(),
+        name: this.#name,
+        daemon: this.#daemon,
+        parentPid: parent.pid,
+        parentName: parent.name,
+      },
+      target,
+      args,
+      transfer: ctx.transfer,
+    };
+    let handle: ChildHandle;
+    try {
+      handle = this.#launcher.launch(spec, { daemon: this.#daemon });
+    } catch (error) {
+      throw argumentError(args, error);
+    }
+    this.#handle = handle;
+    liveChildren.add(this as unknown as Process);
+    handle.ended.then((end) => {
+      for (const shared of ctx.handles) shared[ownerEnded]?.(handle.pid);
+      this.#end = end;
+      if (end.error) this.#error = dataToError(end.error);
+      liveChildren.delete(this as unknown as Process);
+    });
+  }
+
+  /**
+   * Waits for the child to end.
+   *
+   * @param timeout Milliseconds to wait at most; `undefined` waits forever.
+   * @returns The exit code, or `null` when the timeout passed first.
+   * @throws {ProcessError} When the process was never started.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   */
+  async join(timeout?: number): Promise<number | null> {
+    checkTimeout(timeout);
+    this.#checkOpen();
+    if (this.#view) {
+      throw new ProcessError(
+        `Cannot join ${this.#name}: it is not a child of this process`,
+      );
+    }
+    const handle = this.#handle;
+    if (!handle) {
+      throw new ProcessError(
+        `Cannot join ${this.#name}: it was never started; call start() first`,
+      );
+    }
+    if (this.#end) return this.#end.exitCode;
+    if (timeout === undefined) {
+      await handle.ended;
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        handle.ended,
+        new Promise((resolve) => timer = setTimeout(resolve, timeout)),
+      ]);
+      clearTimeout(timer);
+    }
+    // `ended`'s own reaction (set in start) ran before ours.
+    return this.exitCode;
+  }
+
+  /**
+   * Whether the child has started and not yet ended.
+   *
+   * @returns `true` while the child runs.
+   */
+  isAlive(): boolean {
+    if (this.#view) return this.#view.alive();
+    return this.#handle !== undefined && this.#end === undefined;
+  }
+
+  /**
+   * Ends the child as SIGTERM would; its exit code becomes `-15`. Does
+   * nothing to a child that already ended.
+   *
+   * @throws {ProcessError} When the process was never started.
+   */
+  terminate(): void {
+    this.#signal(15);
+  }
+
+  /**
+   * Ends the child as SIGKILL would; its exit code becomes `-9`.
+   *
+   * @throws {ProcessError} When the process was never started.
+   */
+  kill(): void {
+    this.#signal(9);
+  }
+
+  #signal(signal: number): void {
+    this.#checkOpen();
+    if (!this.#handle) {
+      throw new ProcessError(
+        `Cannot signal ${this.#name}: it was never started`,
+      );
+    }
+    if (!this.#end) this.#handle.stop(signal);
+  }
+
+  /**
+   * Releases the process object. Its properties stay readable; starting,
+   * joining or signalling it afterwards throws.
+   *
+   * @throws {ProcessError} When the child is still running.
+   */
+  close(): void {
+    if (this.#handle && !this.#end) {
+      throw new ProcessError(
+        `Cannot close ${this.#name}: it is still running; join() or terminate() it first`,
+      );
+    }
+    this.#closed = true;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new ProcessError(`${this.#name} is closed`);
+    }
+  }
+}
+
+const UNCLONEABLE = "__multiprocessing_handle__";
+
+/** Names the first argument the structured clone cannot copy. */
+function argumentError(args: unknown[], error: unknown): unknown {
+  if (!(error instanceof DOMException) || error.name !== "DataCloneError") {
+    return error;
+  }
+  for (let i = 0; i < args.length; i++) {
+    try {
+      structuredClone(withoutHandles(args[i]));
+    } catch (cause) {
+      return new TypeError(
+        `Process argument ${i} (args[${i}]) cannot be passed to a child: ${
+          (cause as Error).message
+        }. Pass data the structured clone copies, or a primitive of this library`,
+        { cause },
+      );
+    }
+  }
+  return new TypeError(
+    `The arguments cannot be passed to a child: ${error.message}`,
+    { cause: error },
+  );
+}
+
+/** A copy without the handles' wire forms (they clone with their transfers). */
+function withoutHandles(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (UNCLONEABLE in value) return null;
+  if (Array.isArray(value)) return value.map(withoutHandles);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, withoutHandles(v)]),
+  );
+}
+
+let current: Process | undefined;
+
+/**
+ * The process this code runs in (`MainProcess` in the main program).
+ *
+ * @returns A `Process` describing this process; it cannot be started or
+ * joined.
+ *
+ * @example
+ * ```ts
+ * import { currentProcess } from "@mp/multiprocessing/process";
+ *
+ * console.log(currentProcess().name); // "MainProcess"
+ * ```
+ */
+export function currentProcess(): Process {
+  const self = identity();
+  if (current?.pid !== self.pid) {
+    current = makeView({
+      pid: self.pid,
+      name: self.name,
+      daemon: self.daemon,
+      alive: () => true,
+    });
+  }
+  return current;
+}
+
+/**
+ * The process that started this one, or `null` in the main program.
+ *
+ * @returns A `Process` describing the parent, or `null`.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "@mp/multiprocessing/process";
+ *
+ * console.log(parentProcess()); // null in the main program
+ * ```
+ */
+export function parentProcess(): Process | null {
+  const self = identity();
+  if (self.parentPid === null) return null;
+  const pid = self.parentPid;
+  return makeView({
+    pid,
+    name: self.parentName ?? "",
+    daemon: false,
+    alive: () => pidIsAlive(pid),
+  });
+}
+
+/**
+ * The children of this process that were started and have not ended.
+ *
+ * @returns The live children, in start order.
+ *
+ * @example
+ * ```ts
+ * import { activeChildren } from "@mp/multiprocessing/process";
+ *
+ * console.log(activeChildren().length); // 0
+ * ```
+ */
+export function activeChildren(): Process[] {
+  return [...liveChildren];
+}
+
+/**
+ * The number of logical CPUs.
+ *
+ * @returns `navigator.hardwareConcurrency`.
+ *
+ * @example
+ * ```ts
+ * import { cpuCount } from "@mp/multiprocessing/process";
+ *
+ * console.log(cpuCount() >= 1); // true
+ * ```
+ */
+export function cpuCount(): number {
+  return navigator.hardwareConcurrency || 1;
+}
+
+/**
+ * Ends this process with `code` (Python's `sys.exit`). In a child, the
+ * parent's `exitCode` becomes `code`; `Deno.exit(code)` does the same.
+ *
+ * @param code The exit code (default 0).
+ * @returns Never.
+ *
+ * @example
+ * ```ts ignore
+ * import { exit } from "@mp/multiprocessing/process";
+ *
+ * export function work() {
+ *   exit(3); // the parent sees exitCode 3
+ * }
+ * ```
+ */
+export function exit(code = 0): never {
+  return Deno.exit(code);
+}
