@@ -21,3 +21,4 @@
  */
 export * from "./errors.ts";
 export * from "./process.ts";
+export * from "./context.ts";

@@ -86,6 +86,54 @@ export function registerLauncher(launcher: Launcher): void {
   launchers.set(launcher.backend, launcher);
 }
 
+let defaultBackend: Backend = "worker";
+
+/**
+ * Sets the backend that new processes use when they name none (Python's
+ * `multiprocessing.set_start_method`).
+ *
+ * @param backend `"worker"` or `"subprocess"`.
+ * @throws {TypeError} When `backend` is unknown.
+ *
+ * @example
+ * ```ts
+ * import { getStartMethod, setStartMethod } from "@mp/multiprocessing/process";
+ *
+ * setStartMethod("worker");
+ * console.log(getStartMethod()); // "worker"
+ * ```
+ */
+export function setStartMethod(backend: Backend): void {
+  launcherOf(backend);
+  defaultBackend = backend;
+}
+
+/**
+ * The backend that new processes use when they name none.
+ *
+ * @returns `"worker"` unless {@linkcode setStartMethod} changed it.
+ *
+ * @example
+ * ```ts
+ * import { getStartMethod } from "@mp/multiprocessing/process";
+ *
+ * console.log(getStartMethod()); // "worker"
+ * ```
+ */
+export function getStartMethod(): Backend {
+  return defaultBackend;
+}
+
+function launcherOf(backend: unknown): Launcher {
+  const launcher = launchers.get(backend as Backend);
+  if (!launcher) {
+    throw new TypeError(
+      `Unknown backend ${JSON.stringify(backend)}: use "worker" or "subprocess"`,
+    );
+  }
+  return launcher;
+}
+
 let processCount = 0;
 const liveChildren = new Set<Process>();
 
@@ -149,15 +197,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#args = args;
     this.#name = name ?? `Process-${++processCount}`;
     this.#daemon = daemon ?? identity().daemon;
-    const launcher = launchers.get(backend ?? "worker");
-    if (!launcher) {
-      throw new TypeError(
-        `Unknown backend ${
-          JSON.stringify(backend)
-        }: use "worker" or "subprocess" (import the subprocess backend's module first)`,
-      );
-    }
-    this.#launcher = launcher;
+    this.#launcher = launcherOf(backend ?? defaultBackend);
     if (target !== undefined) this.#target = this.#resolve(target);
   }
 
@@ -182,6 +222,11 @@ export class Process<A extends unknown[] = unknown[]> {
         (target === null ? "null" : typeof target),
     );
     return undefined;
+  }
+
+  /** The backend the child runs on. */
+  get backend(): Backend {
+    return this.#launcher.backend;
   }
 
   /** The process name. */

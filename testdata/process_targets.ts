@@ -1,0 +1,109 @@
+// Targets for process_test.ts: a child imports its target by name, so each
+// is exported here.
+import {
+  currentProcess,
+  exit,
+  parentProcess,
+  Process,
+} from "../process.ts";
+
+export function noop(): void {}
+
+export async function asyncWork(cells: Int32Array): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  Atomics.store(cells, 0, 42);
+}
+
+export function writeCell(cells: Int32Array, index: number, value: number) {
+  Atomics.store(cells, index, value);
+  Atomics.notify(cells, index);
+}
+
+export class ValueError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ValueError";
+  }
+}
+
+export function fail(message: string): void {
+  throw new ValueError(message, { cause: new RangeError("the cause") });
+}
+
+export async function failLater(): Promise<void> {
+  await Promise.resolve();
+  throw new TypeError("rejected");
+}
+
+export function exitWith(code: number): void {
+  exit(code);
+}
+
+export function denoExit(code: number): void {
+  Deno.exit(code);
+}
+
+export function closeSelf(): void {
+  (globalThis as unknown as { close(): void }).close();
+}
+
+/** Blocks its thread until the parent ends it. */
+export function block(cells: Int32Array): void {
+  Atomics.store(cells, 0, 1);
+  Atomics.notify(cells, 0);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
+/** Never settles, and never blocks: the child stays alive, idle. */
+export function idle(): Promise<void> {
+  return new Promise(() => {});
+}
+
+export function throwInTimer(): Promise<void> {
+  setTimeout(() => {
+    throw new SyntaxError("thrown from a timer");
+  }, 0);
+  return new Promise(() => {});
+}
+
+export function rejectUnhandled(): Promise<void> {
+  Promise.reject(new EvalError("nobody awaited this"));
+  return new Promise(() => {});
+}
+
+/** Checks what a child knows of itself and its parent; throws if wrong. */
+export function checkIdentity(name: string, parentPid: number): void {
+  const self = currentProcess();
+  const parent = parentProcess();
+  const facts = {
+    name: self.name,
+    pid: self.pid,
+    parentPid: parent?.pid,
+    parentAlive: parent?.isAlive(),
+  };
+  if (
+    facts.name !== name || facts.parentPid !== parentPid ||
+    !facts.parentAlive || !(typeof facts.pid === "number" && facts.pid > 0)
+  ) {
+    throw new Error(`wrong identity: ${JSON.stringify(facts)}`);
+  }
+}
+
+/** Starts a grandchild that writes 7 into cells[1], and waits for it. */
+export async function startGrandchild(cells: Int32Array): Promise<void> {
+  const p = new Process({ target: writeCell, args: [cells, 1, 7] });
+  p.start();
+  const code = await p.join();
+  Atomics.store(cells, 2, (code ?? -100) + 1);
+}
+
+/** Starts an idle daemon grandchild and returns: the daemon must be ended. */
+export function leaveDaemon(cells: Int32Array): void {
+  const p = new Process({ target: block, args: [cells], daemon: true });
+  p.start();
+}
+
+export function mutate(data: { list: number[] }, cells: Int32Array): void {
+  data.list.push(4);
+  Atomics.store(cells, 0, data.list.length);
+}
