@@ -64,7 +64,9 @@ export function getContext(
   if (!context) {
     if (backend !== "worker" && backend !== "subprocess") {
       throw new TypeError(
-        `Unknown backend ${JSON.stringify(backend)}: use "worker" or "subprocess"`,
+        `Unknown backend ${
+          JSON.stringify(backend)
+        }: use "worker" or "subprocess"`,
       );
     }
     context = makeContext(backend);

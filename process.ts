@@ -128,7 +128,9 @@ function launcherOf(backend: unknown): Launcher {
   const launcher = launchers.get(backend as Backend);
   if (!launcher) {
     throw new TypeError(
-      `Unknown backend ${JSON.stringify(backend)}: use "worker" or "subprocess"`,
+      `Unknown backend ${
+        JSON.stringify(backend)
+      }: use "worker" or "subprocess"`,
     );
   }
   return launcher;

@@ -15,7 +15,9 @@ interface Outcome {
   detail: string;
 }
 
-async function expected(name: string): Promise<{ lines: string[]; anyOrder: boolean } | undefined> {
+async function expected(
+  name: string,
+): Promise<{ lines: string[]; anyOrder: boolean } | undefined> {
   try {
     const text = await Deno.readTextFile(new URL(`expected/${name}.txt`, here));
     const all = text.split("\n").filter((line) => line !== "");
@@ -55,18 +57,24 @@ async function run(name: string, backend: string): Promise<Outcome> {
   }
   const want = await expected(name);
   if (!want) return { name, backend, ok: true, detail: "ran" };
-  const got = out.split("\n").filter((line) => line !== "" && !line.startsWith("\r"));
+  const got = out.split("\n").filter((line) =>
+    line !== "" && !line.startsWith("\r")
+  );
   const ok = sameOutput(got, want.lines, want.anyOrder);
   return {
     name,
     backend,
     ok,
-    detail: ok ? "output as expected" : `expected:\n${want.lines.join("\n")}\ngot:\n${got.join("\n")}`,
+    detail: ok
+      ? "output as expected"
+      : `expected:\n${want.lines.join("\n")}\ngot:\n${got.join("\n")}`,
   };
 }
 
 // Every example runs on each backend; MP_BACKENDS=worker picks one.
-const backends = (Deno.env.get("MP_BACKENDS") ?? "worker,subprocess").split(",");
+const backends = (Deno.env.get("MP_BACKENDS") ?? "worker,subprocess").split(
+  ",",
+);
 const names = [...Deno.readDirSync(here)]
   .filter((e) =>
     e.isFile && e.name.endsWith(".ts") && e.name !== "run_all.ts" &&
@@ -80,9 +88,17 @@ for (const name of names) {
     console.log(`\n=== ${name} (${backend})`);
     const outcome = await run(name, backend);
     outcomes.push(outcome);
-    console.log(outcome.ok ? `--- ok: ${outcome.detail}` : `--- FAILED: ${outcome.detail}`);
+    console.log(
+      outcome.ok
+        ? `--- ok: ${outcome.detail}`
+        : `--- FAILED: ${outcome.detail}`,
+    );
   }
 }
 const failed = outcomes.filter((o) => !o.ok);
-console.log(`\n${outcomes.length - failed.length} examples passed, ${failed.length} failed`);
+console.log(
+  `\n${
+    outcomes.length - failed.length
+  } examples passed, ${failed.length} failed`,
+);
 if (failed.length) Deno.exit(1);

@@ -1,11 +1,6 @@
 // Targets for process_test.ts: a child imports its target by name, so each
 // is exported here.
-import {
-  currentProcess,
-  exit,
-  parentProcess,
-  Process,
-} from "../process.ts";
+import { currentProcess, exit, parentProcess, Process } from "../process.ts";
 
 export function noop(): void {}
 
