@@ -7,7 +7,7 @@ import { errorToData } from "./_error.ts";
 import { identity } from "./_registry.ts";
 import { importTarget, type TargetSpec } from "./_target.ts";
 import { decode } from "./_wire.ts";
-import { activeChildren } from "./process.ts";
+import { activeChildren, Process } from "./process.ts";
 
 /** Prints a child's uncaught error on stderr, as Python's child does. */
 export function printChildError(error: unknown): void {
@@ -26,7 +26,14 @@ export async function runChild(
   try {
     const fn = await importTarget(target);
     const args = await decode(encodedArgs) as unknown[];
-    await fn(...args);
+    if (target.kind === "subclass") {
+      // Made by Process's own constructor (so that its private state exists)
+      // with the subclass's prototype, then given the parent's fields.
+      const self = Reflect.construct(Process, [{ name: identity().name }], fn);
+      await Object.assign(self, args[0]).run();
+    } else {
+      await fn(...args);
+    }
     end = { exitCode: 0 };
   } catch (error) {
     printChildError(error);

@@ -12,6 +12,11 @@ export interface TargetSpec {
   name: string;
   /** The function's source, to find it under another export name. */
   source?: string;
+  /**
+   * `"subclass"`: the export is a `Process` subclass; the child makes an
+   * instance with the fields it is sent and calls its `run()`.
+   */
+  kind?: "function" | "subclass";
 }
 
 const internalModules = new Set<string>([import.meta.url]);
@@ -56,20 +61,56 @@ export function specOfFunction(
   return { module, name, source: fn.toString() };
 }
 
-/** Imports a target in the child; throws a `TypeError` that says what to do. */
-export async function importTarget(
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/** Finds the target among a module's exports, by name or by source. */
+function findExport(
+  mod: Record<string, unknown>,
   spec: TargetSpec,
-): Promise<(...args: unknown[]) => unknown> {
-  const mod = await import(spec.module) as Record<string, unknown>;
+): AnyFunction | undefined {
   const named = mod[spec.name];
-  if (typeof named === "function") {
-    return named as (...args: unknown[]) => unknown;
+  if (typeof named === "function") return named as AnyFunction;
+  if (!spec.source) return undefined;
+  for (const value of Object.values(mod)) {
+    if (typeof value === "function" && value.toString() === spec.source) {
+      return value as AnyFunction;
+    }
   }
+  return undefined;
+}
+
+const IMPORT_FROM = /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']/g;
+
+/**
+ * The modules that `module` imports by a relative or absolute URL: a target
+ * that the caller imported from another module is exported there.
+ */
+async function importedModules(module: string): Promise<string[]> {
+  let source: string;
+  try {
+    source = await (await fetch(module)).text();
+  } catch {
+    return [];
+  }
+  const urls: string[] = [];
+  for (const [, specifier] of source.matchAll(IMPORT_FROM)) {
+    if (/^(\.{1,2}\/|\/|[a-z]+:)/.test(specifier)) {
+      urls.push(new URL(specifier, module).href);
+    }
+  }
+  return urls;
+}
+
+/** Imports a target in the child; throws a `TypeError` that says what to do. */
+export async function importTarget(spec: TargetSpec): Promise<AnyFunction> {
+  const mod = await import(spec.module) as Record<string, unknown>;
+  const found = findExport(mod, spec);
+  if (found) return found;
   if (spec.source) {
-    for (const value of Object.values(mod)) {
-      if (typeof value === "function" && value.toString() === spec.source) {
-        return value as (...args: unknown[]) => unknown;
-      }
+    for (const url of await importedModules(spec.module)) {
+      const imported = await import(url).catch(() => undefined);
+      const inner = imported && findExport(imported, spec);
+      if (inner) return inner;
     }
   }
   throw new TypeError(

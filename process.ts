@@ -168,8 +168,11 @@ let makeView: (view: View) => Process;
  */
 export class Process<A extends unknown[] = unknown[]> {
   #target: TargetSpec | undefined;
+  // Typed loosely so that a Process<[number]> is still a Process.
+  #targetFn: ((...args: never[]) => unknown) | undefined;
   #targetError: TypeError | undefined;
-  #args: A;
+  #callerModule: string | undefined = callerModule();
+  #args: readonly unknown[];
   #name: string;
   #daemon: boolean;
   #launcher: Launcher;
@@ -205,8 +208,9 @@ export class Process<A extends unknown[] = unknown[]> {
 
   #resolve(target: Target<A>): TargetSpec | undefined {
     if (typeof target === "function") {
+      this.#targetFn = target;
       try {
-        return specOfFunction(target, callerModule());
+        return specOfFunction(target, this.#callerModule);
       } catch (error) {
         this.#targetError = error as TypeError;
         return undefined;
@@ -278,14 +282,38 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /**
-   * The code a child runs. The default calls the target with the arguments;
-   * this is what a child process runs.
+   * The code a child runs. The default calls the target with the arguments.
+   *
+   * Override it in a subclass (exported by its module) to run code of your
+   * own, as in Python: the child makes an instance of the subclass with the
+   * parent's instance's own enumerable fields (passed like `args`) and calls
+   * its `run()`.
    *
    * @returns What the target returns.
+   *
+   * @example A subclass
+   * ```ts ignore
+   * import { Process } from "@mp/multiprocessing/process";
+   *
+   * export class Greeter extends Process {
+   *   constructor(public greeting: string) {
+   *     super();
+   *   }
+   *   override run() {
+   *     console.log(this.greeting);
+   *   }
+   * }
+   *
+   * if (import.meta.main) {
+   *   const p = new Greeter("hello from a child");
+   *   p.start();
+   *   await p.join();
+   * }
+   * ```
    */
   run(): unknown {
-    throw new ProcessError(
-      "run() is called in the child; start() the process instead",
+    return (this.#targetFn as ((...args: unknown[]) => unknown) | undefined)?.(
+      ...this.#args,
     );
   }
 
@@ -308,14 +336,9 @@ export class Process<A extends unknown[] = unknown[]> {
         `${this.#name} was already started: a process can be started only once; make a new Process to run again`,
       );
     }
-    if (this.#targetError) throw this.#targetError;
-    const target = this.#target ??
-      {
-        module: "data:text/javascript,export function noop() {}",
-        name: "noop",
-      };
+    const { target, args: plainArgs } = this.#childTarget();
     const ctx = wireContext(this.#launcher.backend);
-    const args = encode(this.#args, ctx) as unknown[];
+    const args = encode(plainArgs, ctx) as unknown[];
     const parent = identity();
     const spec = {
       identity: {
@@ -343,6 +366,25 @@ export class Process<A extends unknown[] = unknown[]> {
       if (end.error) this.#error = dataToError(end.error);
       liveChildren.delete(this as unknown as Process);
     });
+  }
+
+  /** What the child runs: the target, or this subclass's `run()`. */
+  #childTarget(): { target: TargetSpec; args: unknown[] } {
+    if (this.run !== Process.prototype.run) {
+      const spec = specOfFunction(
+        this.constructor as (...args: never[]) => unknown,
+        this.#callerModule,
+      );
+      return {
+        target: { ...spec, kind: "subclass" },
+        args: [{ ...this }],
+      };
+    }
+    if (this.#targetError) throw this.#targetError;
+    return {
+      target: this.#target ?? NO_TARGET,
+      args: [...this.#args],
+    };
   }
 
   /**
@@ -442,6 +484,11 @@ export class Process<A extends unknown[] = unknown[]> {
     }
   }
 }
+
+const NO_TARGET: TargetSpec = {
+  module: "data:text/javascript,export function noop() {}",
+  name: "noop",
+};
 
 const UNCLONEABLE = "__multiprocessing_handle__";
 

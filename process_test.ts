@@ -10,6 +10,9 @@ import {
   Process,
 } from "./process.ts";
 
+import { CellWriter } from "./testdata/process_targets.ts";
+import { startImported } from "./testdata/reexported_targets.ts";
+
 const TARGETS = new URL("./testdata/process_targets.ts", import.meta.url);
 const target = (name: string) => ({ module: TARGETS, export: name });
 const cells = () => new Int32Array(new SharedArrayBuffer(16));
@@ -50,6 +53,22 @@ for (const backend of BACKENDS) {
     p.start();
     assert.equal(await p.join(), 0);
     assert.equal(c[0], 99);
+  });
+
+  Deno.test(`${backend}: a subclass's run() runs in the child with its fields`, async () => {
+    const c = cells();
+    const p = new CellWriter(c, 5, backend);
+    assert.equal(p.backend, backend);
+    p.start();
+    assert.equal(await p.join(), 0, p.error?.message);
+    assert.deepEqual([c[0], c[1]], [5, 1]);
+  });
+
+  Deno.test(`${backend}: a target imported into the caller module is found where it is exported`, async () => {
+    const c = cells();
+    const p = startImported(c);
+    assert.equal(await p.join(), 0, p.error?.message);
+    assert.equal(c[3], 11);
   });
 
   Deno.test(`${backend}: an async target is awaited`, async () => {

@@ -1,5 +1,6 @@
 // Targets for process_test.ts: a child imports its target by name, so each
 // is exported here.
+import type { Backend } from "../_wire.ts";
 import { currentProcess, exit, parentProcess, Process } from "../process.ts";
 
 export function noop(): void {}
@@ -101,4 +102,19 @@ export function leaveDaemon(cells: Int32Array): void {
 export function mutate(data: { list: number[] }, cells: Int32Array): void {
   data.list.push(4);
   Atomics.store(cells, 0, data.list.length);
+}
+
+/** A Process subclass: the child runs its run() with the parent's fields. */
+export class CellWriter extends Process {
+  constructor(
+    public cells: Int32Array,
+    public value: number,
+    backend?: Backend,
+  ) {
+    super({ backend, name: "writer" });
+  }
+  override run(): void {
+    Atomics.store(this.cells, 0, this.value);
+    Atomics.store(this.cells, 1, this.name === "writer" ? 1 : 2);
+  }
 }
