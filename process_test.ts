@@ -261,3 +261,24 @@ Deno.test("an unknown backend is a TypeError", () => {
     TypeError,
   );
 });
+
+Deno.test("the main program waits for non-daemon children, not for daemon ones", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      new URL("./testdata/daemon_program.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  // A watchdog, not a pause: if the program hangs, end it and fail.
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const { code, stdout } = await child.output();
+  clearTimeout(watchdog);
+  assert.equal(code, 0, "the program ended by itself");
+  assert.deepEqual(new TextDecoder().decode(stdout).trim().split("\n"), [
+    "main done",
+    "non-daemon child done",
+  ]);
+});
