@@ -53,3 +53,23 @@ export interface StartMessage {
 export interface EndMessage extends ChildEnd {
   type: "end";
 }
+
+const launchers = new Map<Backend, Launcher>();
+
+/** Makes a backend available to `Process`; each backend's module calls it. */
+export function registerLauncher(launcher: Launcher): void {
+  launchers.set(launcher.backend, launcher);
+}
+
+/** The launcher of `backend`; a `TypeError` for an unknown one. */
+export function launcherOf(backend: unknown): Launcher {
+  const launcher = launchers.get(backend as Backend);
+  if (!launcher) {
+    throw new TypeError(
+      `Unknown backend ${
+        JSON.stringify(backend)
+      }: use "worker" or "subprocess"`,
+    );
+  }
+  return launcher;
+}

@@ -29,7 +29,13 @@
  *
  * @module
  */
-import type { ChildEnd, ChildHandle, Launcher } from "./_backend.ts";
+import {
+  type ChildEnd,
+  type ChildHandle,
+  type Launcher,
+  launcherOf,
+  registerLauncher,
+} from "./_backend.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_registry.ts";
 import { checkTimeout } from "./_timeout.ts";
@@ -74,17 +80,7 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   backend?: Backend;
 }
 
-const launchers = new Map<Backend, Launcher>([["worker", workerLauncher]]);
-
-/**
- * Makes a backend available to {@linkcode Process}. The subprocess backend's
- * module registers itself when it is imported.
- *
- * @param launcher The backend.
- */
-export function registerLauncher(launcher: Launcher): void {
-  launchers.set(launcher.backend, launcher);
-}
+registerLauncher(workerLauncher);
 
 let defaultBackend: Backend = "worker";
 
@@ -122,18 +118,6 @@ export function setStartMethod(backend: Backend): void {
  */
 export function getStartMethod(): Backend {
   return defaultBackend;
-}
-
-function launcherOf(backend: unknown): Launcher {
-  const launcher = launchers.get(backend as Backend);
-  if (!launcher) {
-    throw new TypeError(
-      `Unknown backend ${
-        JSON.stringify(backend)
-      }: use "worker" or "subprocess"`,
-    );
-  }
-  return launcher;
 }
 
 let processCount = 0;
