@@ -1,0 +1,544 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Numbers shared by processes: Python's `multiprocessing.Value` and
+ * `multiprocessing.Array`, over a `SharedArrayBuffer`.
+ *
+ * Pass a `Value` or an `Array` to a child inside `args` and the child works
+ * on the same memory: its writes are seen by the parent, and the other way
+ * round. Each one comes with a lock (an {@linkcode RLock} unless told
+ * otherwise) for read-modify-write sequences, as in Python:
+ *
+ * ```ts
+ * import { Value } from "@mp/multiprocessing/shared";
+ *
+ * const counter = new Value("i32", 0);
+ * {
+ *   using _ = await counter.getLock().hold();
+ *   counter.value += 1; // a read and a write: hold the lock around both
+ * }
+ * console.log(counter.value); // 1
+ * ```
+ *
+ * Types are `i8 u8 i16 u16 i32 u32 f32 f64 i64 u64`, or Python's typecodes
+ * as aliases: `"b" "B" "h" "H" "i" "I" "l" "L" "q" "Q" "f" "d"`. `"l"` and
+ * `"L"` are 32-bit (C's `long` at its smallest, as on Windows); use `"q"` or
+ * `"i64"` for 64 bits. 64-bit integers are `bigint`s; everything else is a
+ * `number`. This module exports the array class both as `Array`, Python's
+ * name, and as `SharedArray`, which does not shadow the global `Array`.
+ *
+ * @module
+ */
+import { checkShared } from "./_mutex.ts";
+import {
+  decodeSync,
+  encode,
+  registerKind,
+  toWire,
+  type WireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { Lock, RLock } from "./lock.ts";
+
+/** The element types and what each reads as. */
+export interface SharedTypes {
+  /** 8-bit signed integer. */
+  i8: { element: number; view: Int8Array };
+  /** 8-bit unsigned integer. */
+  u8: { element: number; view: Uint8Array };
+  /** 16-bit signed integer. */
+  i16: { element: number; view: Int16Array };
+  /** 16-bit unsigned integer. */
+  u16: { element: number; view: Uint16Array };
+  /** 32-bit signed integer. */
+  i32: { element: number; view: Int32Array };
+  /** 32-bit unsigned integer. */
+  u32: { element: number; view: Uint32Array };
+  /** 32-bit float. */
+  f32: { element: number; view: Float32Array };
+  /** 64-bit float. */
+  f64: { element: number; view: Float64Array };
+  /** 64-bit signed integer. */
+  i64: { element: bigint; view: BigInt64Array };
+  /** 64-bit unsigned integer. */
+  u64: { element: bigint; view: BigUint64Array };
+}
+
+/** Python's typecodes, and the type each one names. */
+export interface TypecodeAliases {
+  /** `signed char`. */
+  b: "i8";
+  /** `unsigned char`. */
+  B: "u8";
+  /** `short`. */
+  h: "i16";
+  /** `unsigned short`. */
+  H: "u16";
+  /** `int`. */
+  i: "i32";
+  /** `unsigned int`. */
+  I: "u32";
+  /** `long`, 32-bit here. */
+  l: "i32";
+  /** `unsigned long`, 32-bit here. */
+  L: "u32";
+  /** `long long`. */
+  q: "i64";
+  /** `unsigned long long`. */
+  Q: "u64";
+  /** `float`. */
+  f: "f32";
+  /** `double`. */
+  d: "f64";
+}
+
+/** A type name (`"i32"`) or a Python typecode (`"i"`). */
+export type TypeCode = keyof SharedTypes | keyof TypecodeAliases;
+
+/** The type name a code stands for. */
+export type TypeName<C extends TypeCode> = C extends keyof TypecodeAliases
+  ? TypecodeAliases[C]
+  : C;
+
+/** What an element of type `C` reads as: `number`, or `bigint` for 64-bit integers. */
+export type ElementOf<C extends TypeCode> = SharedTypes[TypeName<C>]["element"];
+
+/** The typed array over elements of type `C`. */
+export type ViewOf<C extends TypeCode> = SharedTypes[TypeName<C>]["view"];
+
+/** The lock of a `Value` or `Array`: `true` (a new RLock), `false` (none), or one to use. */
+export type LockOption = boolean | Lock | RLock;
+
+/** Options of {@linkcode Value} and {@linkcode SharedArray}. */
+export interface SharedOptions {
+  /**
+   * `true` (default) makes a new {@linkcode RLock}; `false` makes a raw
+   * object without one; a `Lock` or `RLock` is used as it is.
+   */
+  lock?: LockOption;
+}
+
+const ALIASES: Record<string, keyof SharedTypes> = {
+  b: "i8",
+  B: "u8",
+  h: "i16",
+  H: "u16",
+  i: "i32",
+  I: "u32",
+  l: "i32",
+  L: "u32",
+  q: "i64",
+  Q: "u64",
+  f: "f32",
+  d: "f64",
+};
+
+type AnyView =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+interface ViewClass {
+  new (buffer: SharedArrayBuffer, offset?: number, length?: number): AnyView;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+const VIEWS: Record<keyof SharedTypes, ViewClass> = {
+  i8: Int8Array,
+  u8: Uint8Array,
+  i16: Int16Array,
+  u16: Uint16Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  f32: Float32Array,
+  f64: Float64Array,
+  i64: BigInt64Array,
+  u64: BigUint64Array,
+};
+
+function typeName(code: string): keyof SharedTypes {
+  if (Object.hasOwn(VIEWS, code)) return code as keyof SharedTypes;
+  if (Object.hasOwn(ALIASES, code)) return ALIASES[code];
+  throw new TypeError(
+    `Unknown type ${JSON.stringify(code)}: use one of ${
+      Object.keys(VIEWS).join(" ")
+    } or a Python typecode (${Object.keys(ALIASES).join(" ")})`,
+  );
+}
+
+/**
+ * Reads and writes of single elements, each one atomic: integers through
+ * `Atomics`, floats through an integer view of the same bits, so a reader
+ * never sees half of a write.
+ */
+interface Cells {
+  view: AnyView;
+  load(index: number): number | bigint;
+  store(index: number, value: number | bigint): void;
+}
+
+// Scratch space to turn float bits into floats and back (per process).
+const scratch = new ArrayBuffer(8);
+const f32 = new Float32Array(scratch);
+const i32 = new Int32Array(scratch);
+const f64 = new Float64Array(scratch);
+const i64 = new BigInt64Array(scratch);
+
+function cellsOf(
+  type: keyof SharedTypes,
+  buffer: SharedArrayBuffer,
+  length: number,
+): Cells {
+  const view = new VIEWS[type](buffer, 0, length);
+  if (type === "f32") {
+    const bits = new Int32Array(buffer, 0, length);
+    return {
+      view,
+      load: (i) => (i32[0] = Atomics.load(bits, i), f32[0]),
+      store: (i, v) => (f32[0] = Number(v), Atomics.store(bits, i, i32[0])),
+    };
+  }
+  if (type === "f64") {
+    const bits = new BigInt64Array(buffer, 0, length);
+    return {
+      view,
+      load: (i) => (i64[0] = Atomics.load(bits, i), f64[0]),
+      store: (i, v) => (f64[0] = Number(v), Atomics.store(bits, i, i64[0])),
+    };
+  }
+  if (type === "i64" || type === "u64") {
+    const ints = view as BigInt64Array | BigUint64Array;
+    return {
+      view,
+      load: (i) => Atomics.load(ints, i),
+      store: (i, v) => Atomics.store(ints, i, BigInt(v)),
+    };
+  }
+  const ints = view as Int32Array;
+  return {
+    view,
+    load: (i) => Atomics.load(ints, i),
+    store: (i, v) => Atomics.store(ints, i, Number(v)),
+  };
+}
+
+function lockOf(option: LockOption | undefined): Lock | RLock | null {
+  if (option === undefined || option === true) return new RLock();
+  if (option === false) return null;
+  if (option instanceof Lock || option instanceof RLock) return option;
+  throw new TypeError(
+    "lock must be true, false, a Lock or an RLock, got " + typeof option,
+  );
+}
+
+function noLock(what: string): TypeError {
+  return new TypeError(
+    `This ${what} was made with { lock: false } and has no lock: pass { lock: true } (or a Lock) to get one`,
+  );
+}
+
+/** What crosses to a child: the memory, its type, and the lock's wire form. */
+interface SharedState {
+  buffer: SharedArrayBuffer;
+  type: keyof SharedTypes;
+  length: number;
+  lock: unknown;
+}
+
+function wireState(
+  ctx: WireContext,
+  what: string,
+  state: Omit<SharedState, "lock">,
+  lock: Lock | RLock | null,
+): SharedState {
+  checkShared(ctx, what);
+  return { ...state, lock: lock === null ? null : encode(lock, ctx) };
+}
+
+let reviving: SharedState | undefined;
+
+function take(): SharedState | undefined {
+  const state = reviving;
+  reviving = undefined;
+  return state;
+}
+
+/**
+ * One number in shared memory (Python's `multiprocessing.Value`).
+ *
+ * Each read and each write of {@linkcode Value.value} is atomic; a
+ * read-modify-write such as `v.value += 1` is not, so hold
+ * {@linkcode Value.getLock} around it, as in Python.
+ *
+ * @typeParam C The type name or typecode.
+ *
+ * @example
+ * ```ts
+ * import { Value } from "@mp/multiprocessing/shared";
+ * import assert from "node:assert/strict";
+ *
+ * const v = new Value("d", 1.5);
+ * v.value *= 2;
+ * assert.equal(v.value, 3);
+ *
+ * const big = new Value("i64", 1n << 40n);
+ * assert.equal(big.value, 1099511627776n);
+ *
+ * const raw = new Value("i", 7, { lock: false });
+ * assert.throws(() => raw.getLock(), TypeError);
+ * ```
+ */
+export class Value<C extends TypeCode = TypeCode> {
+  #type: keyof SharedTypes;
+  #cells: Cells;
+  #lock: Lock | RLock | null;
+
+  /**
+   * Makes a shared number.
+   *
+   * @param type The type name (`"i32"`) or Python typecode (`"i"`).
+   * @param initial The first value (default zero).
+   * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
+   * @throws {TypeError} For an unknown type or lock option.
+   */
+  constructor(type: C, initial?: ElementOf<C>, options?: SharedOptions) {
+    const revived = take();
+    this.#type = revived?.type ?? typeName(type);
+    const size = VIEWS[this.#type].BYTES_PER_ELEMENT;
+    this.#cells = cellsOf(
+      this.#type,
+      revived?.buffer ?? new SharedArrayBuffer(Math.max(size, 4)),
+      1,
+    );
+    if (revived) {
+      this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
+      return;
+    }
+    this.#lock = lockOf(options?.lock);
+    if (initial !== undefined) this.#cells.store(0, initial);
+  }
+
+  /** The type name of the value, such as `"i32"` for typecode `"i"`. */
+  get type(): TypeName<C> {
+    return this.#type as TypeName<C>;
+  }
+
+  /** The number, read atomically. */
+  get value(): ElementOf<C> {
+    return this.#cells.load(0) as ElementOf<C>;
+  }
+
+  /** Writes the number atomically (converted to the type, as a typed array does). */
+  set value(value: ElementOf<C>) {
+    this.#cells.store(0, value);
+  }
+
+  /**
+   * The lock that guards the value (Python's `get_lock()`).
+   *
+   * @returns The value's `RLock`, or the lock it was given.
+   * @throws {TypeError} When made with `{ lock: false }`.
+   */
+  getLock(): Lock | RLock {
+    if (this.#lock === null) throw noLock("Value");
+    return this.#lock;
+  }
+
+  /** @internal The state a child revives this value from. */
+  [toWire](ctx: WireContext): WireForm {
+    return {
+      kind: "Value",
+      module: import.meta.url,
+      state: wireState(ctx, "Value", {
+        buffer: this.#cells.view.buffer as SharedArrayBuffer,
+        type: this.#type,
+        length: 1,
+      }, this.#lock),
+    };
+  }
+}
+
+registerKind("Value", (state) => {
+  reviving = state as SharedState;
+  return new Value((state as SharedState).type);
+});
+
+/**
+ * Numbers in shared memory, of one type (Python's
+ * `multiprocessing.Array`; also exported as `Array`).
+ *
+ * {@linkcode SharedArray.array} is a typed array over the shared memory,
+ * for fast access; {@linkcode SharedArray.get} and {@linkcode SharedArray.set}
+ * read and write one element atomically. Hold {@linkcode SharedArray.getLock}
+ * around anything that must see or leave the elements consistent.
+ *
+ * @typeParam C The type name or typecode.
+ *
+ * @example
+ * ```ts
+ * import { Array } from "@mp/multiprocessing/shared";
+ * import assert from "node:assert/strict";
+ *
+ * const zeros = new Array("f64", 3);
+ * assert.deepEqual([...zeros], [0, 0, 0]);
+ *
+ * const arr = new Array("i", [1, 2, 3]);
+ * arr.set(0, 10);
+ * arr.array[1] *= 10; // a Int32Array over the shared memory
+ * assert.equal(arr.length, 3);
+ * assert.deepEqual(arr.toArray(), [10, 20, 3]);
+ * ```
+ */
+export class SharedArray<C extends TypeCode = TypeCode>
+  implements Iterable<ElementOf<C>> {
+  #type: keyof SharedTypes;
+  #cells: Cells;
+  #lock: Lock | RLock | null;
+
+  /**
+   * Makes a shared array.
+   *
+   * @param type The type name (`"f64"`) or Python typecode (`"d"`).
+   * @param sizeOrInitializer The length (elements start at zero), or the
+   * elements.
+   * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
+   * @throws {TypeError} For an unknown type or lock option.
+   * @throws {RangeError} For a negative or fractional length.
+   */
+  constructor(
+    type: C,
+    sizeOrInitializer: number | Iterable<ElementOf<C>>,
+    options?: SharedOptions,
+  ) {
+    const revived = take();
+    this.#type = revived?.type ?? typeName(type);
+    if (revived) {
+      this.#cells = cellsOf(this.#type, revived.buffer, revived.length);
+      this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
+      return;
+    }
+    const items = typeof sizeOrInitializer === "number"
+      ? undefined
+      : globalThis.Array.from(sizeOrInitializer);
+    const length = items?.length ?? (sizeOrInitializer as number);
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(
+        `The length of an Array must be a non-negative integer, got ${length}`,
+      );
+    }
+    const size = VIEWS[this.#type].BYTES_PER_ELEMENT * length;
+    // Round up to whole 8-byte words: the atomic float access reads them.
+    const buffer = new SharedArrayBuffer(Math.max(8, Math.ceil(size / 8) * 8));
+    this.#cells = cellsOf(this.#type, buffer, length);
+    this.#lock = lockOf(options?.lock);
+    items?.forEach((item, i) => this.#cells.store(i, item));
+  }
+
+  /** The type name of the elements, such as `"f64"` for typecode `"d"`. */
+  get type(): TypeName<C> {
+    return this.#type as TypeName<C>;
+  }
+
+  /** The number of elements. */
+  get length(): number {
+    return this.#cells.view.length;
+  }
+
+  /**
+   * A typed array over the shared memory (`Float64Array` for `"f64"`, ...):
+   * reads and writes through it are plain, fast, and seen by every process.
+   */
+  get array(): ViewOf<C> {
+    return this.#cells.view as ViewOf<C>;
+  }
+
+  /**
+   * Reads one element atomically.
+   *
+   * @param index The element's index; negative counts from the end.
+   * @returns The element.
+   * @throws {RangeError} When `index` is out of range.
+   */
+  get(index: number): ElementOf<C> {
+    return this.#cells.load(this.#index(index)) as ElementOf<C>;
+  }
+
+  /**
+   * Writes one element atomically.
+   *
+   * @param index The element's index; negative counts from the end.
+   * @param value The new element.
+   * @throws {RangeError} When `index` is out of range.
+   */
+  set(index: number, value: ElementOf<C>): void {
+    this.#cells.store(this.#index(index), value);
+  }
+
+  #index(index: number): number {
+    const length = this.length;
+    const i = index < 0 ? index + length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= length) {
+      throw new RangeError(
+        `Index ${index} is out of range for an Array of length ${length}`,
+      );
+    }
+    return i;
+  }
+
+  /**
+   * Copies the elements into a plain array (Python's `arr[:]`).
+   *
+   * @returns The elements.
+   */
+  toArray(): ElementOf<C>[] {
+    return globalThis.Array.from(this);
+  }
+
+  /**
+   * The elements, each read atomically.
+   *
+   * @returns An iterator over the elements.
+   */
+  *[Symbol.iterator](): IterableIterator<ElementOf<C>> {
+    for (let i = 0; i < this.length; i++) {
+      yield this.#cells.load(i) as ElementOf<C>;
+    }
+  }
+
+  /**
+   * The lock that guards the array (Python's `get_lock()`).
+   *
+   * @returns The array's `RLock`, or the lock it was given.
+   * @throws {TypeError} When made with `{ lock: false }`.
+   */
+  getLock(): Lock | RLock {
+    if (this.#lock === null) throw noLock("Array");
+    return this.#lock;
+  }
+
+  /** @internal The state a child revives this array from. */
+  [toWire](ctx: WireContext): WireForm {
+    return {
+      kind: "Array",
+      module: import.meta.url,
+      state: wireState(ctx, "Array", {
+        buffer: this.#cells.view.buffer as SharedArrayBuffer,
+        type: this.#type,
+        length: this.length,
+      }, this.#lock),
+    };
+  }
+}
+
+registerKind("Array", (state) => {
+  reviving = state as SharedState;
+  return new SharedArray((state as SharedState).type, 0);
+});
+
+export { SharedArray as Array };
