@@ -1,0 +1,120 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * A flag shared by processes that they can wait on: Python's
+ * `multiprocessing.Event`.
+ *
+ * ```ts
+ * import { Event } from "@mp/multiprocessing/event";
+ *
+ * const ready = new Event();
+ * setTimeout(() => ready.set(), 10); // another process would do this
+ * console.log(await ready.wait()); // true
+ * ```
+ *
+ * An event has no owner: a process that ends leaves it as it was.
+ *
+ * @module
+ */
+import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
+import { checkShared } from "./_mutex.ts";
+import { deadlineOf } from "./_timeout.ts";
+import { registerKind, toWire } from "./_wire.ts";
+import type { WireContext, WireForm } from "./_wire.ts";
+
+const FLAG = 0;
+const SEQ = 1;
+const SLEEPERS = 2;
+
+let reviving: SharedArrayBuffer | undefined;
+
+/**
+ * A flag that processes set, clear and wait for (Python's
+ * `multiprocessing.Event`). It starts cleared.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@mp/multiprocessing/event";
+ * import assert from "node:assert/strict";
+ *
+ * const event = new Event();
+ * assert.equal(await event.wait(10), false); // timed out
+ * event.set();
+ * assert.equal(event.isSet(), true);
+ * assert.equal(event.waitSync(), true);
+ * event.clear();
+ * assert.equal(event.isSet(), false);
+ * ```
+ */
+export class Event {
+  #cells: Int32Array;
+
+  /** Makes an event, cleared. */
+  constructor() {
+    this.#cells = new Int32Array(reviving ?? new SharedArrayBuffer(12));
+    reviving = undefined;
+  }
+
+  /**
+   * Whether the flag is set.
+   *
+   * @returns `true` when set.
+   */
+  isSet(): boolean {
+    return Atomics.load(this.#cells, FLAG) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter, in every process. */
+  set(): void {
+    Atomics.store(this.#cells, FLAG, 1);
+    wake(this.#cells, SEQ, Infinity, SLEEPERS);
+  }
+
+  /** Clears the flag. */
+  clear(): void {
+    Atomics.store(this.#cells, FLAG, 0);
+  }
+
+  /**
+   * Waits, without blocking the event loop, until the flag is set.
+   *
+   * @param timeout Milliseconds to wait at most; `undefined` waits forever.
+   * @returns `true` when the flag is set, `false` when the timeout passed
+   * first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   */
+  wait(timeout?: number): Promise<boolean> {
+    const deadline = deadlineOf(timeout);
+    if (this.isSet()) return Promise.resolve(true);
+    return waitUntil(this.#cells, SEQ, deadline, this.#isSet, SLEEPERS);
+  }
+
+  /**
+   * The blocking twin of {@linkcode Event.wait}.
+   *
+   * @param timeout Milliseconds to wait at most; `undefined` waits forever.
+   * @returns `true` when the flag is set, `false` when the timeout passed
+   * first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   */
+  waitSync(timeout?: number): boolean {
+    const deadline = deadlineOf(timeout);
+    return waitUntilSync(this.#cells, SEQ, deadline, this.#isSet, SLEEPERS);
+  }
+
+  #isSet = (): boolean => this.isSet();
+
+  /** @internal The state a child revives this event from. */
+  [toWire](ctx: WireContext): WireForm {
+    checkShared(ctx, "Event");
+    return {
+      kind: "Event",
+      module: import.meta.url,
+      state: this.#cells.buffer,
+    };
+  }
+}
+
+registerKind("Event", (state) => {
+  reviving = state as SharedArrayBuffer;
+  return new Event();
+});

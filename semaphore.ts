@@ -1,0 +1,266 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Counting semaphores shared by processes: Python's
+ * `multiprocessing.Semaphore` and `BoundedSemaphore`.
+ *
+ * ```ts
+ * import { Semaphore } from "@mp/multiprocessing/semaphore";
+ *
+ * const slots = new Semaphore(2); // at most two holders at a time
+ * {
+ *   using _ = await slots.hold();
+ *   console.log(slots.getValue()); // 1
+ * }
+ * ```
+ *
+ * A semaphore has no owner: any process may release it, and units that a
+ * process acquired are not given back when it ends (as in Python). Use a
+ * `Lock` where a holder that ends must not keep what it held.
+ *
+ * @module
+ */
+import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
+import { acquireDeadline, checkShared } from "./_mutex.ts";
+import { registerKind, toWire } from "./_wire.ts";
+import type { WireContext, WireForm } from "./_wire.ts";
+import { TimeoutError } from "./errors.ts";
+import type { AcquireOptions, HoldOptions } from "./lock.ts";
+
+export type { AcquireOptions, HoldOptions } from "./lock.ts";
+
+const VALUE = 0;
+const SEQ = 1;
+const SLEEPERS = 2;
+/** The bound of a BoundedSemaphore, or -1. */
+const BOUND = 3;
+
+let reviving: SharedArrayBuffer | undefined;
+/** Set by `BoundedSemaphore` while it calls its base constructor. */
+let bounded = false;
+
+/**
+ * A counter that `acquire()` decrements, waiting while it is zero, and
+ * `release()` increments (Python's `multiprocessing.Semaphore`).
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "@mp/multiprocessing/semaphore";
+ * import assert from "node:assert/strict";
+ *
+ * const sem = new Semaphore(1);
+ * assert.equal(await sem.acquire(), true);
+ * assert.equal(sem.acquireSync({ blocking: false }), false);
+ * assert.equal(await sem.acquire({ timeout: 10 }), false);
+ * sem.release(2);
+ * assert.equal(sem.getValue(), 2);
+ * ```
+ */
+export class Semaphore {
+  #cells: Int32Array;
+
+  /**
+   * Makes a semaphore.
+   *
+   * @param value The initial count (default 1).
+   * @throws {RangeError} When `value` is negative or not an integer.
+   */
+  constructor(value = 1) {
+    const buffer = reviving;
+    const isBounded = bounded;
+    reviving = undefined;
+    bounded = false;
+    this.#cells = new Int32Array(buffer ?? new SharedArrayBuffer(16));
+    if (buffer) return;
+    checkCount(value, "The initial value of a semaphore");
+    this.#cells[VALUE] = value;
+    this.#cells[BOUND] = isBounded ? value : -1;
+  }
+
+  /**
+   * Decrements the count, waiting (without blocking the event loop) while
+   * it is zero.
+   *
+   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @returns Whether the count was decremented.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {TypeError} When a timeout is given with `blocking: false`.
+   */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    const deadline = acquireDeadline(options);
+    if (this.#take()) return Promise.resolve(true);
+    return waitUntil(this.#cells, SEQ, deadline, this.#take, SLEEPERS);
+  }
+
+  /**
+   * Decrements the count, blocking the thread while it is zero.
+   *
+   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @returns Whether the count was decremented.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {TypeError} When a timeout is given with `blocking: false`.
+   */
+  acquireSync(options?: AcquireOptions): boolean {
+    const deadline = acquireDeadline(options);
+    return this.#take() ||
+      waitUntilSync(this.#cells, SEQ, deadline, this.#take, SLEEPERS);
+  }
+
+  #take = (): boolean => {
+    const cells = this.#cells;
+    for (;;) {
+      const value = Atomics.load(cells, VALUE);
+      if (value <= 0) return false;
+      if (Atomics.compareExchange(cells, VALUE, value, value - 1) === value) {
+        return true;
+      }
+    }
+  };
+
+  /**
+   * Increments the count by `n`, waking up to `n` waiters. Any process may
+   * release.
+   *
+   * @param n How much to add (default 1).
+   * @throws {RangeError} When `n` is not a positive integer, or (for a
+   * `BoundedSemaphore`) when the count would exceed its initial value.
+   */
+  release(n = 1): void {
+    checkCount(n, "The count to release");
+    if (n === 0) {
+      throw new RangeError("The count to release must be at least 1, got 0");
+    }
+    const cells = this.#cells;
+    const bound = cells[BOUND];
+    for (;;) {
+      const value = Atomics.load(cells, VALUE);
+      if (bound >= 0 && value + n > bound) {
+        throw new RangeError(
+          `BoundedSemaphore released too many times: its value ${value} + ${n} would exceed its bound ${bound}; release only what was acquired`,
+        );
+      }
+      if (Atomics.compareExchange(cells, VALUE, value, value + n) === value) {
+        break;
+      }
+    }
+    wake(cells, SEQ, n, SLEEPERS);
+  }
+
+  /**
+   * The current count (Python's `get_value()`).
+   *
+   * @returns The count.
+   */
+  getValue(): number {
+    return Atomics.load(this.#cells, VALUE);
+  }
+
+  /**
+   * Acquires and returns a disposable that releases once:
+   * `using _ = await sem.hold();` is Python's `with sem:`.
+   *
+   * @param options `{ timeout }` in milliseconds.
+   * @returns A disposable that releases once.
+   * @throws {TimeoutError} When the timeout passed first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   */
+  async hold(options?: HoldOptions): Promise<Disposable> {
+    if (!await this.acquire(options)) throw this.#timedOut(options);
+    return this.#holding();
+  }
+
+  /**
+   * The blocking twin of {@linkcode Semaphore.hold}.
+   *
+   * @param options `{ timeout }` in milliseconds.
+   * @returns A disposable that releases once.
+   * @throws {TimeoutError} When the timeout passed first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   */
+  holdSync(options?: HoldOptions): Disposable {
+    if (!this.acquireSync(options)) throw this.#timedOut(options);
+    return this.#holding();
+  }
+
+  #holding(): Disposable {
+    let held = true;
+    return {
+      [Symbol.dispose]: () => {
+        if (!held) return;
+        held = false;
+        this.release();
+      },
+    };
+  }
+
+  #timedOut(options: HoldOptions | undefined): TimeoutError {
+    return new TimeoutError(
+      `Could not acquire the ${this.constructor.name} within ${options?.timeout} ms: its value stayed 0`,
+    );
+  }
+
+  /**
+   * Releases once, so that `using _ = sem;` after an acquire releases at
+   * the end of the scope.
+   *
+   * @throws {RangeError} When a `BoundedSemaphore` would exceed its bound.
+   */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** @internal The state a child revives this semaphore from. */
+  [toWire](ctx: WireContext): WireForm {
+    checkShared(ctx, this.constructor.name);
+    return {
+      kind: this.#cells[BOUND] >= 0 ? "BoundedSemaphore" : "Semaphore",
+      module: import.meta.url,
+      state: this.#cells.buffer,
+    };
+  }
+}
+
+/**
+ * A semaphore whose count may not exceed its initial value (Python's
+ * `multiprocessing.BoundedSemaphore`): releasing more than was acquired
+ * throws.
+ *
+ * @example
+ * ```ts
+ * import { BoundedSemaphore } from "@mp/multiprocessing/semaphore";
+ * import assert from "node:assert/strict";
+ *
+ * const sem = new BoundedSemaphore(2);
+ * await sem.acquire();
+ * sem.release();
+ * assert.throws(() => sem.release(), RangeError);
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {
+  /**
+   * Makes a bounded semaphore.
+   *
+   * @param value The initial count and bound (default 1).
+   * @throws {RangeError} When `value` is negative or not an integer.
+   */
+  constructor(value = 1) {
+    bounded = true;
+    super(value);
+  }
+}
+
+function checkCount(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0x3fffffff) {
+    throw new RangeError(
+      `${what} must be a non-negative integer, got ${String(value)}`,
+    );
+  }
+}
+
+registerKind("Semaphore", (state) => {
+  reviving = state as SharedArrayBuffer;
+  return new Semaphore();
+});
+registerKind("BoundedSemaphore", (state) => {
+  reviving = state as SharedArrayBuffer;
+  return new BoundedSemaphore();
+});
