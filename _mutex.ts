@@ -250,4 +250,8 @@ export interface ConditionLock {
   acquireSync(options?: Blocking): boolean;
   /** Releases the lock. */
   release(): void;
+  /** Acquires the lock for a scope. */
+  hold(options?: { timeout?: number }): Promise<Disposable>;
+  /** Acquires the lock for a scope, blocking the thread. */
+  holdSync(options?: { timeout?: number }): Disposable;
 }
