@@ -1,0 +1,151 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// What a Pool's child runs (Python's `multiprocessing.pool.worker`): run the
+// initializer, then take chunks of tasks off the channel one at a time, call
+// the task function on each item in order, and send back one message of
+// results per chunk. `null` tells the worker to end.
+import { type ErrorData, errorToData } from "./_error.ts";
+import type { PoolChannel } from "./_pool_channel.ts";
+import { importTarget, type TargetSpec } from "./_target.ts";
+import { EOFError } from "./errors.ts";
+
+/** A chunk of tasks, as the pool sends it. */
+export interface ChunkMessage {
+  /** The chunk's id, echoed in its results. */
+  id: number;
+  /** The task function's key (its module and export). */
+  fn: string;
+  /** How to import the function; sent with the first chunk that uses it. */
+  spec?: TargetSpec;
+  /** Whether each item is an argument list (starmap) or one argument. */
+  star: boolean;
+  items: unknown[];
+}
+
+/** The results of a chunk, as the worker sends them back. */
+export interface ResultMessage {
+  id: number;
+  /** One result per item; a failed item's slot is `undefined`. */
+  results: unknown[];
+  /** The items that threw: their index in the chunk and their error. */
+  errors?: [number, ErrorData][];
+  /** How long the chunk ran, in milliseconds. */
+  ms: number;
+}
+
+/** Sent once, after the initializer ran. */
+export interface ReadyMessage {
+  ready: true;
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * The loop of a pool worker.
+ *
+ * @param channel The worker's end of its channel to the pool.
+ * @param initializer Run once before any task, with `initArgs`.
+ * @param initArgs The initializer's arguments.
+ */
+export async function poolWorker(
+  channel: PoolChannel,
+  initializer: TargetSpec | null,
+  initArgs: unknown[],
+): Promise<void> {
+  if (initializer) {
+    const init = await importFunction(initializer, "initializer");
+    await init(...initArgs);
+  }
+  channel.send({ ready: true } satisfies ReadyMessage);
+  const functions = new Map<string, Fn | Error>();
+  while (true) {
+    let chunks: ChunkMessage[] | null;
+    try {
+      chunks = await channel.recv() as ChunkMessage[] | null;
+    } catch (error) {
+      if (error instanceof EOFError) break;
+      throw error;
+    }
+    if (chunks === null) break;
+    for (const chunk of chunks) {
+      let fn = functions.get(chunk.fn);
+      if (fn === undefined) {
+        fn = await importFunction(chunk.spec!, "task function").catch((
+          error: Error,
+        ) => error);
+        functions.set(chunk.fn, fn);
+      }
+      sendResults(channel, await runChunk(fn, chunk));
+    }
+  }
+  channel.close();
+}
+
+async function importFunction(spec: TargetSpec, what: string): Promise<Fn> {
+  try {
+    return await importTarget(spec);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new TypeError(
+      `Pool ${what} "${spec.name}" is not exported by ${spec.module}: a pool worker imports it by name, ` +
+        `so export it from that module (export function ${spec.name}(...) {...}) or pass { module, export } naming the module that exports it`,
+    );
+  }
+}
+
+async function runChunk(
+  fn: Fn | Error,
+  message: ChunkMessage,
+): Promise<ResultMessage> {
+  const { id, items, star } = message;
+  const started = performance.now();
+  const results = new Array(items.length);
+  let errors: [number, ErrorData][] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    try {
+      if (fn instanceof Error) throw fn;
+      let result = star ? fn(...items[i] as unknown[]) : fn(items[i]);
+      // Awaiting only what is a promise keeps sync tasks off the microtask
+      // queue: a chunk of tiny tasks runs as one tight loop.
+      if (
+        result !== null && typeof result === "object" &&
+        typeof (result as PromiseLike<unknown>).then === "function"
+      ) result = await result;
+      results[i] = result;
+    } catch (error) {
+      (errors ??= []).push([i, errorToData(error)]);
+    }
+  }
+  const ms = performance.now() - started;
+  return errors ? { id, results, errors, ms } : { id, results, ms };
+}
+
+/** Sends results; a result that cannot be cloned fails its own task only. */
+function sendResults(channel: PoolChannel, message: ResultMessage): void {
+  try {
+    channel.send(message);
+    return;
+  } catch (error) {
+    if (!(error instanceof DOMException) || error.name !== "DataCloneError") {
+      throw error;
+    }
+  }
+  const errors = message.errors ?? [];
+  for (let i = 0; i < message.results.length; i++) {
+    try {
+      structuredClone(message.results[i]);
+    } catch (cause) {
+      message.results[i] = undefined;
+      errors.push([
+        i,
+        errorToData(
+          new TypeError(
+            `The task's result cannot be sent to the pool: ${
+              (cause as Error).message
+            }. Return data the structured clone copies`,
+          ),
+        ),
+      ]);
+    }
+  }
+  channel.send({ ...message, errors });
+}

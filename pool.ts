@@ -1,0 +1,1055 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * A pool of worker processes that runs a function over many inputs in
+ * parallel: Python's `multiprocessing.Pool`.
+ *
+ * Tasks travel in chunks: a worker gets a run of inputs in one message and
+ * sends back their results in one message, and each worker holds a second
+ * chunk while it runs the first, so it never idles waiting for work. That is
+ * what lets many tiny tasks run at millions a second, where a pool that sends
+ * one task at a time spends its time on messages.
+ *
+ * As with {@linkcode Process}, a task function is passed by reference: it
+ * must be exported by its module (the worker imports it by name), or be
+ * named explicitly as `{ module, export }`.
+ *
+ * ```ts
+ * import { Pool } from "@mp/multiprocessing/pool";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
+ * }
+ * ```
+ *
+ * @module
+ */
+import { dataToError } from "./_error.ts";
+import { PoolChannel } from "./_pool_channel.ts";
+import { type Chunk, type Job, ListJob, StreamJob } from "./_pool_job.ts";
+import type {
+  ChunkMessage,
+  ReadyMessage,
+  ResultMessage,
+} from "./_pool_worker.ts";
+import {
+  callerModule,
+  internalModule,
+  specOfFunction,
+  type TargetSpec,
+} from "./_target.ts";
+import { EOFError, ProcessError } from "./errors.ts";
+import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
+
+internalModule(import.meta.url);
+
+/** A task function: an exported function, or its module and export name. */
+// deno-lint-ignore no-explicit-any
+export type PoolFunction<A extends any[], R> = ((...args: A) => R) | TargetRef;
+
+/** Options of {@linkcode Pool}. */
+export interface PoolOptions {
+  /** How many worker processes to run (default {@linkcode cpuCount}). */
+  processes?: number;
+  /** Run once in each worker before its first task (an exported function). */
+  // deno-lint-ignore no-explicit-any
+  initializer?: PoolFunction<any[], unknown>;
+  /** The initializer's arguments. */
+  initArgs?: unknown[];
+  /** Replace a worker after it ran this many tasks (default: never). */
+  maxTasksPerChild?: number;
+  /** `"worker"` or `"subprocess"` (default: the start method). */
+  backend?: Backend;
+}
+
+/** Options of {@linkcode Pool.map} and its siblings. */
+export interface MapOptions {
+  /**
+   * How many tasks go to a worker in one message. `map` and `starmap`
+   * default to Python's rule (about four chunks per worker); `imap` and
+   * `imapUnordered` to 1.
+   */
+  chunksize?: number;
+  /** Aborting it drops the tasks not yet sent to a worker. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Pool.applyAsync}. */
+export interface ApplyOptions<R> {
+  /** Called with the result, before the promise resolves. */
+  callback?: (result: R) => void;
+  /** Called with the error, before the promise rejects. */
+  errorCallback?: (error: unknown) => void;
+  /** Aborting it drops the task if it was not yet sent to a worker. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Chunks a worker holds at least: one running, one waiting behind it, so it
+ * never idles while its next chunk travels.
+ */
+const IN_FLIGHT = 2;
+/** Chunks a worker holds at most (when they are tiny). */
+const MAX_IN_FLIGHT = 64;
+/**
+ * Milliseconds of work a worker should have queued to cover a result's trip
+ * back and the next chunk's trip out. Fast chunks earn a deeper window (more
+ * of them in flight), slow ones keep two, so the last tasks of a job do not
+ * wait behind a busy worker while another one idles.
+ */
+const COVER_MS = 0.5;
+/** What every worker runs. */
+const WORKER_TARGET: TargetRef = {
+  module: new URL("./_pool_worker.ts", import.meta.url),
+  export: "poolWorker",
+};
+
+let workerCount = 0;
+
+/** A worker as the pool sees it. */
+interface Slot {
+  process: Process;
+  channel: PoolChannel;
+  /** Chunks sent and not yet answered, in the order sent. */
+  inflight: Chunk[];
+  /** Tasks sent to it so far. */
+  assigned: number;
+  /** The task functions it has been told how to import. */
+  known: Set<string>;
+  /** Recent time a chunk takes there, in ms (`undefined` until measured). */
+  chunkMs: number | undefined;
+  /** Whether its initializer ran. */
+  ready: boolean;
+  /** Whether it takes no more work (it ends after what it holds). */
+  retiring: boolean;
+  /** Whether it was told to end. */
+  exitSent: boolean;
+  /** Settles when it ended and its tasks were accounted for. */
+  ended: Promise<void>;
+}
+
+type State = "run" | "close" | "terminate";
+
+/**
+ * A pool of worker processes: Python's `multiprocessing.Pool`.
+ *
+ * Workers start with the pool and are daemons: a program that forgets to
+ * close its pool still ends. A worker that dies (its task called `exit()`,
+ * an uncaught error outside a task, `terminate()`/`kill()` from outside)
+ * fails the task it was running with a {@linkcode ProcessError} naming the
+ * worker and its exit code, and is replaced; the chunk it held behind that
+ * task runs on another worker. A pool never hangs on a dead worker.
+ *
+ * @example Map a function over a list
+ * ```ts
+ * import { Pool } from "@mp/multiprocessing/pool";
+ * import assert from "node:assert/strict";
+ *
+ * const double = {
+ *   module: "data:text/javascript,export function double(x) { return 2 * x; }",
+ *   export: "double",
+ * };
+ * await using pool = new Pool({ processes: 2 });
+ * assert.deepEqual(await pool.map(double, [1, 2, 3, 4]), [2, 4, 6, 8]);
+ * ```
+ */
+export class Pool implements AsyncDisposable {
+  #state: State = "run";
+  #processes: number;
+  #initializer: TargetSpec | null;
+  #initArgs: unknown[];
+  #maxTasks: number | undefined;
+  #backend: Backend | undefined;
+  #slots = new Set<Slot>();
+  /** Chunks waiting for a worker; `#head` is the next. */
+  #queue: Chunk[] = [];
+  #head = 0;
+  /** Jobs with tasks still to run. */
+  #jobs = new Set<Job>();
+  #nextChunkId = 0;
+  #joiners = 0;
+  #referenced = true;
+
+  /**
+   * Starts the workers.
+   *
+   * @param options How many workers, their initializer, when to replace them.
+   * @throws {RangeError} When `processes` or `maxTasksPerChild` is not a
+   * positive integer.
+   * @throws {TypeError} When `initializer` is not an exported function or
+   * `{ module, export }`, `initArgs` cannot be passed to a child, or
+   * `backend` is unknown.
+   */
+  constructor(options: PoolOptions = {}) {
+    const { processes = cpuCount(), maxTasksPerChild, initArgs = [] } = options;
+    checkCount(processes, "processes");
+    if (maxTasksPerChild !== undefined) {
+      checkCount(maxTasksPerChild, "maxTasksPerChild");
+    }
+    this.#processes = processes;
+    this.#maxTasks = maxTasksPerChild;
+    this.#backend = options.backend;
+    this.#initializer = options.initializer === undefined
+      ? null
+      : specOf(options.initializer, "initializer");
+    this.#initArgs = initArgs;
+    try {
+      for (let i = 0; i < processes; i++) this.#spawn();
+    } catch (error) {
+      this.terminate();
+      throw error;
+    }
+    this.#updateRef();
+  }
+
+  /** How many workers the pool keeps. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  /**
+   * Calls `fn` on each item in parallel (Python's `Pool.map`).
+   *
+   * @typeParam T The items' type.
+   * @typeParam R What `fn` returns (its promise's value for an async `fn`).
+   * @param fn An exported function of one argument, or `{ module, export }`.
+   * @param iterable The items (a sync or async iterable).
+   * @param options `chunksize` (default: Python's rule), `signal`.
+   * @returns The results, in the order of the items.
+   * @throws {ProcessError} (rejects) When the pool is closed or terminated, or
+   * a worker died while running one of the tasks.
+   * @throws {TypeError} (rejects) When `fn` cannot be found by a worker or an
+   * item cannot be passed to one.
+   * @throws {RangeError} (rejects) When `chunksize` is not a positive integer.
+   * @throws {Error} (rejects) The first error a task threw, rebuilt with its
+   * class name, message and the worker's stack; or `signal.reason`.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const inc = {
+   *   module: "data:text/javascript,export const inc = (x) => x + 1;",
+   *   export: "inc",
+   * };
+   * await using pool = new Pool({ processes: 2 });
+   * assert.deepEqual(await pool.map(inc, [1, 2, 3], { chunksize: 2 }), [2, 3, 4]);
+   * ```
+   */
+  map<T, R>(
+    fn: PoolFunction<[T], R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    try {
+      const spec = specOf(fn, "task function");
+      return this.#list(spec, false, iterable, options) as Promise<
+        Awaited<R>[]
+      >;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Like {@linkcode Pool.map}, but each item is an argument list:
+   * `starmap(f, [[1, 2], [3, 4]])` is `[f(1, 2), f(3, 4)]` (Python's
+   * `Pool.starmap`).
+   *
+   * @typeParam A `fn`'s parameter list.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function, or `{ module, export }`.
+   * @param iterable The argument lists.
+   * @param options `chunksize` (default: Python's rule), `signal`.
+   * @returns The results, in order.
+   * @throws {ProcessError} (rejects) As {@linkcode Pool.map}.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const add = {
+   *   module: "data:text/javascript,export const add = (a, b) => a + b;",
+   *   export: "add",
+   * };
+   * await using pool = new Pool({ processes: 1 });
+   * assert.deepEqual(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  starmap<A extends any[], R>(
+    fn: PoolFunction<A, R>,
+    iterable: Iterable<A> | AsyncIterable<A>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    try {
+      const spec = specOf(fn, "task function");
+      return this.#list(spec, true, iterable, options) as Promise<
+        Awaited<R>[]
+      >;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Calls `fn` on each item in parallel and yields the results in order as
+   * they come (Python's `Pool.imap`). Items are read from `iterable` only as
+   * workers need them, so it may be long or endless.
+   *
+   * A task's error is thrown by the iteration when its turn comes; breaking
+   * out of the loop drops the tasks not yet run.
+   *
+   * @typeParam T The items' type.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function of one argument, or `{ module, export }`.
+   * @param iterable The items (a sync or async iterable).
+   * @param options `chunksize` (default 1), `signal`.
+   * @returns An async iterator of the results.
+   * @throws {ProcessError} When the pool is closed or terminated.
+   * @throws {TypeError} When `fn` is not an exported function or
+   * `{ module, export }`.
+   * @throws {RangeError} When `chunksize` is not a positive integer.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const neg = {
+   *   module: "data:text/javascript,export const neg = (x) => -x;",
+   *   export: "neg",
+   * };
+   * await using pool = new Pool({ processes: 2 });
+   * const seen = [];
+   * for await (const y of pool.imap(neg, [1, 2, 3])) seen.push(y);
+   * assert.deepEqual(seen, [-1, -2, -3]);
+   * ```
+   */
+  imap<T, R>(
+    fn: PoolFunction<[T], R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncIterableIterator<Awaited<R>> {
+    const spec = specOf(fn, "task function");
+    return this.#stream(spec, iterable, options, true) as AsyncIterableIterator<
+      Awaited<R>
+    >;
+  }
+
+  /**
+   * Like {@linkcode Pool.imap}, but yields each result as soon as it is
+   * ready, in any order (Python's `Pool.imap_unordered`).
+   *
+   * @typeParam T The items' type.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function of one argument, or `{ module, export }`.
+   * @param iterable The items.
+   * @param options `chunksize` (default 1), `signal`.
+   * @returns An async iterator of the results, in the order they finish.
+   * @throws {ProcessError} When the pool is closed or terminated.
+   * @throws {TypeError} When `fn` is not an exported function or
+   * `{ module, export }`.
+   * @throws {RangeError} When `chunksize` is not a positive integer.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const neg = {
+   *   module: "data:text/javascript,export const neg = (x) => -x;",
+   *   export: "neg",
+   * };
+   * await using pool = new Pool({ processes: 2 });
+   * const seen = [];
+   * for await (const y of pool.imapUnordered(neg, [1, 2, 3])) seen.push(y);
+   * assert.deepEqual(seen.sort(), [-1, -2, -3].sort());
+   * ```
+   */
+  imapUnordered<T, R>(
+    fn: PoolFunction<[T], R>,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncIterableIterator<Awaited<R>> {
+    const spec = specOf(fn, "task function");
+    return this.#stream(
+      spec,
+      iterable,
+      options,
+      false,
+    ) as AsyncIterableIterator<
+      Awaited<R>
+    >;
+  }
+
+  /**
+   * Calls `fn(...args)` in a worker and waits for its result (Python's
+   * `Pool.apply`, which blocks; this one is async).
+   *
+   * @typeParam A `fn`'s parameter list.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function, or `{ module, export }`.
+   * @param args Its arguments.
+   * @returns The result.
+   * @throws {ProcessError} (rejects) When the pool is closed or terminated,
+   * or the worker died while running the task.
+   * @throws {Error} (rejects) The task's error, rebuilt with its class name,
+   * message and the worker's stack.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const add = {
+   *   module: "data:text/javascript,export const add = (a, b) => a + b;",
+   *   export: "add",
+   * };
+   * await using pool = new Pool({ processes: 1 });
+   * assert.equal(await pool.apply(add, [2, 3]), 5);
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  apply<A extends any[], R>(
+    fn: PoolFunction<A, R>,
+    args?: A,
+  ): Promise<Awaited<R>> {
+    try {
+      const spec = specOf(fn, "task function");
+      return this.#one(spec, args ?? [], undefined) as Promise<Awaited<R>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Calls `fn(...args)` in a worker (Python's `Pool.apply_async`). The
+   * callbacks run when the task ends, before the promise settles. As with
+   * Python's `AsyncResult`, a failure that nobody awaits is not reported as
+   * an unhandled rejection: it goes to `errorCallback`, if any.
+   *
+   * @typeParam A `fn`'s parameter list.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function, or `{ module, export }`.
+   * @param args Its arguments.
+   * @param options `callback`, `errorCallback`, `signal`.
+   * @returns A promise of the result.
+   * @throws {ProcessError} (rejects) As {@linkcode Pool.apply}.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const add = {
+   *   module: "data:text/javascript,export const add = (a, b) => a + b;",
+   *   export: "add",
+   * };
+   * await using pool = new Pool({ processes: 1 });
+   * const got: unknown[] = [];
+   * const result = pool.applyAsync(add, [2, 3], { callback: (r) => got.push(r) });
+   * assert.equal(await result, 5);
+   * assert.deepEqual(got, [5]);
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  applyAsync<A extends any[], R>(
+    fn: PoolFunction<A, R>,
+    args?: A,
+    options: ApplyOptions<Awaited<R>> = {},
+  ): Promise<Awaited<R>> {
+    let promise: Promise<Awaited<R>>;
+    try {
+      const spec = specOf(fn, "task function");
+      promise = this.#one(spec, args ?? [], options.signal) as Promise<
+        Awaited<R>
+      >;
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    const { callback, errorCallback } = options;
+    promise.then(
+      (result) => callback && report(() => callback(result)),
+      (error) => errorCallback && report(() => errorCallback(error)),
+    );
+    return promise;
+  }
+
+  /**
+   * Lets the pool take no more tasks; the workers end once the tasks
+   * already given have run (Python's `Pool.close`).
+   */
+  close(): void {
+    if (this.#state === "run") this.#state = "close";
+    this.#pump();
+  }
+
+  /**
+   * Stops the workers now (Python's `Pool.terminate`). Tasks not finished
+   * fail with a {@linkcode ProcessError}. {@linkcode Pool.join} waits for
+   * the workers to be gone.
+   */
+  terminate(): void {
+    if (this.#state === "terminate") return;
+    this.#state = "terminate";
+    const error = new ProcessError(
+      "The pool was terminated before this task finished",
+    );
+    for (const job of [...this.#jobs]) job.cancel(error);
+    this.#queue = [];
+    this.#head = 0;
+    for (const slot of this.#slots) slot.process.terminate();
+  }
+
+  /**
+   * Waits for every worker to end (Python's `Pool.join`).
+   *
+   * @throws {ProcessError} (rejects) When called before
+   * {@linkcode Pool.close} or {@linkcode Pool.terminate}.
+   */
+  async join(): Promise<void> {
+    if (this.#state === "run") {
+      throw new ProcessError(
+        "Cannot join a running pool: call close() (to finish the tasks) or terminate() first",
+      );
+    }
+    this.#joiners++;
+    this.#updateRef();
+    try {
+      // A worker that dies while closing is replaced when tasks remain.
+      while (this.#slots.size) {
+        await Promise.all([...this.#slots].map((slot) => slot.ended));
+      }
+    } finally {
+      this.#joiners--;
+      this.#updateRef();
+    }
+  }
+
+  /** Terminates the pool and waits for its workers (Python's `with Pool()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.terminate();
+    await this.join();
+  }
+
+  #checkRunning(): void {
+    if (this.#state !== "run") {
+      throw new ProcessError(
+        `The pool is ${
+          this.#state === "close" ? "closed" : "terminated"
+        }: it takes no new tasks; make a new Pool`,
+      );
+    }
+  }
+
+  async #list(
+    spec: TargetSpec,
+    star: boolean,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions,
+  ): Promise<unknown[]> {
+    this.#checkRunning();
+    const { chunksize, signal } = options;
+    if (chunksize !== undefined) checkCount(chunksize, "chunksize");
+    signal?.throwIfAborted();
+    const items = await toArray(iterable);
+    this.#checkRunning();
+    signal?.throwIfAborted();
+    const job = new ListJob(spec, star, items.length);
+    if (items.length === 0) return job.promise;
+    const size = chunksize ?? defaultChunksize(items.length, this.#processes);
+    this.#start(job, signal);
+    for (let start = 0; start < items.length; start += size) {
+      this.#enqueue(job, start, items.slice(start, start + size));
+    }
+    this.#pump();
+    return job.promise;
+  }
+
+  async #one(
+    spec: TargetSpec,
+    args: unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        `args must be an array of the function's arguments, got ${typeof args}`,
+      );
+    }
+    this.#checkRunning();
+    signal?.throwIfAborted();
+    const job = new ListJob(spec, true, 1);
+    this.#start(job, signal);
+    this.#enqueue(job, 0, [args]);
+    this.#pump();
+    return (await job.promise)[0];
+  }
+
+  #stream(
+    spec: TargetSpec,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions,
+    ordered: boolean,
+  ): AsyncIterableIterator<unknown> {
+    this.#checkRunning();
+    const { chunksize = 1, signal } = options;
+    checkCount(chunksize, "chunksize");
+    if (!isIterable(iterable)) {
+      throw new TypeError(
+        `iterable must be an iterable or async iterable, got ${typeof iterable}`,
+      );
+    }
+    const job = new StreamJob(spec, false, ordered);
+    if (signal?.aborted) {
+      job.cancel(signal.reason);
+    } else {
+      this.#start(job, signal);
+      this.#feed(job, iterable, chunksize);
+    }
+    const iterator: AsyncIterableIterator<unknown> = {
+      next: () => job.next(),
+      return: (value?: unknown) => {
+        job.stop();
+        return Promise.resolve({ done: true, value });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Reads the input of a stream job into chunks, as fast as workers take them. */
+  async #feed(
+    job: StreamJob,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    chunksize: number,
+  ): Promise<void> {
+    // Read ahead enough to fill every worker's window.
+    const limit = this.#processes * MAX_IN_FLIGHT;
+    let index = 0;
+    let items: unknown[] = [];
+    try {
+      const iterator = Symbol.iterator in iterable
+        ? iterable[Symbol.iterator]()
+        : (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      try {
+        while (!job.settled) {
+          let next = iterator.next();
+          if (next instanceof Promise) next = await next;
+          if ((next as IteratorResult<unknown>).done) break;
+          items.push((next as IteratorResult<unknown>).value);
+          index++;
+          if (items.length === chunksize) {
+            this.#enqueue(job, index - items.length, items);
+            items = [];
+            this.#pump();
+            await job.room(limit);
+          }
+        }
+      } finally {
+        if (job.settled) await iterator.return?.();
+      }
+      if (job.settled) return;
+      if (items.length) this.#enqueue(job, index - items.length, items);
+      job.inputEnded(index);
+    } catch (error) {
+      if (items.length) this.#enqueue(job, index - items.length, items);
+      job.inputFailed(index, error);
+    }
+    this.#pump();
+  }
+
+  #start(job: Job, signal: AbortSignal | undefined): void {
+    this.#jobs.add(job);
+    const abort = () => job.cancel(signal!.reason);
+    signal?.addEventListener("abort", abort, { once: true });
+    job.onSettled = () => {
+      signal?.removeEventListener("abort", abort);
+      this.#jobs.delete(job);
+      // Its chunks stay in the queue until they come up; they are skipped.
+      queueMicrotask(() => this.#pump());
+    };
+    this.#updateRef();
+  }
+
+  #enqueue(job: Job, start: number, items: unknown[]): void {
+    this.#queue.push({ id: ++this.#nextChunkId, job, start, items });
+    job.queued++;
+  }
+
+  /** The next chunk for `slot`, split to what its task budget allows. */
+  #take(slot: Slot): Chunk | undefined {
+    while (this.#head < this.#queue.length) {
+      const chunk = this.#queue[this.#head];
+      if (chunk.job.settled) {
+        this.#shift();
+        chunk.job.queued--;
+        continue;
+      }
+      const budget = this.#maxTasks === undefined
+        ? Infinity
+        : this.#maxTasks - slot.assigned;
+      if (chunk.items.length > budget) {
+        // Run what the worker may still run; the rest stays first in line.
+        this.#queue[this.#head] = {
+          ...chunk,
+          id: ++this.#nextChunkId,
+          start: chunk.start + budget,
+          items: chunk.items.slice(budget),
+        };
+        return { ...chunk, items: chunk.items.slice(0, budget) };
+      }
+      this.#shift();
+      chunk.job.queued--;
+      chunk.job.taken();
+      return chunk;
+    }
+    return undefined;
+  }
+
+  #shift(): void {
+    this.#head++;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #hasQueued(): boolean {
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      if (!this.#queue[i].job.settled) return true;
+    }
+    return false;
+  }
+
+  /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
+  #pump(): void {
+    if (this.#state === "terminate") return;
+    if (this.#hasQueued()) this.#ensureWorkers(false);
+    // One chunk per worker per round, so that the work spreads out; what
+    // a worker gets in one pump goes in one message.
+    const batches = new Map<Slot, Chunk[]>();
+    for (let taken = true; taken;) {
+      taken = false;
+      for (const slot of this.#slots) {
+        // A worker is topped up once half its window ran, so that tiny
+        // chunks travel many to a message.
+        const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
+        if (slot.retiring || slot.inflight.length >= limit) continue;
+        const chunk = this.#take(slot);
+        if (!chunk) break;
+        slot.inflight.push(chunk);
+        slot.assigned += chunk.items.length;
+        const batch = batches.get(slot);
+        if (batch) batch.push(chunk);
+        else batches.set(slot, [chunk]);
+        taken = true;
+        if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
+          // It ends after this chunk; its successor starts now.
+          slot.retiring = true;
+          this.#ensureWorkers(this.#state === "run");
+        }
+      }
+    }
+    for (const [slot, chunks] of batches) this.#send(slot, chunks);
+    if (this.#state === "close" && this.#jobs.size === 0) {
+      for (const slot of this.#slots) slot.retiring = true;
+    }
+    for (const slot of this.#slots) {
+      if (slot.retiring && !slot.exitSent) {
+        slot.exitSent = true;
+        try {
+          slot.channel.send(null);
+        } catch {
+          // Its channel is gone: the worker is ending anyway.
+        }
+      }
+    }
+    this.#updateRef();
+  }
+
+  /** Sends chunks to a worker (already counted in its `inflight`). */
+  #send(slot: Slot, chunks: Chunk[]): void {
+    const added: string[] = [];
+    const messages = chunks.map((chunk) => this.#message(slot, chunk, added));
+    try {
+      slot.channel.send(messages);
+      return;
+    } catch {
+      for (const key of added) slot.known.delete(key);
+    }
+    // Something in the batch cannot be sent: send the chunks one by one so
+    // that only the tasks that cannot be sent fail.
+    slot.inflight = slot.inflight.filter((chunk) => !chunks.includes(chunk));
+    for (const chunk of chunks) {
+      const added: string[] = [];
+      try {
+        slot.channel.send([this.#message(slot, chunk, added)]);
+        slot.inflight.push(chunk);
+      } catch (error) {
+        for (const key of added) slot.known.delete(key);
+        slot.assigned -= chunk.items.length;
+        chunk.job.failChunk(
+          chunk.start,
+          chunk.items.length,
+          itemError(chunk, error) as Error,
+        );
+      }
+    }
+  }
+
+  #message(slot: Slot, chunk: Chunk, added: string[]): ChunkMessage {
+    const { job } = chunk;
+    const message: ChunkMessage = {
+      id: chunk.id,
+      fn: job.key,
+      star: job.star,
+      items: chunk.items,
+    };
+    if (!slot.known.has(job.key)) {
+      message.spec = job.fn;
+      slot.known.add(job.key);
+      added.push(job.key);
+    }
+    return message;
+  }
+
+  /** Starts workers up to `processes`: always when `eager`, else when tasks wait. */
+  #ensureWorkers(eager: boolean): void {
+    if (this.#state === "terminate") return;
+    if (!eager && !this.#hasQueued()) return;
+    let active = 0;
+    for (const slot of this.#slots) if (!slot.retiring) active++;
+    for (; active < this.#processes; active++) this.#spawn();
+  }
+
+  #spawn(): void {
+    const [channel, remote] = PoolChannel.pair();
+    const process = new Process({
+      target: WORKER_TARGET,
+      args: [remote, this.#initializer, this.#initArgs],
+      name: `PoolWorker-${++workerCount}`,
+      daemon: true,
+      backend: this.#backend,
+    });
+    try {
+      process.start();
+    } catch (error) {
+      channel.close();
+      throw error;
+    }
+    if (!this.#referenced) channel.unref();
+    const slot: Slot = {
+      process,
+      channel,
+      inflight: [],
+      assigned: 0,
+      known: new Set(),
+      chunkMs: undefined,
+      ready: false,
+      retiring: false,
+      exitSent: false,
+      ended: Promise.resolve(),
+    };
+    this.#slots.add(slot);
+    slot.ended = this.#read(slot);
+  }
+
+  /** Reads a worker's results until its channel ends, then accounts for its end. */
+  async #read(slot: Slot): Promise<void> {
+    while (true) {
+      let message: ResultMessage | ReadyMessage;
+      try {
+        message = await slot.channel.recv() as ResultMessage | ReadyMessage;
+      } catch (error) {
+        if (error instanceof EOFError) break;
+        // A result that could not be revived: it fails its own chunk.
+        const chunk = slot.inflight.shift();
+        chunk?.job.failChunk(chunk.start, chunk.items.length, error as Error);
+        continue;
+      }
+      this.#receive(slot, message);
+    }
+    await slot.process.join();
+    this.#ended(slot);
+  }
+
+  #receive(slot: Slot, message: ResultMessage | ReadyMessage): void {
+    if ("ready" in message) {
+      slot.ready = true;
+      return;
+    }
+    const chunk = slot.inflight.shift();
+    slot.chunkMs = slot.chunkMs === undefined
+      ? message.ms
+      : 0.7 * slot.chunkMs + 0.3 * message.ms;
+    if (chunk && chunk.id === message.id && !chunk.job.settled) {
+      const errors = message.errors?.length
+        ? new Map(message.errors.map(([i, data]) => [i, dataToError(data)]))
+        : undefined;
+      chunk.job.deliver(chunk.start, message.results, errors);
+    }
+    this.#pump();
+  }
+
+  #ended(slot: Slot): void {
+    this.#slots.delete(slot);
+    slot.channel.close();
+    const lost = slot.inflight;
+    slot.inflight = [];
+    if (this.#state === "terminate") return;
+    if (lost.length) {
+      // The first chunk was running; those behind it never started, so
+      // they go back to the front of the queue.
+      const [running, ...waiting] = lost;
+      running.job.failChunk(
+        running.start,
+        running.items.length,
+        deathError(slot, running),
+      );
+      this.#queue.splice(this.#head, 0, ...waiting);
+      for (const chunk of waiting) chunk.job.queued++;
+    }
+    // A worker that never got ready (its initializer failed) is replaced
+    // only while tasks wait, so a failing initializer cannot spin.
+    this.#ensureWorkers(this.#state === "run" && slot.ready);
+    this.#pump();
+  }
+
+  /** Workers keep the program alive only while tasks run or someone joins. */
+  #updateRef(): void {
+    const busy = this.#jobs.size > 0 || this.#joiners > 0;
+    if (busy === this.#referenced) return;
+    this.#referenced = busy;
+    for (const slot of this.#slots) {
+      if (busy) slot.channel.ref();
+      else slot.channel.unref();
+    }
+  }
+}
+
+/** How many chunks a worker may hold, from how long its chunks take. */
+function window(slot: Slot): number {
+  if (slot.chunkMs === undefined) return IN_FLIGHT;
+  const cover = Math.ceil(COVER_MS / Math.max(slot.chunkMs, 1e-3)) + 1;
+  return Math.min(MAX_IN_FLIGHT, Math.max(IN_FLIGHT, cover));
+}
+
+function deathError(slot: Slot, chunk: Chunk): ProcessError {
+  const { process } = slot;
+  const cause = process.error;
+  const tasks = chunk.items.length === 1
+    ? "this task"
+    : `this chunk of ${chunk.items.length} tasks`;
+  const when = slot.ready
+    ? `while running ${tasks}`
+    : `before it was ready to run ${tasks} (its initializer or startup failed)`;
+  return new ProcessError(
+    `Pool worker ${process.name} (pid ${process.pid}) ended with exit code ${process.exitCode} ${when}` +
+      (cause ? `: ${cause.name}: ${cause.message}` : "") +
+      "; the pool started another worker",
+    { cause },
+  );
+}
+
+function itemError(chunk: Chunk, error: unknown): unknown {
+  if (!(error instanceof DOMException) || error.name !== "DataCloneError") {
+    return error;
+  }
+  for (let i = 0; i < chunk.items.length; i++) {
+    try {
+      structuredClone(chunk.items[i]);
+    } catch (cause) {
+      return new TypeError(
+        `Task ${chunk.start + i} cannot be sent to a pool worker: ${
+          (cause as Error).message
+        }. Pass data the structured clone copies, or a primitive of this library`,
+        { cause },
+      );
+    }
+  }
+  return new TypeError(
+    `Tasks ${chunk.start}..${
+      chunk.start + chunk.items.length - 1
+    } cannot be sent to a pool worker: ${error.message}`,
+    { cause: error },
+  );
+}
+
+/** Python's default: about four chunks per worker. */
+function defaultChunksize(length: number, processes: number): number {
+  const per = processes * 4;
+  return Math.floor(length / per) + (length % per ? 1 : 0);
+}
+
+function checkCount(value: unknown, what: string): void {
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new RangeError(
+      `${what} must be a positive integer, got ${String(value)}`,
+    );
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+function specOf(fn: PoolFunction<any[], unknown>, what: string): TargetSpec {
+  if (typeof fn === "function") {
+    if (!fn.name || fn.name === "anonymous" || fn.name.startsWith("bound ")) {
+      throw new TypeError(
+        `The pool's ${what} must be a named function exported by its module (a worker imports it by name): ` +
+          'write `export function work(x) {...}` and pass `work`, or pass `{ module: import.meta.url, export: "work" }`',
+      );
+    }
+    return specOfFunction(fn, callerModule());
+  }
+  if (
+    typeof fn === "object" && fn !== null &&
+    typeof fn.export === "string" &&
+    (typeof fn.module === "string" || fn.module instanceof URL)
+  ) {
+    return { module: String(fn.module), name: fn.export };
+  }
+  throw new TypeError(
+    `The pool's ${what} must be an exported function or { module, export }, got ${
+      fn === null ? "null" : typeof fn
+    }`,
+  );
+}
+
+function isIterable(
+  value: unknown,
+): value is Iterable<unknown> | AsyncIterable<unknown> {
+  return value != null &&
+    (typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" ||
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] ===
+        "function");
+}
+
+async function toArray(
+  iterable: Iterable<unknown> | AsyncIterable<unknown>,
+): Promise<unknown[]> {
+  if (Array.isArray(iterable)) return iterable;
+  if (!isIterable(iterable)) {
+    throw new TypeError(
+      `iterable must be an iterable or async iterable, got ${typeof iterable}`,
+    );
+  }
+  return await Array.fromAsync(iterable);
+}
+
+/** Runs a user callback; its error is reported, not swallowed. */
+function report(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    reportError(error);
+  }
+}
