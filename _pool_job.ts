@@ -76,14 +76,21 @@ export class ListJob extends Job {
   #resolve!: (results: unknown[]) => void;
   #reject!: (error: unknown) => void;
 
-  constructor(fn: TargetSpec, star: boolean, length: number) {
+  constructor(fn: TargetSpec, star: boolean) {
     super(fn, star);
-    this.#results = new Array(length);
-    this.#remaining = length;
+    this.#results = [];
+    this.#remaining = Infinity;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+  }
+
+  /** Sets how many results to wait for, once the input was read. */
+  expect(length: number): void {
+    if (this.settled) return;
+    this.#results = new Array(length);
+    this.#remaining = length;
     if (length === 0) {
       this.settle();
       this.#resolve([]);

@@ -549,7 +549,7 @@ export class Pool implements AsyncDisposable {
     }
   }
 
-  async #list(
+  #list(
     spec: TargetSpec,
     star: boolean,
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
@@ -559,17 +559,36 @@ export class Pool implements AsyncDisposable {
     const { chunksize, signal } = options;
     if (chunksize !== undefined) checkCount(chunksize, "chunksize");
     signal?.throwIfAborted();
-    const items = await toArray(iterable);
-    this.#checkRunning();
-    signal?.throwIfAborted();
-    const job = new ListJob(spec, star, items.length);
-    if (items.length === 0) return job.promise;
-    const size = chunksize ?? defaultChunksize(items.length, this.#processes);
-    this.#start(job, signal);
-    for (let start = 0; start < items.length; start += size) {
-      this.#enqueue(job, start, items.slice(start, start + size));
+    if (!isIterable(iterable)) {
+      throw new TypeError(
+        `iterable must be an iterable or async iterable, got ${typeof iterable}`,
+      );
     }
-    this.#pump();
+    // The job counts from now, so that close() waits for it while an async
+    // input is being read.
+    const job = new ListJob(spec, star);
+    this.#start(job, signal);
+    const submit = (items: unknown[]) => {
+      job.expect(items.length);
+      if (job.settled) return;
+      const size = chunksize ?? defaultChunksize(items.length, this.#processes);
+      for (let start = 0; start < items.length; start += size) {
+        this.#enqueue(job, start, items.slice(start, start + size));
+      }
+      this.#pump();
+    };
+    if (Symbol.iterator in iterable) {
+      let items: unknown[];
+      try {
+        items = Array.isArray(iterable) ? iterable : Array.from(iterable);
+      } catch (error) {
+        job.cancel(error);
+        return job.promise;
+      }
+      submit(items);
+    } else {
+      Array.fromAsync(iterable).then(submit, (error) => job.cancel(error));
+    }
     return job.promise;
   }
 
@@ -585,7 +604,8 @@ export class Pool implements AsyncDisposable {
     }
     this.#checkRunning();
     signal?.throwIfAborted();
-    const job = new ListJob(spec, true, 1);
+    const job = new ListJob(spec, true);
+    job.expect(1);
     this.#start(job, signal);
     this.#enqueue(job, 0, [args]);
     this.#pump();
@@ -1031,18 +1051,6 @@ function isIterable(
     (typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" ||
       typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] ===
         "function");
-}
-
-async function toArray(
-  iterable: Iterable<unknown> | AsyncIterable<unknown>,
-): Promise<unknown[]> {
-  if (Array.isArray(iterable)) return iterable;
-  if (!isIterable(iterable)) {
-    throw new TypeError(
-      `iterable must be an iterable or async iterable, got ${typeof iterable}`,
-    );
-  }
-  return await Array.fromAsync(iterable);
 }
 
 /** Runs a user callback; its error is reported, not swallowed. */
