@@ -21,6 +21,7 @@ import { SLICE, waitUntil, waitUntilSync, wake } from "./_futex.ts";
 import { isAlive } from "./_registry.ts";
 import { checkTimeout } from "./_timeout.ts";
 import type { WireContext } from "./_wire.ts";
+import { ProcessError } from "./errors.ts";
 
 const STATE = 0;
 const SEQ = 1;
@@ -100,6 +101,11 @@ export class Mutex {
   /** Takes the lock for `me`, blocking the thread until `deadline`. */
   acquireSync(me: number, deadline: number): boolean {
     if (this.#spin(me)) return true;
+    if (deadline === Infinity && this.owner() === me) {
+      throw new ProcessError(
+        "Deadlock: this process already holds the lock (an async task of it, or an earlier acquire), so blocking until it is released would wait forever; release it first, or use the async acquire()",
+      );
+    }
     const attempt = this.#attempt(me);
     const taken = waitUntilSync(this.cells, SEQ, deadline, attempt, SLEEPERS);
     if (!taken) this.#depart(me);

@@ -96,8 +96,11 @@ export class Condition {
   /**
    * Makes a condition variable.
    *
-   * @param lock The lock to use (a `Lock` or `RLock`); a new `RLock` by
-   * default, as in Python.
+   * @param lock The lock to use (a `Lock` or `RLock`); a new `Lock` by
+   * default. (Python's default is an RLock, whose owner is a thread; here
+   * an RLock's owner is a whole process, so two async tasks of one process
+   * would share its hold. A `Lock` keeps them apart; pass an `RLock` when
+   * the code that holds the condition acquires it again.)
    * @throws {TypeError} When `lock` is not a `Lock` or `RLock`.
    */
   constructor(lock?: Lock | RLock) {
@@ -118,7 +121,7 @@ export class Condition {
       this.#cells = new Int32Array(
         new SharedArrayBuffer(4 * (SLOTS + CAPACITY * SLOT_WORDS)),
       );
-      this.#lock = lock ?? new RLock();
+      this.#lock = lock ?? new Lock();
     }
     this.#internals = this.#lock[lockInternals]();
   }
@@ -388,6 +391,11 @@ export class Condition {
     }
     Atomics.sub(cells, OVERFLOW, 1);
     return Atomics.load(cells, SEQ) !== place.seen;
+  }
+
+  /** @internal The underlying lock's internals. */
+  [lockInternals](): LockInternals {
+    return this.#internals;
   }
 
   /** @internal The state a child revives this condition from. */

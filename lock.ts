@@ -133,6 +133,8 @@ export class Lock implements ConditionLock {
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   * @throws {ProcessError} When this process holds the lock and no timeout
+   * is given: no one could release it while the thread is blocked.
    */
   acquireSync(options?: AcquireOptions): boolean {
     const deadline = acquireDeadline(options);
@@ -185,6 +187,8 @@ export class Lock implements ConditionLock {
    * @returns A disposable that releases the lock once.
    * @throws {TimeoutError} When the timeout passed first.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {ProcessError} When this process holds the lock and no timeout
+   * is given.
    */
   holdSync(options?: HoldOptions): Disposable {
     if (!this.acquireSync(options)) {

@@ -1,0 +1,467 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * A barrier shared by processes: Python's `multiprocessing.Barrier`.
+ *
+ * `parties` processes call `wait()`; each one waits until all of them have,
+ * then they all go on. Each gets a distinct index in `0..parties-1`.
+ *
+ * ```ts
+ * import { Barrier } from "@mp/multiprocessing/barrier";
+ *
+ * const barrier = new Barrier(2);
+ * // In real use each party is a process; two async calls show the idea.
+ * const indexes = await Promise.all([barrier.wait(), barrier.wait()]);
+ * console.log(indexes.sort()); // [0, 1]
+ * ```
+ *
+ * **A party that ends while it waits breaks the barrier**: the other
+ * waiting parties get a `BrokenBarrierError` within about 100 ms, instead of
+ * waiting for a party that will never go on (or going on without it).
+ * `reset()` makes the barrier usable again.
+ *
+ * @module
+ */
+import { identity, isAlive } from "./_registry.ts";
+import {
+  callerModule,
+  importTarget,
+  internalModule,
+  specOfFunction,
+  type TargetSpec,
+} from "./_target.ts";
+import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
+import {
+  decodeSync,
+  encode,
+  registerKind,
+  toWire,
+  type WireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { checkShared, lockInternals } from "./_mutex.ts";
+import { Condition } from "./condition.ts";
+import { BrokenBarrierError } from "./errors.ts";
+import { Lock } from "./lock.ts";
+
+internalModule(import.meta.url);
+
+const STATE = 0;
+const COUNT = 1;
+const PARTIES = 2;
+/** One word per party inside `wait()`: its pid, or 0. */
+const PIDS = 4;
+
+const FILLING = 0;
+const DRAINING = 1;
+const RESETTING = -1;
+const BROKEN = -2;
+
+/** How often waiting parties look for parties that ended. */
+const REAP_MS = 100;
+
+/** A function its module exports, or that module and the export's name. */
+export type BarrierAction = (() => unknown) | {
+  /** The module's URL, for example `import.meta.url`. */
+  module: string | URL;
+  /** The name of the exported function. */
+  export: string;
+};
+
+/** Options of {@linkcode Barrier}. */
+export interface BarrierOptions {
+  /**
+   * Called once per round, by the last party to arrive, before any party
+   * goes on. When the barrier is passed to children, it must be a function
+   * that its module exports (a child imports it, as it does a `Process`
+   * target), or `{ module, export }`.
+   */
+  action?: BarrierAction;
+  /** The default timeout of `wait()`, in milliseconds. */
+  timeout?: number;
+}
+
+interface BarrierState {
+  buffer: SharedArrayBuffer;
+  cond: unknown;
+  timeout: number | undefined;
+  action: TargetSpec | undefined;
+}
+
+let reviving: BarrierState | undefined;
+
+function broken(): BrokenBarrierError {
+  return new BrokenBarrierError(
+    "The barrier is broken (aborted, reset, timed out, or a party ended while waiting): call reset() to use it again",
+  );
+}
+
+/**
+ * A barrier for a fixed number of parties (Python's
+ * `multiprocessing.Barrier`).
+ *
+ * @example Abort and reset
+ * ```ts
+ * import { Barrier } from "@mp/multiprocessing/barrier";
+ * import { BrokenBarrierError } from "@mp/multiprocessing/errors";
+ * import assert from "node:assert/strict";
+ *
+ * const barrier = new Barrier(3);
+ * const waiting = barrier.wait();
+ * barrier.abort();
+ * await assert.rejects(waiting, BrokenBarrierError);
+ * assert.equal(barrier.broken, true);
+ * barrier.reset();
+ * assert.equal(barrier.broken, false);
+ * await assert.rejects(barrier.wait(10), BrokenBarrierError); // timed out
+ * ```
+ */
+export class Barrier {
+  #cells: Int32Array;
+  #cond: Condition;
+  #timeout: number | undefined;
+  #action: (() => unknown) | undefined;
+  #actionSpec: TargetSpec | undefined;
+  #actionModule: string | undefined;
+  #actionLoad: Promise<void> | undefined;
+
+  /**
+   * Makes a barrier.
+   *
+   * @param parties How many parties must wait before all go on.
+   * @param options `action` (run by the last party to arrive) and `timeout`
+   * (the default for `wait()`).
+   * @throws {RangeError} When `parties` is not a positive integer, or for a
+   * negative or NaN timeout.
+   * @throws {TypeError} When `action` is neither a function nor
+   * `{ module, export }`.
+   */
+  constructor(parties: number, options: BarrierOptions = {}) {
+    const revived = reviving;
+    reviving = undefined;
+    if (revived) {
+      this.#cells = new Int32Array(revived.buffer);
+      this.#cond = decodeSync(revived.cond) as Condition;
+      this.#timeout = revived.timeout;
+      this.#actionSpec = revived.action;
+      if (revived.action) this.#loadAction(revived.action);
+      return;
+    }
+    if (!Number.isInteger(parties) || parties < 1 || parties > 1 << 20) {
+      throw new RangeError(
+        `A Barrier needs a positive whole number of parties, got ${
+          String(parties)
+        }`,
+      );
+    }
+    checkTimeout(options.timeout);
+    this.#timeout = options.timeout;
+    this.#cells = new Int32Array(new SharedArrayBuffer(4 * (PIDS + parties)));
+    this.#cells[PARTIES] = parties;
+    // A Lock, not an RLock: two async parties of one process must not share
+    // a hold (an RLock's owner is the whole process).
+    this.#cond = new Condition(new Lock());
+    const action = options.action;
+    if (typeof action === "function") {
+      this.#action = action;
+      this.#actionModule = callerModule();
+    } else if (action !== undefined) {
+      if (
+        typeof action !== "object" || action === null ||
+        typeof action.export !== "string"
+      ) {
+        throw new TypeError(
+          "A Barrier's action must be a function or { module, export }",
+        );
+      }
+      this.#actionSpec = { module: String(action.module), name: action.export };
+      this.#loadAction(this.#actionSpec);
+    }
+  }
+
+  #loadAction(spec: TargetSpec): void {
+    this.#actionLoad = importTarget(spec).then(
+      (fn) => {
+        this.#action = fn as () => unknown;
+      },
+      (error) => {
+        this.#action = () => {
+          throw error;
+        };
+      },
+    );
+  }
+
+  /** The number of parties it takes to pass the barrier. */
+  get parties(): number {
+    return this.#cells[PARTIES];
+  }
+
+  /** The number of parties waiting now. */
+  get nWaiting(): number {
+    return Atomics.load(this.#cells, STATE) === FILLING
+      ? Atomics.load(this.#cells, COUNT)
+      : 0;
+  }
+
+  /** Whether the barrier is broken. */
+  get broken(): boolean {
+    return Atomics.load(this.#cells, STATE) === BROKEN;
+  }
+
+  /**
+   * Waits, without blocking the event loop, until all parties have called
+   * `wait()`.
+   *
+   * @param timeout Milliseconds to wait at most (default: the barrier's);
+   * when it passes, the barrier breaks.
+   * @returns This party's index, from `0` to `parties - 1`; the last to
+   * arrive gets `parties - 1`.
+   * @throws {BrokenBarrierError} When the barrier is or becomes broken, is
+   * reset while waiting, or the timeout passes.
+   * @throws {RangeError} For a negative or NaN timeout.
+   */
+  async wait(timeout: number | undefined = this.#timeout): Promise<number> {
+    const deadline = deadlineOf(timeout);
+    using _ = await this.#cond.hold();
+    await this.#until(() => !this.#isSettling(), Infinity);
+    const index = this.#arrive();
+    try {
+      if (index + 1 === this.parties) {
+        if (!this.#action && this.#actionLoad) await this.#actionLoad;
+        await this.#trip();
+      } else {
+        const passed = await this.#until(
+          () => this.#state() !== FILLING,
+          deadline,
+        );
+        this.#checkPassed(passed);
+      }
+      return index;
+    } finally {
+      this.#depart();
+    }
+  }
+
+  /**
+   * The blocking twin of {@linkcode Barrier.wait}.
+   *
+   * @param timeout Milliseconds to wait at most (default: the barrier's).
+   * @returns This party's index.
+   * @throws {BrokenBarrierError} When the barrier is or becomes broken, is
+   * reset while waiting, or the timeout passes.
+   * @throws {RangeError} For a negative or NaN timeout.
+   * @throws {TypeError} When this process is the last to arrive and the
+   * barrier's action has not been loaded yet (use `wait()`).
+   */
+  waitSync(timeout: number | undefined = this.#timeout): number {
+    const deadline = deadlineOf(timeout);
+    using _ = this.#cond.holdSync();
+    this.#untilSync(() => !this.#isSettling(), Infinity);
+    const index = this.#arrive();
+    try {
+      if (index + 1 === this.parties) {
+        if (!this.#action && this.#actionLoad) {
+          this.#break();
+          throw new TypeError(
+            "The barrier's action is still loading in this process: use wait() rather than waitSync()",
+          );
+        }
+        const result = this.#trip();
+        if (result instanceof Promise) {
+          throw new TypeError(
+            "The barrier's action returned a promise: use wait() to run an async action",
+          );
+        }
+      } else {
+        this.#checkPassed(
+          this.#untilSync(() => this.#state() !== FILLING, deadline),
+        );
+      }
+      return index;
+    } finally {
+      this.#depart();
+    }
+  }
+
+  /**
+   * Puts the barrier back to its empty state; parties waiting on it get a
+   * `BrokenBarrierError`.
+   */
+  reset(): void {
+    using _ = this.#holdHere();
+    this.#reap();
+    const cells = this.#cells;
+    if (Atomics.load(cells, COUNT) > 0) {
+      const state = this.#state();
+      if (state === FILLING || state === BROKEN) this.#setState(RESETTING);
+    } else {
+      this.#setState(FILLING);
+    }
+    this.#cond.notifyAll();
+  }
+
+  /**
+   * Breaks the barrier: parties waiting on it, and those that call `wait()`
+   * later, get a `BrokenBarrierError` until `reset()`.
+   */
+  abort(): void {
+    using _ = this.#holdHere();
+    this.#break();
+  }
+
+  /**
+   * Holds the lock for a synchronous change. When this process holds it
+   * already, an async `wait()` of this process is paused at an `await`,
+   * where the state is consistent: change it right away rather than block
+   * the thread that party needs to go on.
+   */
+  #holdHere(): Disposable {
+    if (this.#cond[lockInternals]().isOwned()) return { [Symbol.dispose]() {} };
+    return this.#cond.holdSync();
+  }
+
+  #state(): number {
+    return Atomics.load(this.#cells, STATE);
+  }
+
+  #setState(state: number): void {
+    Atomics.store(this.#cells, STATE, state);
+  }
+
+  /** Draining or resetting: new arrivals wait until that is over. */
+  #isSettling(): boolean {
+    const state = this.#state();
+    if (state === BROKEN) throw broken();
+    return state === DRAINING || state === RESETTING;
+  }
+
+  /** Counts this party in; returns its index. */
+  #arrive(): number {
+    const cells = this.#cells;
+    const index = Atomics.add(cells, COUNT, 1);
+    const parties = this.parties;
+    for (let i = 0; i < parties; i++) {
+      if (Atomics.load(cells, PIDS + i) === 0) {
+        Atomics.store(cells, PIDS + i, identity().pid);
+        break;
+      }
+    }
+    return index;
+  }
+
+  /** Counts this party out; the last one out ends draining or resetting. */
+  #depart(): void {
+    const cells = this.#cells;
+    const me = identity().pid;
+    for (let i = 0; i < this.parties; i++) {
+      if (Atomics.load(cells, PIDS + i) === me) {
+        Atomics.store(cells, PIDS + i, 0);
+        break;
+      }
+    }
+    this.#leave();
+  }
+
+  #leave(): void {
+    if (Atomics.sub(this.#cells, COUNT, 1) === 1) {
+      const state = this.#state();
+      if (state === DRAINING || state === RESETTING) {
+        this.#setState(FILLING);
+        this.#cond.notifyAll();
+      }
+    }
+  }
+
+  /** Counts out the parties that ended inside `wait()`; breaks the barrier. */
+  #reap(): void {
+    const cells = this.#cells;
+    for (let i = 0; i < this.parties; i++) {
+      const pid = Atomics.load(cells, PIDS + i);
+      if (pid === 0 || isAlive(pid)) continue;
+      Atomics.store(cells, PIDS + i, 0);
+      if (this.#state() === FILLING) this.#break();
+      this.#leave();
+    }
+  }
+
+  /** The last party in: run the action, then let every party go. */
+  #trip(): unknown {
+    let result: unknown;
+    try {
+      result = this.#action?.();
+    } catch (error) {
+      this.#break();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.then(() => this.#drain(), (error) => {
+        this.#break();
+        throw error;
+      });
+    }
+    this.#drain();
+  }
+
+  #drain(): void {
+    this.#setState(DRAINING);
+    this.#cond.notifyAll();
+  }
+
+  #checkPassed(passed: boolean): void {
+    if (!passed) {
+      this.#break();
+      throw broken();
+    }
+    if (this.#state() < 0) throw broken();
+  }
+
+  #break(): void {
+    this.#setState(BROKEN);
+    this.#cond.notifyAll();
+  }
+
+  /** Waits on the condition until `done()`, looking for ended parties. */
+  async #until(done: () => boolean, deadline: number): Promise<boolean> {
+    for (;;) {
+      this.#reap();
+      if (done()) return true;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      await this.#cond.wait(Math.min(left, REAP_MS));
+    }
+  }
+
+  #untilSync(done: () => boolean, deadline: number): boolean {
+    for (;;) {
+      this.#reap();
+      if (done()) return true;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      this.#cond.waitSync(Math.min(left, REAP_MS));
+    }
+  }
+
+  /** @internal The state a child revives this barrier from. */
+  [toWire](ctx: WireContext): WireForm {
+    checkShared(ctx, "Barrier");
+    let action = this.#actionSpec;
+    if (!action && this.#action) {
+      action = specOfFunction(this.#action, this.#actionModule);
+    }
+    return {
+      kind: "Barrier",
+      module: import.meta.url,
+      state: {
+        buffer: this.#cells.buffer as SharedArrayBuffer,
+        cond: encode(this.#cond, ctx),
+        timeout: this.#timeout,
+        action,
+      } satisfies BarrierState,
+    };
+  }
+}
+
+registerKind("Barrier", (state) => {
+  reviving = state as BarrierState;
+  return new Barrier(1);
+});
