@@ -4,9 +4,9 @@
 // the task function on each item in order, and send back one message of
 // results per chunk. `null` tells the worker to end.
 import { type ErrorData, errorToData } from "./_error.ts";
-import type { PoolChannel } from "./_pool_channel.ts";
+import type { Connection } from "./pipe.ts";
 import { importTarget, type TargetSpec } from "./_target.ts";
-import { EOFError } from "./errors.ts";
+import { ProcessError } from "./errors.ts";
 
 /** A chunk of tasks, as the pool sends it. */
 export interface ChunkMessage {
@@ -47,7 +47,7 @@ type Fn = (...args: unknown[]) => unknown;
  * @param initArgs The initializer's arguments.
  */
 export async function poolWorker(
-  channel: PoolChannel,
+  channel: Connection,
   initializer: TargetSpec | null,
   initArgs: unknown[],
 ): Promise<void> {
@@ -55,14 +55,20 @@ export async function poolWorker(
     const init = await importFunction(initializer, "initializer");
     await init(...initArgs);
   }
-  channel.send({ ready: true } satisfies ReadyMessage);
+  try {
+    channel.send({ ready: true } satisfies ReadyMessage);
+  } catch (error) {
+    if (error instanceof ProcessError) return; // The pool is gone already.
+    throw error;
+  }
   const functions = new Map<string, Fn | Error>();
-  while (true) {
+  loop: while (true) {
     let chunks: ChunkMessage[] | null;
     try {
       chunks = await channel.recv() as ChunkMessage[] | null;
     } catch (error) {
-      if (error instanceof EOFError) break;
+      // EOF, or the pool closed its end: it is gone, and so is our work.
+      if (error instanceof ProcessError) break;
       throw error;
     }
     if (chunks === null) break;
@@ -74,7 +80,7 @@ export async function poolWorker(
         ) => error);
         functions.set(chunk.fn, fn);
       }
-      sendResults(channel, await runChunk(fn, chunk));
+      if (!sendResults(channel, await runChunk(fn, chunk))) break loop;
     }
   }
   channel.close();
@@ -119,17 +125,21 @@ async function runChunk(
   return errors ? { id, results, errors, ms } : { id, results, ms };
 }
 
-/** Sends results; a result that cannot be cloned fails its own task only. */
-function sendResults(channel: PoolChannel, message: ResultMessage): void {
+/**
+ * Sends results; a result that cannot be cloned fails its own task only.
+ * Returns `false` when the pool's end is closed (the pool was terminated).
+ */
+function sendResults(channel: Connection, message: ResultMessage): boolean {
+  let sendError: unknown;
   try {
     channel.send(message);
-    return;
+    return true;
   } catch (error) {
-    if (!(error instanceof DOMException) || error.name !== "DataCloneError") {
-      throw error;
-    }
+    if (error instanceof ProcessError) return false;
+    sendError = error;
   }
   const errors = message.errors ?? [];
+  const before = errors.length;
   for (let i = 0; i < message.results.length; i++) {
     try {
       structuredClone(message.results[i]);
@@ -147,5 +157,12 @@ function sendResults(channel: PoolChannel, message: ResultMessage): void {
       ]);
     }
   }
-  channel.send({ ...message, errors });
+  if (errors.length === before) throw sendError;
+  try {
+    channel.send({ ...message, errors });
+  } catch (error) {
+    if (error instanceof ProcessError) return false;
+    throw error;
+  }
+  return true;
 }

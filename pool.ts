@@ -29,7 +29,6 @@
  * @module
  */
 import { dataToError } from "./_error.ts";
-import { PoolChannel } from "./_pool_channel.ts";
 import { type Chunk, type Job, ListJob, StreamJob } from "./_pool_job.ts";
 import type {
   ChunkMessage,
@@ -43,6 +42,7 @@ import {
   type TargetSpec,
 } from "./_target.ts";
 import { EOFError, ProcessError } from "./errors.ts";
+import { type Connection, Pipe } from "./pipe.ts";
 import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
 
 internalModule(import.meta.url);
@@ -113,7 +113,7 @@ let workerCount = 0;
 /** A worker as the pool sees it. */
 interface Slot {
   process: Process;
-  channel: PoolChannel;
+  channel: Connection;
   /** Chunks sent and not yet answered, in the order sent. */
   inflight: Chunk[];
   /** Tasks sent to it so far. */
@@ -130,6 +130,8 @@ interface Slot {
   exitSent: boolean;
   /** Settles when it ended and its tasks were accounted for. */
   ended: Promise<void>;
+  /** Wakes its reader, which waits while the worker is idle. */
+  wake: (() => void) | undefined;
 }
 
 type State = "run" | "close" | "terminate";
@@ -172,7 +174,7 @@ export class Pool implements AsyncDisposable {
   #jobs = new Set<Job>();
   #nextChunkId = 0;
   #joiners = 0;
-  #referenced = true;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
 
   /**
    * Starts the workers.
@@ -753,7 +755,10 @@ export class Pool implements AsyncDisposable {
 
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
   #pump(): void {
-    if (this.#state === "terminate") return;
+    if (this.#state === "terminate") {
+      this.#updateRef();
+      return;
+    }
     if (this.#hasQueued()) this.#ensureWorkers(false);
     // One chunk per worker per round, so that the work spreads out; what
     // a worker gets in one pump goes in one message.
@@ -780,7 +785,10 @@ export class Pool implements AsyncDisposable {
         }
       }
     }
-    for (const [slot, chunks] of batches) this.#send(slot, chunks);
+    for (const [slot, chunks] of batches) {
+      this.#send(slot, chunks);
+      slot.wake?.();
+    }
     if (this.#state === "close" && this.#jobs.size === 0) {
       for (const slot of this.#slots) slot.retiring = true;
     }
@@ -792,6 +800,7 @@ export class Pool implements AsyncDisposable {
         } catch {
           // Its channel is gone: the worker is ending anyway.
         }
+        slot.wake?.();
       }
     }
     this.#updateRef();
@@ -853,7 +862,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #spawn(): void {
-    const [channel, remote] = PoolChannel.pair();
+    const [channel, remote] = Pipe();
     const process = new Process({
       target: WORKER_TARGET,
       args: [remote, this.#initializer, this.#initArgs],
@@ -867,7 +876,6 @@ export class Pool implements AsyncDisposable {
       channel.close();
       throw error;
     }
-    if (!this.#referenced) channel.unref();
     const slot: Slot = {
       process,
       channel,
@@ -878,6 +886,7 @@ export class Pool implements AsyncDisposable {
       ready: false,
       retiring: false,
       exitSent: false,
+      wake: undefined,
       ended: Promise.resolve(),
     };
     this.#slots.add(slot);
@@ -886,12 +895,23 @@ export class Pool implements AsyncDisposable {
 
   /** Reads a worker's results until its channel ends, then accounts for its end. */
   async #read(slot: Slot): Promise<void> {
+    let exited = false;
+    slot.process.join().then(() => {
+      exited = true;
+      slot.wake?.();
+    });
     while (true) {
+      // An idle worker is not read from, as a pending read keeps the
+      // program alive; its end (or new work) wakes this loop.
+      while (!exited && slot.inflight.length === 0 && !slot.exitSent) {
+        await new Promise<void>((resolve) => slot.wake = resolve);
+        slot.wake = undefined;
+      }
       let message: ResultMessage | ReadyMessage;
       try {
         message = await slot.channel.recv() as ResultMessage | ReadyMessage;
       } catch (error) {
-        if (error instanceof EOFError) break;
+        if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
         const chunk = slot.inflight.shift();
         chunk?.job.failChunk(chunk.start, chunk.items.length, error as Error);
@@ -945,14 +965,19 @@ export class Pool implements AsyncDisposable {
     this.#pump();
   }
 
-  /** Workers keep the program alive only while tasks run or someone joins. */
+  /**
+   * The pool keeps the program alive while tasks run or someone joins, and
+   * not otherwise (its workers are daemons and its channels unref'd), so a
+   * program that forgets to close its pool still ends.
+   */
   #updateRef(): void {
-    const busy = this.#jobs.size > 0 || this.#joiners > 0;
-    if (busy === this.#referenced) return;
-    this.#referenced = busy;
-    for (const slot of this.#slots) {
-      if (busy) slot.channel.ref();
-      else slot.channel.unref();
+    const busy = this.#jobs.size > 0 ||
+      (this.#joiners > 0 && this.#slots.size > 0);
+    if (busy && this.#keepAlive === undefined) {
+      this.#keepAlive = setInterval(() => {}, 2 ** 30);
+    } else if (!busy && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
     }
   }
 }
@@ -981,10 +1006,8 @@ function deathError(slot: Slot, chunk: Chunk): ProcessError {
   );
 }
 
+/** Names the task that cannot be sent, when one alone is the cause. */
 function itemError(chunk: Chunk, error: unknown): unknown {
-  if (!(error instanceof DOMException) || error.name !== "DataCloneError") {
-    return error;
-  }
   for (let i = 0; i < chunk.items.length; i++) {
     try {
       structuredClone(chunk.items[i]);
@@ -997,12 +1020,7 @@ function itemError(chunk: Chunk, error: unknown): unknown {
       );
     }
   }
-  return new TypeError(
-    `Tasks ${chunk.start}..${
-      chunk.start + chunk.items.length - 1
-    } cannot be sent to a pool worker: ${error.message}`,
-    { cause: error },
-  );
+  return error;
 }
 
 /** Python's default: about four chunks per worker. */

@@ -3,24 +3,20 @@ import assert from "node:assert/strict";
 import { BACKENDS } from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import { Pool } from "./pool.ts";
+import { Event } from "./event.ts";
 import { activeChildren } from "./process.ts";
+import { Value } from "./shared.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
 const fn = (name: string) => ({ module: TARGETS, export: name });
-const cells = () => new Int32Array(new SharedArrayBuffer(16));
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** Waits (without a fixed sleep) until cells[index] is no longer `value`. */
-async function waitChange(c: Int32Array, index: number, value: number) {
-  while (Atomics.load(c, index) === value) {
-    const r = Atomics.waitAsync(c, index, value, 5_000);
-    if (r.async) await r.value;
-  }
-}
-
-function release(c: Int32Array): void {
-  Atomics.store(c, 1, 1);
-  Atomics.notify(c, 1);
+/** A task that says it started (and where), then waits to be released. */
+function blocker() {
+  const started = new Event();
+  const pid = new Value("i32", 0);
+  const release = new Event();
+  return { started, pid, release, args: [started, pid, release] };
 }
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -204,11 +200,11 @@ for (const backend of BACKENDS) {
 
   Deno.test(`${backend}: a worker killed from outside fails its task; later tasks succeed`, async () => {
     await using p = pool({ processes: 1 });
-    const c = cells();
-    const blocked = p.apply(fn("signalAndBlock"), [c]);
+    const b = blocker();
+    const blocked = p.apply(fn("signalAndBlock"), b.args);
     const later = p.map(fn("inc"), range(5), { chunksize: 1 });
-    await waitChange(c, 0, 0);
-    const worker = activeChildren().find((child) => child.pid === c[0]);
+    await b.started.wait();
+    const worker = activeChildren().find((child) => child.pid === b.pid.value);
     assert.ok(worker, "the worker running the task is a child");
     worker.kill();
     await assert.rejects(blocked, (error: Error) => {
@@ -233,11 +229,12 @@ for (const backend of BACKENDS) {
 
   Deno.test(`${backend}: an aborted signal cancels tasks not yet sent`, async () => {
     await using p = pool({ processes: 1 });
-    const c = cells();
-    const blocked = p.apply(fn("signalAndBlock"), [c]);
-    await waitChange(c, 0, 0);
+    const b = blocker();
+    const blocked = p.apply(fn("signalAndBlock"), b.args);
+    await b.started.wait();
+    const runs = new Value("i32", 0);
     const controller = new AbortController();
-    const items = range(20).map((x) => [c, x] as [Int32Array, number]);
+    const items = range(20).map((x) => [runs, x] as [Value<"i32">, number]);
     const cancelled = p.starmap(fn("countRun"), items, {
       chunksize: 1,
       signal: controller.signal,
@@ -245,13 +242,12 @@ for (const backend of BACKENDS) {
     const reason = new Error("stop");
     controller.abort(reason);
     await assert.rejects(cancelled, (error) => error === reason);
-    release(c);
+    b.release.set();
     await blocked;
     // Tasks run in order on the one worker: once this one ran, every task
     // sent before it ran too.
     assert.equal(await p.apply(fn("add"), [1, 2]), 3);
-    const ran = Atomics.load(c, 2) - 1;
-    assert.ok(ran < 20, `${ran} of 20 cancelled tasks ran`);
+    assert.ok(runs.value < 20, `${runs.value} of 20 cancelled tasks ran`);
   });
 
   Deno.test(`${backend}: an already aborted signal rejects at once; imap throws its reason`, async () => {
@@ -310,10 +306,10 @@ for (const backend of BACKENDS) {
     assert.deepEqual(await running, range(20).map((x) => x * x));
 
     const q = pool({ processes: 1 });
-    const c = cells();
-    const blocked = q.apply(fn("signalAndBlock"), [c]);
+    const b = blocker();
+    const blocked = q.apply(fn("signalAndBlock"), b.args);
     const waiting = q.map(fn("inc"), range(10));
-    await waitChange(c, 0, 0);
+    await b.started.wait();
     q.terminate();
     await assert.rejects(blocked, {
       name: "ProcessError",

@@ -1,6 +1,8 @@
 // Task functions for pool_test.ts: a pool worker imports its task function
 // by name, so each is exported here.
+import type { Event } from "../event.ts";
 import { currentProcess, exit } from "../process.ts";
+import type { Value } from "../shared.ts";
 
 export function inc(x: number): number {
   return x + 1;
@@ -52,20 +54,23 @@ export function throwOutside(): Promise<never> {
 }
 
 /**
- * Says which worker runs it (cells[0] = its pid), then blocks until
- * cells[1] becomes nonzero, counting in cells[2] how many tasks started.
+ * Says which worker runs it (in `pid`, then `started`), then waits for
+ * `release`.
  */
-export function signalAndBlock(cells: Int32Array): number {
-  Atomics.add(cells, 2, 1);
-  Atomics.store(cells, 0, currentProcess().pid!);
-  Atomics.notify(cells, 0);
-  Atomics.wait(cells, 1, 0);
-  return currentProcess().pid!;
+export async function signalAndBlock(
+  started: Event,
+  pid: Value<"i32">,
+  release: Event,
+): Promise<number> {
+  pid.value = currentProcess().pid!;
+  started.set();
+  await release.wait();
+  return pid.value;
 }
 
-/** Counts its runs in cells[2]. */
-export function countRun(cells: Int32Array, x: number): number {
-  Atomics.add(cells, 2, 1);
+/** Counts its runs in `runs`. */
+export function countRun(runs: Value<"i32">, x: number): number {
+  runs.value += 1;
   return x;
 }
 
