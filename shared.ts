@@ -269,6 +269,44 @@ function take(): SharedState | undefined {
   return state;
 }
 
+const INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * Wraps an array so that `arr[i]` reads and writes element `i`, as on a
+ * typed array (out of range: reads `undefined`, writes nothing). Methods are
+ * bound to the array itself, whose private fields a proxy does not have.
+ */
+function indexed<T extends object>(target: T, cells: Cells): T {
+  const bound = new Map<PropertyKey, unknown>();
+  const length = cells.view.length;
+  const index = (key: PropertyKey): number =>
+    typeof key === "string" && INDEX.test(key) ? Number(key) : -1;
+  return new Proxy(target, {
+    get(target, key) {
+      const i = index(key);
+      if (i >= 0) return i < length ? cells.load(i) : undefined;
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      let fn = bound.get(key);
+      if (fn === undefined) {
+        fn = value.bind(target);
+        bound.set(key, fn);
+      }
+      return fn;
+    },
+    set(target, key, value) {
+      const i = index(key);
+      if (i < 0) return Reflect.set(target, key, value, target);
+      if (i < length) cells.store(i, value);
+      return true;
+    },
+    has(target, key) {
+      const i = index(key);
+      return i >= 0 ? i < length : Reflect.has(target, key);
+    },
+  });
+}
+
 /**
  * One number in shared memory (Python's `multiprocessing.Value`).
  *
@@ -373,9 +411,9 @@ registerKind("Value", (state) => {
  * Numbers in shared memory, of one type (Python's
  * `multiprocessing.Array`; also exported as `Array`).
  *
- * {@linkcode SharedArray.array} is a typed array over the shared memory,
- * for fast access; {@linkcode SharedArray.get} and {@linkcode SharedArray.set}
- * read and write one element atomically. Hold {@linkcode SharedArray.getLock}
+ * `arr[i]`, {@linkcode SharedArray.get} and {@linkcode SharedArray.set}
+ * read and write one element atomically; {@linkcode SharedArray.array} is
+ * a typed array over the same memory, for the fastest plain access. Hold {@linkcode SharedArray.getLock}
  * around anything that must see or leave the elements consistent.
  *
  * @typeParam C The type name or typecode.
@@ -390,13 +428,17 @@ registerKind("Value", (state) => {
  *
  * const arr = new Array("i", [1, 2, 3]);
  * arr.set(0, 10);
- * arr.array[1] *= 10; // a Int32Array over the shared memory
+ * arr.array[1] *= 10; // an Int32Array over the shared memory
+ * arr[2] = 30; // or index the Array itself, as in Python
  * assert.equal(arr.length, 3);
- * assert.deepEqual(arr.toArray(), [10, 20, 3]);
+ * assert.equal(arr[2], 30);
+ * assert.deepEqual(arr.toArray(), [10, 20, 30]);
  * ```
  */
 export class SharedArray<C extends TypeCode = TypeCode>
   implements Iterable<ElementOf<C>> {
+  /** An element, read or written atomically: `arr[0] = 1` as in Python. */
+  [index: number]: ElementOf<C>;
   #type: keyof SharedTypes;
   #cells: Cells;
   #lock: Lock | RLock | null;
@@ -421,7 +463,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
     if (revived) {
       this.#cells = cellsOf(this.#type, revived.buffer, revived.length);
       this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
-      return;
+      return indexed(this, this.#cells);
     }
     const items = typeof sizeOrInitializer === "number"
       ? undefined
@@ -438,6 +480,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
     this.#cells = cellsOf(this.#type, buffer, length);
     this.#lock = lockOf(options?.lock);
     items?.forEach((item, i) => this.#cells.store(i, item));
+    return indexed(this, this.#cells);
   }
 
   /** The type name of the elements, such as `"f64"` for typecode `"d"`. */
