@@ -5,6 +5,7 @@
 // results per chunk. `null` tells the worker to end.
 import { type ErrorData, errorToData } from "./_error.ts";
 import type { Connection } from "./pipe.ts";
+import { pack, type Packed, unpack } from "./_pool_pack.ts";
 import { importTarget, type TargetSpec } from "./_target.ts";
 import { ProcessError } from "./errors.ts";
 
@@ -18,14 +19,15 @@ export interface ChunkMessage {
   spec?: TargetSpec;
   /** Whether each item is an argument list (starmap) or one argument. */
   star: boolean;
-  items: unknown[];
+  /** The tasks' arguments (packed when plain data). */
+  items: Packed;
 }
 
 /** The results of a chunk, as the worker sends them back. */
 export interface ResultMessage {
   id: number;
-  /** One result per item; a failed item's slot is `undefined`. */
-  results: unknown[];
+  /** One result per item (packed when plain data); a failed item's is `undefined`. */
+  results: Packed;
   /** The items that threw: their index in the chunk and their error. */
   errors?: [number, ErrorData][];
   /** How long the chunk ran, in milliseconds. */
@@ -98,11 +100,20 @@ async function importFunction(spec: TargetSpec, what: string): Promise<Fn> {
   }
 }
 
+/** A chunk's outcome before it is packed for the trip back. */
+interface Outcome {
+  id: number;
+  results: unknown[];
+  errors?: [number, ErrorData][];
+  ms: number;
+}
+
 async function runChunk(
   fn: Fn | Error,
   message: ChunkMessage,
-): Promise<ResultMessage> {
-  const { id, items, star } = message;
+): Promise<Outcome> {
+  const { id, star } = message;
+  const items = unpack(message.items);
   const started = performance.now();
   const results = new Array(items.length);
   let errors: [number, ErrorData][] | undefined;
@@ -129,22 +140,22 @@ async function runChunk(
  * Sends results; a result that cannot be cloned fails its own task only.
  * Returns `false` when the pool's end is closed (the pool was terminated).
  */
-function sendResults(channel: Connection, message: ResultMessage): boolean {
+function sendResults(channel: Connection, outcome: Outcome): boolean {
   let sendError: unknown;
   try {
-    channel.send(message);
+    channel.send({ ...outcome, results: pack(outcome.results) });
     return true;
   } catch (error) {
     if (error instanceof ProcessError) return false;
     sendError = error;
   }
-  const errors = message.errors ?? [];
+  const errors = outcome.errors ?? [];
   const before = errors.length;
-  for (let i = 0; i < message.results.length; i++) {
+  for (let i = 0; i < outcome.results.length; i++) {
     try {
-      structuredClone(message.results[i]);
+      structuredClone(outcome.results[i]);
     } catch (cause) {
-      message.results[i] = undefined;
+      outcome.results[i] = undefined;
       errors.push([
         i,
         errorToData(
@@ -159,7 +170,7 @@ function sendResults(channel: Connection, message: ResultMessage): boolean {
   }
   if (errors.length === before) throw sendError;
   try {
-    channel.send({ ...message, errors });
+    channel.send({ ...outcome, errors } satisfies ResultMessage);
   } catch (error) {
     if (error instanceof ProcessError) return false;
     throw error;

@@ -30,6 +30,7 @@
  */
 import { dataToError } from "./_error.ts";
 import { type Chunk, type Job, ListJob, StreamJob } from "./_pool_job.ts";
+import { pack, unpack } from "./_pool_pack.ts";
 import type {
   ChunkMessage,
   ReadyMessage,
@@ -842,7 +843,7 @@ export class Pool implements AsyncDisposable {
       id: chunk.id,
       fn: job.key,
       star: job.star,
-      items: chunk.items,
+      items: pack(chunk.items),
     };
     if (!slot.known.has(job.key)) {
       message.spec = job.fn;
@@ -936,7 +937,7 @@ export class Pool implements AsyncDisposable {
       const errors = message.errors?.length
         ? new Map(message.errors.map(([i, data]) => [i, dataToError(data)]))
         : undefined;
-      chunk.job.deliver(chunk.start, message.results, errors);
+      chunk.job.deliver(chunk.start, unpack(message.results), errors);
     }
     this.#pump();
   }

@@ -70,6 +70,51 @@ for (const backend of BACKENDS) {
     );
   });
 
+  Deno.test(`${backend}: values of every cloneable kind go and come back intact`, async () => {
+    await using p = pool();
+    const values: unknown[] = [
+      0,
+      -0,
+      NaN,
+      Infinity,
+      2 ** 53 + 2,
+      "text",
+      "",
+      true,
+      null,
+      undefined,
+      10n ** 30n,
+      [1, [2, "3"]],
+      { a: 1, nested: { b: [null] } },
+      new Map<unknown, unknown>([["k", { v: 1 }]]),
+      new Set([1, "two"]),
+      new Date(0),
+      /re/g,
+      new Uint8Array([1, 2, 3]),
+      new Error("as a value"),
+    ];
+    // Many at once (travelling in bulk) and one at a time.
+    const many = [...values, ...values, ...values];
+    assert.deepEqual(await p.map(fn("identity"), many), many);
+    assert.deepEqual(
+      await p.map(fn("identity"), many, { chunksize: 1 }),
+      many,
+    );
+    const numbers = range(100).map((x) => x / 3 - 7);
+    assert.deepEqual(await p.map(fn("identity"), numbers), numbers);
+  });
+
+  Deno.test(`${backend}: primitives of this library in tasks arrive as working handles`, async () => {
+    await using p = pool({ processes: 1 });
+    const runs = new Value("i32", 0);
+    const items = range(40).map((x) => [runs, x] as [Value<"i32">, number]);
+    assert.deepEqual(
+      await p.starmap(fn("countRun"), items, { chunksize: 40 }),
+      range(40),
+    );
+    assert.equal(runs.value, 40);
+  });
+
   Deno.test(`${backend}: starmap spreads each item as arguments`, async () => {
     await using p = pool();
     assert.deepEqual(

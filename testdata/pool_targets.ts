@@ -91,3 +91,7 @@ export function failingInit(): void {
 export function unclonableResult(x: number): unknown {
   return x === 1 ? () => x : x;
 }
+
+export function identity<T>(x: T): T {
+  return x;
+}
