@@ -34,6 +34,7 @@ import {
   checkShared,
   type ConditionLock,
   COUNT,
+  Hold,
   type LockInternals,
   lockInternals,
   Mutex,
@@ -54,18 +55,6 @@ export interface AcquireOptions {
 export interface HoldOptions {
   /** Milliseconds to wait at most; `undefined` waits forever. */
   timeout?: number;
-}
-
-/** Releases `lock` once, when disposed. */
-function holding(release: () => void): Disposable {
-  let held = true;
-  return {
-    [Symbol.dispose]() {
-      if (!held) return;
-      held = false;
-      release();
-    },
-  };
 }
 
 function timedOut(what: string, timeout: number | undefined): TimeoutError {
@@ -104,6 +93,7 @@ let revivingLock: SharedArrayBuffer | undefined;
  */
 export class Lock implements ConditionLock {
   #mutex: Mutex;
+  #release = (): void => this.release();
 
   /** Makes a lock, free. */
   constructor() {
@@ -177,7 +167,7 @@ export class Lock implements ConditionLock {
     if (!await this.acquire(options)) {
       throw timedOut("Lock", options?.timeout);
     }
-    return holding(() => this.release());
+    return new Hold(this.#release);
   }
 
   /**
@@ -194,7 +184,7 @@ export class Lock implements ConditionLock {
     if (!this.acquireSync(options)) {
       throw timedOut("Lock", options?.timeout);
     }
-    return holding(() => this.release());
+    return new Hold(this.#release);
   }
 
   /**
@@ -275,6 +265,7 @@ let revivingRLock: SharedArrayBuffer | undefined;
  */
 export class RLock implements ConditionLock {
   #mutex: Mutex;
+  #release = (): void => this.release();
 
   /** Makes a re-entrant lock, free. */
   constructor() {
@@ -379,7 +370,7 @@ export class RLock implements ConditionLock {
     if (!await this.acquire(options)) {
       throw timedOut("RLock", options?.timeout);
     }
-    return holding(() => this.release());
+    return new Hold(this.#release);
   }
 
   /**
@@ -394,7 +385,7 @@ export class RLock implements ConditionLock {
     if (!this.acquireSync(options)) {
       throw timedOut("RLock", options?.timeout);
     }
-    return holding(() => this.release());
+    return new Hold(this.#release);
   }
 
   /**

@@ -20,7 +20,7 @@
  * @module
  */
 import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
-import { acquireDeadline, checkShared } from "./_mutex.ts";
+import { acquireDeadline, checkShared, Hold } from "./_mutex.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";
@@ -57,6 +57,7 @@ let bounded = false;
  */
 export class Semaphore {
   #cells: Int32Array;
+  #releaseOne = (): void => this.release();
 
   /**
    * Makes a semaphore.
@@ -165,7 +166,7 @@ export class Semaphore {
    */
   async hold(options?: HoldOptions): Promise<Disposable> {
     if (!await this.acquire(options)) throw this.#timedOut(options);
-    return this.#holding();
+    return new Hold(this.#releaseOne);
   }
 
   /**
@@ -178,18 +179,7 @@ export class Semaphore {
    */
   holdSync(options?: HoldOptions): Disposable {
     if (!this.acquireSync(options)) throw this.#timedOut(options);
-    return this.#holding();
-  }
-
-  #holding(): Disposable {
-    let held = true;
-    return {
-      [Symbol.dispose]: () => {
-        if (!held) return;
-        held = false;
-        this.release();
-      },
-    };
+    return new Hold(this.#releaseOne);
   }
 
   #timedOut(options: HoldOptions | undefined): TimeoutError {
