@@ -6,12 +6,14 @@
 import type { EndMessage, StartMessage } from "./_backend.ts";
 import { printChildError, runChild } from "./_child.ts";
 import { errorToData } from "./_error.ts";
+import { runChildExitHooks } from "./_exit_hooks.ts";
 import { adoptTreeState } from "./_registry.ts";
 
 let reported = false;
 function reportEnd(end: Omit<EndMessage, "type">): void {
   if (reported) return;
   reported = true;
+  runChildExitHooks();
   self.postMessage({ type: "end", ...end } satisfies EndMessage);
 }
 

@@ -1,0 +1,712 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Two-way (or one-way) connections between processes: Python's
+ * `multiprocessing.Pipe` and `Connection`.
+ *
+ * ```ts
+ * import { Pipe } from "@mp/multiprocessing/pipe";
+ * import { Process } from "@mp/multiprocessing/process";
+ * import type { Connection } from "@mp/multiprocessing/pipe";
+ *
+ * export function myfunction(conn: Connection) {
+ *   conn.send(["hi!! I am Python"]);
+ *   conn.close();
+ * }
+ *
+ * if (import.meta.main) {
+ *   const [parentConn, childConn] = Pipe();
+ *   const p = new Process({ target: myfunction, args: [childConn] });
+ *   p.start();
+ *   console.log(await parentConn.recv()); // [ "hi!! I am Python" ]
+ *   await p.join();
+ * }
+ * ```
+ *
+ * How it works: each pipe is a `MessageChannel` for the messages plus a
+ * small `SharedArrayBuffer` of counters. A sender posts the message, then
+ * bumps its "sent" counter and notifies. A receiver never listens for
+ * message events: it waits on the counter (`Atomics.waitAsync`, or
+ * `Atomics.wait` in {@linkcode Connection.recvSync}) and takes the message
+ * off its port synchronously with `receiveMessageOnPort`. Messages therefore
+ * stay queued in the port until they are read, so an end that is passed to
+ * another process carries every unread message with it, and an open
+ * connection does not keep its process alive. End of file is "the peer is
+ * closed and every message it sent was read", so no message in flight is
+ * lost when the peer closes or its process ends.
+ *
+ * @module
+ */
+import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
+import { atChildExit } from "./_exit_hooks.ts";
+import { identity, isAlive } from "./_registry.ts";
+import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
+import { waitAsync } from "./_wait.ts";
+import {
+  decode,
+  decodeSync,
+  encode,
+  ownerEnded,
+  registerKind,
+  toWire,
+  type WireContext,
+  wireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { EOFError, ProcessError } from "./errors.ts";
+
+// Control block, per end (0 and 1), four Int32 cells at 4 * end:
+const SENT = 0; // messages this end has posted
+const EVENTS = 1; // bumped on every send and on close: what a reader waits on
+const CLOSED = 2; // 1 once this end is closed or its process ended
+const OWNER = 3; // pid of the process holding this end; 0 while in transit
+const CELLS = 8;
+
+/**
+ * How long one wait lasts before the reader checks again whether the
+ * process holding the peer end is still alive. This is only a safety net
+ * for an end whose holder ended unnoticed (passed on over another pipe):
+ * every normal path (close, a child's end, terminate) notifies at once.
+ */
+const LIVENESS_CHECK_MS = 250;
+
+const KIND = "multiprocessing.Connection";
+
+/**
+ * Takes the next message off a port synchronously. Deno accepts web
+ * `MessagePort`s here; the node types only name node's own port class.
+ */
+const receiveMessageOnPort = nodeReceive as unknown as (
+  port: MessagePort,
+) => { message: unknown } | undefined;
+
+/** Every open connection of this process, closed when a child ends. */
+const live = new Set<Connection<unknown>>();
+atChildExit(() => {
+  for (const conn of [...live]) conn.close();
+});
+
+interface ConnectionState {
+  port: MessagePort;
+  control: SharedArrayBuffer;
+  end: number;
+  readable: boolean;
+  writable: boolean;
+  received: number;
+}
+
+let makeConnection: (state: ConnectionState) => Connection<unknown>;
+
+/** What a take from the port found. */
+type Taken = { message: unknown } | "eof" | "none";
+
+/**
+ * One end of a {@linkcode Pipe}: Python's `multiprocessing.connection.Connection`.
+ *
+ * Pass a connection to a child inside `Process` `args` (at any depth) or
+ * inside a message on another connection: the receiving process gets a
+ * working handle, and this handle becomes closed here, as the end now lives
+ * there (unlike Python, where a forked child shares the descriptor).
+ * Calling {@linkcode Connection.close} on such a handle does nothing, so
+ * Python's habit of closing the child's end in the parent is harmless.
+ *
+ * @typeParam T The type of the messages.
+ *
+ * @example Send and receive in one process
+ * ```ts
+ * import { Pipe } from "@mp/multiprocessing/pipe";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe<string | number>();
+ * a.send("hello");
+ * a.send(42);
+ * assert.equal(await b.recv(), "hello");
+ * assert.equal(b.recvSync(), 42);
+ * a.close();
+ * b.close();
+ * ```
+ */
+export class Connection<T = unknown> {
+  #port: MessagePort | undefined;
+  #control: SharedArrayBuffer;
+  #cells: Int32Array;
+  #end: number;
+  #peer: number;
+  #readable: boolean;
+  #writable: boolean;
+  #received: number;
+  #moved = false;
+
+  static {
+    makeConnection = (state) => new Connection(state);
+  }
+
+  private constructor(state: ConnectionState) {
+    this.#port = state.port;
+    this.#control = state.control;
+    this.#cells = new Int32Array(state.control);
+    this.#end = state.end * 4;
+    this.#peer = (1 - state.end) * 4;
+    this.#readable = state.readable;
+    this.#writable = state.writable;
+    this.#received = state.received;
+    Atomics.store(this.#cells, this.#end + OWNER, identity().pid);
+    live.add(this as Connection<unknown>);
+  }
+
+  /** Whether this end is closed (or was passed to another process). */
+  get closed(): boolean {
+    return this.#port === undefined;
+  }
+
+  /** Whether this end can receive (`false` for the writer of a one-way pipe). */
+  get readable(): boolean {
+    return this.#readable;
+  }
+
+  /** Whether this end can send (`false` for the reader of a one-way pipe). */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /**
+   * Sends a value to the other end. It is structured-cloned; a primitive of
+   * this library inside it (a `Connection`, a `Lock`, ...) arrives as a
+   * working handle. Messages arrive in the order they were sent.
+   *
+   * @param value The message.
+   * @throws {ProcessError} When this end is closed, is the reader of a
+   * one-way pipe, or the other end is closed.
+   * @throws {TypeError} When the value cannot be cloned (a function, for
+   * example).
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [reader, writer] = Pipe({ duplex: false });
+   * writer.send({ id: 1, tags: new Set(["a"]) });
+   * assert.deepEqual(await reader.recv(), { id: 1, tags: new Set(["a"]) });
+   * assert.throws(() => reader.send("no"), /read-only/);
+   * reader.close();
+   * writer.close();
+   * ```
+   */
+  send(value: T): void {
+    const port = this.#checkWritable("send");
+    if (typeof value !== "object" || value === null) {
+      this.#post(port, value, []);
+      return;
+    }
+    const ctx = wireContext("worker");
+    this.#post(port, encode(value, ctx), ctx.transfer);
+  }
+
+  /**
+   * Sends bytes as one message (Python's `send_bytes`).
+   *
+   * @param bytes The bytes; they are copied.
+   * @param offset Where in `bytes` to start (default 0).
+   * @param size How many bytes to send (default: to the end).
+   * @throws {RangeError} When `offset` or `size` fall outside `bytes`.
+   * @throws {ProcessError} As {@linkcode Connection.send}.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.sendBytes(new TextEncoder().encode("hello world"), 6, 5);
+   * assert.equal(new TextDecoder().decode(await b.recvBytes()), "world");
+   * a.close();
+   * b.close();
+   * ```
+   */
+  sendBytes(
+    bytes: ArrayBufferView | ArrayBuffer,
+    offset = 0,
+    size?: number,
+  ): void {
+    const port = this.#checkWritable("sendBytes");
+    const view = bytes instanceof ArrayBuffer
+      ? new Uint8Array(bytes)
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!Number.isInteger(offset) || offset < 0 || offset > view.length) {
+      throw new RangeError(
+        `offset must be an integer from 0 to ${view.length}, got ${offset}`,
+      );
+    }
+    const count = size ?? view.length - offset;
+    if (!Number.isInteger(count) || count < 0 || offset + count > view.length) {
+      throw new RangeError(
+        `size must be an integer from 0 to ${
+          view.length - offset
+        } (the bytes after offset), got ${size}`,
+      );
+    }
+    const copy = view.slice(offset, offset + count);
+    this.#post(port, copy, [copy.buffer]);
+  }
+
+  #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
+    if (Atomics.load(this.#cells, this.#peer + CLOSED)) {
+      throw new ProcessError(
+        "Cannot send: the other end of the pipe is closed (broken pipe)",
+      );
+    }
+    try {
+      port.postMessage(message, transfer);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "DataCloneError") {
+        throw new TypeError(
+          `Cannot send this value over a pipe: ${error.message}. Send data the structured clone copies, or a primitive of this library`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    // The message is in the peer's port before the count says so.
+    Atomics.add(this.#cells, this.#end + SENT, 1);
+    Atomics.add(this.#cells, this.#end + EVENTS, 1);
+    Atomics.notify(this.#cells, this.#end + EVENTS);
+  }
+
+  /**
+   * Receives the next message, waiting for one without blocking the event
+   * loop.
+   *
+   * @returns The message.
+   * @throws {EOFError} When the other end is closed (or its process ended)
+   * and every message it sent was received.
+   * @throws {ProcessError} When this end is closed or is the writer of a
+   * one-way pipe.
+   *
+   * @example
+   * ```ts
+   * import { EOFError } from "@mp/multiprocessing/errors";
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.send("last words");
+   * a.close();
+   * assert.equal(await b.recv(), "last words");
+   * await assert.rejects(b.recv(), EOFError);
+   * b.close();
+   * ```
+   */
+  async recv(): Promise<T> {
+    for (;;) {
+      const seen = this.#seen("recv");
+      const taken = this.#take();
+      if (taken === "eof") throw this.#eof();
+      if (taken !== "none") {
+        const { message } = taken;
+        return (typeof message === "object" && message !== null
+          ? await decode(message)
+          : message) as T;
+      }
+      await waitAsync(
+        this.#cells,
+        this.#peer + EVENTS,
+        seen,
+        LIVENESS_CHECK_MS,
+      );
+    }
+  }
+
+  /**
+   * Receives the next message, blocking this thread (with `Atomics.wait`)
+   * until one arrives. Prefer {@linkcode Connection.recv} in code that
+   * should keep serving its event loop.
+   *
+   * @returns The message.
+   * @throws {EOFError} As {@linkcode Connection.recv}.
+   * @throws {ProcessError} As {@linkcode Connection.recv}.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * b.send([1, 2, 3]);
+   * assert.deepEqual(a.recvSync(), [1, 2, 3]);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  recvSync(): T {
+    for (;;) {
+      const seen = this.#seen("recvSync");
+      const taken = this.#take();
+      if (taken === "eof") throw this.#eof();
+      if (taken !== "none") return decodeSync(taken.message) as T;
+      Atomics.wait(this.#cells, this.#peer + EVENTS, seen, LIVENESS_CHECK_MS);
+    }
+  }
+
+  /**
+   * Receives the next message, which must be bytes (Python's `recv_bytes`).
+   *
+   * @param maxLength The largest message accepted; a longer one is
+   * discarded and raises.
+   * @returns The bytes.
+   * @throws {RangeError} When the message is longer than `maxLength`.
+   * @throws {TypeError} When the message is not bytes (it was sent with
+   * {@linkcode Connection.send}; receive it with `recv()`). The message is
+   * consumed either way.
+   * @throws {EOFError} As {@linkcode Connection.recv}.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.sendBytes(new Uint8Array([1, 2, 3]));
+   * assert.deepEqual(await b.recvBytes(), new Uint8Array([1, 2, 3]));
+   * a.close();
+   * b.close();
+   * ```
+   */
+  async recvBytes(maxLength?: number): Promise<Uint8Array> {
+    if (maxLength !== undefined && (!(maxLength >= 0))) {
+      throw new RangeError(
+        `maxLength must be a non-negative number, got ${maxLength}`,
+      );
+    }
+    const message: unknown = await this.recv();
+    if (!(message instanceof Uint8Array)) {
+      throw new TypeError(
+        "recvBytes() received a message that is not bytes: it was sent with send(); receive it with recv()",
+      );
+    }
+    if (maxLength !== undefined && message.length > maxLength) {
+      throw new RangeError(
+        `recvBytes() received ${message.length} bytes, more than maxLength ${maxLength}; the message was discarded`,
+      );
+    }
+    return message;
+  }
+
+  /**
+   * Whether {@linkcode Connection.recv} would return without waiting: a
+   * message is waiting, or (as in Python) the other end is closed so that
+   * `recv()` would raise `EOFError` at once.
+   *
+   * @param timeout Milliseconds to wait for that; with no argument 0 (just
+   * look), and an explicit `undefined` waits forever, as Python's `None`.
+   * @returns `true` when a message (or EOF) is waiting, `false` on timeout.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {ProcessError} When this end is closed or is the writer of a
+   * one-way pipe.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * assert.equal(await b.poll(), false);
+   * a.send("ping");
+   * assert.equal(await b.poll(10), true);
+   * a.close();
+   * b.close();
+   * ```
+   */
+  poll(timeout?: number): Promise<boolean> {
+    // As in Python, no argument means 0 and an explicit `undefined` forever.
+    return this.#poll(arguments.length === 0 ? 0 : timeout);
+  }
+
+  async #poll(timeout: number | undefined): Promise<boolean> {
+    checkTimeout(timeout);
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      const seen = this.#seen("poll");
+      if (this.#waiting()) return true;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      await waitAsync(
+        this.#cells,
+        this.#peer + EVENTS,
+        seen,
+        Math.min(left, LIVENESS_CHECK_MS),
+      );
+    }
+  }
+
+  /**
+   * Closes this end. The other end reads every message already sent, then
+   * gets `EOFError`. Closing twice, or closing a handle that was passed to
+   * another process, does nothing.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.close();
+   * assert.equal(a.closed, true);
+   * assert.throws(() => a.send(1), /closed/);
+   * b.close();
+   * ```
+   */
+  close(): void {
+    const port = this.#port;
+    if (!port) return;
+    this.#port = undefined;
+    live.delete(this as Connection<unknown>);
+    this.#markClosed(this.#end);
+    this.#wakeOwnWaiters();
+    port.close();
+  }
+
+  /** Closes this end when a `using` block ends. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Receives messages until the other end is closed and drained.
+   *
+   * @example
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [reader, writer] = Pipe<number>({ duplex: false });
+   * for (const n of [1, 2, 3]) writer.send(n);
+   * writer.close();
+   * const got = [];
+   * for await (const n of reader) got.push(n);
+   * assert.deepEqual(got, [1, 2, 3]);
+   * reader.close();
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Checks that this end can receive; returns the peer's event count. */
+  #seen(method: string): number {
+    if (!this.#port) throw this.#closedError(method);
+    if (!this.#readable) {
+      throw new ProcessError(
+        `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false }))`,
+      );
+    }
+    return Atomics.load(this.#cells, this.#peer + EVENTS);
+  }
+
+  #checkWritable(method: string): MessagePort {
+    if (!this.#port) throw this.#closedError(method);
+    if (!this.#writable) {
+      throw new ProcessError(
+        `Cannot ${method}(): this connection is read-only (the reader of Pipe({ duplex: false }))`,
+      );
+    }
+    return this.#port;
+  }
+
+  #closedError(method: string): ProcessError {
+    return new ProcessError(
+      this.#moved
+        ? `Cannot ${method}(): this connection was passed to another process, which now holds it`
+        : `Cannot ${method}(): the connection is closed`,
+    );
+  }
+
+  #eof(): EOFError {
+    return new EOFError(
+      "The other end of the pipe is closed and every message it sent was received",
+    );
+  }
+
+  /** Whether a message or EOF is waiting. */
+  #waiting(): boolean {
+    const cells = this.#cells;
+    return Atomics.load(cells, this.#peer + SENT) > this.#received ||
+      this.#peerClosed();
+  }
+
+  #peerClosed(): boolean {
+    const cells = this.#cells;
+    if (Atomics.load(cells, this.#peer + CLOSED)) return true;
+    const owner = Atomics.load(cells, this.#peer + OWNER);
+    if (owner !== 0 && !isAlive(owner)) {
+      this.#markClosed(this.#peer);
+      return true;
+    }
+    return false;
+  }
+
+  #take(): Taken {
+    const port = this.#port!;
+    const cells = this.#cells;
+    if (Atomics.load(cells, this.#peer + SENT) > this.#received) {
+      // Posting happens before counting, so the message is in the port.
+      const got = receiveMessageOnPort(port);
+      if (got) {
+        this.#received++;
+        return got;
+      }
+      return "none";
+    }
+    if (!this.#peerClosed()) return "none";
+    // A peer that ended between posting and counting left one uncounted.
+    const last = receiveMessageOnPort(port);
+    if (last) {
+      this.#received++;
+      return last;
+    }
+    return "eof";
+  }
+
+  /** Wakes this end's pending waits, so they see it is closed or moved. */
+  #wakeOwnWaiters(): void {
+    Atomics.notify(this.#cells, this.#peer + EVENTS);
+  }
+
+  #markClosed(end: number): void {
+    const cells = this.#cells;
+    Atomics.store(cells, end + CLOSED, 1);
+    Atomics.add(cells, end + EVENTS, 1);
+    Atomics.notify(cells, end + EVENTS);
+  }
+
+  /**
+   * Hands this end to another process: its port (with every unread message
+   * queued in it) is transferred, and this handle is closed.
+   *
+   * @param ctx The encoding this connection is part of.
+   * @returns The state from which the receiving process revives this end.
+   * @throws {TypeError} When this end is closed.
+   */
+  [toWire](ctx: WireContext): WireForm {
+    const port = this.#port;
+    if (!port) {
+      throw new TypeError(
+        this.#moved
+          ? "Cannot pass a Connection that was already passed to another process: pass a new Pipe() end"
+          : "Cannot pass a closed Connection to another process",
+      );
+    }
+    this.#port = undefined;
+    this.#moved = true;
+    live.delete(this as Connection<unknown>);
+    Atomics.store(this.#cells, this.#end + OWNER, 0);
+    this.#wakeOwnWaiters();
+    ctx.transfer.push(port);
+    const state: ConnectionState = {
+      port,
+      control: this.#control,
+      end: this.#end / 4,
+      readable: this.#readable,
+      writable: this.#writable,
+      received: this.#received,
+    };
+    return { kind: KIND, module: import.meta.url, state };
+  }
+
+  /**
+   * Called here when the child this end was passed to has ended: unless the
+   * end moved on to a process that still holds it, it is closed, so that
+   * the peer sees EOF even when the child never closed it.
+   *
+   * @param pid The child that ended.
+   */
+  [ownerEnded](pid: number): void {
+    if (!this.#moved) return;
+    const owner = Atomics.load(this.#cells, this.#end + OWNER);
+    if (owner === pid || owner === 0) this.#markClosed(this.#end);
+  }
+}
+
+registerKind(KIND, (state) => makeConnection(state as ConnectionState));
+
+/**
+ * Returns `port` moved through a carrier channel. Deno (2.9) links the two
+ * port objects of one `MessageChannel` in the thread that made them: when
+ * one is closed there, the other drops the first message still queued in
+ * it. A moved port is a new object without that link, so closing either
+ * end loses nothing.
+ */
+function detachFromPeer(port: MessagePort): MessagePort {
+  const carrier = new MessageChannel();
+  carrier.port1.postMessage(port, [port]);
+  const moved = receiveMessageOnPort(carrier.port2)!.message as MessagePort;
+  carrier.port1.close();
+  carrier.port2.close();
+  return moved;
+}
+
+/** Options of {@linkcode Pipe}. */
+export interface PipeOptions {
+  /**
+   * `true` (default): both ends send and receive. `false`: the first end
+   * only receives and the second only sends.
+   */
+  duplex?: boolean;
+}
+
+/**
+ * Makes a pipe: a pair of connected {@linkcode Connection}s (Python's
+ * `multiprocessing.Pipe`).
+ *
+ * @typeParam T The type of the messages.
+ * @param options `true`/`false` or `{ duplex }`: whether both ends can send
+ * (default `true`). With `false` the pair is `[reader, writer]`.
+ * @returns The two ends.
+ *
+ * @example A one-way pipe
+ * ```ts
+ * import { Pipe } from "@mp/multiprocessing/pipe";
+ * import assert from "node:assert/strict";
+ *
+ * const [reader, writer] = Pipe<string>({ duplex: false });
+ * assert.equal(reader.writable, false);
+ * assert.equal(writer.readable, false);
+ * writer.send("one way");
+ * assert.equal(await reader.recv(), "one way");
+ * reader.close();
+ * writer.close();
+ * ```
+ */
+export function Pipe<T = unknown>(
+  options: boolean | PipeOptions = true,
+): [Connection<T>, Connection<T>] {
+  const duplex = typeof options === "boolean"
+    ? options
+    : options?.duplex ?? true;
+  const { port1, port2: entangled } = new MessageChannel();
+  const port2 = detachFromPeer(entangled);
+  const control = new SharedArrayBuffer(CELLS * 4);
+  const a = makeConnection({
+    port: port1,
+    control,
+    end: 0,
+    readable: true,
+    writable: duplex,
+    received: 0,
+  });
+  const b = makeConnection({
+    port: port2,
+    control,
+    end: 1,
+    readable: duplex,
+    writable: true,
+    received: 0,
+  });
+  return [a as Connection<T>, b as Connection<T>];
+}

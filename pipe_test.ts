@@ -1,0 +1,274 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+import assert from "node:assert/strict";
+import { BACKENDS } from "./_test_util.ts";
+import { EOFError, ProcessError } from "./errors.ts";
+import { type Connection, Pipe } from "./pipe.ts";
+import { Process } from "./process.ts";
+
+const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
+
+/** Receives until EOF; fails if the connection ends any other way. */
+async function drain<T>(conn: Connection<T>): Promise<T[]> {
+  const got: T[] = [];
+  for await (const message of conn) got.push(message);
+  return got;
+}
+
+Deno.test("Pipe() is duplex; Pipe(false) and Pipe({ duplex: false }) give [reader, writer]", async () => {
+  const [a, b] = Pipe();
+  assert.deepEqual([a.readable, a.writable, b.readable, b.writable], [
+    true,
+    true,
+    true,
+    true,
+  ]);
+  a.send("to b");
+  b.send("to a");
+  assert.equal(await b.recv(), "to b");
+  assert.equal(await a.recv(), "to a");
+  a.close();
+  b.close();
+  for (const [reader, writer] of [Pipe(false), Pipe({ duplex: false })]) {
+    assert.deepEqual([reader.readable, reader.writable], [true, false]);
+    assert.deepEqual([writer.readable, writer.writable], [false, true]);
+    assert.throws(() => reader.send(1), ProcessError);
+    assert.throws(() => reader.sendBytes(new Uint8Array(1)), /read-only/);
+    await assert.rejects(writer.recv(), /write-only/);
+    assert.throws(() => writer.recvSync(), ProcessError);
+    await assert.rejects(writer.poll(), ProcessError);
+    reader.close();
+    writer.close();
+  }
+});
+
+Deno.test("messages keep their order and their structure", async () => {
+  const [a, b] = Pipe();
+  const values = [
+    0,
+    "text",
+    null,
+    undefined,
+    true,
+    10n,
+    [1, [2, 3]],
+    { nested: { map: new Map([[1, "one"]]), set: new Set([2]) } },
+    new Date(5),
+    new Uint8Array([1, 2, 3]),
+  ];
+  for (const value of values) a.send(value);
+  for (const value of values) assert.deepEqual(await b.recv(), value);
+  a.close();
+  b.close();
+});
+
+Deno.test("EOF comes after every message the closed peer sent", async () => {
+  const [a, b] = Pipe<number>();
+  for (let i = 0; i < 100; i++) a.send(i);
+  a.close();
+  assert.equal(await b.poll(), true);
+  assert.deepEqual(await drain(b), Array.from({ length: 100 }, (_, i) => i));
+  await assert.rejects(b.recv(), EOFError);
+  assert.throws(() => b.recvSync(), EOFError);
+  assert.equal(await b.poll(), true, "poll() is true at EOF, as in Python");
+  assert.throws(() => b.send(1), /other end of the pipe is closed/);
+  b.close();
+});
+
+Deno.test("using a closed connection throws; closing twice does not", async () => {
+  const [a, b] = Pipe();
+  a.close();
+  a.close();
+  assert.equal(a.closed, true);
+  assert.equal(b.closed, false);
+  assert.throws(() => a.send(1), /closed/);
+  assert.throws(() => a.sendBytes(new Uint8Array(1)), ProcessError);
+  await assert.rejects(a.recv(), /closed/);
+  assert.throws(() => a.recvSync(), ProcessError);
+  await assert.rejects(a.poll(), ProcessError);
+  await assert.rejects(a.recvBytes(), ProcessError);
+  b.close();
+});
+
+Deno.test("closing this end wakes its own pending recv() with an error", async () => {
+  const [a, b] = Pipe();
+  const pending = a.recv();
+  a.close();
+  await assert.rejects(pending, /closed/);
+  b.close();
+});
+
+Deno.test("poll() waits up to its timeout; bad timeouts are RangeErrors", async () => {
+  const [a, b] = Pipe();
+  assert.equal(await b.poll(), false);
+  assert.equal(await b.poll(20), false);
+  const later = b.poll(undefined);
+  a.send("x");
+  assert.equal(await later, true);
+  assert.equal(await b.recv(), "x");
+  await assert.rejects(b.poll(-1), RangeError);
+  await assert.rejects(b.poll(NaN), RangeError);
+  a.close();
+  b.close();
+});
+
+Deno.test("a value the structured clone cannot copy is a TypeError; the pipe still works", async () => {
+  const [a, b] = Pipe();
+  assert.throws(() => a.send({ fn: () => 1 }), TypeError);
+  assert.throws(() => a.send(Symbol("s") as unknown), TypeError);
+  a.send("still fine");
+  assert.equal(await b.recv(), "still fine");
+  assert.equal(await b.poll(), false, "nothing half-sent");
+  a.close();
+  b.close();
+});
+
+Deno.test("sendBytes()/recvBytes() with offset, size and maxLength", async () => {
+  const [a, b] = Pipe();
+  const bytes = new Uint8Array([0, 1, 2, 3, 4, 5]);
+  a.sendBytes(bytes);
+  a.sendBytes(bytes, 2);
+  a.sendBytes(bytes.buffer, 1, 2);
+  a.sendBytes(new Uint16Array([0x0201]));
+  assert.deepEqual(await b.recvBytes(), bytes);
+  assert.deepEqual(await b.recvBytes(), new Uint8Array([2, 3, 4, 5]));
+  assert.deepEqual(await b.recvBytes(10), new Uint8Array([1, 2]));
+  assert.deepEqual((await b.recvBytes()).length, 2);
+  assert.throws(() => a.sendBytes(bytes, 7), RangeError);
+  assert.throws(() => a.sendBytes(bytes, 2, 5), RangeError);
+  assert.throws(() => a.sendBytes(bytes, -1), RangeError);
+  a.sendBytes(bytes);
+  await assert.rejects(b.recvBytes(3), RangeError);
+  a.send("not bytes");
+  await assert.rejects(b.recvBytes(), TypeError);
+  await assert.rejects(b.recvBytes(-1), RangeError);
+  a.close();
+  b.close();
+});
+
+Deno.test("a connection inside a message arrives as a working handle", async () => {
+  const [a, b] = Pipe<{ conn: Connection<string> }>();
+  const [x, y] = Pipe<string>();
+  x.send("queued before the move");
+  a.send({ conn: y });
+  assert.equal(y.closed, true, "the sent end is no longer usable here");
+  assert.throws(() => y.send("no"), /passed to another process/);
+  const { conn } = await b.recv();
+  assert.equal(await conn.recv(), "queued before the move");
+  conn.send("back");
+  assert.equal(await x.recv(), "back");
+  for (const c of [a, b, x, conn]) c.close();
+});
+
+for (const backend of BACKENDS) {
+  const start = (name: string, args: unknown[]) => {
+    const p = new Process({
+      target: { module: TARGETS, export: name },
+      args,
+      backend,
+    });
+    p.start();
+    return p;
+  };
+
+  Deno.test(`${backend}: a child's messages arrive in order, then EOF`, async () => {
+    const [a, b] = Pipe<number>();
+    const values = Array.from({ length: 1000 }, (_, i) => i);
+    const p = start("sendAll", [b, values]);
+    b.close(); // Python's habit; harmless: the end now lives in the child
+    assert.deepEqual(await drain(a), values);
+    await assert.rejects(a.recv(), EOFError);
+    assert.equal(await p.join(), 0, p.error?.message);
+    a.close();
+  });
+
+  Deno.test(`${backend}: EOF when the child's process ends without closing`, async () => {
+    const [a, b] = Pipe<number>();
+    const p = start("sendCountNoClose", [b, 50]);
+    assert.equal((await drain(a)).length, 50);
+    assert.equal(await p.join(), 0, p.error?.message);
+    a.close();
+  });
+
+  // On the subprocess backend a child's end is operated by this process for
+  // the child, which a parent blocked in recvSync() cannot do.
+  Deno.test({
+    name:
+      `${backend}: recvSync() in a blocked parent sees the child's end as EOF`,
+    ignore: backend !== "worker",
+  }, async () => {
+    const [a, b] = Pipe<number>();
+    const p = start("sendCountNoClose", [b, 5]);
+    const got: number[] = [];
+    assert.throws(() => {
+      for (;;) got.push(a.recvSync());
+    }, EOFError);
+    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    assert.equal(await p.join(), 0, p.error?.message);
+    a.close();
+  });
+
+  Deno.test(`${backend}: EOF after a child is terminated`, async () => {
+    const [a, b] = Pipe<string>();
+    const p = start("sendThenIdle", [b, ["one", "two"]]);
+    assert.equal(await a.recv(), "one");
+    assert.equal(await a.recv(), "two");
+    assert.equal(await a.poll(), false);
+    p.terminate();
+    assert.equal(await p.join(), -15);
+    await assert.rejects(a.recv(), EOFError);
+    a.close();
+  });
+
+  Deno.test(`${backend}: duplex round trips with a child`, async () => {
+    const [a, b] = Pipe<unknown>();
+    const p = start("echo", [b]);
+    for (const value of [1, "two", { three: [3] }]) {
+      a.send(value);
+      assert.deepEqual(await a.recv(), value);
+    }
+    a.close();
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
+  Deno.test(`${backend}: a child blocks in recvSync() until EOF`, async () => {
+    const [a, b] = Pipe<number | number[]>();
+    const p = start("sumSync", [b, 101]);
+    for (let i = 1; i <= 100; i++) a.send(i);
+    a.send(1000);
+    assert.deepEqual(await a.recv(), [6050, 101]);
+    a.close();
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
+  Deno.test(`${backend}: a connection passed to a grandchild`, async () => {
+    const [a, b] = Pipe<string>();
+    const p = start("viaGrandchild", [
+      { deep: [b] }.deep[0],
+      "from grandchild",
+    ]);
+    assert.equal(await a.recv(), "from grandchild");
+    await assert.rejects(a.recv(), EOFError);
+    assert.equal(await p.join(), 0, p.error?.message);
+    a.close();
+  });
+
+  Deno.test(`${backend}: a connection sent to a child over another pipe`, async () => {
+    const [control, controlChild] = Pipe<{ conn: Connection<string> }>();
+    const [a, b] = Pipe<string>();
+    const p = start("useReceivedConnection", [controlChild, "over the wire"]);
+    control.send({ conn: b });
+    assert.equal(await a.recv(), "over the wire");
+    await assert.rejects(a.recv(), EOFError);
+    assert.equal(await p.join(), 0, p.error?.message);
+    control.close();
+    a.close();
+  });
+
+  Deno.test(`${backend}: bytes from a child`, async () => {
+    const [a, b] = Pipe();
+    const p = start("sendBytesSlice", [b, "abcdefg"]);
+    assert.equal(new TextDecoder().decode(await a.recvBytes()), "cde");
+    assert.equal(await p.join(), 0, p.error?.message);
+    a.close();
+  });
+}

@@ -1,0 +1,84 @@
+// Targets for pipe_test.ts: a child imports its target by name, so each is
+// exported here.
+import type { Connection } from "../pipe.ts";
+import { Process } from "../process.ts";
+
+/** Sends each value, then closes. */
+export function sendAll(conn: Connection, values: unknown[]): void {
+  for (const value of values) conn.send(value);
+  conn.close();
+}
+
+/** Sends `count` numbers 0..count-1 and returns without closing. */
+export function sendCountNoClose(conn: Connection, count: number): void {
+  for (let i = 0; i < count; i++) conn.send(i);
+}
+
+/** Sends each value, then stays alive, idle, until terminated. */
+export function sendThenIdle(
+  conn: Connection,
+  values: unknown[],
+): Promise<void> {
+  for (const value of values) conn.send(value);
+  return new Promise(() => {});
+}
+
+/** Sends back every message until EOF, then closes. */
+export async function echo(conn: Connection): Promise<void> {
+  for await (const message of conn) conn.send(message);
+  conn.close();
+}
+
+/**
+ * Receives `count` numbers with recvSync, sends back their sum, then blocks
+ * in recvSync until the parent closes its end: that must be EOF.
+ */
+export function sumSync(
+  conn: Connection<number | number[]>,
+  count: number,
+): void {
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += conn.recvSync() as number;
+  conn.send([sum, count]);
+  try {
+    const extra = conn.recvSync();
+    throw new Error(`expected EOF, got ${extra}`);
+  } catch (error) {
+    if ((error as Error).name !== "EOFError") throw error;
+  }
+  conn.close();
+}
+
+/** Passes `conn` to a grandchild that sends `value` on it and closes it. */
+export async function viaGrandchild(
+  conn: Connection,
+  value: unknown,
+): Promise<void> {
+  const p = new Process({
+    target: { module: import.meta.url, export: "sendAll" },
+    args: [conn, [value]],
+  });
+  p.start();
+  const code = await p.join();
+  if (code !== 0) throw new Error(`grandchild ended with ${code}`);
+}
+
+/**
+ * Receives a connection inside a message on `control`, sends `value` on it
+ * and closes both.
+ */
+export async function useReceivedConnection(
+  control: Connection<{ conn: Connection }>,
+  value: unknown,
+): Promise<void> {
+  const { conn } = await control.recv();
+  conn.send(value);
+  conn.close();
+  control.close();
+}
+
+/** Sends bytes (a slice of them), then closes. */
+export function sendBytesSlice(conn: Connection, text: string): void {
+  conn.sendBytes(new TextEncoder().encode(text), 2, 3);
+  conn.close();
+}
