@@ -1,0 +1,233 @@
+// Pool against the best JavaScript worker pool (piscina, run under Deno)
+// and Python's multiprocessing.Pool, in one run:
+//
+// 1. 100k tiny tasks (x => x + 1) on 2 workers: tasks per second. Our map
+//    sends chunks (Python's default chunksize rule); piscina sends one task
+//    at a time; our imap with chunksize 1 is shown too, for a pool that does
+//    not batch.
+// 2. A CPU-bound map, 64 tasks of about 5 ms: speed-up over running them
+//    one after another in the main thread.
+//
+//   deno run -A bench/pool_bench.ts
+//
+// Pool workers import this module to find `inc` and `spin`, so piscina is
+// imported only where it runs: loaded in a pool worker, it keeps a thread
+// busy there and halves the worker's speed.
+import { Pool } from "../pool.ts";
+import { median, report, runPython, timeRuns } from "./_report.ts";
+
+export function inc(x: number): number {
+  return x + 1;
+}
+
+/** Busy work: `rounds` steps of an integer hash. */
+export function spin(rounds: number): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < rounds; i++) {
+    h ^= i;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+/** How many rounds of `spin` take about `ms` here. */
+function calibrate(ms: number): number {
+  let rounds = 100_000;
+  for (;;) {
+    const start = performance.now();
+    spin(rounds);
+    const took = performance.now() - start;
+    if (took > 20) return Math.round(rounds * ms / took);
+    rounds *= 2;
+  }
+}
+
+const TINY = 100_000;
+const PROCESSES = 2;
+
+async function tinyOurs(pool: Pool, items: number[]): Promise<number> {
+  await pool.map(inc, items.slice(0, 10_000));
+  const times = await timeRuns(
+    async () => {
+      const results = await pool.map(inc, items);
+      if (results[TINY - 1] !== TINY) throw new Error("wrong result");
+    },
+    7,
+    2,
+  );
+  return TINY / median(times) * 1000;
+}
+
+async function oneAtATimeOurs(pool: Pool, count: number): Promise<number> {
+  const items = Array.from({ length: count }, (_, i) => i);
+  const times = await timeRuns(
+    async () => {
+      let n = 0;
+      for await (const _ of pool.imap(inc, items)) n++;
+      if (n !== count) throw new Error("missing results");
+    },
+    3,
+    1,
+  );
+  return count / median(times) * 1000;
+}
+
+async function tinyPiscina(items: number[]): Promise<number> {
+  const { Piscina } = await import("npm:piscina@^5");
+  const piscina = new Piscina({
+    filename: new URL("./_piscina_worker.ts", import.meta.url).href,
+    minThreads: PROCESSES,
+    maxThreads: PROCESSES,
+  });
+  try {
+    const times = await timeRuns(
+      async () => {
+        const results = await Promise.all(items.map((x) => piscina.run(x)));
+        if (results[TINY - 1] !== TINY) throw new Error("wrong result");
+      },
+      3,
+      1,
+    );
+    return TINY / median(times) * 1000;
+  } finally {
+    await piscina.destroy();
+  }
+}
+
+interface CpuTimes {
+  serial: number;
+  pool: number;
+  /** Two bare Workers, each running half the tasks: what the machine allows. */
+  bare: number;
+  /** The median of each round's serial / pool. */
+  speedup: number;
+  /** The median of each round's serial / bare. */
+  bareSpeedup: number;
+}
+
+/**
+ * Serial, pool and bare Workers take turns, round after round, so that a
+ * change in the machine's load (other programs) weighs on all three alike.
+ */
+async function cpuBound(pool: Pool): Promise<CpuTimes> {
+  const rounds = calibrate(5);
+  const tasks = Array.from({ length: 64 }, () => rounds);
+  const workers = Array.from(
+    { length: PROCESSES },
+    () => new Worker(BARE_WORKER, { type: "module" }),
+  );
+  const half = tasks.length / PROCESSES;
+  const bareRun = () =>
+    Promise.all(workers.map((worker) =>
+      new Promise((resolve) => {
+        worker.onmessage = resolve;
+        worker.postMessage({ count: half, rounds });
+      })
+    ));
+  const time = async (fn: () => unknown) => {
+    const start = performance.now();
+    await fn();
+    return performance.now() - start;
+  };
+  try {
+    await pool.map(spin, tasks.slice(0, 4));
+    await bareRun();
+    const serial: number[] = [];
+    const parallel: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      serial.push(await time(() => tasks.map(spin)));
+      parallel.push(await time(() => pool.map(spin, tasks)));
+      bare.push(await time(bareRun));
+    }
+    return {
+      serial: median(serial),
+      pool: median(parallel),
+      bare: median(bare),
+      speedup: median(serial.map((s, i) => s / parallel[i])),
+      bareSpeedup: median(serial.map((s, i) => s / bare[i])),
+    };
+  } finally {
+    for (const worker of workers) worker.terminate();
+  }
+}
+
+/** A bare Worker that runs `count` spins when told, for the baseline. */
+const BARE_WORKER = URL.createObjectURL(
+  new Blob([
+    `${spin.toString()}
+self.onmessage = (e) => {
+  let x = 0;
+  for (let i = 0; i < e.data.count; i++) x ^= spin(e.data.rounds);
+  self.postMessage(x);
+};`,
+  ], { type: "text/javascript" }),
+);
+
+if (import.meta.main) {
+  const items = Array.from({ length: TINY }, (_, i) => i);
+  await using pool = new Pool({ processes: PROCESSES });
+  const ours = await tinyOurs(pool, items);
+  const oursOne = await oneAtATimeOurs(pool, 20_000);
+  const cpu = await cpuBound(pool);
+  const piscina = await tinyPiscina(items);
+  const python = await runPython("pool_bench.py", [String(TINY), "5"]);
+  const speedup = cpu.speedup;
+  report(`Pool, ${PROCESSES} workers`, [
+    { what: "ours: map, 100k tiny tasks", value: ours, unit: "tasks/s" },
+    {
+      what: "ours: imap chunksize 1 (one task a message), 20k",
+      value: oursOne,
+      unit: "tasks/s",
+    },
+    {
+      what: "piscina under Deno, 100k tiny tasks",
+      value: piscina,
+      unit: "tasks/s",
+    },
+    {
+      what: "Python Pool.map, 100k tiny tasks",
+      value: python.tiny_per_s,
+      unit: "tasks/s",
+    },
+    { what: "64 x 5 ms CPU tasks, serial", value: cpu.serial, unit: "ms" },
+    { what: "64 x 5 ms CPU tasks, pool.map", value: cpu.pool, unit: "ms" },
+    {
+      what: "64 x 5 ms CPU tasks, 2 bare Workers (the machine's ceiling)",
+      value: cpu.bare,
+      unit: "ms",
+    },
+  ], [
+    {
+      what: "ours map / piscina",
+      value: ours / piscina,
+      target: ">= 5",
+      met: ours / piscina >= 5,
+    },
+    {
+      what: "ours map / Python Pool.map",
+      value: ours / python.tiny_per_s,
+      target: "(reported)",
+      met: true,
+    },
+    {
+      what: "ours imap chunksize 1 / piscina",
+      value: oursOne / piscina,
+      target: "(reported)",
+      met: true,
+    },
+    {
+      what: "CPU-bound speed-up over serial",
+      value: speedup,
+      target: ">= 1.8",
+      met: speedup >= 1.8,
+    },
+    {
+      what: "bare Workers' speed-up (what the machine allowed now)",
+      value: cpu.bareSpeedup,
+      target: "(reported)",
+      met: true,
+    },
+  ]);
+}
