@@ -185,24 +185,26 @@ export async function waitThenSet(
 // --- Condition -------------------------------------------------------------
 
 /**
- * Waits on the condition once; counts itself in `counts[0]` (waiting) before
- * and in `counts[1]` (woken) after.
+ * Waits on the condition once. Releases `arrived` while it holds the lock
+ * before waiting (so that whoever takes the lock next knows this child is
+ * waiting), then `woken` after it was notified.
  */
 export async function waitOnce(
   cond: Condition,
-  counts: Ints,
+  arrived: Semaphore,
+  woken: Semaphore,
   sync: boolean,
 ): Promise<void> {
   if (sync) {
     using _ = cond.holdSync();
-    bump(counts, 0);
+    arrived.release();
     cond.waitSync();
   } else {
     using _ = await cond.hold();
-    bump(counts, 0);
+    arrived.release();
     await cond.wait();
   }
-  bump(counts, 1);
+  woken.release();
 }
 
 /** Waits until `value` reaches `target`, then writes 1 to `seen[0]`. */
