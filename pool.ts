@@ -48,6 +48,8 @@ import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
 
 internalModule(import.meta.url);
 
+export type { Backend, TargetRef } from "./process.ts";
+
 /** A task function: an exported function, or its module and export name. */
 // deno-lint-ignore no-explicit-any
 export type PoolFunction<A extends any[], R> = ((...args: A) => R) | TargetRef;
