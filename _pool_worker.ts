@@ -1,8 +1,9 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // What a Pool's child runs (Python's `multiprocessing.pool.worker`): run the
-// initializer, then take chunks of tasks off the channel one at a time, call
-// the task function on each item in order, and send back one message of
-// results per chunk. `null` tells the worker to end.
+// initializer, then take chunks of tasks off the channel (a message holds
+// one chunk or more), call the task function on each item in order, and send
+// back one message of results per chunk as soon as the chunk is done. `null`
+// tells the worker to end.
 import { type ErrorData, errorToData } from "./_error.ts";
 import type { Connection } from "./pipe.ts";
 import { pack, type Packed, unpack } from "./_pool_pack.ts";
@@ -42,6 +43,15 @@ export interface ReadyMessage {
 type Fn = (...args: unknown[]) => unknown;
 
 /**
+ * Set in a pool worker, where `new Pool()` is refused (as Python refuses
+ * children to daemonic processes): the usual cause is a module whose main
+ * code is not guarded, run again when a worker imports its task function.
+ */
+export const IN_POOL_WORKER: unique symbol = Symbol.for(
+  "multiprocessing.inPoolWorker",
+) as never;
+
+/**
  * The loop of a pool worker.
  *
  * @param channel The worker's end of its channel to the pool.
@@ -53,6 +63,7 @@ export async function poolWorker(
   initializer: TargetSpec | null,
   initArgs: unknown[],
 ): Promise<void> {
+  (globalThis as Record<symbol, unknown>)[IN_POOL_WORKER] = true;
   if (initializer) {
     const init = await importFunction(initializer, "initializer");
     await init(...initArgs);

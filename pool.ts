@@ -31,10 +31,11 @@
 import { dataToError } from "./_error.ts";
 import { type Chunk, type Job, ListJob, StreamJob } from "./_pool_job.ts";
 import { pack, unpack } from "./_pool_pack.ts";
-import type {
-  ChunkMessage,
-  ReadyMessage,
-  ResultMessage,
+import {
+  type ChunkMessage,
+  IN_POOL_WORKER,
+  type ReadyMessage,
+  type ResultMessage,
 } from "./_pool_worker.ts";
 import {
   callerModule,
@@ -190,6 +191,12 @@ export class Pool implements AsyncDisposable {
    * `backend` is unknown.
    */
   constructor(options: PoolOptions = {}) {
+    if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
+      throw new ProcessError(
+        "A pool worker cannot start a Pool (as in Python, where pool workers are daemons and have no children). " +
+          "If this ran while a worker imported your module to find a task function, guard the program's main code with `if (import.meta.main) { ... }`",
+      );
+    }
     const { processes = cpuCount(), maxTasksPerChild, initArgs = [] } = options;
     checkCount(processes, "processes");
     if (maxTasksPerChild !== undefined) {

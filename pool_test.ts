@@ -447,6 +447,14 @@ for (const backend of BACKENDS) {
     await assert.rejects(p.map(42 as any, [1]), TypeError);
   });
 
+  Deno.test(`${backend}: a pool worker cannot start a pool (no fork bomb from an unguarded module)`, async () => {
+    await using p = pool({ processes: 1 });
+    await assert.rejects(p.apply(fn("startPool")), {
+      name: "ProcessError",
+      message: /if \(import\.meta\.main\)/,
+    });
+  });
+
   Deno.test(`${backend}: values that cannot be cloned fail only their own task`, async () => {
     await using p = pool();
     await assert.rejects(p.map(fn("inc"), [1, () => 2, 3] as never[]), {

@@ -1,6 +1,7 @@
 // Task functions for pool_test.ts: a pool worker imports its task function
 // by name, so each is exported here.
 import type { Event } from "../event.ts";
+import { Pool } from "../pool.ts";
 import { currentProcess, exit } from "../process.ts";
 import type { Value } from "../shared.ts";
 
@@ -94,4 +95,10 @@ export function unclonableResult(x: number): unknown {
 
 export function identity<T>(x: T): T {
   return x;
+}
+
+export function startPool(): string {
+  const pool = new Pool({ processes: 1 });
+  pool.terminate();
+  return "started";
 }
