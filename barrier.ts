@@ -71,9 +71,13 @@ export type BarrierAction = (() => unknown) | {
 export interface BarrierOptions {
   /**
    * Called once per round, by the last party to arrive, before any party
-   * goes on. When the barrier is passed to children, it must be a function
-   * that its module exports (a child imports it, as it does a `Process`
-   * target), or `{ module, export }`.
+   * goes on; if it throws, the barrier breaks. When the barrier is passed
+   * to children, it must be a function that its module exports (a child
+   * imports it, as it does a `Process` target), or `{ module, export }`.
+   * A child starts loading it when it receives the barrier, so a child that
+   * arrives last should use `wait()`: `waitSync()` cannot wait for the
+   * import. On the subprocess backend a child's barrier calls are carried
+   * out in its parent, so the action runs there.
    */
   action?: BarrierAction;
   /** The default timeout of `wait()`, in milliseconds. */
