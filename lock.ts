@@ -32,7 +32,6 @@ import { identity } from "./_registry.ts";
 import {
   acquireDeadline,
   checkShared,
-  type ConditionLock,
   COUNT,
   Hold,
   type LockInternals,
@@ -91,7 +90,7 @@ let revivingLock: SharedArrayBuffer | undefined;
  * assert.equal(lock.locked(), false);
  * ```
  */
-export class Lock implements ConditionLock {
+export class Lock {
   #mutex: Mutex;
   #release = (): void => this.release();
 
@@ -263,7 +262,7 @@ let revivingRLock: SharedArrayBuffer | undefined;
  * assert.throws(() => lock.release(), RangeError);
  * ```
  */
-export class RLock implements ConditionLock {
+export class RLock {
   #mutex: Mutex;
   #release = (): void => this.release();
 
