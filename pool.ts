@@ -64,7 +64,11 @@ export interface PoolOptions {
   initializer?: PoolFunction<any[], unknown>;
   /** The initializer's arguments. */
   initArgs?: unknown[];
-  /** Replace a worker after it ran this many tasks (default: never). */
+  /**
+   * Replace a worker after it ran this many tasks (default: never). Unlike
+   * Python, which counts a chunk as one task, this counts each call: a
+   * chunk is split so that no worker runs more.
+   */
   maxTasksPerChild?: number;
   /** `"worker"` or `"subprocess"` (default: the start method). */
   backend?: Backend;
@@ -78,7 +82,11 @@ export interface MapOptions {
    * `imapUnordered` to 1.
    */
   chunksize?: number;
-  /** Aborting it drops the tasks not yet sent to a worker. */
+  /**
+   * Aborting it drops the tasks not yet sent to a worker and rejects (or
+   * ends the iteration) with `signal.reason`; tasks already sent run to
+   * their end, their results unused.
+   */
   signal?: AbortSignal;
 }
 
@@ -143,12 +151,24 @@ type State = "run" | "close" | "terminate";
 /**
  * A pool of worker processes: Python's `multiprocessing.Pool`.
  *
+ * Task functions go by reference: a worker imports the module that exports
+ * the function, so that module's top-level code runs in every worker. Keep
+ * a program's main code under `if (import.meta.main)` (Python's
+ * `if __name__ == "__main__":`); a worker refuses to start a pool of its
+ * own, so an unguarded `new Pool()` fails with a message saying so.
+ *
  * Workers start with the pool and are daemons: a program that forgets to
  * close its pool still ends. A worker that dies (its task called `exit()`,
  * an uncaught error outside a task, `terminate()`/`kill()` from outside)
  * fails the task it was running with a {@linkcode ProcessError} naming the
  * worker and its exit code, and is replaced; the chunk it held behind that
  * task runs on another worker. A pool never hangs on a dead worker.
+ *
+ * Python's names: `map_async`/`starmap_async` are {@linkcode Pool.map} and
+ * {@linkcode Pool.starmap} (already promises), `imap_unordered` is
+ * {@linkcode Pool.imapUnordered}, `apply_async` is
+ * {@linkcode Pool.applyAsync}, `with Pool() as p:` is
+ * `await using p = new Pool()`.
  *
  * @example Map a function over a list
  * ```ts
@@ -189,6 +209,7 @@ export class Pool implements AsyncDisposable {
    * @throws {TypeError} When `initializer` is not an exported function or
    * `{ module, export }`, `initArgs` cannot be passed to a child, or
    * `backend` is unknown.
+   * @throws {ProcessError} When called in a pool worker.
    */
   constructor(options: PoolOptions = {}) {
     if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
@@ -497,6 +518,23 @@ export class Pool implements AsyncDisposable {
   /**
    * Lets the pool take no more tasks; the workers end once the tasks
    * already given have run (Python's `Pool.close`).
+   *
+   * @example Finish the work, then wait for the workers
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const inc = {
+   *   module: "data:text/javascript,export const inc = (x) => x + 1;",
+   *   export: "inc",
+   * };
+   * const pool = new Pool({ processes: 2 });
+   * const results = pool.map(inc, [1, 2, 3]);
+   * pool.close();
+   * await pool.join();
+   * assert.deepEqual(await results, [2, 3, 4]);
+   * await assert.rejects(pool.map(inc, [1]), /closed/);
+   * ```
    */
   close(): void {
     if (this.#state === "run") this.#state = "close";
@@ -507,6 +545,22 @@ export class Pool implements AsyncDisposable {
    * Stops the workers now (Python's `Pool.terminate`). Tasks not finished
    * fail with a {@linkcode ProcessError}. {@linkcode Pool.join} waits for
    * the workers to be gone.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const forever = {
+   *   module: "data:text/javascript,export const forever = () => new Promise(() => {});",
+   *   export: "forever",
+   * };
+   * const pool = new Pool({ processes: 1 });
+   * const task = pool.apply(forever);
+   * pool.terminate();
+   * await assert.rejects(task, /terminated/);
+   * await pool.join();
+   * ```
    */
   terminate(): void {
     if (this.#state === "terminate") return;
@@ -521,7 +575,8 @@ export class Pool implements AsyncDisposable {
   }
 
   /**
-   * Waits for every worker to end (Python's `Pool.join`).
+   * Waits for every worker to end (Python's `Pool.join`); see
+   * {@linkcode Pool.close} for an example.
    *
    * @throws {ProcessError} (rejects) When called before
    * {@linkcode Pool.close} or {@linkcode Pool.terminate}.
@@ -717,30 +772,34 @@ export class Pool implements AsyncDisposable {
 
   /** The next chunk for `slot`, split to what its task budget allows. */
   #take(slot: Slot): Chunk | undefined {
+    const chunk = this.#peek();
+    if (!chunk) return undefined;
+    const budget = this.#maxTasks === undefined
+      ? Infinity
+      : this.#maxTasks - slot.assigned;
+    if (chunk.items.length > budget) {
+      // Run what the worker may still run; the rest stays first in line.
+      this.#queue[this.#head] = {
+        ...chunk,
+        id: ++this.#nextChunkId,
+        start: chunk.start + budget,
+        items: chunk.items.slice(budget),
+      };
+      return { ...chunk, items: chunk.items.slice(0, budget) };
+    }
+    this.#shift();
+    chunk.job.queued--;
+    chunk.job.taken();
+    return chunk;
+  }
+
+  /** The next chunk to run, dropping the chunks of jobs that ended. */
+  #peek(): Chunk | undefined {
     while (this.#head < this.#queue.length) {
       const chunk = this.#queue[this.#head];
-      if (chunk.job.settled) {
-        this.#shift();
-        chunk.job.queued--;
-        continue;
-      }
-      const budget = this.#maxTasks === undefined
-        ? Infinity
-        : this.#maxTasks - slot.assigned;
-      if (chunk.items.length > budget) {
-        // Run what the worker may still run; the rest stays first in line.
-        this.#queue[this.#head] = {
-          ...chunk,
-          id: ++this.#nextChunkId,
-          start: chunk.start + budget,
-          items: chunk.items.slice(budget),
-        };
-        return { ...chunk, items: chunk.items.slice(0, budget) };
-      }
+      if (!chunk.job.settled) return chunk;
       this.#shift();
       chunk.job.queued--;
-      chunk.job.taken();
-      return chunk;
     }
     return undefined;
   }
@@ -757,10 +816,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #hasQueued(): boolean {
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      if (!this.#queue[i].job.settled) return true;
-    }
-    return false;
+    return this.#peek() !== undefined;
   }
 
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
