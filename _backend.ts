@@ -23,6 +23,15 @@ export interface LaunchSpec {
   transfer: Transferable[];
 }
 
+/** How to start a child, besides what it runs. */
+export interface LaunchOptions {
+  daemon: boolean;
+  /** Subprocess backend: the child's permissions (default `"inherit"`). */
+  permissions?: import("./subprocess.ts").PermissionOptions;
+  /** Subprocess backend: the child's V8 flags. */
+  v8Flags?: string[];
+}
+
 /** A started child, as its parent sees it. */
 export interface ChildHandle {
   readonly pid: number;
@@ -38,7 +47,7 @@ export interface Launcher {
   /** Allocates the pid the child will have (before its launch). */
   allocatePid(): number;
   /** Starts a child; throws a `DataCloneError` when `args` cannot be sent. */
-  launch(spec: LaunchSpec, options: { daemon: boolean }): ChildHandle;
+  launch(spec: LaunchSpec, options: LaunchOptions): ChildHandle;
 }
 
 /** The message a child's entry receives first. */

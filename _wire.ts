@@ -37,6 +37,13 @@ export interface WireContext {
   readonly transfer: Transferable[];
   /** Every primitive that was encoded, so its sender can follow it. */
   readonly handles: Shareable[];
+  /**
+   * Subprocess backend only: turns a primitive into the wire form of a
+   * proxy that the receiving OS process revives, since a
+   * `SharedArrayBuffer` or a `MessagePort` cannot cross into it. The
+   * primitive stays where it is and is operated for the receiver there.
+   */
+  readonly exporter?: (value: Shareable) => WireForm;
 }
 
 /**
@@ -47,8 +54,19 @@ export interface WireContext {
  */
 export const ownerEnded: unique symbol = Symbol("multiprocessing.ownerEnded");
 
+/**
+ * Set to `true` by a handle whose own wire form works in another OS process
+ * (the subprocess backend's proxies): it is sent as itself rather than
+ * exported.
+ */
+export const crossesProcesses: unique symbol = Symbol(
+  "multiprocessing.crossesProcesses",
+);
+
 /** A primitive that knows how to cross a process boundary. */
 export interface Shareable {
+  /** `true` when the wire form works in another OS process too. */
+  readonly [crossesProcesses]?: boolean;
   /** Returns the state from which the other side revives this handle. */
   [toWire](ctx: WireContext): WireForm;
   /** Called in the sender when the process it was passed to has ended. */
@@ -69,9 +87,36 @@ export function registerKind(
   revivers.set(kind, revive);
 }
 
+let makeExporter: (() => (value: Shareable) => WireForm) | undefined;
+
+/**
+ * Registers how a context for the subprocess backend exports primitives
+ * (the subprocess backend's module calls this at load time).
+ */
+export function setSubprocessExporter(
+  factory: () => (value: Shareable) => WireForm,
+): void {
+  makeExporter = factory;
+}
+
 /** Makes a fresh context for one encoding. */
 export function wireContext(backend: Backend = "worker"): WireContext {
+  if (backend === "subprocess" && makeExporter) {
+    return { backend, transfer: [], handles: [], exporter: makeExporter() };
+  }
   return { backend, transfer: [], handles: [] };
+}
+
+function wireFormOf(value: Shareable, ctx: WireContext): WireForm {
+  if (ctx.backend !== "subprocess" || value[crossesProcesses]) {
+    return value[toWire](ctx);
+  }
+  if (!ctx.exporter) {
+    throw new TypeError(
+      "Cannot send a primitive to a subprocess: the subprocess backend is not loaded",
+    );
+  }
+  return ctx.exporter(value);
 }
 
 function isShareable(value: object): value is Shareable {
@@ -100,7 +145,7 @@ function encodeValue(
   if (typeof value !== "object" || value === null) return value;
   if (seen.has(value)) return seen.get(value);
   if (isShareable(value)) {
-    const form = value[toWire](ctx);
+    const form = wireFormOf(value, ctx);
     ctx.handles.push(value);
     const record = {
       [MARK]: form.kind,

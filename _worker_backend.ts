@@ -23,14 +23,17 @@ const ENTRY = new URL("./_worker_main.ts", import.meta.url);
  * prototype carries an internal ref-count method (the one Node's
  * `worker_threads` compatibility uses). A daemon child is unref'd through it
  * when it is there, so that it does not keep its parent running.
+ *
+ * @param worker The Worker.
+ * @param on Whether it keeps this process alive.
  */
-function unref(worker: Worker): void {
+export function setWorkerRef(worker: Worker, on: boolean): void {
   const proto = Object.getPrototypeOf(worker);
   const ref = Object.getOwnPropertySymbols(proto).find((symbol) =>
     symbol.description === undefined && typeof proto[symbol] === "function"
   );
   if (ref) {
-    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](false);
+    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](on);
   }
 }
 
@@ -73,7 +76,7 @@ class WorkerChild implements ChildHandle {
       markEnded(this.pid);
       throw error;
     }
-    if (daemon) unref(this.#worker);
+    if (daemon) setWorkerRef(this.#worker, false);
   }
 
   stop(signal: number): void {

@@ -47,6 +47,8 @@ import {
 } from "./_target.ts";
 import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
 import { workerLauncher } from "./_worker_backend.ts";
+import "./_subprocess_backend.ts"; // registers the "subprocess" backend
+import type { PermissionOptions } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";
 
 internalModule(import.meta.url);
@@ -78,6 +80,22 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   daemon?: boolean;
   /** `"worker"` (default) or `"subprocess"`. */
   backend?: Backend;
+  /**
+   * Subprocess backend only: the child's permissions. By default
+   * (`"inherit"`) a child gets each kind of permission its parent holds in
+   * full (`--allow-all` when it holds all); `"none"` gives none; an object
+   * such as `{ read: true, net: ["example.com"] }` gives those kinds and no
+   * others (as Deno's Worker `deno.permissions` does). Asking for more than
+   * the parent holds throws `Deno.errors.NotCapable` at `start()`. A Worker
+   * child always has its parent's permissions, so the option is rejected
+   * there.
+   */
+  permissions?: PermissionOptions;
+  /**
+   * Subprocess backend only: V8 flags for the child, such as
+   * `["--max-old-space-size=64"]` (a heap limit, in MB).
+   */
+  v8Flags?: string[];
 }
 
 registerLauncher(workerLauncher);
@@ -159,6 +177,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #args: readonly unknown[];
   #name: string;
   #daemon: boolean;
+  #launchOptions: Pick<ProcessOptions, "permissions" | "v8Flags">;
   #launcher: Launcher;
   #handle: ChildHandle | undefined;
   #end: ChildEnd | undefined;
@@ -178,7 +197,8 @@ export class Process<A extends unknown[] = unknown[]> {
    * Describes a child; nothing runs until {@linkcode Process.start}.
    *
    * @param options The target, its arguments, and the child's settings.
-   * @throws {TypeError} When `backend` is unknown.
+   * @throws {TypeError} When `backend` is unknown, or `permissions` or
+   * `v8Flags` is given for a Worker child.
    */
   constructor(options: ProcessOptions<A> = {}) {
     const { target, args = [] as unknown as A, name, daemon, backend } =
@@ -187,6 +207,16 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#name = name ?? `Process-${++processCount}`;
     this.#daemon = daemon ?? identity().daemon;
     this.#launcher = launcherOf(backend ?? defaultBackend);
+    const { permissions, v8Flags } = options;
+    if (
+      this.#launcher.backend !== "subprocess" &&
+      (permissions !== undefined || v8Flags !== undefined)
+    ) {
+      throw new TypeError(
+        'permissions and v8Flags apply to subprocess children only: pass backend: "subprocess" (a Worker child has its parent\'s permissions and heap)',
+      );
+    }
+    this.#launchOptions = { permissions, v8Flags };
     if (target !== undefined) this.#target = this.#resolve(target);
   }
 
@@ -338,7 +368,10 @@ export class Process<A extends unknown[] = unknown[]> {
     };
     let handle: ChildHandle;
     try {
-      handle = this.#launcher.launch(spec, { daemon: this.#daemon });
+      handle = this.#launcher.launch(spec, {
+        daemon: this.#daemon,
+        ...this.#launchOptions,
+      });
     } catch (error) {
       throw argumentError(args, error);
     }

@@ -1,0 +1,354 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The proxy a subprocess child holds for a primitive that lives in its
+// parent (its "home"), and the client that carries its calls there.
+//
+// A call goes from the thread that makes it to an I/O Worker of this
+// process, which owns the socket to the home's agent (Deno has no
+// synchronous socket read, so a thread that must block cannot read its own
+// socket). A call that must block (`*Sync`, getters, setters, and methods
+// whose result is not known to be a promise) waits with `Atomics.wait`
+// until the I/O Worker puts the answer in a shared buffer; an `async`
+// method's answer comes back as a message instead, so the event loop runs
+// meanwhile. A method that turns out to return a promise is answered
+// "pending" at once and settled later, so every method keeps its shape.
+import { dataToError, type ErrorData } from "./_error.ts";
+import { decodeFrame, encodeFrame, loadV8 } from "./_subprocess_channel.ts";
+import {
+  type MemberKind,
+  PROXY_KIND,
+  PROXY_MODULE,
+  type Shape,
+  SYMBOLS,
+} from "./_proxy_shape.ts";
+import {
+  crossesProcesses,
+  decodeSync,
+  encode,
+  registerKind,
+  toWire,
+  type WireContext,
+  wireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { setWorkerRef } from "./_worker_backend.ts";
+
+await loadV8();
+
+/** What a proxy's wire form holds. */
+export interface ProxyState {
+  /** The home agent's socket. */
+  path: string;
+  /** The object's number in the agent's table. */
+  id: number;
+  shape: Shape;
+}
+
+/** How the caller waits: blocking for the final answer, blocking for a
+ * first answer that may be "pending", or not at all. */
+export type Mode = "wait" | "probe" | "async";
+
+/** A call as it is sent to the agent. */
+export interface Request {
+  /** The object's id. */
+  o: number;
+  op: "call" | "get" | "set";
+  /** Member name (`@@name` for well-known symbols, digits for elements). */
+  n: string;
+  a: unknown[];
+  m: Mode;
+}
+
+/** An answer: a value, an error, or "a promise; the value comes later". */
+export type Reply = { ok: unknown } | { err: ErrorData } | { pending: true };
+
+/** Objects that this thread serves as a home agent, by socket path. */
+export const served = new Map<string, Map<number, unknown>>();
+
+// The I/O Worker's code, in a Blob so that a child without read permission
+// can start it. It only moves bytes: frames from this thread to the socket,
+// and answers back, into the shared buffer when this thread waits for that
+// call, else as a message.
+function ioWorker(): void {
+  const HEADER = 9;
+  let conn: Deno.Conn | undefined;
+  let ctl: Int32Array;
+  let data: SharedArrayBuffer;
+  let writing = Promise.resolve();
+  const queue: Uint8Array[] = [];
+  const write = (bytes: Uint8Array) => {
+    writing = writing.then(async () => {
+      let offset = 0;
+      while (offset < bytes.length) {
+        offset += await conn!.write(bytes.subarray(offset));
+      }
+    }).catch(() => {});
+  };
+  const closed = () => {
+    Atomics.store(ctl, 3, 1);
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    self.postMessage("closed");
+  };
+  const deliver = (frame: Uint8Array) => {
+    const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
+    if (Atomics.compareExchange(ctl, 1, tag, 0) === tag) {
+      if (data.byteLength < frame.length) data.grow(frame.length);
+      new Uint8Array(data).set(frame);
+      Atomics.store(ctl, 2, frame.length);
+      Atomics.store(ctl, 0, 1);
+      Atomics.notify(ctl, 0);
+    } else {
+      self.postMessage(frame, [frame.buffer as ArrayBuffer]);
+    }
+  };
+  const read = async () => {
+    let buffer = new Uint8Array(65536);
+    let end = 0;
+    while (true) {
+      let start = 0;
+      while (end - start >= HEADER) {
+        const size = HEADER +
+          new DataView(buffer.buffer, start).getUint32(0);
+        if (end - start < size) break;
+        deliver(buffer.slice(start, start + size));
+        start += size;
+      }
+      buffer.copyWithin(0, start, end);
+      end -= start;
+      const need = end >= HEADER
+        ? HEADER + new DataView(buffer.buffer).getUint32(0)
+        : HEADER;
+      if (buffer.length < need || buffer.length - end < 4096) {
+        const bigger = new Uint8Array(Math.max(need, buffer.length * 2));
+        bigger.set(buffer.subarray(0, end));
+        buffer = bigger;
+      }
+      let n: number | null = null;
+      try {
+        n = await conn!.read(buffer.subarray(end));
+      } catch {
+        // a reset connection is an end too
+      }
+      if (n === null) return closed();
+      end += n;
+    }
+  };
+  self.onmessage = async (event: MessageEvent) => {
+    if (!(event.data instanceof Uint8Array)) {
+      ({ ctl, data } = event.data);
+      for (let attempt = 0; !conn; attempt++) {
+        try {
+          conn = await Deno.connect({
+            transport: "unix",
+            path: event.data.path,
+          });
+        } catch {
+          if (attempt === 50) return closed();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      for (const bytes of queue.splice(0)) write(bytes);
+      read();
+      return;
+    }
+    if (conn) write(event.data);
+    else queue.push(event.data);
+  };
+}
+
+const IO_URL = URL.createObjectURL(
+  new Blob([`(${ioWorker})()`], { type: "text/javascript" }),
+);
+
+// ctl: [0] an answer is there, [1] the call this thread waits for,
+// [2] the answer's length, [3] the connection is closed.
+const READY = 0;
+const WAITING = 1;
+const LENGTH = 2;
+const CLOSED = 3;
+
+class Client {
+  #path: string;
+  #worker: Worker;
+  #ctl = new Int32Array(new SharedArrayBuffer(16));
+  #data = new SharedArrayBuffer(65536, { maxByteLength: 1 << 30 });
+  #next = 1;
+  #reffed = false;
+  #calls = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  >();
+
+  constructor(path: string) {
+    this.#path = path;
+    this.#worker = new Worker(IO_URL, {
+      type: "module",
+      name: "multiprocessing I/O",
+    });
+    this.#worker.onmessage = (event) => this.#onMessage(event.data);
+    this.#worker.postMessage({ path, ctl: this.#ctl, data: this.#data });
+    setWorkerRef(this.#worker, false);
+  }
+
+  // Keeps this process alive while an answer is awaited, and only then.
+  #ref(on: boolean): void {
+    if (this.#reffed === on) return;
+    this.#reffed = on;
+    setWorkerRef(this.#worker, on);
+  }
+
+  /** Sends a call; returns its value, or a promise of it. */
+  call(request: Request): unknown {
+    if (Atomics.load(this.#ctl, CLOSED)) throw this.#closedError();
+    const id = this.#next++;
+    const ctx = wireContext("subprocess");
+    const bytes = encodeFrame(
+      { ...request, a: encode(request.a, ctx) },
+      id,
+    );
+    if (request.m === "async") {
+      const promise = this.#expect(id);
+      this.#worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+      return promise;
+    }
+    Atomics.store(this.#ctl, READY, 0);
+    Atomics.store(this.#ctl, WAITING, id);
+    this.#worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+    while (Atomics.load(this.#ctl, READY) === 0) {
+      Atomics.wait(this.#ctl, READY, 0);
+    }
+    if (Atomics.load(this.#ctl, CLOSED)) {
+      Atomics.store(this.#ctl, WAITING, 0);
+      throw this.#closedError();
+    }
+    const length = Atomics.load(this.#ctl, LENGTH);
+    const frame = new Uint8Array(this.#data, 0, length).slice();
+    const reply = decodeFrame(frame) as Reply;
+    if ("pending" in reply) return this.#expect(id);
+    return unwrap(reply);
+  }
+
+  #expect(id: number): Promise<unknown> {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#calls.set(id, { resolve, reject });
+    this.#ref(true);
+    return promise;
+  }
+
+  #onMessage(message: Uint8Array | "closed"): void {
+    if (message === "closed") {
+      for (const { reject } of this.#calls.values()) {
+        reject(this.#closedError());
+      }
+      this.#calls.clear();
+      this.#ref(false);
+      return;
+    }
+    const id = new DataView(message.buffer, message.byteOffset).getUint32(5);
+    const call = this.#calls.get(id);
+    if (!call) return;
+    const reply = decodeFrame(message) as Reply;
+    if ("pending" in reply) return;
+    this.#calls.delete(id);
+    if (this.#calls.size === 0) this.#ref(false);
+    try {
+      call.resolve(unwrap(reply));
+    } catch (error) {
+      call.reject(error);
+    }
+  }
+
+  #closedError(): Error {
+    return new Error(
+      `The process that owns this primitive has ended (its socket ${this.#path} closed): a primitive passed to a subprocess lives in the process that passed it`,
+    );
+  }
+}
+
+function unwrap(reply: Reply): unknown {
+  if ("err" in reply) throw dataToError(reply.err);
+  return decodeSync((reply as { ok: unknown }).ok);
+}
+
+const clients = new Map<string, Client>();
+
+function clientOf(path: string): Client {
+  let client = clients.get(path);
+  if (!client) clients.set(path, client = new Client(path));
+  return client;
+}
+
+function modeOf(name: string, kind: MemberKind): Mode {
+  if (name.endsWith("Sync")) return "wait";
+  return kind === "a" ? "async" : "probe";
+}
+
+/** Builds the proxy of the object `state` names. */
+function makeProxy(state: ProxyState): object {
+  const client = clientOf(state.path);
+  const { id, shape } = state;
+  const call = (op: Request["op"], n: string, a: unknown[], m: Mode) =>
+    client.call({ o: id, op, n, a, m });
+  // A class of the primitive's name, so that inspection says what it is.
+  const Named = { [shape.name]: class {} }[shape.name];
+  const base = new Named() as Record<string | symbol, unknown>;
+  for (const [name, kind] of Object.entries(shape.members)) {
+    const key = SYMBOLS[name] ?? name;
+    if (kind === "g" || kind === "s") {
+      Object.defineProperty(base, key, {
+        get: () => call("get", name, [], "wait"),
+        set: kind === "s"
+          ? (value: unknown) => call("set", name, [value], "wait")
+          : undefined,
+        enumerable: false,
+      });
+    } else {
+      const mode = modeOf(name, kind);
+      Object.defineProperty(base, key, {
+        value: (...args: unknown[]) => call("call", name, args, mode),
+        enumerable: false,
+        writable: true,
+      });
+    }
+  }
+  Object.defineProperties(base, {
+    [toWire]: {
+      value: (_ctx: WireContext): WireForm => ({
+        kind: PROXY_KIND,
+        module: PROXY_MODULE,
+        state,
+      }),
+    },
+    [crossesProcesses]: { value: true },
+  });
+  if (!shape.indexed) return base;
+  const isIndex = (key: string | symbol) =>
+    typeof key === "string" && /^\d+$/.test(key);
+  return new Proxy(base, {
+    get: (target, key, receiver) =>
+      isIndex(key)
+        ? call("get", key as string, [], "wait")
+        : Reflect.get(target, key, receiver),
+    set: (target, key, value, receiver) => {
+      if (!isIndex(key)) return Reflect.set(target, key, value, receiver);
+      call("set", key as string, [value], "wait");
+      return true;
+    },
+    has: (target, key) =>
+      isIndex(key)
+        ? Number(key) < (call("get", "length", [], "wait") as number)
+        : Reflect.has(target, key),
+  });
+}
+
+registerKind(PROXY_KIND, (state) => {
+  const { path, id } = state as ProxyState;
+  const local = served.get(path);
+  if (local) {
+    if (!local.has(id)) {
+      throw new ReferenceError(`No object ${id} is served at ${path}`);
+    }
+    return local.get(id);
+  }
+  return makeProxy(state as ProxyState);
+});

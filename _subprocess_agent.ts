@@ -1,0 +1,240 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The agent of one subprocess child in its parent: a Worker that holds the
+// primitives passed to that child (as a Worker child would, so it works on
+// their SharedArrayBuffers) and performs the child's calls on them. It acts
+// with the child's pid as its identity, so that a lock taken for the child
+// is owned by the child, and freed when the child dies. Being a thread of
+// its own, it can block in a `*Sync` call without freezing the parent.
+/// <reference lib="deno.worker" />
+import { errorToData } from "./_error.ts";
+import { type ProxyState, type Reply, type Request, served } from "./_proxy.ts";
+import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./_proxy_shape.ts";
+import { adoptTreeState, identity, type TreeState } from "./_registry.ts";
+import { encodeFrame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
+import {
+  crossesProcesses,
+  decode,
+  decodeSync,
+  encode,
+  ownerEnded,
+  type Shareable,
+  toWire,
+  type WireForm,
+} from "./_wire.ts";
+
+/** Messages from the parent's main thread. */
+export type AgentMessage =
+  | { t: "init"; path: string }
+  | { t: "export"; id: number; record: unknown }
+  | { t: "identity"; tree: TreeState }
+  | { t: "end" };
+
+let path = "";
+let listener: Deno.Listener | undefined;
+const table = new Map<number, unknown>();
+const arriving = new Map<number, Promise<unknown>>();
+const ownExports: unknown[] = [];
+const conns = new Set<Deno.Conn>();
+// Ids the agent gives to objects it exports itself (results of calls)
+// start far from the parent's, so the two never meet.
+let nextId = 1 << 24;
+const identified = Promise.withResolvers<void>();
+
+function exportLocal(value: object): WireForm {
+  const id = nextId++;
+  table.set(id, value);
+  arriving.set(id, Promise.resolve(value));
+  ownExports.push(value);
+  const state: ProxyState = { path, id, shape: shapeOf(value) };
+  return { kind: PROXY_KIND, module: PROXY_MODULE, state };
+}
+
+/** A handle that encodes as a proxy of `value`, exported here. */
+function exported(value: object): Shareable {
+  return {
+    [crossesProcesses]: true,
+    [toWire]: () => exportLocal(value),
+  };
+}
+
+/** Whether `value` is data the structured clone copies whole. */
+function isData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    // A plain object with a method (a disposable scope) is behaviour.
+    return !Reflect.ownKeys(value).some((key) =>
+      typeof (value as Record<PropertyKey, unknown>)[key] === "function"
+    );
+  }
+  return Array.isArray(value) || value instanceof Map ||
+    value instanceof Set || value instanceof Date ||
+    value instanceof RegExp || value instanceof Error ||
+    value instanceof ArrayBuffer || ArrayBuffer.isView(value) ||
+    value instanceof Boolean || value instanceof Number ||
+    value instanceof String;
+}
+
+function encodeResult(value: unknown, tag: number): Uint8Array {
+  const ctx = {
+    backend: "subprocess" as const,
+    transfer: [],
+    handles: [],
+    exporter: (shareable: Shareable) => exportLocal(shareable),
+  };
+  if (
+    typeof value === "object" && value !== null && !isData(value) &&
+    !(value as Shareable)[crossesProcesses]
+  ) {
+    return encodeFrame({ ok: encode(exported(value), ctx) }, tag);
+  }
+  const encoded = encode(value, ctx);
+  try {
+    return encodeFrame({ ok: encoded } satisfies Reply, tag);
+  } catch (error) {
+    // An object with behaviour (an iterator, a disposable scope) crosses
+    // as a proxy of itself.
+    if (typeof value !== "object" || value === null) throw error;
+    return encodeFrame({ ok: encode(exported(value), ctx) }, tag);
+  }
+}
+
+function member(name: string): PropertyKey {
+  return SYMBOLS[name] ?? name;
+}
+
+/** The method to run: a `*Sync` call runs its async twin, so this thread
+ * keeps serving the child's other calls (the child waits either way). */
+function methodOf(
+  target: Record<PropertyKey, unknown>,
+  name: string,
+  mode: Request["m"],
+): (...args: unknown[]) => unknown {
+  if (mode === "wait" && name.endsWith("Sync")) {
+    const twin = target[name.slice(0, -4)];
+    if (typeof twin === "function") return twin as () => unknown;
+  }
+  const fn = target[member(name)];
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `${name} is not a method of this ${
+        (target as { constructor?: { name?: string } }).constructor?.name ??
+          "object"
+      }`,
+    );
+  }
+  return fn as () => unknown;
+}
+
+async function perform(
+  request: Request,
+  target: Record<PropertyKey, unknown>,
+  tag: number,
+  writer: FrameWriter,
+): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    const args = decodeSync(request.a) as unknown[];
+    let result: unknown;
+    if (request.op === "get") {
+      result = target[member(request.n)];
+    } else if (request.op === "set") {
+      target[member(request.n)] = args[0];
+    } else {
+      result = methodOf(target, request.n, request.m).apply(target, args);
+    }
+    if (
+      typeof (result as PromiseLike<unknown>)?.then === "function"
+    ) {
+      if (request.m === "probe") {
+        writer.sendBytes(encodeFrame({ pending: true } satisfies Reply, tag));
+      }
+      result = await result;
+    }
+    bytes = encodeResult(result, tag);
+  } catch (error) {
+    bytes = encodeFrame({ err: errorToData(error) } satisfies Reply, tag);
+  }
+  await writer.sendBytes(bytes).catch(() => {});
+}
+
+async function serve(conn: Deno.Conn): Promise<void> {
+  conns.add(conn);
+  const writer = new FrameWriter(conn);
+  await identified.promise;
+  // What the parent passed in `args` is revived before the first call, so
+  // that a call's arguments can name any of it.
+  await Promise.allSettled(arriving.values());
+  for await (const { tag, value } of readFrames(conn)) {
+    const request = value as Request;
+    let target: unknown;
+    try {
+      target = await arriving.get(request.o);
+      if (target === undefined) {
+        throw new ReferenceError(`No object ${request.o} is served here`);
+      }
+    } catch (error) {
+      writer.send({ err: errorToData(error) } satisfies Reply, tag);
+      continue;
+    }
+    // Not awaited: a call that waits must not hold up the next one.
+    perform(request, target as Record<PropertyKey, unknown>, tag, writer);
+  }
+  conns.delete(conn);
+}
+
+async function accept(): Promise<void> {
+  try {
+    for await (const conn of listener!) serve(conn);
+  } catch {
+    // closed at the end
+  }
+}
+
+function end(): void {
+  const pid = identity().pid;
+  for (const value of ownExports) {
+    try {
+      (value as Partial<Shareable>)[ownerEnded]?.(pid);
+    } catch {
+      // the child is gone either way
+    }
+  }
+  listener?.close();
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+  self.postMessage({ t: "closed" });
+}
+
+self.onmessage = (event: MessageEvent<AgentMessage>) => {
+  const message = event.data;
+  switch (message.t) {
+    case "init":
+      path = message.path;
+      served.set(path, table);
+      listener = Deno.listen({ transport: "unix", path });
+      accept();
+      self.postMessage({ t: "listening" });
+      break;
+    case "export": {
+      // Revived once the identity is known: a primitive may record its
+      // holder's pid when it is revived.
+      const { id, record } = message;
+      const value = identified.promise.then(() => decode(record));
+      arriving.set(id, value);
+      value.then((object) => table.set(id, object), () => {});
+      break;
+    }
+    case "identity":
+      adoptTreeState(message.tree);
+      identified.resolve();
+      break;
+    case "end":
+      end();
+      break;
+  }
+};

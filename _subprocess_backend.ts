@@ -1,0 +1,451 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Children as OS processes: `deno run` of `Deno.execPath()`.
+//
+// Start-up is what a fresh `deno run` costs, and little more: the child's
+// main module is a `data:` URL that statically imports our entry and the
+// target's module (static imports need no read permission, and the entry
+// starts connecting to its parent while the target's module loads); its
+// identity, target and arguments come in `argv` as JSON when JSON carries
+// them, else over the socket. This module stays light: `node:v8` is loaded
+// only when a value needs it, since every Worker child imports this file.
+//
+// Each parent has one control socket (a Unix socket in a temporary
+// directory) to which its children connect: a child reports an uncaught
+// error there before it exits, and sees its parent's death as the socket's
+// end. Primitives passed to a child stay in the parent, held by an agent
+// Worker per child (see _subprocess_agent.ts) that performs the child's
+// calls on them; only children given primitives get an agent.
+import {
+  type ChildEnd,
+  type ChildHandle,
+  type Launcher,
+  type LaunchOptions,
+  type LaunchSpec,
+  registerLauncher,
+} from "./_backend.ts";
+import type { ErrorData } from "./_error.ts";
+import {
+  PROXY_KIND,
+  PROXY_MODULE,
+  type Shape,
+  shapeOf,
+} from "./_proxy_shape.ts";
+import {
+  childTreeState,
+  type Identity,
+  markAlive,
+  markEnded,
+} from "./_registry.ts";
+import {
+  FrameWriter,
+  jsonSafe,
+  loadV8,
+  readFrames,
+} from "./_subprocess_channel.ts";
+import {
+  grantItems,
+  grantsOf,
+  permissionFlags,
+} from "./_subprocess_permissions.ts";
+import type { TargetSpec } from "./_target.ts";
+import {
+  encode,
+  setSubprocessExporter,
+  type Shareable,
+  wireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { setWorkerRef } from "./_worker_backend.ts";
+
+const ENTRY = new URL("./_subprocess_main.ts", import.meta.url).href;
+const AGENT = new URL("./_subprocess_agent.ts", import.meta.url);
+/** Arguments longer than this (as JSON) go over the socket, not in argv. */
+const ARGV_LIMIT = 64 * 1024;
+
+/** What a child finds in `Deno.args[0]`. */
+export interface StartInfo {
+  /** The parent's control socket. */
+  sock: string;
+  /** Names the child to its parent on the socket. */
+  token: number;
+  identity: Omit<Identity, "pid">;
+  target: TargetSpec;
+  /** The arguments, when JSON carries them; else they come on the socket. */
+  args?: unknown[];
+  /** Whether to wait for the parent's "start" message before running. */
+  wait: boolean;
+}
+
+/** The messages on a control socket. */
+export type ControlMessage =
+  | { t: "hello"; token: number }
+  | { t: "start"; args?: unknown[] }
+  | { t: "end"; error: ErrorData }
+  | { t: "ack" };
+
+/** This process's control socket, made on first use. */
+class Home {
+  readonly dir: string;
+  readonly path: string;
+  #listener: Deno.Listener;
+  #expected = new Map<number, SubprocessChild>();
+  #agents = 0;
+
+  constructor() {
+    this.dir = Deno.makeTempDirSync({ prefix: "deno-multiprocessing-" });
+    this.path = `${this.dir}/control.sock`;
+    this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    this.#listener.unref();
+    this.#accept();
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(this.dir, { recursive: true });
+      } catch {
+        // gone already
+      }
+    });
+  }
+
+  /** A fresh socket path for an agent. */
+  agentPath(): string {
+    return `${this.dir}/agent-${++this.#agents}.sock`;
+  }
+
+  expect(token: number, child: SubprocessChild): void {
+    this.#expected.set(token, child);
+  }
+
+  forget(token: number): void {
+    this.#expected.delete(token);
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) this.#greet(conn);
+    } catch {
+      // The listener closed: this process is ending.
+    }
+  }
+
+  async #greet(conn: Deno.Conn): Promise<void> {
+    conn.unref();
+    const frames = readFrames(conn);
+    const first = await frames.next();
+    const hello = first.value?.value as ControlMessage | undefined;
+    const child = hello?.t === "hello"
+      ? this.#expected.get(hello.token)
+      : undefined;
+    if (!child) {
+      conn.close();
+      return;
+    }
+    child.attach(conn, frames);
+  }
+}
+
+let home: Home | undefined;
+
+function homeOf(): Home {
+  return home ??= new Home();
+}
+
+/**
+ * The primitives passed to one child in `args`, handed to its agent: the
+ * agent is made on the first one, so a child given none has no agent.
+ */
+class Session {
+  readonly path: string;
+  readonly listening: Promise<void>;
+  #worker: Worker;
+  #next = 1;
+  #closed = Promise.withResolvers<void>();
+
+  constructor() {
+    this.path = homeOf().agentPath();
+    this.#worker = new Worker(AGENT, {
+      type: "module",
+      name: "multiprocessing agent",
+    });
+    setWorkerRef(this.#worker, false);
+    const listening = Promise.withResolvers<void>();
+    this.listening = listening.promise;
+    this.#worker.onmessage = (event) => {
+      if (event.data?.t === "listening") listening.resolve();
+      if (event.data?.t === "closed") this.#closed.resolve();
+    };
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      listening.reject(new Error(`The agent failed: ${event.message}`));
+      this.#closed.resolve();
+    };
+    this.#worker.postMessage({ t: "init", path: this.path });
+    sessions.set(this.path, this);
+  }
+
+  /** Hands `value` to the agent; returns the wire form of its proxy. */
+  export(value: Shareable): WireForm {
+    const id = this.#next++;
+    const ctx = wireContext("worker");
+    const record = encode(value, ctx);
+    this.#worker.postMessage({ t: "export", id, record }, ctx.transfer);
+    const state: { path: string; id: number; shape: Shape } = {
+      path: this.path,
+      id,
+      shape: shapeOf(value),
+    };
+    return { kind: PROXY_KIND, module: PROXY_MODULE, state };
+  }
+
+  /** Tells the agent whose calls it performs. */
+  identify(identity: Identity): void {
+    this.#worker.postMessage({
+      t: "identity",
+      tree: childTreeState(identity),
+    });
+  }
+
+  /** Ends the agent once the child ended. */
+  async end(): Promise<void> {
+    sessions.delete(this.path);
+    this.#worker.postMessage({ t: "end" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#closed.promise,
+      new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+    ]);
+    clearTimeout(timer);
+    this.#worker.terminate();
+  }
+}
+
+const sessions = new Map<string, Session>();
+
+setSubprocessExporter(() => {
+  let session: Session | undefined;
+  return (value) => (session ??= new Session()).export(value);
+});
+
+/** The sessions whose proxies are in `value` (at any depth). */
+function sessionsIn(value: unknown, found: Set<Session>, depth = 0): void {
+  if (typeof value !== "object" || value === null || depth > 64) return;
+  const record = value as Record<string, unknown>;
+  if (record.module === PROXY_MODULE) {
+    const session = sessions.get((record.state as { path: string }).path);
+    if (session) found.add(session);
+    return;
+  }
+  const items = value instanceof Map
+    ? [...value.keys(), ...value.values()]
+    : value instanceof Set
+    ? [...value]
+    : Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype
+    ? Object.values(value)
+    : [];
+  for (const item of items) sessionsIn(item, found, depth + 1);
+}
+
+/** Names the first argument that cannot cross into another OS process. */
+function checkArgs(args: unknown[]): void {
+  // Throws the structured clone's DataCloneError, which Process turns into
+  // a TypeError naming the argument.
+  structuredClone(args);
+  for (let i = 0; i < args.length; i++) {
+    const what = unshareable(args[i], 0);
+    if (what) {
+      throw new TypeError(
+        `Process argument ${i} (args[${i}]) cannot be passed to a subprocess: it holds a ${what}, which cannot leave its OS process; use the worker backend, or a Value, Array, Queue or Pipe of this library`,
+      );
+    }
+  }
+}
+
+function unshareable(value: unknown, depth: number): string | undefined {
+  if (typeof value !== "object" || value === null || depth > 64) {
+    return undefined;
+  }
+  if (value instanceof SharedArrayBuffer) return "SharedArrayBuffer";
+  if (ArrayBuffer.isView(value)) {
+    return value.buffer instanceof SharedArrayBuffer
+      ? "view of a SharedArrayBuffer"
+      : undefined;
+  }
+  if (value instanceof MessagePort) return "MessagePort";
+  const items = value instanceof Map
+    ? [...value.keys(), ...value.values()]
+    : value instanceof Set
+    ? [...value]
+    : Object.values(value);
+  for (const item of items) {
+    const what = unshareable(item, depth + 1);
+    if (what) return what;
+  }
+  return undefined;
+}
+
+/** The data: URL of a child's main module. */
+function entryOf(target: TargetSpec, proxies: boolean): string {
+  const code = `import{main}from${JSON.stringify(ENTRY)};` +
+    (proxies ? `import${JSON.stringify(PROXY_MODULE)};` : "") +
+    `import*as t from${JSON.stringify(target.module)};main(t);`;
+  return `data:text/javascript,${encodeURIComponent(code)}`;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/** `-signal` for a child a signal ended, else its exit code. */
+function exitCodeOf(status: Deno.CommandStatus): number {
+  if (status.signal === null) return status.code;
+  // Deno reports a signalled child's code as 128 + signal, as shells do.
+  const number = status.code > 128 ? status.code - 128 : SIGNALS[status.signal];
+  return -(number ?? 1);
+}
+
+let tokens = 0;
+
+class SubprocessChild implements ChildHandle {
+  readonly pid: number;
+  readonly ended: Promise<ChildEnd>;
+  #token = ++tokens;
+  #child: Deno.ChildProcess;
+  #session: Session | undefined;
+  #socketArgs: unknown[] | undefined;
+  #error: ErrorData | undefined;
+  #conn: Deno.Conn | undefined;
+
+  constructor(spec: LaunchSpec, options: LaunchOptions) {
+    const found = new Set<Session>();
+    sessionsIn(spec.args, found);
+    this.#session = [...found][0];
+    const inArgv = jsonSafe(spec.args) &&
+      JSON.stringify(spec.args).length <= ARGV_LIMIT;
+    if (!inArgv) {
+      checkArgs(spec.args);
+      this.#socketArgs = spec.args;
+    }
+    const { pid: _, ...identity } = spec.identity;
+    const h = homeOf();
+    const info: StartInfo = {
+      sock: h.path,
+      token: this.#token,
+      identity,
+      target: spec.target,
+      ...(inArgv ? { args: spec.args } : {}),
+      wait: !inArgv || this.#session !== undefined,
+    };
+    const grants = grantsOf(options.permissions);
+    const sockets = [h.path, ...found].map((s) =>
+      typeof s === "string" ? s : s.path
+    );
+    grantItems(grants, "read", [h.dir]);
+    grantItems(grants, "write", [h.dir]);
+    grantItems(grants, "net", sockets.map((path) => `unix:${path}`));
+    const args = ["run", "--no-prompt", ...permissionFlags(grants)];
+    if (options.v8Flags?.length) {
+      args.push(`--v8-flags=${options.v8Flags.join(",")}`);
+    }
+    args.push(
+      entryOf(spec.target, this.#session !== undefined),
+      JSON.stringify(info),
+    );
+    h.expect(this.#token, this);
+    try {
+      this.#child = new Deno.Command(Deno.execPath(), {
+        args,
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch (error) {
+      h.forget(this.#token);
+      for (const session of found) session.end();
+      throw error;
+    }
+    this.pid = this.#child.pid;
+    markAlive(this.pid);
+    this.#session?.identify({ ...spec.identity, pid: this.pid });
+    if (options.daemon) this.#child.unref();
+    this.ended = this.#wait();
+  }
+
+  async #wait(): Promise<ChildEnd> {
+    const status = await this.#child.status;
+    markEnded(this.pid);
+    homeOf().forget(this.#token);
+    try {
+      this.#conn?.close();
+    } catch {
+      // closed by the child's end
+    }
+    await this.#session?.end();
+    return { exitCode: exitCodeOf(status), error: this.#error };
+  }
+
+  /** The child connected: start it, then listen for its end. */
+  async attach(
+    conn: Deno.Conn,
+    frames: AsyncGenerator<{ tag: number; value: unknown }>,
+  ): Promise<void> {
+    this.#conn = conn;
+    const writer = new FrameWriter(conn);
+    try {
+      if (this.#socketArgs) await loadV8();
+      await this.#session?.listening;
+      const start: ControlMessage = this.#socketArgs
+        ? { t: "start", args: this.#socketArgs }
+        : { t: "start" };
+      await writer.send(start);
+    } catch (error) {
+      // The arguments could not be serialized, or the agent failed: the
+      // child cannot run, so it ends with the reason.
+      this.#error = {
+        name: (error as Error).name ?? "Error",
+        message: (error as Error).message ?? String(error),
+      };
+      this.stop(15);
+      return;
+    }
+    for await (const { value } of frames) {
+      const message = value as ControlMessage;
+      if (message.t === "end") {
+        this.#error = message.error;
+        await writer.send({ t: "ack" } satisfies ControlMessage).catch(
+          () => {},
+        );
+      }
+    }
+  }
+
+  stop(signal: number): void {
+    try {
+      this.#child.kill(signal === 9 ? "SIGKILL" : "SIGTERM");
+    } catch {
+      // It ended already.
+    }
+  }
+}
+
+/** Starts children as OS processes. */
+export const subprocessLauncher: Launcher = {
+  backend: "subprocess",
+  // The OS gives the pid at spawn; the child reads its own.
+  allocatePid: () => 0,
+  launch: (spec, options) => new SubprocessChild(spec, options),
+};
+
+registerLauncher(subprocessLauncher);
