@@ -2,28 +2,10 @@
 import assert from "node:assert/strict";
 import { Barrier } from "./barrier.ts";
 import { BrokenBarrierError } from "./errors.ts";
-import { Process } from "./process.ts";
 import { SharedArray, Value } from "./shared.ts";
 import { BACKENDS } from "./_test_util.ts";
-import type { Backend } from "./_wire.ts";
 import { TARGETS } from "./testdata/sync_targets.ts";
-
-function child(backend: Backend, name: string, args: unknown[]): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
-}
-
-async function joinAll(children: Process[]): Promise<void> {
-  await Promise.all(children.map((p) => p.join()));
-  for (const p of children) {
-    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
-  }
-}
+import { child, joinAll } from "./testdata/sync_helpers.ts";
 
 /** Waits until `n` parties wait at the barrier (it has no event for that). */
 async function waitingParties(barrier: Barrier, n: number): Promise<void> {

@@ -4,27 +4,8 @@ import { Condition } from "./condition.ts";
 import { Lock, RLock } from "./lock.ts";
 import { Semaphore } from "./semaphore.ts";
 import { SharedArray, Value } from "./shared.ts";
-import { Process } from "./process.ts";
 import { BACKENDS } from "./_test_util.ts";
-import type { Backend } from "./_wire.ts";
-import { TARGETS } from "./testdata/sync_targets.ts";
-
-function child(backend: Backend, name: string, args: unknown[]): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
-}
-
-async function joinAll(children: Process[]): Promise<void> {
-  await Promise.all(children.map((p) => p.join()));
-  for (const p of children) {
-    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
-  }
-}
+import { child, joinAll } from "./testdata/sync_helpers.ts";
 
 /** Acquires `sem` n times. */
 async function take(sem: Semaphore, n: number): Promise<void> {

@@ -7,26 +7,8 @@ import { Process } from "./process.ts";
 import { SharedArray } from "./shared.ts";
 import { ProcessError, TimeoutError } from "./errors.ts";
 import { BACKENDS } from "./_test_util.ts";
-import type { Backend } from "./_wire.ts";
 import { TARGETS } from "./testdata/sync_targets.ts";
-
-function child(backend: Backend, name: string, args: unknown[]): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
-}
-
-/** Joins every child and fails with the first child error. */
-async function joinAll(children: Process[]): Promise<void> {
-  await Promise.all(children.map((p) => p.join()));
-  for (const p of children) {
-    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
-  }
-}
+import { child, joinAll } from "./testdata/sync_helpers.ts";
 
 /** A shared int for children's results, on any backend. */
 function counter(): SharedArray<"i32"> {

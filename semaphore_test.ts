@@ -1,29 +1,10 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
 import { BoundedSemaphore, Semaphore } from "./semaphore.ts";
-import { Process } from "./process.ts";
 import { SharedArray } from "./shared.ts";
 import { TimeoutError } from "./errors.ts";
 import { BACKENDS } from "./_test_util.ts";
-import type { Backend } from "./_wire.ts";
-import { TARGETS } from "./testdata/sync_targets.ts";
-
-function child(backend: Backend, name: string, args: unknown[]): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
-}
-
-async function joinAll(children: Process[]): Promise<void> {
-  await Promise.all(children.map((p) => p.join()));
-  for (const p of children) {
-    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
-  }
-}
+import { child, joinAll } from "./testdata/sync_helpers.ts";
 
 Deno.test("Semaphore: counts down and up, with timeouts and tries", async () => {
   const sem = new Semaphore(2);

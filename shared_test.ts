@@ -2,27 +2,8 @@
 import assert from "node:assert/strict";
 import { Array as MpArray, SharedArray, Value } from "./shared.ts";
 import { Lock, RLock } from "./lock.ts";
-import { Process } from "./process.ts";
 import { BACKENDS } from "./_test_util.ts";
-import type { Backend } from "./_wire.ts";
-import { TARGETS } from "./testdata/sync_targets.ts";
-
-function child(backend: Backend, name: string, args: unknown[]): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
-}
-
-async function joinAll(children: Process[]): Promise<void> {
-  await Promise.all(children.map((p) => p.join()));
-  for (const p of children) {
-    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
-  }
-}
+import { child, joinAll } from "./testdata/sync_helpers.ts";
 
 Deno.test("Value: every type and typecode reads back what was written", () => {
   const cases: [string, number | bigint, number | bigint][] = [

@@ -1,0 +1,30 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Shared by the tests of the synchronization primitives: start a child on
+// a target of sync_targets.ts, and join children expecting success.
+import assert from "node:assert/strict";
+import { Process } from "../process.ts";
+import type { Backend } from "../_wire.ts";
+import { TARGETS } from "./sync_targets.ts";
+
+/** Starts a child on `backend` running the target `name` with `args`. */
+export function child(
+  backend: Backend,
+  name: string,
+  args: unknown[],
+): Process {
+  const p = new Process({
+    target: { module: TARGETS, export: name },
+    args,
+    backend,
+  });
+  p.start();
+  return p;
+}
+
+/** Joins every child, then fails with the first one that did not succeed. */
+export async function joinAll(children: Process[]): Promise<void> {
+  await Promise.all(children.map((p) => p.join()));
+  for (const p of children) {
+    assert.equal(p.exitCode, 0, p.error?.stack ?? `${p.name} failed`);
+  }
+}
