@@ -355,7 +355,11 @@ export class Condition {
     const ticket = Atomics.add(cells, TICKETS, 1);
     for (let slot = 0; slot < CAPACITY; slot++) {
       const index = SLOTS + slot * SLOT_WORDS;
-      if (Atomics.load(cells, index) !== FREE) continue;
+      const state = Atomics.load(cells, index);
+      if (state === WAITING && !isAlive(Atomics.load(cells, index + PID))) {
+        // A waiter that ended and was never notified: reuse its slot.
+        Atomics.compareExchange(cells, index, WAITING, FREE);
+      } else if (state !== FREE) continue;
       // Only lock holders take slots, so this one stays ours; a notifier
       // (who also holds the lock) sees it complete.
       Atomics.store(cells, index + TICKET, ticket);
