@@ -66,12 +66,16 @@ function isData(value: object): boolean {
       typeof (value as Record<PropertyKey, unknown>)[key] === "function"
     );
   }
+  if (ArrayBuffer.isView(value)) {
+    // A view of shared memory (an Array's `.array`) would arrive as a
+    // stale copy: it crosses as a proxy, whose elements are live.
+    return !(value.buffer instanceof SharedArrayBuffer);
+  }
   return Array.isArray(value) || value instanceof Map ||
     value instanceof Set || value instanceof Date ||
     value instanceof RegExp || value instanceof Error ||
-    value instanceof ArrayBuffer || ArrayBuffer.isView(value) ||
-    value instanceof Boolean || value instanceof Number ||
-    value instanceof String;
+    value instanceof ArrayBuffer || value instanceof Boolean ||
+    value instanceof Number || value instanceof String;
 }
 
 function encodeResult(value: unknown, tag: number): Uint8Array {

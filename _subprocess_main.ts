@@ -48,7 +48,6 @@ async function finish(end: ChildEnd, conn: Deno.Conn | undefined) {
     // its word that it has it.
     const { promise, resolve } = Promise.withResolvers<void>();
     acked = resolve;
-    conn.ref();
     await new FrameWriter(conn).send(
       { t: "end", error: end.error } satisfies ControlMessage,
     ).then(() => promise, () => {});
@@ -92,7 +91,8 @@ export async function main(_target: Record<string, unknown>): Promise<void> {
     const start = first.value.value as ControlMessage;
     if (start.t === "start" && start.args) args = start.args;
   }
-  conn.unref();
+  // The socket stays referenced: as a Worker child does, this child runs
+  // until its target settles, even a target that awaits forever.
   watch(frames);
   await finish(await runChild(info.target, args), conn);
 }

@@ -1,0 +1,110 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Targets for subprocess_test.ts: a child imports its target by name, so
+// each is exported here.
+import type { Event } from "../event.ts";
+import type { Lock } from "../lock.ts";
+import type { Queue } from "../queue.ts";
+import type { SharedArray, Value } from "../shared.ts";
+
+/** Blocks this thread for good (a child stuck in a native call). */
+function blockForever(): never {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  throw new Error("unreachable");
+}
+
+/** Tells the parent it runs, then blocks until it is killed. */
+export function signalThenBlock(started: Event): void {
+  started.set();
+  blockForever();
+}
+
+/** Takes the lock, tells the parent, then blocks until it is killed. */
+export async function holdLockThenBlock(
+  lock: Lock,
+  holding: Event,
+): Promise<void> {
+  await lock.acquire();
+  holding.set();
+  blockForever();
+}
+
+/** Allocates until V8 gives up (run with a small heap). */
+export function exhaustMemory(): void {
+  const hoard: number[][] = [];
+  while (true) hoard.push(new Array(1 << 20).fill(hoard.length));
+}
+
+/** Reads a file; fails without read permission. */
+export function readFile(path: string): void {
+  Deno.readTextFileSync(path);
+}
+
+/** Fails unless the child holds exactly the given permission states. */
+export function expectPermissions(expected: Record<string, string>): void {
+  for (const [name, state] of Object.entries(expected)) {
+    const actual = Deno.permissions.querySync(
+      { name } as Deno.PermissionDescriptor,
+    ).state;
+    if (actual !== state) {
+      throw new Error(`${name} permission is ${actual}, expected ${state}`);
+    }
+  }
+}
+
+/** Exits with `code`, or is signalled by itself. */
+export function exitWith(code: number): void {
+  Deno.exit(code);
+}
+
+/** Sends its own pid back and checks its OS identity. */
+export function reportPid(values: Value<"i32">): void {
+  values.value = Deno.pid;
+}
+
+/** Works on shared values: getters, setters, methods, elements. */
+export function useShared(
+  value: Value<"f64">,
+  array: SharedArray<"i32">,
+): void {
+  value.value = value.value * 2;
+  array.set(0, array.get(1) + array.length);
+  const view = array.array;
+  view[2] = 30;
+  {
+    using _ = value.getLock().holdSync();
+    value.value += 1;
+  }
+}
+
+/** Puts the numbers in order, then `null`, using both put and putSync. */
+export async function produce(queue: Queue<number | null>, n: number) {
+  for (let i = 0; i < n; i++) {
+    if (i % 2) await queue.put(i);
+    else queue.putSync(i);
+  }
+  await queue.put(null);
+}
+
+/** Reads the queue with `for await` and sends back the sum. */
+export async function sumQueue(queue: Queue<number>, result: Value<"i32">) {
+  let sum = 0;
+  for await (const item of queue) {
+    if (item < 0) break;
+    sum += item;
+  }
+  result.value = sum;
+}
+
+/** Waits for the event with the blocking and the async twin. */
+export async function waitBoth(go: Event, done: Event): Promise<void> {
+  if (!go.waitSync(10_000)) throw new Error("waitSync timed out");
+  if (!(await go.wait(10_000))) throw new Error("wait timed out");
+  done.set();
+}
+
+/** Throws an error with a cause. */
+export function fail(): void {
+  throw new RangeError("out of range in the child", {
+    cause: new TypeError("the cause"),
+  });
+}
