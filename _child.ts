@@ -7,7 +7,22 @@ import { errorToData } from "./_error.ts";
 import { identity } from "./_registry.ts";
 import { importTarget, type TargetSpec } from "./_target.ts";
 import { decode } from "./_wire.ts";
-import { activeChildren, Process } from "./process.ts";
+
+// process.ts is not imported here: a subprocess child's start-up pays for
+// every module it loads, and a child that never loaded process.ts (its
+// target did not import it) has no children to wait for. process.ts
+// registers its list of live children when it loads.
+interface ChildLike {
+  readonly daemon: boolean;
+  terminate(): void;
+  join(): Promise<number | null>;
+}
+let liveChildren: () => ChildLike[] = () => [];
+
+/** Called by process.ts when it loads, with its `activeChildren`. */
+export function trackChildren(children: () => ChildLike[]): void {
+  liveChildren = children;
+}
 
 /** Prints a child's uncaught error on stderr, as Python's child does. */
 export function printChildError(error: unknown): void {
@@ -29,6 +44,9 @@ export async function runChild(
     if (target.kind === "subclass") {
       // Made by Process's own constructor (so that its private state exists)
       // with the subclass's prototype, then given the parent's fields.
+      // The subclass's module imported process.ts, so this import is one
+      // the module map already holds (no read permission needed).
+      const { Process } = await import("./process.ts");
       const self = Reflect.construct(Process, [{ name: identity().name }], fn);
       await Object.assign(self, args[0]).run();
     } else {
@@ -44,7 +62,7 @@ export async function runChild(
 }
 
 async function endChildren(): Promise<void> {
-  const children = activeChildren();
+  const children = liveChildren();
   for (const child of children) if (child.daemon) child.terminate();
   await Promise.all(children.map((child) => child.join()));
 }

@@ -17,8 +17,21 @@ import { type Frame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
 import type { ChildEnd } from "./_backend.ts";
 
 const info = JSON.parse(Deno.args[0]) as StartInfo;
-const connecting = Deno.connect({ transport: "unix", path: info.sock });
-connecting.catch(() => {});
+
+// Connecting runs beside the loading of the target's module and, unless the
+// child must wait for its arguments, beside the target itself: a child
+// needs its parent's socket only to report an error, to learn of the
+// parent's death, or to receive what did not fit in argv.
+const control = Deno.connect({ transport: "unix", path: info.sock }).then(
+  async (conn) => {
+    await new FrameWriter(conn).send(
+      { t: "hello", token: info.token } satisfies ControlMessage,
+    );
+    return { conn, frames: readFrames(conn) };
+  },
+);
+// No parent to run for.
+control.catch(() => Deno.exit(1));
 
 const self = { ...info.identity, pid: Deno.pid };
 adoptTreeState(childTreeState(self));
@@ -40,10 +53,11 @@ async function watch(frames: AsyncGenerator<Frame>): Promise<void> {
   if (!ending) Deno.exit(1);
 }
 
-async function finish(end: ChildEnd, conn: Deno.Conn | undefined) {
+async function finish(end: ChildEnd): Promise<void> {
   if (ending) return;
   ending = true;
-  if (end.error && conn) {
+  if (end.error) {
+    const { conn } = await control;
     // The parent must have the error before it sees us exit, so wait for
     // its word that it has it.
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -61,16 +75,9 @@ async function finish(end: ChildEnd, conn: Deno.Conn | undefined) {
  * still loads its target).
  */
 export async function main(_target: Record<string, unknown>): Promise<void> {
-  let conn: Deno.Conn;
-  try {
-    conn = await connecting;
-  } catch {
-    // No parent to run for.
-    Deno.exit(1);
-  }
   const fail = (error: unknown) => {
     printChildError(error);
-    finish({ exitCode: 1, error: errorToData(error) }, conn);
+    finish({ exitCode: 1, error: errorToData(error) });
   };
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
@@ -80,12 +87,9 @@ export async function main(_target: Record<string, unknown>): Promise<void> {
     event.preventDefault();
     fail(event.reason);
   });
-  const frames = readFrames(conn);
-  await new FrameWriter(conn).send(
-    { t: "hello", token: info.token } satisfies ControlMessage,
-  );
   let args = info.args ?? [];
   if (info.wait) {
+    const { frames } = await control;
     const first = await frames.next();
     if (first.done) Deno.exit(1);
     const start = first.value.value as ControlMessage;
@@ -93,6 +97,6 @@ export async function main(_target: Record<string, unknown>): Promise<void> {
   }
   // The socket stays referenced: as a Worker child does, this child runs
   // until its target settles, even a target that awaits forever.
-  watch(frames);
-  await finish(await runChild(info.target, args), conn);
+  control.then(({ frames }) => watch(frames));
+  await finish(await runChild(info.target, args));
 }

@@ -36,6 +36,7 @@ import {
   launcherOf,
   registerLauncher,
 } from "./_backend.ts";
+import { trackChildren } from "./_child.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_registry.ts";
 import { checkTimeout } from "./_timeout.ts";
@@ -99,6 +100,7 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
 }
 
 registerLauncher(workerLauncher);
+trackChildren(activeChildren);
 
 let defaultBackend: Backend = "worker";
 

@@ -1,0 +1,79 @@
+// Process start()+join() of a trivial target on the subprocess backend,
+// beside a bare `deno run` of an empty file (spawned the same way, with
+// Deno.Command) in the same run: what the backend adds to Deno's own
+// start-up. The runs are interleaved, so that the machine's load weighs on
+// all alike. The target lives in a module with no imports (a child loads
+// its target's module, as Python's spawn does, so a target beside a
+// program that imports the whole library also pays for loading it: that
+// case is reported too).
+//
+//   deno run -A bench/subprocess_bench.ts
+import { Process } from "../mod.ts";
+import { median, report } from "./_report.ts";
+
+export function noop(): void {}
+
+const TRIVIAL = {
+  module: new URL("./_trivial_target.ts", import.meta.url),
+  export: "noop",
+};
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+if (import.meta.main) {
+  const runs = 21;
+  const empty = await Deno.makeTempFile({ suffix: ".ts" });
+  const subprocess = () => {
+    const p = new Process({ target: TRIVIAL, backend: "subprocess" });
+    p.start();
+    return p.join();
+  };
+  const besideLibrary = () => {
+    const p = new Process({ target: noop, backend: "subprocess" });
+    p.start();
+    return p.join();
+  };
+  const bare = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", empty],
+      stdin: "null",
+    }).spawn().status;
+  try {
+    const kinds = [subprocess, bare, besideLibrary];
+    for (let i = 0; i < 3; i++) for (const kind of kinds) await kind();
+    const times = kinds.map((): number[] => []);
+    for (let i = 0; i < runs; i++) {
+      // Rotate the order, so that none always follows another.
+      for (let k = 0; k < kinds.length; k++) {
+        const j = (i + k) % kinds.length;
+        times[j].push(await time(kinds[j]));
+      }
+    }
+    const [sub, deno, library] = times.map(median);
+    report(`Subprocess start()+join(), trivial target (median of ${runs})`, [
+      { what: "subprocess backend", value: sub, unit: "ms" },
+      { what: "bare deno run of an empty file", value: deno, unit: "ms" },
+      {
+        what: "subprocess, target beside an import of mod.ts",
+        value: library,
+        unit: "ms",
+      },
+    ], [{
+      what: "subprocess / bare deno run",
+      value: sub / deno,
+      target: "<= 1.3",
+      met: sub / deno <= 1.3,
+    }, {
+      what: "beside mod.ts / bare deno run",
+      value: library / deno,
+      target: "(reported)",
+      met: true,
+    }]);
+  } finally {
+    await Deno.remove(empty);
+  }
+}
