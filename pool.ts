@@ -279,14 +279,9 @@ export class Pool implements AsyncDisposable {
     iterable: Iterable<T> | AsyncIterable<T>,
     options: MapOptions = {},
   ): Promise<Awaited<R>[]> {
-    try {
-      const spec = specOf(fn, "task function");
-      return this.#list(spec, false, iterable, options) as Promise<
-        Awaited<R>[]
-      >;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return rejecting(() =>
+      this.#list(specOf(fn, "task function"), false, iterable, options)
+    ) as Promise<Awaited<R>[]>;
   }
 
   /**
@@ -321,14 +316,9 @@ export class Pool implements AsyncDisposable {
     iterable: Iterable<A> | AsyncIterable<A>,
     options: MapOptions = {},
   ): Promise<Awaited<R>[]> {
-    try {
-      const spec = specOf(fn, "task function");
-      return this.#list(spec, true, iterable, options) as Promise<
-        Awaited<R>[]
-      >;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return rejecting(() =>
+      this.#list(specOf(fn, "task function"), true, iterable, options)
+    ) as Promise<Awaited<R>[]>;
   }
 
   /**
@@ -454,12 +444,9 @@ export class Pool implements AsyncDisposable {
     fn: PoolFunction<A, R>,
     args?: A,
   ): Promise<Awaited<R>> {
-    try {
-      const spec = specOf(fn, "task function");
-      return this.#one(spec, args ?? [], undefined) as Promise<Awaited<R>>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return rejecting(() =>
+      this.#one(specOf(fn, "task function"), args ?? [], undefined)
+    ) as Promise<Awaited<R>>;
   }
 
   /**
@@ -498,15 +485,9 @@ export class Pool implements AsyncDisposable {
     args?: A,
     options: ApplyOptions<Awaited<R>> = {},
   ): Promise<Awaited<R>> {
-    let promise: Promise<Awaited<R>>;
-    try {
-      const spec = specOf(fn, "task function");
-      promise = this.#one(spec, args ?? [], options.signal) as Promise<
-        Awaited<R>
-      >;
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
+    const promise = rejecting(() =>
+      this.#one(specOf(fn, "task function"), args ?? [], options.signal)
+    ) as Promise<Awaited<R>>;
     const { callback, errorCallback } = options;
     promise.then(
       (result) => callback && report(() => callback(result)),
@@ -1135,6 +1116,15 @@ function isIterable(
     (typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" ||
       typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] ===
         "function");
+}
+
+/** Calls `run`; what it throws becomes the promise's rejection. */
+function rejecting<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return run();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Runs a user callback; its error is reported, not swallowed. */
