@@ -88,9 +88,10 @@ export async function poolWorker(
     for (const chunk of chunks) {
       let fn = functions.get(chunk.fn);
       if (fn === undefined) {
+        // A function that cannot be imported fails each of its tasks.
         fn = await importFunction(chunk.spec!, "task function").catch((
-          error: Error,
-        ) => error);
+          error: unknown,
+        ) => error instanceof Error ? error : new Error(String(error)));
         functions.set(chunk.fn, fn);
       }
       if (!sendResults(channel, await runChunk(fn, chunk))) break loop;
