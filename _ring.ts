@@ -1,0 +1,465 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The shared memory behind Queue, JoinableQueue and SimpleQueue: a ring
+// buffer of serialized items in a growable SharedArrayBuffer, guarded by a
+// lock in a second, fixed SharedArrayBuffer of Int32 cells.
+//
+// Why shared memory rather than a MessageChannel: a put is complete when it
+// returns (the bytes are in memory every process sees), so qsize(), empty()
+// and full() are exact, an item put by a child that has ended is never in
+// flight, and a get is taken under a lock, so it is delivered exactly once
+// to any number of consumers. A MessageChannel has one receiver per port
+// and delivers asynchronously; it can give none of that. It is also faster
+// here: a small number or string never meets a serializer (it is written as
+// a tag and its bytes), and nothing is posted between threads.
+//
+// A process can be terminated while it holds the lock. The lock word holds
+// the holder's pid; a waiter that finds the holder dead takes the lock over.
+// Every change of the header is first written to a small journal and then
+// applied, so the new holder redoes a change that was cut short: a put or
+// get either happened whole or not at all.
+import v8 from "node:v8";
+import { identity, isAlive } from "./_registry.ts";
+import { toWire } from "./_wire.ts";
+
+// Header cells (Int32).
+const LOCK = 0; // 0 when free, else the holder's pid
+const LOCK_WAITERS = 1;
+const LOCK_SEQ = 18; // bumped by every acquisition, to tell one from the next
+const COUNT = 2; // items in the ring (read without the lock by qsize)
+const HEAD = 3; // byte offset of the first item
+const TAIL = 4; // byte offset after the last item
+const CAPACITY = 5; // bytes of the ring in use (the buffer may be larger)
+const UNFINISHED = 6; // JoinableQueue: items put and not yet taskDone()
+const PUTS = 7; // bumped after every put: what getters wait on
+const GETS = 8; // bumped after every get: what putters wait on
+const DONE = 9; // bumped when UNFINISHED reaches 0: what join() waits on
+const GET_WAITERS = 10;
+const PUT_WAITERS = 11;
+const JOURNAL = 12; // 1 while the five cells after it are being applied
+const J_HEAD = 13;
+const J_TAIL = 14;
+const J_COUNT = 15;
+const J_CAPACITY = 16;
+const J_UNFINISHED = 17;
+const HEADER_CELLS = 19;
+
+/** Which cell a waiter waits on. */
+export const WAIT_PUTS = PUTS;
+export const WAIT_GETS = GETS;
+export const WAIT_DONE = DONE;
+
+const INITIAL_CAPACITY = 64 * 1024;
+/** The most the ring grows to; address space is reserved, not memory. */
+export const MAX_CAPACITY = 1024 * 1024 * 1024;
+const SPINS = 64;
+/** How long a lock waiter sleeps before it looks at the holder again. */
+const LOCK_CHECK_MS = 20;
+/**
+ * How long one acquisition must hold the lock, with its holder marked
+ * ended, before a waiter takes the lock over. Long, because Deno marks a
+ * terminated Worker ended before its thread stops running JavaScript (it
+ * stops at its next event-loop turn), and a live holder must never be
+ * robbed; a critical section lasts microseconds.
+ */
+const TAKEOVER_MS = 1000;
+
+// Item tags. Fixed-size ones carry no length.
+const UNDEFINED = 0;
+const NULL = 1;
+const TRUE = 2;
+const FALSE = 3;
+const INT = 4; // 4 bytes
+const FLOAT = 5; // 8 bytes
+const STRING = 6; // u32 length + UTF-8
+const SERIALIZED = 7; // u32 length + node:v8 serialization
+
+/** An item made ready for the ring, outside the lock. */
+export interface Encoded {
+  /** The whole record: tag, length when variable, payload. */
+  bytes: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const small = new Uint8Array(9);
+const smallView = new DataView(small.buffer);
+
+/**
+ * Serializes an item. Numbers, booleans, null, undefined and strings are
+ * written directly; anything else goes through `node:v8` (the structured
+ * clone's own format).
+ *
+ * @throws {TypeError} When the item cannot be cloned, or holds a primitive
+ * of this library.
+ */
+export function encodeItem(item: unknown): Encoded {
+  switch (typeof item) {
+    case "undefined":
+      return fixed(UNDEFINED);
+    case "boolean":
+      return fixed(item ? TRUE : FALSE);
+    case "number":
+      if ((item | 0) === item && !Object.is(item, -0)) {
+        small[0] = INT;
+        smallView.setInt32(1, item, true);
+        return { bytes: small.subarray(0, 5) };
+      }
+      small[0] = FLOAT;
+      smallView.setFloat64(1, item, true);
+      return { bytes: small.subarray(0, 9) };
+    case "string":
+      return withLength(STRING, encoder.encode(item));
+    case "bigint":
+      return withLength(SERIALIZED, serialize(item));
+    case "object":
+      if (item === null) return fixed(NULL);
+      checkNoHandles(item, new Set());
+      return withLength(SERIALIZED, serialize(item));
+    default:
+      throw new TypeError(
+        `Cannot put a ${typeof item} on a queue: items are structured-cloned; put data the structured clone copies`,
+      );
+  }
+}
+
+function fixed(tag: number): Encoded {
+  small[0] = tag;
+  return { bytes: small.subarray(0, 1) };
+}
+
+function withLength(tag: number, payload: Uint8Array): Encoded {
+  if (payload.length > MAX_CAPACITY - 5) {
+    throw new RangeError(
+      `A queue item takes at most ${
+        MAX_CAPACITY - 5
+      } bytes, this one ${payload.length}: send it over a Pipe instead`,
+    );
+  }
+  const bytes = new Uint8Array(5 + payload.length);
+  bytes[0] = tag;
+  new DataView(bytes.buffer).setUint32(1, payload.length, true);
+  bytes.set(payload, 5);
+  return { bytes };
+}
+
+function serialize(item: object | bigint): Uint8Array {
+  try {
+    return v8.serialize(item);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot put this item on a queue: ${
+        (error as Error).message
+      } Put data the structured clone copies`,
+      { cause: error },
+    );
+  }
+}
+
+/** Primitives of this library live in shared memory or own a port: no bytes. */
+function checkNoHandles(value: unknown, seen: Set<object>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (toWire in value) {
+    throw new TypeError(
+      `Cannot put a ${value.constructor?.name ?? "primitive"} on a queue: ` +
+        "queue items are bytes in shared memory, and a primitive of this library cannot be. " +
+        "Pass it to the child in Process args, or send it over a Pipe",
+    );
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) checkNoHandles(item, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      checkNoHandles(k, seen);
+      checkNoHandles(v, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) checkNoHandles(v, seen);
+  } else if (!ArrayBuffer.isView(value)) {
+    for (const v of Object.values(value)) checkNoHandles(v, seen);
+  }
+}
+
+/** What the ring holds, to pass it to another process. */
+export interface RingState {
+  header: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+/** What a get found. */
+export type Taken = { value: unknown } | undefined;
+
+/** The shared ring. Every method that touches it takes the lock itself. */
+export class SharedRing {
+  readonly #header: SharedArrayBuffer;
+  readonly #data: SharedArrayBuffer;
+  readonly #cells: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #me: number;
+
+  constructor(state?: RingState) {
+    this.#header = state?.header ??
+      new SharedArrayBuffer(HEADER_CELLS * 4);
+    this.#data = state?.data ??
+      new SharedArrayBuffer(INITIAL_CAPACITY, {
+        maxByteLength: MAX_CAPACITY,
+      });
+    this.#cells = new Int32Array(this.#header);
+    // Length-tracking: sees the buffer grow, whoever grows it.
+    this.#bytes = new Uint8Array(this.#data);
+    this.#me = identity().pid;
+    if (!state) this.#cells[CAPACITY] = INITIAL_CAPACITY;
+  }
+
+  /** The state another process revives this ring from. */
+  get state(): RingState {
+    return { header: this.#header, data: this.#data };
+  }
+
+  /** The cells that waiters wait on (see {@linkcode WAIT_PUTS}). */
+  get cells(): Int32Array {
+    return this.#cells;
+  }
+
+  /** Items in the ring. */
+  count(): number {
+    return Atomics.load(this.#cells, COUNT);
+  }
+
+  /** JoinableQueue: items put and not yet marked done. */
+  unfinished(): number {
+    return Atomics.load(this.#cells, UNFINISHED);
+  }
+
+  /**
+   * Writes an item unless the queue holds `maxsize` items (when
+   * `maxsize > 0`) or the ring is at its largest and has no room.
+   * `counted` (JoinableQueue) adds the item to the unfinished tasks.
+   *
+   * @returns Whether the item was written.
+   */
+  tryPut(item: Encoded, maxsize: number, counted: boolean): boolean {
+    const cells = this.#cells;
+    const size = item.bytes.length;
+    this.#lock();
+    try {
+      const count = cells[COUNT];
+      if (maxsize > 0 && count >= maxsize) return false;
+      let capacity = cells[CAPACITY];
+      let head = cells[HEAD];
+      let tail = cells[TAIL];
+      if (count === 0) head = tail = 0;
+      const used = count === 0
+        ? 0
+        : (tail - head + capacity) % capacity || capacity;
+      if (capacity - used < size) {
+        const grown = this.#grow(size + used, head, tail, count, capacity);
+        if (!grown) return false;
+        [capacity, head] = grown;
+      }
+      tail = this.#write(tail, item.bytes, capacity);
+      const unfinished = cells[UNFINISHED] + (counted ? 1 : 0);
+      this.#commit(head, tail, count + 1, capacity, unfinished);
+    } finally {
+      this.#unlock();
+    }
+    Atomics.add(cells, PUTS, 1);
+    if (Atomics.load(cells, GET_WAITERS) > 0) Atomics.notify(cells, PUTS);
+    return true;
+  }
+
+  /** Takes the first item, if there is one. */
+  tryGet(): Taken {
+    const cells = this.#cells;
+    let value: unknown;
+    let payload: Uint8Array | undefined;
+    let tag: number;
+    this.#lock();
+    try {
+      const count = cells[COUNT];
+      if (count === 0) return undefined;
+      const capacity = cells[CAPACITY];
+      let head = cells[HEAD];
+      tag = this.#bytes[head];
+      head = (head + 1) % capacity;
+      if (tag === INT || tag === FLOAT) {
+        head = this.#read(head, small, tag === INT ? 4 : 8, capacity);
+        value = tag === INT
+          ? smallView.getInt32(0, true)
+          : smallView.getFloat64(0, true);
+      } else if (tag === STRING || tag === SERIALIZED) {
+        head = this.#read(head, small, 4, capacity);
+        payload = new Uint8Array(smallView.getUint32(0, true));
+        head = this.#read(head, payload, payload.length, capacity);
+      } else {
+        value = tag === NULL
+          ? null
+          : tag === TRUE
+          ? true
+          : tag === FALSE
+          ? false
+          : undefined;
+      }
+      this.#commit(head, cells[TAIL], count - 1, capacity, cells[UNFINISHED]);
+    } finally {
+      this.#unlock();
+    }
+    Atomics.add(cells, GETS, 1);
+    if (Atomics.load(cells, PUT_WAITERS) > 0) Atomics.notify(cells, GETS);
+    if (payload) {
+      value = tag === STRING
+        ? decoder.decode(payload)
+        : v8.deserialize(payload);
+    }
+    return { value };
+  }
+
+  /**
+   * JoinableQueue: marks one item done.
+   *
+   * @returns `false` when no item was unfinished.
+   */
+  taskDone(): boolean {
+    const cells = this.#cells;
+    let left: number;
+    this.#lock();
+    try {
+      const unfinished = cells[UNFINISHED];
+      if (unfinished <= 0) return false;
+      left = unfinished - 1;
+      this.#commit(
+        cells[HEAD],
+        cells[TAIL],
+        cells[COUNT],
+        cells[CAPACITY],
+        left,
+      );
+    } finally {
+      this.#unlock();
+    }
+    if (left === 0) {
+      Atomics.add(cells, DONE, 1);
+      Atomics.notify(cells, DONE);
+    }
+    return true;
+  }
+
+  /** Counts a waiter on `cell` (PUTS or GETS), so that wakers notify it. */
+  addWaiter(cell: number, delta: 1 | -1): void {
+    Atomics.add(this.#cells, cell === PUTS ? GET_WAITERS : PUT_WAITERS, delta);
+  }
+
+  /** Wakes every waiter of this ring, in every process. */
+  wakeAll(): void {
+    for (const cell of [PUTS, GETS, DONE]) Atomics.notify(this.#cells, cell);
+  }
+
+  #write(at: number, src: Uint8Array, capacity: number): number {
+    const first = Math.min(src.length, capacity - at);
+    this.#bytes.set(first === src.length ? src : src.subarray(0, first), at);
+    if (first < src.length) this.#bytes.set(src.subarray(first), 0);
+    return (at + src.length) % capacity;
+  }
+
+  #read(at: number, dst: Uint8Array, length: number, capacity: number): number {
+    const first = Math.min(length, capacity - at);
+    dst.set(this.#bytes.subarray(at, at + first));
+    if (first < length) dst.set(this.#bytes.subarray(0, length - first), first);
+    return (at + length) % capacity;
+  }
+
+  /**
+   * Grows the ring to hold `needed` bytes. The wrapped-around part moves to
+   * the new end, into memory nothing uses, so a holder that dies midway
+   * leaves the old ring intact.
+   *
+   * @returns The new capacity and head, or `undefined` at the largest size.
+   */
+  #grow(
+    needed: number,
+    head: number,
+    tail: number,
+    count: number,
+    capacity: number,
+  ): [number, number] | undefined {
+    if (needed > MAX_CAPACITY) return undefined;
+    let grown = capacity * 2;
+    while (grown < needed) grown *= 2;
+    grown = Math.min(grown, MAX_CAPACITY);
+    if (this.#data.byteLength < grown) this.#data.grow(grown);
+    let newHead = head;
+    if (count > 0 && head >= tail) {
+      newHead = grown - (capacity - head);
+      this.#bytes.copyWithin(newHead, head, capacity);
+    }
+    this.#commit(newHead, tail, count, grown, this.#cells[UNFINISHED]);
+    return [grown, newHead];
+  }
+
+  /** Applies a header change through the journal (see the file's top). */
+  #commit(
+    head: number,
+    tail: number,
+    count: number,
+    capacity: number,
+    unfinished: number,
+  ): void {
+    const cells = this.#cells;
+    cells[J_HEAD] = head;
+    cells[J_TAIL] = tail;
+    cells[J_COUNT] = count;
+    cells[J_CAPACITY] = capacity;
+    cells[J_UNFINISHED] = unfinished;
+    Atomics.store(cells, JOURNAL, 1);
+    this.#apply();
+  }
+
+  #apply(): void {
+    const cells = this.#cells;
+    cells[HEAD] = cells[J_HEAD];
+    cells[TAIL] = cells[J_TAIL];
+    cells[CAPACITY] = cells[J_CAPACITY];
+    Atomics.store(cells, UNFINISHED, cells[J_UNFINISHED]);
+    Atomics.store(cells, COUNT, cells[J_COUNT]);
+    Atomics.store(cells, JOURNAL, 0);
+  }
+
+  #lock(): void {
+    if (Atomics.compareExchange(this.#cells, LOCK, 0, this.#me) !== 0) {
+      this.#lockSlow();
+    }
+    Atomics.add(this.#cells, LOCK_SEQ, 1);
+  }
+
+  #lockSlow(): void {
+    const cells = this.#cells;
+    let stuck = { holder: 0, seq: 0, since: 0 };
+    for (let spins = 0;; spins++) {
+      const holder = Atomics.compareExchange(cells, LOCK, 0, this.#me);
+      if (holder === 0) return;
+      if (spins < SPINS) continue;
+      Atomics.add(cells, LOCK_WAITERS, 1);
+      Atomics.wait(cells, LOCK, holder, LOCK_CHECK_MS);
+      Atomics.sub(cells, LOCK_WAITERS, 1);
+      const seq = Atomics.load(cells, LOCK_SEQ);
+      if (Atomics.load(cells, LOCK) !== holder || isAlive(holder)) continue;
+      if (stuck.holder !== holder || stuck.seq !== seq) {
+        stuck = { holder, seq, since: performance.now() };
+      } else if (performance.now() - stuck.since >= TAKEOVER_MS) {
+        // The holder ended inside its critical section: take over, and
+        // finish the change it had journaled, if any.
+        if (Atomics.compareExchange(cells, LOCK, holder, this.#me) === holder) {
+          if (Atomics.load(cells, JOURNAL) === 1) this.#apply();
+          return;
+        }
+      }
+    }
+  }
+
+  #unlock(): void {
+    Atomics.store(this.#cells, LOCK, 0);
+    if (Atomics.load(this.#cells, LOCK_WAITERS) > 0) {
+      Atomics.notify(this.#cells, LOCK, 1);
+    }
+  }
+}

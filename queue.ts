@@ -1,0 +1,732 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Queues between processes: Python's `multiprocessing.Queue`,
+ * `JoinableQueue` and `SimpleQueue`.
+ *
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ * import { Queue } from "@mp/multiprocessing/queue";
+ *
+ * export function evenno(numbers: number[], q: Queue<number>) {
+ *   for (const n of numbers) if (n % 2 === 0) q.putNowait(n);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const q = new Queue<number>();
+ *   const p = new Process({ target: evenno, args: [[0, 1, 2, 3, 4, 5], q] });
+ *   p.start();
+ *   await p.join();
+ *   while (!q.empty()) console.log(await q.get()); // 0, 2, 4
+ * }
+ * ```
+ *
+ * Items are kept in shared memory: a ring buffer of serialized items in a
+ * `SharedArrayBuffer` that every process of the tree maps, guarded by a
+ * lock, with `Atomics.wait`/`Atomics.waitAsync` for blocking. A put is
+ * complete when it returns, so `qsize()`, `empty()` and `full()` are exact
+ * and everything a child put can be got once its `join()` resolved; each
+ * item is taken under the lock, so it is delivered exactly once to any
+ * number of consumers. Small numbers and strings are written as raw bytes;
+ * other items go through `node:v8` serialization (the structured clone's
+ * format). The ring grows as needed, up to 1 GiB.
+ *
+ * Items are structured-cloned, so a primitive of this library (a
+ * `Connection`, a `Lock`, another `Queue`) cannot be an item, or inside one:
+ * `put` throws a `TypeError` that says so. Pass such handles to a child in
+ * `Process` `args`, or send them over a `Pipe`.
+ *
+ * @module
+ */
+import {
+  type Encoded,
+  encodeItem,
+  type RingState,
+  SharedRing,
+  WAIT_DONE,
+  WAIT_GETS,
+  WAIT_PUTS,
+} from "./_ring.ts";
+import { deadlineOf, remaining } from "./_timeout.ts";
+import { waitAsync } from "./_wait.ts";
+import {
+  registerKind,
+  toWire,
+  type WireContext,
+  type WireForm,
+} from "./_wire.ts";
+import { Empty, Full, ProcessError } from "./errors.ts";
+
+/** Options of a put. */
+export interface PutOptions {
+  /** Whether to wait for room (default `true`); `false` throws `Full` at once. */
+  block?: boolean;
+  /** Milliseconds to wait for room; `undefined` waits forever. */
+  timeout?: number;
+}
+
+/** Options of a get. */
+export interface GetOptions {
+  /** Whether to wait for an item (default `true`); `false` throws `Empty` at once. */
+  block?: boolean;
+  /** Milliseconds to wait for an item; `undefined` waits forever. */
+  timeout?: number;
+}
+
+const QUEUE = "multiprocessing.Queue";
+const JOINABLE = "multiprocessing.JoinableQueue";
+const SIMPLE = "multiprocessing.SimpleQueue";
+
+interface QueueState {
+  ring: RingState;
+  maxsize: number;
+}
+
+/** Set while a handle is revived from another process's state. */
+let reviving: QueueState | undefined;
+
+function revive<Q>(make: () => Q, state: unknown): Q {
+  reviving = state as QueueState;
+  try {
+    return make();
+  } finally {
+    reviving = undefined;
+  }
+}
+
+function checkMaxsize(maxsize: number): number {
+  if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
+    throw new TypeError(`maxsize must be a number, got ${String(maxsize)}`);
+  }
+  // Python: zero or less is unbounded. The count is an Int32 in memory.
+  return maxsize <= 0 ? 0 : Math.min(Math.floor(maxsize), 2 ** 31 - 1);
+}
+
+/** How JoinableQueue reaches the ring of its Queue part. */
+let ringOf: (queue: Queue<unknown>) => SharedRing;
+
+/** What a get returns when the queue was closed while it waited. */
+const CLOSED = Symbol("closed");
+
+/**
+ * A FIFO queue for any number of producers and consumers in any processes
+ * (Python's `multiprocessing.Queue`).
+ *
+ * Pass it to a child inside `Process` `args` (at any depth): the child gets
+ * a handle to the same queue.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example Put and get in one process
+ * ```ts
+ * import { Queue } from "@mp/multiprocessing/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new Queue<string>();
+ * await q.put("a");
+ * q.putNowait("b");
+ * assert.equal(q.qsize(), 2);
+ * assert.equal(await q.get(), "a");
+ * assert.equal(q.getNowait(), "b");
+ * assert.equal(q.empty(), true);
+ * ```
+ */
+export class Queue<T = unknown> {
+  #ring: SharedRing;
+  #maxsize: number;
+  #closed = false;
+  /** Whether puts count as unfinished tasks (JoinableQueue). */
+  #counted: boolean;
+
+  static {
+    ringOf = (queue) => queue.#ring;
+  }
+
+  /**
+   * Makes a queue.
+   *
+   * @param maxsize The most items it holds; `0` or less (default) for no
+   * limit. A put waits while the queue is full.
+   * @throws {TypeError} When `maxsize` is not a number.
+   */
+  constructor(maxsize = 0) {
+    this.#ring = new SharedRing(reviving?.ring);
+    this.#maxsize = reviving?.maxsize ?? checkMaxsize(maxsize);
+    this.#counted = this instanceof JoinableQueue;
+  }
+
+  /** The most items the queue holds; `0` for no limit. */
+  get maxsize(): number {
+    return this.#maxsize;
+  }
+
+  /** Whether {@linkcode Queue.close} was called in this process. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The number of items in the queue: every item whose put returned, in any
+   * process, and that no get has taken yet.
+   *
+   * @returns The number of items.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue();
+   * q.putNowait(1);
+   * assert.equal(q.qsize(), 1);
+   * ```
+   */
+  qsize(): number {
+    return this.#ring.count();
+  }
+
+  /**
+   * Whether the queue holds no item.
+   *
+   * @returns `true` when `qsize()` is 0.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Queue().empty(), true);
+   * ```
+   */
+  empty(): boolean {
+    return this.#ring.count() === 0;
+  }
+
+  /**
+   * Whether the queue holds `maxsize` items (never, without a `maxsize`).
+   *
+   * @returns `true` when a put would wait.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue(1);
+   * q.putNowait("only");
+   * assert.equal(q.full(), true);
+   * ```
+   */
+  full(): boolean {
+    return this.#maxsize > 0 && this.#ring.count() >= this.#maxsize;
+  }
+
+  /**
+   * Puts an item at the end of the queue, waiting (without blocking the
+   * event loop) while the queue is full. The item is in the queue, for
+   * every process, when the promise resolves.
+   *
+   * @param item The item; it is structured-cloned.
+   * @param options `block` (default `true`) and `timeout` (ms).
+   * @throws {Full} When the queue stayed full for `timeout` ms, or at once
+   * with `block: false`.
+   * @throws {TypeError} When the item cannot be cloned or holds a primitive
+   * of this library; the queue is unchanged.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { Full } from "@mp/multiprocessing/errors";
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue<number>(1);
+   * await q.put(1);
+   * await assert.rejects(q.put(2, { timeout: 10 }), Full);
+   * ```
+   */
+  async put(item: T, options: PutOptions = {}): Promise<void> {
+    const { block = true, timeout } = options;
+    this.#check("put");
+    const deadline = deadlineOf(block ? timeout : 0);
+    let encoded = encodeItem(item);
+    if (this.#tryPut(encoded)) return;
+    // The encoding may live in a scratch buffer that the next put reuses.
+    encoded = { bytes: encoded.bytes.slice() };
+    const ring = this.#ring;
+    for (;;) {
+      const seen = Atomics.load(ring.cells, WAIT_GETS);
+      if (this.#tryPut(encoded)) return;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#full();
+      ring.addWaiter(WAIT_GETS, 1);
+      try {
+        await waitAsync(ring.cells, WAIT_GETS, seen, left);
+      } finally {
+        ring.addWaiter(WAIT_GETS, -1);
+      }
+      if (this.#closed) throw this.#closedError("put");
+    }
+  }
+
+  /**
+   * Puts an item without waiting (Python's `put_nowait`).
+   *
+   * @param item The item; it is structured-cloned.
+   * @throws {Full} When the queue is full.
+   * @throws {TypeError} As {@linkcode Queue.put}.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { Full } from "@mp/multiprocessing/errors";
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue(1);
+   * q.putNowait("x");
+   * assert.throws(() => q.putNowait("y"), Full);
+   * ```
+   */
+  putNowait(item: T): void {
+    this.#check("putNowait");
+    if (!this.#tryPut(encodeItem(item))) throw this.#full();
+  }
+
+  /**
+   * Puts an item, blocking this thread (with `Atomics.wait`) while the
+   * queue is full.
+   *
+   * @param item The item; it is structured-cloned.
+   * @param options `block` (default `true`) and `timeout` (ms).
+   * @throws {Full} As {@linkcode Queue.put}.
+   * @throws {TypeError} As {@linkcode Queue.put}.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue<number[]>();
+   * q.putSync([1, 2]);
+   * assert.deepEqual(q.getSync(), [1, 2]);
+   * ```
+   */
+  putSync(item: T, options: PutOptions = {}): void {
+    const { block = true, timeout } = options;
+    this.#check("putSync");
+    const deadline = deadlineOf(block ? timeout : 0);
+    const encoded = encodeItem(item);
+    const ring = this.#ring;
+    for (;;) {
+      const seen = Atomics.load(ring.cells, WAIT_GETS);
+      if (this.#tryPut(encoded)) return;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#full();
+      ring.addWaiter(WAIT_GETS, 1);
+      Atomics.wait(ring.cells, WAIT_GETS, seen, left);
+      ring.addWaiter(WAIT_GETS, -1);
+    }
+  }
+
+  /**
+   * Takes the first item, waiting (without blocking the event loop) until
+   * there is one.
+   *
+   * @param options `block` (default `true`) and `timeout` (ms).
+   * @returns The item.
+   * @throws {Empty} When no item came within `timeout` ms, or at once with
+   * `block: false`.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {ProcessError} When the queue was closed in this process
+   * (also while waiting).
+   *
+   * @example
+   * ```ts
+   * import { Empty } from "@mp/multiprocessing/errors";
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue();
+   * await assert.rejects(q.get({ timeout: 10 }), Empty);
+   * await assert.rejects(q.get({ block: false }), Empty);
+   * ```
+   */
+  async get(options: GetOptions = {}): Promise<T> {
+    const got = await this.#get("get", options);
+    if (got === CLOSED) throw this.#closedError("get");
+    return got;
+  }
+
+  async #get(method: string, options: GetOptions): Promise<T | typeof CLOSED> {
+    const { block = true, timeout } = options;
+    this.#check(method);
+    const deadline = deadlineOf(block ? timeout : 0);
+    const ring = this.#ring;
+    for (;;) {
+      const seen = Atomics.load(ring.cells, WAIT_PUTS);
+      const taken = ring.tryGet();
+      if (taken) return taken.value as T;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#empty();
+      ring.addWaiter(WAIT_PUTS, 1);
+      try {
+        await waitAsync(ring.cells, WAIT_PUTS, seen, left);
+      } finally {
+        ring.addWaiter(WAIT_PUTS, -1);
+      }
+      if (this.#closed) return CLOSED;
+    }
+  }
+
+  /**
+   * Takes the first item without waiting (Python's `get_nowait`).
+   *
+   * @returns The item.
+   * @throws {Empty} When the queue is empty.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { Empty } from "@mp/multiprocessing/errors";
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue();
+   * assert.throws(() => q.getNowait(), Empty);
+   * ```
+   */
+  getNowait(): T {
+    this.#check("getNowait");
+    const taken = this.#ring.tryGet();
+    if (!taken) throw this.#empty();
+    return taken.value as T;
+  }
+
+  /**
+   * Takes the first item, blocking this thread (with `Atomics.wait`) until
+   * there is one.
+   *
+   * @param options `block` (default `true`) and `timeout` (ms).
+   * @returns The item.
+   * @throws {Empty} As {@linkcode Queue.get}.
+   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { Empty } from "@mp/multiprocessing/errors";
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue<string>();
+   * q.putNowait("x");
+   * assert.equal(q.getSync(), "x");
+   * assert.throws(() => q.getSync({ timeout: 5 }), Empty);
+   * ```
+   */
+  getSync(options: GetOptions = {}): T {
+    const { block = true, timeout } = options;
+    this.#check("getSync");
+    const deadline = deadlineOf(block ? timeout : 0);
+    const ring = this.#ring;
+    for (;;) {
+      const seen = Atomics.load(ring.cells, WAIT_PUTS);
+      const taken = ring.tryGet();
+      if (taken) return taken.value as T;
+      const left = remaining(deadline);
+      if (left === 0) throw this.#empty();
+      ring.addWaiter(WAIT_PUTS, 1);
+      Atomics.wait(ring.cells, WAIT_PUTS, seen, left);
+      ring.addWaiter(WAIT_PUTS, -1);
+    }
+  }
+
+  /**
+   * Closes the queue in this process: further puts and gets here throw,
+   * and gets waiting here end (a `for await` loop stops). Other processes
+   * keep using the queue, and items already put stay in it.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue();
+   * q.close();
+   * await assert.rejects(q.put(1), /closed/);
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ring.wakeAll();
+  }
+
+  /**
+   * Gets items as they come, until the queue is closed in this process
+   * (break out of the loop, or call `close()`, to stop).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue<number>();
+   * for (const n of [1, 2, 3]) q.putNowait(n);
+   * const got = [];
+   * for await (const n of q) {
+   *   got.push(n);
+   *   if (q.empty()) break;
+   * }
+   * assert.deepEqual(got, [1, 2, 3]);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    while (!this.#closed) {
+      const got = await this.#get("get", {});
+      if (got === CLOSED) return;
+      yield got;
+    }
+  }
+
+  /** Puts one encoded item if there is room; true when it was put. */
+  #tryPut(encoded: Encoded): boolean {
+    return this.#ring.tryPut(encoded, this.#maxsize, this.#counted);
+  }
+
+  #check(method: string): void {
+    if (this.#closed) throw this.#closedError(method);
+  }
+
+  #closedError(method: string): ProcessError {
+    return new ProcessError(
+      `Cannot ${method}(): the queue was closed in this process`,
+    );
+  }
+
+  #full(): Full {
+    return new Full(
+      `The queue is full (maxsize ${this.#maxsize}): get items out of it, or put with a longer timeout`,
+    );
+  }
+
+  #empty(): Empty {
+    return new Empty("The queue is empty");
+  }
+
+  /**
+   * Hands the queue to another process; this handle stays usable.
+   *
+   * @param _ctx The encoding this queue is part of.
+   * @returns The state from which the other process revives a handle.
+   */
+  [toWire](_ctx: WireContext): WireForm {
+    const state: QueueState = {
+      ring: this.#ring.state,
+      maxsize: this.#maxsize,
+    };
+    return {
+      kind: this instanceof JoinableQueue ? JOINABLE : QUEUE,
+      module: import.meta.url,
+      state,
+    };
+  }
+}
+
+/**
+ * A {@linkcode Queue} that counts unfinished tasks, so that a producer can
+ * wait until consumers processed every item (Python's
+ * `multiprocessing.JoinableQueue`).
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example
+ * ```ts
+ * import { JoinableQueue } from "@mp/multiprocessing/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new JoinableQueue<string>();
+ * q.putNowait("job");
+ * const joined = q.join();
+ * assert.equal(await q.get(), "job");
+ * q.taskDone();
+ * await joined;
+ * assert.throws(() => q.taskDone(), RangeError);
+ * ```
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /**
+   * Makes a queue.
+   *
+   * @param maxsize The most items it holds; `0` or less (default) for no
+   * limit.
+   * @throws {TypeError} When `maxsize` is not a number.
+   */
+  constructor(maxsize = 0) {
+    super(maxsize);
+  }
+
+  /**
+   * Says that an item taken from the queue was processed. Every put counts
+   * one task; {@linkcode JoinableQueue.join} resolves when every task was
+   * done, across all processes.
+   *
+   * @throws {RangeError} When called more times than items were put.
+   *
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new JoinableQueue();
+   * assert.throws(() => q.taskDone(), /more times/);
+   * ```
+   */
+  taskDone(): void {
+    if (!ringOf(this).taskDone()) {
+      throw new RangeError(
+        "taskDone() called more times than items were put on the queue",
+      );
+    }
+  }
+
+  /**
+   * Waits until every item put on the queue was taken and marked done with
+   * {@linkcode JoinableQueue.taskDone}.
+   *
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "@mp/multiprocessing/queue";
+   *
+   * const q = new JoinableQueue();
+   * await q.join(); // nothing was put: resolves at once
+   * ```
+   */
+  async join(): Promise<void> {
+    const ring = ringOf(this);
+    for (;;) {
+      const seen = Atomics.load(ring.cells, WAIT_DONE);
+      if (ring.unfinished() === 0) return;
+      await waitAsync(ring.cells, WAIT_DONE, seen, Infinity);
+    }
+  }
+}
+
+/**
+ * A plain unbounded queue with just `put`, `get`, `empty` and `close`
+ * (Python's `multiprocessing.SimpleQueue`). It shares the design of
+ * {@linkcode Queue}; `put` never waits, so it is synchronous.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example
+ * ```ts
+ * import { SimpleQueue } from "@mp/multiprocessing/queue";
+ * import assert from "node:assert/strict";
+ *
+ * const q = new SimpleQueue<number>();
+ * q.put(1);
+ * assert.equal(q.empty(), false);
+ * assert.equal(await q.get(), 1);
+ * assert.equal(q.empty(), true);
+ * q.close();
+ * ```
+ */
+export class SimpleQueue<T = unknown> {
+  #queue: Queue<T>;
+
+  /** Makes an empty queue. */
+  constructor() {
+    this.#queue = new Queue<T>();
+  }
+
+  /**
+   * Puts an item at the end of the queue.
+   *
+   * @param item The item; it is structured-cloned.
+   * @throws {TypeError} When the item cannot be cloned or holds a primitive
+   * of this library.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "@mp/multiprocessing/queue";
+   *
+   * new SimpleQueue<string>().put("item");
+   * ```
+   */
+  put(item: T): void {
+    this.#queue.putSync(item);
+  }
+
+  /**
+   * Takes the first item, waiting until there is one.
+   *
+   * @returns The item.
+   * @throws {ProcessError} When the queue was closed in this process.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new SimpleQueue<string>();
+   * q.put("x");
+   * assert.equal(await q.get(), "x");
+   * ```
+   */
+  get(): Promise<T> {
+    return this.#queue.get();
+  }
+
+  /**
+   * Whether the queue holds no item.
+   *
+   * @returns `true` when empty.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new SimpleQueue().empty(), true);
+   * ```
+   */
+  empty(): boolean {
+    return this.#queue.empty();
+  }
+
+  /**
+   * Closes the queue in this process: further puts and gets here throw.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new SimpleQueue();
+   * q.close();
+   * assert.throws(() => q.put(1), /closed/);
+   * ```
+   */
+  close(): void {
+    this.#queue.close();
+  }
+
+  /**
+   * Hands the queue to another process; this handle stays usable.
+   *
+   * @param ctx The encoding this queue is part of.
+   * @returns The state from which the other process revives a handle.
+   */
+  [toWire](ctx: WireContext): WireForm {
+    return { ...this.#queue[toWire](ctx), kind: SIMPLE };
+  }
+}
+
+registerKind(QUEUE, (state) => revive(() => new Queue(), state));
+registerKind(SIMPLE, (state) => revive(() => new SimpleQueue(), state));
+registerKind(JOINABLE, (state) => revive(() => new JoinableQueue(), state));
