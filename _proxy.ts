@@ -70,6 +70,11 @@ export const served = new Map<string, Map<number, unknown>>();
 // call, else as a message.
 function ioWorker(): void {
   const HEADER = 9;
+  // This function runs as a Worker's whole module.
+  const scope = self as unknown as {
+    postMessage(message: unknown, transfer?: Transferable[]): void;
+    onmessage: ((event: MessageEvent) => void) | null;
+  };
   let conn: Deno.Conn | undefined;
   let ctl: Int32Array;
   let data: SharedArrayBuffer;
@@ -87,7 +92,7 @@ function ioWorker(): void {
     Atomics.store(ctl, 3, 1);
     Atomics.store(ctl, 0, 1);
     Atomics.notify(ctl, 0);
-    self.postMessage("closed");
+    scope.postMessage("closed");
   };
   const deliver = (frame: Uint8Array) => {
     const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
@@ -98,7 +103,7 @@ function ioWorker(): void {
       Atomics.store(ctl, 0, 1);
       Atomics.notify(ctl, 0);
     } else {
-      self.postMessage(frame, [frame.buffer as ArrayBuffer]);
+      scope.postMessage(frame, [frame.buffer as ArrayBuffer]);
     }
   };
   const read = async () => {
@@ -133,18 +138,20 @@ function ioWorker(): void {
       end += n;
     }
   };
-  self.onmessage = async (event: MessageEvent) => {
+  scope.onmessage = async (event: MessageEvent) => {
     if (!(event.data instanceof Uint8Array)) {
       ({ ctl, data } = event.data);
-      for (let attempt = 0; !conn; attempt++) {
+      // The agent may still be starting: try for a minute.
+      const deadline = Date.now() + 60_000;
+      for (let delay = 2; !conn; delay = Math.min(delay * 2, 50)) {
         try {
           conn = await Deno.connect({
             transport: "unix",
             path: event.data.path,
           });
         } catch {
-          if (attempt === 50) return closed();
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          if (Date.now() > deadline) return closed();
+          await new Promise((resolve) => setTimeout(resolve, delay));
         }
       }
       for (const bytes of queue.splice(0)) write(bytes);

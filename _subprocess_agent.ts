@@ -9,7 +9,12 @@
 import { errorToData } from "./_error.ts";
 import { type ProxyState, type Reply, type Request, served } from "./_proxy.ts";
 import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./_proxy_shape.ts";
-import { adoptTreeState, identity, type TreeState } from "./_registry.ts";
+import {
+  adoptTreeState,
+  identity,
+  markEnded,
+  type TreeState,
+} from "./_registry.ts";
 import { encodeFrame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
 import {
   crossesProcesses,
@@ -184,6 +189,11 @@ async function serve(conn: Deno.Conn): Promise<void> {
     perform(request, target as Record<PropertyKey, unknown>, tag, writer);
   }
   conns.delete(conn);
+  // The child's own connection lasts as long as the child: when the last
+  // one closes, the child has ended. Saying so here, and not only when the
+  // parent's main thread hears of it, lets a parent blocked in a *Sync call
+  // see a lock or a pipe end of the dead child freed.
+  if (conns.size === 0) markEnded(identity().pid);
 }
 
 async function accept(): Promise<void> {

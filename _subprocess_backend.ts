@@ -59,10 +59,13 @@ import { setWorkerRef } from "./_worker_backend.ts";
 
 const ENTRY = new URL("./_subprocess_main.ts", import.meta.url).href;
 const AGENT = new URL("./_subprocess_agent.ts", import.meta.url);
-/** Arguments longer than this (as JSON) go over the socket, not in argv. */
+/**
+ * Arguments longer than this (as JSON) go over the socket rather than in the
+ * child's command line (Linux takes at most 128 KiB in one argument).
+ */
 const ARGV_LIMIT = 64 * 1024;
 
-/** What a child finds in `Deno.args[0]`. */
+/** What a child is told at start (see {@linkcode entryOf}). */
 export interface StartInfo {
   /** The parent's control socket. */
   sock: string;
@@ -72,7 +75,7 @@ export interface StartInfo {
   target: TargetSpec;
   /** The arguments, when JSON carries them; else they come on the socket. */
   args?: unknown[];
-  /** Whether to wait for the parent's "start" message before running. */
+  /** Whether to wait for the arguments in a "start" message. */
   wait: boolean;
 }
 
@@ -225,13 +228,12 @@ setSubprocessExporter(() => {
   return (value) => (session ??= new Session()).export(value);
 });
 
-/** The sessions whose proxies are in `value` (at any depth). */
-function sessionsIn(value: unknown, found: Set<Session>, depth = 0): void {
+/** The agent sockets of the proxies in `value` (at any depth). */
+function proxyPaths(value: unknown, found: Set<string>, depth = 0): void {
   if (typeof value !== "object" || value === null || depth > 64) return;
   const record = value as Record<string, unknown>;
   if (record.module === PROXY_MODULE) {
-    const session = sessions.get((record.state as { path: string }).path);
-    if (session) found.add(session);
+    found.add((record.state as { path: string }).path);
     return;
   }
   const items = value instanceof Map
@@ -241,7 +243,7 @@ function sessionsIn(value: unknown, found: Set<Session>, depth = 0): void {
     : Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype
     ? Object.values(value)
     : [];
-  for (const item of items) sessionsIn(item, found, depth + 1);
+  for (const item of items) proxyPaths(item, found, depth + 1);
 }
 
 /** Names the first argument that cannot cross into another OS process. */
@@ -282,11 +284,28 @@ function unshareable(value: unknown, depth: number): string | undefined {
   return undefined;
 }
 
-/** The data: URL of a child's main module. */
-function entryOf(target: TargetSpec, proxies: boolean): string {
-  const code = `import{main}from${JSON.stringify(ENTRY)};` +
+/**
+ * The data: URL of a child's main module. Its first import (evaluated
+ * first) hands the start information to the entry through a global, so
+ * that the child's `Deno.args` can be its parent's, as a Worker child's
+ * are: a module that reads `Deno.args` at its top level reads the same in
+ * the child.
+ */
+function entryOf(info: StartInfo, proxies: boolean): string {
+  const bytes = new TextEncoder().encode(
+    `globalThis[Symbol.for("multiprocessing.startInfo")]=${
+      JSON.stringify(info)
+    };`,
+  );
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  const start = `data:text/javascript;base64,${btoa(binary)}`;
+  const code = `import${JSON.stringify(start)};` +
+    `import{main}from${JSON.stringify(ENTRY)};` +
     (proxies ? `import${JSON.stringify(PROXY_MODULE)};` : "") +
-    `import*as t from${JSON.stringify(target.module)};main(t);`;
+    `import*as t from${JSON.stringify(info.target.module)};main(t);`;
   return `data:text/javascript,${encodeURIComponent(code)}`;
 }
 
@@ -329,9 +348,42 @@ class SubprocessChild implements ChildHandle {
   #conn: Deno.Conn | undefined;
 
   constructor(spec: LaunchSpec, options: LaunchOptions) {
-    const found = new Set<Session>();
-    sessionsIn(spec.args, found);
-    this.#session = [...found][0];
+    // Proxies made here for this child (its session), and proxies this
+    // process holds itself and passes on, which connect to another agent.
+    const paths = new Set<string>();
+    proxyPaths(spec.args, paths);
+    this.#session = [...paths].map((path) => sessions.get(path)).find(
+      (session) => session !== undefined,
+    );
+    const h = homeOf();
+    try {
+      const args = this.#commandLine(spec, options, paths);
+      h.expect(this.#token, this);
+      this.#child = new Deno.Command(Deno.execPath(), {
+        args,
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch (error) {
+      // Nothing runs: the agent made for the arguments goes too.
+      h.forget(this.#token);
+      this.#session?.end();
+      throw error;
+    }
+    this.pid = this.#child.pid;
+    markAlive(this.pid);
+    this.#session?.identify({ ...spec.identity, pid: this.pid });
+    if (options.daemon) this.#child.unref();
+    this.ended = this.#wait();
+  }
+
+  /** The `deno` arguments that start this child. */
+  #commandLine(
+    spec: LaunchSpec,
+    options: LaunchOptions,
+    paths: Set<string>,
+  ): string[] {
     const inArgv = jsonSafe(spec.args) &&
       JSON.stringify(spec.args).length <= ARGV_LIMIT;
     if (!inArgv) {
@@ -346,41 +398,23 @@ class SubprocessChild implements ChildHandle {
       identity,
       target: spec.target,
       ...(inArgv ? { args: spec.args } : {}),
-      wait: !inArgv || this.#session !== undefined,
+      wait: !inArgv,
     };
     const grants = grantsOf(options.permissions);
-    const sockets = [h.path, ...found].map((s) =>
-      typeof s === "string" ? s : s.path
-    );
+    // The child reaches its parent's sockets whatever else it may do.
     grantItems(grants, "read", [h.dir]);
     grantItems(grants, "write", [h.dir]);
-    grantItems(grants, "net", sockets.map((path) => `unix:${path}`));
+    grantItems(
+      grants,
+      "net",
+      [h.path, ...paths].map((path) => `unix:${path}`),
+    );
     const args = ["run", "--no-prompt", ...permissionFlags(grants)];
     if (options.v8Flags?.length) {
       args.push(`--v8-flags=${options.v8Flags.join(",")}`);
     }
-    args.push(
-      entryOf(spec.target, this.#session !== undefined),
-      JSON.stringify(info),
-    );
-    h.expect(this.#token, this);
-    try {
-      this.#child = new Deno.Command(Deno.execPath(), {
-        args,
-        stdin: "null",
-        stdout: "inherit",
-        stderr: "inherit",
-      }).spawn();
-    } catch (error) {
-      h.forget(this.#token);
-      for (const session of found) session.end();
-      throw error;
-    }
-    this.pid = this.#child.pid;
-    markAlive(this.pid);
-    this.#session?.identify({ ...spec.identity, pid: this.pid });
-    if (options.daemon) this.#child.unref();
-    this.ended = this.#wait();
+    args.push(entryOf(info, paths.size > 0), ...Deno.args);
+    return args;
   }
 
   async #wait(): Promise<ChildEnd> {
@@ -403,22 +437,28 @@ class SubprocessChild implements ChildHandle {
   ): Promise<void> {
     this.#conn = conn;
     const writer = new FrameWriter(conn);
-    try {
-      if (this.#socketArgs) await loadV8();
-      await this.#session?.listening;
-      const start: ControlMessage = this.#socketArgs
-        ? { t: "start", args: this.#socketArgs }
-        : { t: "start" };
-      await writer.send(start);
-    } catch (error) {
-      // The arguments could not be serialized, or the agent failed: the
-      // child cannot run, so it ends with the reason.
+    // The child cannot run without its agent or its arguments: it ends
+    // with the reason. (A child whose arguments fit in argv does not wait
+    // for this process's main thread, which may be blocked in a *Sync
+    // call: its proxies connect to the agent, a thread of its own, when
+    // that listens.)
+    const failed = (error: unknown) => {
       this.#error = {
-        name: (error as Error).name ?? "Error",
-        message: (error as Error).message ?? String(error),
+        name: (error as Error)?.name ?? "Error",
+        message: (error as Error)?.message ?? String(error),
       };
       this.stop(15);
-      return;
+    };
+    this.#session?.listening.catch(failed);
+    if (this.#socketArgs) {
+      try {
+        await loadV8();
+        await writer.send(
+          { t: "start", args: this.#socketArgs } satisfies ControlMessage,
+        );
+      } catch (error) {
+        return failed(error);
+      }
     }
     for await (const { value } of frames) {
       const message = value as ControlMessage;

@@ -5,6 +5,8 @@
 // connecting to the parent as soon as it is evaluated, so that the
 // connection is made while the target's module loads.
 import type { ControlMessage, StartInfo } from "./_subprocess_backend.ts";
+
+const START_INFO = Symbol.for("multiprocessing.startInfo");
 import { printChildError, runChild } from "./_child.ts";
 import { errorToData } from "./_error.ts";
 import {
@@ -16,7 +18,10 @@ import {
 import { type Frame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
 import type { ChildEnd } from "./_backend.ts";
 
-const info = JSON.parse(Deno.args[0]) as StartInfo;
+// Set by the first import of the child's main module.
+const global = globalThis as { [START_INFO]?: StartInfo };
+const info = global[START_INFO]!;
+delete global[START_INFO];
 
 // Connecting runs beside the loading of the target's module and, unless the
 // child must wait for its arguments, beside the target itself: a child

@@ -9,6 +9,7 @@ import { Lock } from "./lock.ts";
 import { Process } from "./process.ts";
 import { Queue } from "./queue.ts";
 import { SharedArray, Value } from "./shared.ts";
+import { ValueWriter } from "./testdata/subprocess_targets.ts";
 
 const TARGETS = new URL("./testdata/subprocess_targets.ts", import.meta.url);
 const target = (name: string) => ({ module: TARGETS, export: name });
@@ -63,6 +64,47 @@ Deno.test("subprocess: exit codes, the rebuilt error and the OS pid", async () =
   assert.equal(await p.join(), 0);
   assert.equal(pid.value, p.pid, "the child's Deno.pid is Process.pid");
   assert.notEqual(p.pid, Deno.pid);
+});
+
+// A target exported by the test module itself: found from the call stack.
+export function setFromTestModule(value: Value<"i32">): void {
+  value.value = 99;
+}
+
+Deno.test("subprocess: targets found from the stack, async targets, subclasses", async () => {
+  const value = new Value("i32", 0);
+  const p = new Process({
+    target: setFromTestModule,
+    args: [value],
+    backend: "subprocess",
+  });
+  p.start();
+  assert.equal(await p.join(), 0, p.error?.stack);
+  assert.equal(value.value, 99);
+
+  assert.equal(await start("setLater", [value]).join(), 0);
+  assert.equal(value.value, 42);
+
+  const writer = new ValueWriter(value, 5);
+  writer.start();
+  assert.equal(await writer.join(), 0, writer.error?.stack);
+  assert.equal(value.value, 6);
+});
+
+Deno.test("subprocess: a child passes its proxies on to its own children", async () => {
+  const value = new Value("i32", 0);
+  const codes = new SharedArray("i32", [-1, -1]);
+  const p = start("startGrandchildren", [value, codes]);
+  assert.equal(await p.join(), 0, p.error?.stack);
+  assert.deepEqual(codes.toArray(), [0, 0]);
+  assert.equal(value.value, 2);
+});
+
+Deno.test("subprocess: a child's daemon children are ended when it returns", async () => {
+  const pid = new Value("i32", 0);
+  assert.equal(await start("leaveDaemon", [pid]).join(), 0);
+  assert.ok(pid.value > 0);
+  assert.equal(await gone(pid.value, 10_000), true);
 });
 
 Deno.test("subprocess: terminate() gives -15, kill() gives -9", async () => {
@@ -191,6 +233,22 @@ Deno.test("subprocess: waitSync() blocks the child, wait() does not", async () =
   go.set();
   assert.equal(await done.wait(30_000), true);
   assert.equal(await p.join(), 0, p.error?.stack);
+});
+
+Deno.test("subprocess: arguments JSON cannot carry, or too long for argv, arrive intact", async () => {
+  const ok = new Value("i32", 0);
+  const p = start("checkRichArgs", [
+    ok,
+    "y".repeat(199_999) + "z",
+    {
+      map: new Map([["k", new Set([1, 2])]]),
+      date: new Date(7),
+      none: undefined,
+    },
+    10n ** 30n,
+  ]);
+  assert.equal(await p.join(), 0, p.error?.stack);
+  assert.equal(ok.value, 1);
 });
 
 Deno.test("subprocess: an argument that cannot cross is a TypeError naming it", () => {

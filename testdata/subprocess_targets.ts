@@ -2,6 +2,7 @@
 // Targets for subprocess_test.ts: a child imports its target by name, so
 // each is exported here.
 import type { Event } from "../event.ts";
+import { Process } from "../process.ts";
 import type { Lock } from "../lock.ts";
 import type { Queue } from "../queue.ts";
 import type { SharedArray, Value } from "../shared.ts";
@@ -107,4 +108,68 @@ export function fail(): void {
   throw new RangeError("out of range in the child", {
     cause: new TypeError("the cause"),
   });
+}
+
+/** Sets the value after a timer: the child must await the target. */
+export async function setLater(value: Value<"i32">): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  value.value = 42;
+}
+
+/** Adds one under the value's lock. */
+export function addOne(value: Value<"i32">): void {
+  using _ = value.getLock().holdSync();
+  value.value += 1;
+}
+
+/**
+ * Passes its proxied value on to a subprocess and a Worker grandchild, which
+ * each add one; writes their exit codes into `codes`.
+ */
+export async function startGrandchildren(
+  value: Value<"i32">,
+  codes: SharedArray<"i32">,
+): Promise<void> {
+  const kids = (["subprocess", "worker"] as const).map((backend) =>
+    new Process({ target: addOne, args: [value], backend })
+  );
+  for (const kid of kids) kid.start();
+  for (let i = 0; i < kids.length; i++) {
+    codes.set(i, (await kids[i].join()) ?? -100);
+  }
+}
+
+/** Never settles: a child that idles until it is ended. */
+export function idle(): Promise<void> {
+  return new Promise(() => {});
+}
+
+/** Starts an idle daemon grandchild, tells its pid, and returns. */
+export function leaveDaemon(pid: Value<"i32">): void {
+  const p = new Process({ target: idle, daemon: true, backend: "subprocess" });
+  p.start();
+  pid.value = p.pid!;
+}
+
+/** A Process subclass: the child runs its run() with the parent's fields. */
+export class ValueWriter extends Process {
+  constructor(public out: Value<"i32">, public amount: number) {
+    super({ backend: "subprocess", name: "writer" });
+  }
+  override run(): void {
+    this.out.value = this.amount + (this.name === "writer" ? 1 : 0);
+  }
+}
+
+/** Checks values JSON cannot carry, and a long one; sets `ok` to 1. */
+export function checkRichArgs(
+  ok: Value<"i32">,
+  long: string,
+  rich: { map: Map<string, Set<number>>; date: Date; none: undefined },
+  big: bigint,
+): void {
+  const fine = long.length === 200_000 && long.endsWith("z") &&
+    rich.map.get("k")?.has(2) === true && rich.date.getTime() === 7 &&
+    "none" in rich && rich.none === undefined && big === 10n ** 30n;
+  ok.value = fine ? 1 : -1;
 }
