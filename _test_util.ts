@@ -6,4 +6,14 @@ import type { Backend } from "./_wire.ts";
  * The backends that each cross-process test runs on. A test file loops over
  * these so that the same assertions hold on every backend.
  */
-export const BACKENDS: readonly Backend[] = ["worker"];
+export const BACKENDS: readonly Backend[] = ["worker", "subprocess"];
+
+/**
+ * Options for a test whose children share a raw `SharedArrayBuffer` with
+ * it, which only Worker children can do (an OS process has its own memory;
+ * the library's primitives cross into it as proxies, raw memory cannot):
+ * the test is skipped on the other backends.
+ */
+export function sharesMemory(backend: Backend): { ignore: boolean } {
+  return { ignore: backend !== "worker" };
+}

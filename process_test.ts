@@ -1,6 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS } from "./_test_util.ts";
+import { BACKENDS, sharesMemory } from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import {
   activeChildren,
@@ -47,22 +47,30 @@ for (const backend of BACKENDS) {
     assert.ok(typeof p.pid === "number" && p.pid > 0);
   });
 
-  Deno.test(`${backend}: the target is found in the module that called new Process()`, async () => {
-    const c = cells();
-    const p = new Process({ target: setFromTestModule, args: [c], backend });
-    p.start();
-    assert.equal(await p.join(), 0);
-    assert.equal(c[0], 99);
-  });
+  Deno.test(
+    `${backend}: the target is found in the module that called new Process()`,
+    sharesMemory(backend),
+    async () => {
+      const c = cells();
+      const p = new Process({ target: setFromTestModule, args: [c], backend });
+      p.start();
+      assert.equal(await p.join(), 0);
+      assert.equal(c[0], 99);
+    },
+  );
 
-  Deno.test(`${backend}: a subclass's run() runs in the child with its fields`, async () => {
-    const c = cells();
-    const p = new CellWriter(c, 5, backend);
-    assert.equal(p.backend, backend);
-    p.start();
-    assert.equal(await p.join(), 0, p.error?.message);
-    assert.deepEqual([c[0], c[1]], [5, 1]);
-  });
+  Deno.test(
+    `${backend}: a subclass's run() runs in the child with its fields`,
+    sharesMemory(backend),
+    async () => {
+      const c = cells();
+      const p = new CellWriter(c, 5, backend);
+      assert.equal(p.backend, backend);
+      p.start();
+      assert.equal(await p.join(), 0, p.error?.message);
+      assert.deepEqual([c[0], c[1]], [5, 1]);
+    },
+  );
 
   Deno.test(`${backend}: a target imported into the caller module is found where it is exported`, async () => {
     const c = cells();
@@ -71,11 +79,15 @@ for (const backend of BACKENDS) {
     assert.equal(c[3], 11);
   });
 
-  Deno.test(`${backend}: an async target is awaited`, async () => {
-    const c = cells();
-    assert.equal(await start("asyncWork", [c]).join(), 0);
-    assert.equal(c[0], 42);
-  });
+  Deno.test(
+    `${backend}: an async target is awaited`,
+    sharesMemory(backend),
+    async () => {
+      const c = cells();
+      assert.equal(await start("asyncWork", [c]).join(), 0);
+      assert.equal(c[0], 42);
+    },
+  );
 
   Deno.test(`${backend}: an uncaught error gives exit code 1 and the rebuilt error`, async () => {
     const p = start("fail", ["bad value"]);
@@ -102,17 +114,21 @@ for (const backend of BACKENDS) {
     assert.equal(await start("exitWith", [0]).join(), 0);
   });
 
-  Deno.test(`${backend}: terminate() gives -15 and kill() gives -9`, async () => {
-    for (const [how, code] of [["terminate", -15], ["kill", -9]] as const) {
-      const c = cells();
-      const p = start("block", [c]);
-      await waitChange(c, 0, 0);
-      assert.equal(p.isAlive(), true);
-      p[how]();
-      assert.equal(await p.join(), code);
-      assert.equal(p.isAlive(), false);
-    }
-  });
+  Deno.test(
+    `${backend}: terminate() gives -15 and kill() gives -9`,
+    sharesMemory(backend),
+    async () => {
+      for (const [how, code] of [["terminate", -15], ["kill", -9]] as const) {
+        const c = cells();
+        const p = start("block", [c]);
+        await waitChange(c, 0, 0);
+        assert.equal(p.isAlive(), true);
+        p[how]();
+        assert.equal(await p.join(), code);
+        assert.equal(p.isAlive(), false);
+      }
+    },
+  );
 
   Deno.test(`${backend}: join(timeout) resolves null while the child runs`, async () => {
     const p = start("idle");
@@ -145,25 +161,37 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
   });
 
-  Deno.test(`${backend}: a child can start a grandchild`, async () => {
-    const c = cells();
-    assert.equal(await start("startGrandchild", [c]).join(), 0);
-    assert.equal(c[1], 7, "the grandchild wrote its cell");
-    assert.equal(c[2], 1, "the grandchild's exit code 0 reached the child");
-  });
+  Deno.test(
+    `${backend}: a child can start a grandchild`,
+    sharesMemory(backend),
+    async () => {
+      const c = cells();
+      assert.equal(await start("startGrandchild", [c]).join(), 0);
+      assert.equal(c[1], 7, "the grandchild wrote its cell");
+      assert.equal(c[2], 1, "the grandchild's exit code 0 reached the child");
+    },
+  );
 
-  Deno.test(`${backend}: a child's daemon children are ended when it ends`, async () => {
-    const c = cells();
-    assert.equal(await start("leaveDaemon", [c]).join(), 0);
-  });
+  Deno.test(
+    `${backend}: a child's daemon children are ended when it ends`,
+    sharesMemory(backend),
+    async () => {
+      const c = cells();
+      assert.equal(await start("leaveDaemon", [c]).join(), 0);
+    },
+  );
 
-  Deno.test(`${backend}: args are copied, not shared`, async () => {
-    const data = { list: [1, 2, 3] };
-    const c = cells();
-    assert.equal(await start("mutate", [data, c]).join(), 0);
-    assert.equal(c[0], 4);
-    assert.deepEqual(data.list, [1, 2, 3]);
-  });
+  Deno.test(
+    `${backend}: args are copied, not shared`,
+    sharesMemory(backend),
+    async () => {
+      const data = { list: [1, 2, 3] };
+      const c = cells();
+      assert.equal(await start("mutate", [data, c]).join(), 0);
+      assert.equal(c[0], 4);
+      assert.deepEqual(data.list, [1, 2, 3]);
+    },
+  );
 
   Deno.test(`${backend}: activeChildren() lists running children only`, async () => {
     const p = start("idle");

@@ -4,18 +4,20 @@
 const base = Deno.args[0];
 const mp = await import(`${base}/mod.ts`) as typeof import("../mod.ts");
 
-export function writeCell(cells: Int32Array, value: number): void {
-  Atomics.store(cells, 0, value);
+// A Value rather than raw shared memory, so that the check holds on every
+// backend (a subprocess child cannot share a SharedArrayBuffer).
+export function writeValue(cell: { value: number }, value: number): void {
+  cell.value = value;
 }
 
 if (import.meta.main) {
   for (const backend of Deno.args.slice(1)) {
-    const cells = new Int32Array(new SharedArrayBuffer(4));
-    const p = new mp.Process({ target: writeCell, args: [cells, 7], backend });
+    const cell = new mp.Value("i32", 0);
+    const p = new mp.Process({ target: writeValue, args: [cell, 7], backend });
     p.start();
     const code = await p.join();
-    if (code !== 0 || cells[0] !== 7) {
-      throw new Error(`${backend}: exit code ${code}, cell ${cells[0]}`);
+    if (code !== 0 || cell.value !== 7) {
+      throw new Error(`${backend}: exit code ${code}, value ${cell.value}`);
     }
     console.log(`${backend}: process ok`);
   }
