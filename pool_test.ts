@@ -160,6 +160,26 @@ for (const backend of BACKENDS) {
     assert.deepEqual(await p.map(fn("inc"), [1]), [2]);
   });
 
+  Deno.test(`${backend}: an input that throws ends imap and map with its error`, async () => {
+    await using p = pool();
+    function* failing() {
+      yield* [1, 2, 3];
+      throw new SyntaxError("bad input");
+    }
+    const seen: number[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const y of p.imap<number, number>(fn("inc"), failing())) {
+          seen.push(y);
+        }
+      },
+      { name: "SyntaxError", message: "bad input" },
+    );
+    assert.deepEqual(seen, [2, 3, 4]);
+    await assert.rejects(p.map(fn("inc"), failing()), SyntaxError);
+    assert.deepEqual(await p.map(fn("inc"), [1]), [2]);
+  });
+
   Deno.test(`${backend}: imapUnordered yields every result exactly once`, async () => {
     await using p = pool();
     for (const chunksize of [1, 3]) {
