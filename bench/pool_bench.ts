@@ -115,9 +115,12 @@ interface CpuTimes {
 async function cpuBound(pool: Pool): Promise<CpuTimes> {
   const rounds = calibrate(5);
   const tasks = Array.from({ length: 64 }, () => rounds);
+  const source = URL.createObjectURL(
+    new Blob([bareWorkerSource()], { type: "text/javascript" }),
+  );
   const workers = Array.from(
     { length: PROCESSES },
-    () => new Worker(BARE_WORKER, { type: "module" }),
+    () => new Worker(source, { type: "module" }),
   );
   const half = tasks.length / PROCESSES;
   const bareRun = () =>
@@ -152,20 +155,19 @@ async function cpuBound(pool: Pool): Promise<CpuTimes> {
     };
   } finally {
     for (const worker of workers) worker.terminate();
+    URL.revokeObjectURL(source);
   }
 }
 
-/** A bare Worker that runs `count` spins when told, for the baseline. */
-const BARE_WORKER = URL.createObjectURL(
-  new Blob([
-    `${spin.toString()}
+/** The source of a bare Worker that runs `count` spins when told. */
+function bareWorkerSource(): string {
+  return `${spin.toString()}
 self.onmessage = (e) => {
   let x = 0;
   for (let i = 0; i < e.data.count; i++) x ^= spin(e.data.rounds);
   self.postMessage(x);
-};`,
-  ], { type: "text/javascript" }),
-);
+};`;
+}
 
 if (import.meta.main) {
   const items = Array.from({ length: TINY }, (_, i) => i);
