@@ -28,3 +28,6 @@ export * from "./event.ts";
 export * from "./condition.ts";
 export * from "./barrier.ts";
 export * from "./shared.ts";
+export * from "./pipe.ts";
+export * from "./queue.ts";
+export * from "./pool.ts";
