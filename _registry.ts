@@ -54,11 +54,32 @@ function tree(): Int32Array {
   return table;
 }
 
+// A pid lives in one of the PROBES slots from `pid % SLOTS` on: OS pids
+// (subprocess children) and Worker pids would otherwise share a slot now
+// and then, and one would make the other look ended.
+const PROBES = 64;
+
+function slotOf(t: Int32Array, pid: number): number {
+  for (let i = 0; i < PROBES; i++) {
+    const slot = (pid + i) % SLOTS;
+    if (Atomics.load(t, PIDS + slot) === pid) return slot;
+  }
+  return -1;
+}
+
 function mark(pid: number, parentPid: number): void {
   const t = tree();
-  const slot = pid % SLOTS;
+  let slot = slotOf(t, pid);
+  for (let i = 0; slot < 0 && i < PROBES; i++) {
+    const free = (pid + i) % SLOTS;
+    if (Atomics.compareExchange(t, PIDS + free, 0, pid) === 0) slot = free;
+  }
+  if (slot < 0) {
+    // The window is full: take the first slot (its pid looks ended).
+    slot = pid % SLOTS;
+    Atomics.store(t, PIDS + slot, pid);
+  }
   Atomics.store(t, PARENTS + slot, parentPid);
-  Atomics.store(t, PIDS + slot, pid);
 }
 
 /** This process's identity. */
@@ -95,8 +116,10 @@ export function markAlive(pid: number): void {
 /** Records that `pid` and every descendant of it have ended. */
 export function markEnded(pid: number): void {
   const t = tree();
-  const slot = pid % SLOTS;
-  if (Atomics.compareExchange(t, PIDS + slot, pid, 0) !== pid) return;
+  const slot = slotOf(t, pid);
+  if (slot < 0 || Atomics.compareExchange(t, PIDS + slot, pid, 0) !== pid) {
+    return;
+  }
   for (let i = 0; i < SLOTS; i++) {
     if (Atomics.load(t, PARENTS + i) === pid) {
       const child = Atomics.load(t, PIDS + i);
@@ -108,5 +131,5 @@ export function markEnded(pid: number): void {
 /** Whether `pid` is a live process of this tree (the root always is). */
 export function isAlive(pid: number): boolean {
   const t = tree();
-  return pid === t[ROOT] || Atomics.load(t, PIDS + pid % SLOTS) === pid;
+  return pid === t[ROOT] || slotOf(t, pid) >= 0;
 }
