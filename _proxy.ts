@@ -27,10 +27,10 @@ import {
   registerKind,
   toWire,
   type WireContext,
-  wireContext,
   type WireForm,
 } from "./_wire.ts";
 import { setWorkerRef } from "./_worker_backend.ts";
+import { exportOwn } from "./_subprocess_backend.ts";
 
 await loadV8();
 
@@ -208,7 +208,13 @@ class Client {
   call(request: Request): unknown {
     if (Atomics.load(this.#ctl, CLOSED)) throw this.#closedError();
     const id = this.#next++;
-    const ctx = wireContext("subprocess");
+    // A primitive this process made goes as a proxy served here.
+    const ctx: WireContext = {
+      backend: "subprocess",
+      transfer: [],
+      handles: [],
+      exporter: exportOwn,
+    };
     const bytes = encodeFrame(
       { ...request, a: encode(request.a, ctx) },
       id,

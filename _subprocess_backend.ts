@@ -33,6 +33,7 @@ import {
 import {
   childTreeState,
   type Identity,
+  identity,
   markAlive,
   markEnded,
 } from "./_registry.ts";
@@ -227,6 +228,21 @@ setSubprocessExporter(() => {
   let session: Session | undefined;
   return (value) => (session ??= new Session()).export(value);
 });
+
+let own: Session | undefined;
+
+/**
+ * Exports a primitive this process made and sends in a call to another
+ * process's agent (a child putting its own Lock on its parent's Queue): its
+ * agent here acts as this process, and serves it while this process lives.
+ */
+export function exportOwn(value: Shareable): WireForm {
+  if (!own) {
+    own = new Session();
+    own.identify(identity());
+  }
+  return own.export(value);
+}
 
 /** The agent sockets of the proxies in `value` (at any depth). */
 function proxyPaths(value: unknown, found: Set<string>, depth = 0): void {

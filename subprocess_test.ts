@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { Event } from "./event.ts";
 import { Lock } from "./lock.ts";
+import { Pipe } from "./pipe.ts";
 import { Process } from "./process.ts";
 import { Queue } from "./queue.ts";
 import { SharedArray, Value } from "./shared.ts";
@@ -249,6 +250,20 @@ Deno.test("subprocess: arguments JSON cannot carry, or too long for argv, arrive
   ]);
   assert.equal(await p.join(), 0, p.error?.stack);
   assert.equal(ok.value, 1);
+});
+
+Deno.test("subprocess: a primitive a child made reaches its parent as a proxy", async () => {
+  const [here, there] = Pipe<Value<"i32">>();
+  const written = new Event();
+  const seen = new Value("i32", 0);
+  const p = start("sendOwnValue", [there, written, seen]);
+  const theirs = await here.recv();
+  assert.equal(theirs.value, 5);
+  theirs.value = 9;
+  written.set();
+  assert.equal(await p.join(), 0, p.error?.stack);
+  assert.equal(seen.value, 9);
+  here.close();
 });
 
 Deno.test("subprocess: an argument that cannot cross is a TypeError naming it", () => {

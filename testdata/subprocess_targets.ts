@@ -4,8 +4,9 @@
 import type { Event } from "../event.ts";
 import { Process } from "../process.ts";
 import type { Lock } from "../lock.ts";
+import type { Connection } from "../pipe.ts";
 import type { Queue } from "../queue.ts";
-import type { SharedArray, Value } from "../shared.ts";
+import { type SharedArray, Value } from "../shared.ts";
 
 /** Blocks this thread for good (a child stuck in a native call). */
 function blockForever(): never {
@@ -172,4 +173,19 @@ export function checkRichArgs(
     rich.map.get("k")?.has(2) === true && rich.date.getTime() === 7 &&
     "none" in rich && rich.none === undefined && big === 10n ** 30n;
   ok.value = fine ? 1 : -1;
+}
+
+/**
+ * Makes a Value here and sends it to the parent over the pipe; once the
+ * parent has written it and set `written`, reports what it reads.
+ */
+export async function sendOwnValue(
+  conn: Connection,
+  written: Event,
+  seen: Value<"i32">,
+): Promise<void> {
+  const mine = new Value("i32", 5);
+  conn.send(mine);
+  if (!(await written.wait(30_000))) throw new Error("never written");
+  seen.value = mine.value;
 }
