@@ -215,10 +215,17 @@ class Client {
       handles: [],
       exporter: exportOwn,
     };
-    const bytes = encodeFrame(
-      { ...request, a: encode(request.a, ctx) },
-      id,
-    );
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame({ ...request, a: encode(request.a, ctx) }, id);
+    } catch (error) {
+      throw new DOMException(
+        `Cannot pass the arguments of ${request.n}() to the process that owns this primitive: ${
+          (error as Error).message
+        } (a subprocess child's primitives run in their home process, and a function cannot be sent there)`,
+        "DataCloneError",
+      );
+    }
     if (request.m === "async") {
       const promise = this.#expect(id);
       this.#worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);

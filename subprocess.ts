@@ -38,14 +38,25 @@
  * - The child's stdout and stderr are its parent's; its stdin is empty.
  * - A parent that dies without waiting for its children (killed, crashed,
  *   or `Deno.exit()` before `join()`) does not leave them running: a child,
- *   daemon or not, sees its control socket close and exits, since the
- *   primitives it was given live in the parent.
+ *   daemon or not, sees its control socket close and exits (with code 1),
+ *   since the primitives it was given live in the parent. A child blocked
+ *   in a call of its own (not one of this library's) notices when it
+ *   returns to its event loop.
+ * - A child's `Deno.args` are its parent's, as a Worker child's are.
  * - A primitive passed to the child arrives as a proxy: it works the same
+ *   (methods, `*Sync` methods, getters and setters, `using`, `for await`)
  *   but is not `instanceof` its class, and each call is a round trip to
- *   the parent. A `Value`'s `.value` and an `Array`'s elements are read
- *   from and written to the parent at each access, so they are never stale.
- * - A primitive made in a subprocess child can be used there and passed to
- *   its own children, but not sent back to its parent inside a message.
+ *   the parent, where an agent thread acting as the child carries it out.
+ *   So a `Value`'s `.value` and an `Array`'s elements (`.array` too) are
+ *   read and written in the parent at each access, never stale; a lock the
+ *   child takes is owned by the child's pid and freed when the child dies;
+ *   and a `Barrier`'s action, run by the last party to arrive, runs in that
+ *   agent. A function cannot be passed to a proxied method (for example
+ *   `Condition.waitFor`'s predicate): it throws a `DataCloneError`.
+ * - A proxy passed on to a grandchild (Worker or subprocess) talks to the
+ *   same agent, which acts as the child. A primitive a subprocess child
+ *   makes and sends to its parent (over a `Pipe`) arrives there as a proxy
+ *   served by the child while the child lives.
  *
  * @module
  */

@@ -266,6 +266,11 @@ Deno.test("subprocess: a primitive a child made reaches its parent as a proxy", 
   here.close();
 });
 
+Deno.test("subprocess: a function passed to a proxied method is a DataCloneError", async () => {
+  const p = start("passFunction", [new Event()]);
+  assert.equal(await p.join(), 0, p.error?.stack);
+});
+
 Deno.test("subprocess: an argument that cannot cross is a TypeError naming it", () => {
   const p = new Process({
     target: target("exitWith"),

@@ -189,3 +189,14 @@ export async function sendOwnValue(
   if (!(await written.wait(30_000))) throw new Error("never written");
   seen.value = mine.value;
 }
+
+/** Passes a function to a proxied method: a DataCloneError. */
+export function passFunction(done: Event): void {
+  try {
+    (done.wait as unknown as (f: () => void) => void)(() => {});
+  } catch (error) {
+    if ((error as Error).name === "DataCloneError") return;
+    throw error;
+  }
+  throw new Error("a function was passed to the parent");
+}
