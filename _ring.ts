@@ -72,6 +72,18 @@ const INT = 4; // 4 bytes
 const FLOAT = 5; // 8 bytes
 const STRING = 6; // u32 length + UTF-8
 const SERIALIZED = 7; // u32 length + node:v8 serialization
+const MARKER = 8; // no payload: read as MARKED
+
+/** What a get of {@linkcode MARK} returns. */
+export const MARKED: unique symbol = Symbol("multiprocessing.ring.marked");
+
+/**
+ * A record that stands for a message kept elsewhere (a `Connection` posts
+ * such messages on its port and puts this in its ring, to keep the order).
+ */
+export function mark(): Encoded {
+  return fixed(MARKER);
+}
 
 /** An item made ready for the ring, outside the lock. */
 export interface Encoded {
@@ -197,18 +209,18 @@ export class SharedRing {
   readonly #bytes: Uint8Array;
   readonly #me: number;
 
-  constructor(state?: RingState) {
+  constructor(state?: RingState, initialCapacity = INITIAL_CAPACITY) {
     this.#header = state?.header ??
       new SharedArrayBuffer(HEADER_CELLS * 4);
     this.#data = state?.data ??
-      new SharedArrayBuffer(INITIAL_CAPACITY, {
+      new SharedArrayBuffer(initialCapacity, {
         maxByteLength: MAX_CAPACITY,
       });
     this.#cells = new Int32Array(this.#header);
     // Length-tracking: sees the buffer grow, whoever grows it.
     this.#bytes = new Uint8Array(this.#data);
     this.#me = identity().pid;
-    if (!state) this.#cells[CAPACITY] = INITIAL_CAPACITY;
+    if (!state) this.#cells[CAPACITY] = initialCapacity;
   }
 
   /** The state another process revives this ring from. */
@@ -294,6 +306,8 @@ export class SharedRing {
       } else {
         value = tag === NULL
           ? null
+          : tag === MARKER
+          ? MARKED
           : tag === TRUE
           ? true
           : tag === FALSE

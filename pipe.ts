@@ -22,25 +22,39 @@
  * }
  * ```
  *
- * How it works: each pipe is a `MessageChannel` for the messages plus a
- * small `SharedArrayBuffer` of counters. A sender posts the message, then
- * bumps its "sent" counter and notifies. A receiver never listens for
- * message events: it waits on the counter (`Atomics.waitAsync`, or
- * `Atomics.wait` in {@linkcode Connection.recvSync}) and takes the message
- * off its port synchronously with `receiveMessageOnPort`. Messages therefore
- * stay queued in the port until they are read, so an end that is passed to
- * another process carries every unread message with it, and an open
- * connection does not keep its process alive. End of file is "the peer is
- * closed and every message it sent was read", so no message in flight is
- * lost when the peer closes or its process ends.
+ * How it works: each direction of a pipe has a small ring buffer in a
+ * `SharedArrayBuffer` (the one `Queue` uses), and the pipe has a
+ * `MessageChannel` and a block of shared counters. A number, boolean, null,
+ * undefined or string up to 16 Ki characters is written into the ring as
+ * bytes; any other message is posted on the port (structured clone, and
+ * transfer of the ports of `Connection`s inside it) and a mark takes its
+ * place in the ring, which keeps the order. The sender then bumps a counter
+ * and notifies. The receiver never listens for message events: it takes the
+ * next record off the ring (and, for a mark, the message off its port with
+ * `receiveMessageOnPort`), and when there is none it spins for a few
+ * microseconds, then waits on the counter (`Atomics.waitAsync`, or
+ * `Atomics.wait` in {@linkcode Connection.recvSync}). Unread messages stay
+ * in the ring and the port, so an end passed to another process carries
+ * them along, and an open connection does not keep its process alive. End
+ * of file is "the peer is closed and its ring is empty", so no message in
+ * flight is lost when the peer closes or its process ends.
  *
  * @module
  */
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
 import { atChildExit } from "./_exit_hooks.ts";
+import {
+  type Encoded,
+  encodeItem,
+  mark,
+  MARKED,
+  MAX_CAPACITY,
+  type RingState,
+  SharedRing,
+} from "./_ring.ts";
 import { identity, isAlive } from "./_registry.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
-import { waitAsync } from "./_wait.ts";
+import { spinWhile, waitAsync } from "./_wait.ts";
 import {
   decode,
   decodeSync,
@@ -55,7 +69,6 @@ import {
 import { EOFError, ProcessError } from "./errors.ts";
 
 // Control block, per end (0 and 1), four Int32 cells at 4 * end:
-const SENT = 0; // messages this end has posted
 const EVENTS = 1; // bumped on every send and on close: what a reader waits on
 const CLOSED = 2; // 1 once this end is closed or its process ended
 const OWNER = 3; // pid of the process holding this end; 0 while in transit
@@ -68,6 +81,16 @@ const CELLS = 8;
  * every normal path (close, a child's end, terminate) notifies at once.
  */
 const LIVENESS_CHECK_MS = 250;
+
+/**
+ * How long a receiver spins before it parks: a peer that answers within
+ * this time (a round trip) is seen at once, without waking an event loop.
+ */
+const SPIN_MS = 0.03;
+/** A string up to this length goes through the ring; a longer one is posted. */
+const INLINE_STRING = 16 * 1024;
+/** Each direction's ring starts this small; it grows when messages pile up. */
+const RING_BYTES = 4096;
 
 const KIND = "multiprocessing.Connection";
 
@@ -88,16 +111,31 @@ atChildExit(() => {
 interface ConnectionState {
   port: MessagePort;
   control: SharedArrayBuffer;
+  /** The ring of each end's messages, by end. */
+  rings: [RingState, RingState];
   end: number;
   readable: boolean;
   writable: boolean;
-  received: number;
 }
 
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
-type Taken = { message: unknown } | "eof" | "none";
+type Taken = { message: unknown; posted: boolean } | "eof" | "none";
+
+/** Whether a value is sent as bytes in the ring rather than posted. */
+function inline(value: unknown): boolean {
+  switch (typeof value) {
+    case "number":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "string":
+      return value.length <= INLINE_STRING;
+    default:
+      return value === null;
+  }
+}
 
 /**
  * One end of a {@linkcode Pipe}: Python's `multiprocessing.connection.Connection`.
@@ -133,7 +171,9 @@ export class Connection<T = unknown> {
   #peer: number;
   #readable: boolean;
   #writable: boolean;
-  #received: number;
+  #out: SharedRing;
+  #in: SharedRing;
+  #rings: [RingState, RingState];
   #moved = false;
 
   static {
@@ -148,7 +188,9 @@ export class Connection<T = unknown> {
     this.#peer = (1 - state.end) * 4;
     this.#readable = state.readable;
     this.#writable = state.writable;
-    this.#received = state.received;
+    this.#rings = state.rings;
+    this.#out = new SharedRing(state.rings[state.end]);
+    this.#in = new SharedRing(state.rings[1 - state.end]);
     Atomics.store(this.#cells, this.#end + OWNER, identity().pid);
     live.add(this as Connection<unknown>);
   }
@@ -194,8 +236,9 @@ export class Connection<T = unknown> {
    */
   send(value: T): void {
     const port = this.#checkWritable("send");
-    if (typeof value !== "object" || value === null) {
-      this.#post(port, value, []);
+    this.#checkPeerOpen();
+    if (inline(value)) {
+      this.#push(encodeItem(value));
       return;
     }
     const ctx = wireContext("worker");
@@ -245,16 +288,21 @@ export class Connection<T = unknown> {
         } (the bytes after offset), got ${size}`,
       );
     }
+    this.#checkPeerOpen();
     const copy = view.slice(offset, offset + count);
     this.#post(port, copy, [copy.buffer]);
   }
 
-  #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
+  #checkPeerOpen(): void {
     if (Atomics.load(this.#cells, this.#peer + CLOSED)) {
       throw new ProcessError(
         "Cannot send: the other end of the pipe is closed (broken pipe)",
       );
     }
+  }
+
+  /** Posts a message on the port and puts its place in the ring. */
+  #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
     try {
       port.postMessage(message, transfer);
     } catch (error) {
@@ -266,8 +314,16 @@ export class Connection<T = unknown> {
       }
       throw error;
     }
-    // The message is in the peer's port before the count says so.
-    Atomics.add(this.#cells, this.#end + SENT, 1);
+    // The message is in the peer's port before its mark is in the ring.
+    this.#push(mark());
+  }
+
+  #push(record: Encoded): void {
+    if (!this.#out.tryPut(record, 0, false)) {
+      throw new ProcessError(
+        `Cannot send: more than ${MAX_CAPACITY} bytes of messages are waiting to be received`,
+      );
+    }
     Atomics.add(this.#cells, this.#end + EVENTS, 1);
     Atomics.notify(this.#cells, this.#end + EVENTS);
   }
@@ -302,11 +358,12 @@ export class Connection<T = unknown> {
       const taken = this.#take();
       if (taken === "eof") throw this.#eof();
       if (taken !== "none") {
-        const { message } = taken;
-        return (typeof message === "object" && message !== null
+        const { message, posted } = taken;
+        return (posted && typeof message === "object" && message !== null
           ? await decode(message)
           : message) as T;
       }
+      if (spinWhile(this.#cells, this.#peer + EVENTS, seen, SPIN_MS)) continue;
       await waitAsync(
         this.#cells,
         this.#peer + EVENTS,
@@ -342,7 +399,9 @@ export class Connection<T = unknown> {
       const seen = this.#seen("recvSync");
       const taken = this.#take();
       if (taken === "eof") throw this.#eof();
-      if (taken !== "none") return decodeSync(taken.message) as T;
+      if (taken !== "none") {
+        return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
+      }
       Atomics.wait(this.#cells, this.#peer + EVENTS, seen, LIVENESS_CHECK_MS);
     }
   }
@@ -535,9 +594,7 @@ export class Connection<T = unknown> {
 
   /** Whether a message or EOF is waiting. */
   #waiting(): boolean {
-    const cells = this.#cells;
-    return Atomics.load(cells, this.#peer + SENT) > this.#received ||
-      this.#peerClosed();
+    return this.#in.count() > 0 || this.#peerClosed();
   }
 
   #peerClosed(): boolean {
@@ -552,25 +609,30 @@ export class Connection<T = unknown> {
   }
 
   #take(): Taken {
-    const port = this.#port!;
-    const cells = this.#cells;
-    if (Atomics.load(cells, this.#peer + SENT) > this.#received) {
-      // Posting happens before counting, so the message is in the port.
-      const got = receiveMessageOnPort(port);
-      if (got) {
-        this.#received++;
-        return got;
+    // Closed is read first: a peer that closed had put all it sent.
+    const closed = this.#peerClosed();
+    const got = this.#in.tryGet();
+    if (got) {
+      if (got.value !== MARKED) return { message: got.value, posted: false };
+      return { message: this.#fromPort(), posted: true };
+    }
+    if (!closed) return "none";
+    // A peer that ended between posting and marking left one unmarked.
+    const last = receiveMessageOnPort(this.#port!);
+    return last ? { message: last.message, posted: true } : "eof";
+  }
+
+  /** The posted message a mark stands for; posted before it was marked. */
+  #fromPort(): unknown {
+    for (let tries = 0;; tries++) {
+      const got = receiveMessageOnPort(this.#port!);
+      if (got) return got.message;
+      if (tries > 1000) {
+        throw new ProcessError(
+          "A message marked in the pipe's ring is missing from its port",
+        );
       }
-      return "none";
     }
-    if (!this.#peerClosed()) return "none";
-    // A peer that ended between posting and counting left one uncounted.
-    const last = receiveMessageOnPort(port);
-    if (last) {
-      this.#received++;
-      return last;
-    }
-    return "eof";
   }
 
   /** Wakes this end's pending waits, so they see it is closed or moved. */
@@ -611,10 +673,10 @@ export class Connection<T = unknown> {
     const state: ConnectionState = {
       port,
       control: this.#control,
+      rings: this.#rings,
       end: this.#end / 4,
       readable: this.#readable,
       writable: this.#writable,
-      received: this.#received,
     };
     return { kind: KIND, module: import.meta.url, state };
   }
@@ -692,21 +754,25 @@ export function Pipe<T = unknown>(
   const { port1, port2: entangled } = new MessageChannel();
   const port2 = detachFromPeer(entangled);
   const control = new SharedArrayBuffer(CELLS * 4);
+  const rings: [RingState, RingState] = [
+    new SharedRing(undefined, RING_BYTES).state,
+    new SharedRing(undefined, RING_BYTES).state,
+  ];
   const a = makeConnection({
     port: port1,
     control,
+    rings,
     end: 0,
     readable: true,
     writable: duplex,
-    received: 0,
   });
   const b = makeConnection({
     port: port2,
     control,
+    rings,
     end: 1,
     readable: duplex,
     writable: true,
-    received: 0,
   });
   return [a as Connection<T>, b as Connection<T>];
 }
