@@ -283,7 +283,10 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * `null` while the child runs (or before start); then `0` when its target
    * returned, `n` for `exit(n)`, `1` for an uncaught error, `-15` after
-   * {@linkcode Process.terminate}, `-9` after {@linkcode Process.kill}.
+   * {@linkcode Process.terminate}, `-9` after {@linkcode Process.kill}. A
+   * subprocess child that any signal ended gives `-signal`, whoever sent
+   * it: `-9` for `kill -9` from outside, `-5` (SIGTRAP) or `-6` (SIGABRT)
+   * for V8 giving up, as when the child runs out of memory.
    */
   get exitCode(): number | null {
     return this.#end?.exitCode ?? null;
