@@ -1,0 +1,45 @@
+# Python's side of pipe_bench.ts: median microseconds per round trip of a
+# small message over multiprocessing.Pipe with a child that echoes it.
+# Prints JSON on its last line.
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+
+
+def echo(conn):
+    # A forked child holds a copy of the parent's end too, so it would never
+    # see EOF: None says stop.
+    conn.send("ready")
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        conn.send(message)
+
+
+def round_trip_us(n):
+    here, there = mp.Pipe()
+    p = mp.Process(target=echo, args=(there,))
+    p.start()
+    there.close()
+    here.recv()
+    for i in range(1000):
+        here.send(i)
+        here.recv()
+    start = time.perf_counter()
+    for i in range(n):
+        here.send(i)
+        here.recv()
+    us = (time.perf_counter() - start) * 1e6 / n
+    here.send(None)
+    p.join()
+    here.close()
+    return us
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    print(json.dumps({"us": statistics.median(round_trip_us(n) for _ in range(runs))}))
