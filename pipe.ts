@@ -677,12 +677,8 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * Hands this end to another process: its port (with every unread message
-   * queued in it) is transferred, and this handle is closed.
-   *
-   * @param ctx The encoding this connection is part of.
-   * @returns The state from which the receiving process revives this end.
-   * @throws {TypeError} When this end is closed.
+   * @internal Hands this end to another process (its ports, with every
+   * unread message, are transferred); this handle is closed here.
    */
   [toWire](ctx: WireContext): WireForm {
     const port = this.#port;
@@ -711,11 +707,8 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * Called here when the child this end was passed to has ended: unless the
-   * end moved on to a process that still holds it, it is closed, so that
-   * the peer sees EOF even when the child never closed it.
-   *
-   * @param pid The child that ended.
+   * @internal Called when the child this end was passed to has ended:
+   * unless the end moved on, it is closed, so that the peer sees EOF.
    */
   [ownerEnded](pid: number): void {
     if (!this.#moved) return;

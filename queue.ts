@@ -517,12 +517,7 @@ export class Queue<T = unknown> {
     return new Empty("The queue is empty");
   }
 
-  /**
-   * Hands the queue to another process; this handle stays usable.
-   *
-   * @param _ctx The encoding this queue is part of.
-   * @returns The state from which the other process revives a handle.
-   */
+  /** @internal Hands the queue to another process; this handle stays usable. */
   [toWire](_ctx: WireContext): WireForm {
     const state: QueueState = {
       ring: this.#ring.state,
@@ -716,12 +711,7 @@ export class SimpleQueue<T = unknown> {
     this.#queue.close();
   }
 
-  /**
-   * Hands the queue to another process; this handle stays usable.
-   *
-   * @param ctx The encoding this queue is part of.
-   * @returns The state from which the other process revives a handle.
-   */
+  /** @internal Hands the queue to another process; this handle stays usable. */
   [toWire](ctx: WireContext): WireForm {
     return { ...this.#queue[toWire](ctx), kind: SIMPLE };
   }
