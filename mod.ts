@@ -31,3 +31,4 @@ export * from "./shared.ts";
 export * from "./pipe.ts";
 export * from "./queue.ts";
 export * from "./pool.ts";
+export * from "./subprocess.ts";
