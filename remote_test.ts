@@ -46,7 +46,7 @@ Deno.test("the package works when imported by an http URL", async () => {
     const err = new TextDecoder().decode(stderr);
     assert.equal(code, 0, `${out}\n${err}`);
     for (const backend of BACKENDS) {
-      assert.match(out, new RegExp(`${backend}: process ok`));
+      assert.match(out, new RegExp(`${backend}: process, queue and lock ok`));
     }
     assert.match(out, /remote ok/);
   } finally {
