@@ -45,6 +45,8 @@ import {
   type WireForm,
 } from "./_wire.ts";
 import { type AcquireOptions, type HoldOptions, Lock, RLock } from "./lock.ts";
+// Re-exported so that this entry point documents the types it names.
+export type { AcquireOptions, HoldOptions } from "./lock.ts";
 
 // Waiters beyond the slots wait on SEQ and wake on any notification.
 const SEQ = 0;

@@ -50,6 +50,7 @@ import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
 import { workerLauncher } from "./_worker_backend.ts";
 import "./_subprocess_backend.ts"; // registers the "subprocess" backend
 import type { PermissionOptions } from "./subprocess.ts";
+export type { PermissionOptions, PermissionValue } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";
 
 internalModule(import.meta.url);

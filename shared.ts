@@ -38,6 +38,8 @@ import {
   type WireForm,
 } from "./_wire.ts";
 import { Lock, RLock } from "./lock.ts";
+// Re-exported so that this entry point documents the types it names.
+export type { AcquireOptions, HoldOptions, Lock, RLock } from "./lock.ts";
 
 /** The element types and what each reads as. */
 export interface SharedTypes {

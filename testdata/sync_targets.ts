@@ -11,12 +11,6 @@ import type { SharedArray, Value } from "../shared.ts";
 /** Shared numbers: an `Array("i32", n)` of this library (any backend). */
 type Ints = SharedArray<"i32">;
 
-/** Adds one to `ints[i]` under the array's own lock. */
-function bump(ints: Ints, i: number): void {
-  using _ = ints.getLock().holdSync();
-  ints[i] += 1;
-}
-
 /** This module, for `{ module: TARGETS, export: name }`. */
 export const TARGETS: string = import.meta.url;
 
