@@ -40,23 +40,3 @@ export async function waitAsync(
     release();
   }
 }
-
-/**
- * Spins while `cells[index]` holds `value`, for at most `ms` milliseconds.
- * A reply that comes within that time is seen at once, without the cost of
- * parking the thread and waking its event loop (tens of microseconds).
- *
- * @returns `true` when the value changed, `false` when the time ran out.
- */
-export function spinWhile(
-  cells: Int32Array,
-  index: number,
-  value: number,
-  ms: number,
-): boolean {
-  const end = performance.now() + ms;
-  for (let i = 1; Atomics.load(cells, index) === value; i++) {
-    if ((i & 31) === 0 && performance.now() >= end) return false;
-  }
-  return true;
-}

@@ -31,8 +31,8 @@
  * place in the ring, which keeps the order. The sender then bumps a counter
  * and notifies. The receiver never listens for message events: it takes the
  * next record off the ring (and, for a mark, the message off its port with
- * `receiveMessageOnPort`), and when there is none it spins for a few
- * microseconds, then waits on the counter (`Atomics.waitAsync`, or
+ * `receiveMessageOnPort`), and when there is none it blocks for at most
+ * 0.1 ms, then waits on the counter (`Atomics.waitAsync`, or
  * `Atomics.wait` in {@linkcode Connection.recvSync}). Unread messages stay
  * in the ring and the port, so an end passed to another process carries
  * them along, and an open connection does not keep its process alive. End
@@ -54,7 +54,7 @@ import {
 } from "./_ring.ts";
 import { identity, isAlive } from "./_registry.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
-import { spinWhile, waitAsync } from "./_wait.ts";
+import { waitAsync } from "./_wait.ts";
 import {
   decode,
   decodeSync,
@@ -83,13 +83,32 @@ const CELLS = 8;
 const LIVENESS_CHECK_MS = 250;
 
 /**
- * How long a receiver spins before it parks: a peer that answers within
- * this time (a round trip) is seen at once, without waking an event loop.
+ * How long a receiver first blocks its thread (`Atomics.wait`) before it
+ * parks without blocking: a peer that answers within this time (a round
+ * trip) is seen within microseconds, where parking costs an event-loop
+ * wake-up (tens of microseconds). Short enough not to hold up the event
+ * loop noticeably.
  */
-const SPIN_MS = 0.05;
-/** After this many failed spins in a row, this many waits park at once. */
-const SPIN_FAILS = 4;
-const SPIN_SKIP = 200;
+const BRIEF_WAIT_MS = 0.1;
+/** After this many brief waits in a row timed out, this many waits park at once. */
+const BRIEF_FAILS = 4;
+const BRIEF_SKIP = 200;
+/** Spin this long first: a peer running on another core answers sooner. */
+const SPIN_MS = 0.01;
+
+/** Spins while `cells[index]` is `value`, `ms` at most; true if it changed. */
+function spinWhile(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): boolean {
+  const end = performance.now() + ms;
+  for (let i = 1; Atomics.load(cells, index) === value; i++) {
+    if ((i & 31) === 0 && performance.now() >= end) return false;
+  }
+  return true;
+}
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
 /** Each direction's ring starts this small; it grows when messages pile up. */
@@ -178,9 +197,9 @@ export class Connection<T = unknown> {
   #in: SharedRing;
   #rings: [RingState, RingState];
   #moved = false;
-  /** Failed spins in a row, and waits left to park without spinning. */
-  #spinFails = 0;
-  #spinSkip = 0;
+  /** Brief waits that ran out in a row, and waits left to park at once. */
+  #briefFails = 0;
+  #briefSkip = 0;
 
   static {
     makeConnection = (state) => new Connection(state);
@@ -369,7 +388,7 @@ export class Connection<T = unknown> {
           ? await decode(message)
           : message) as T;
       }
-      if (this.#spin(seen)) continue;
+      if (this.#briefWait(seen)) continue;
       await waitAsync(
         this.#cells,
         this.#peer + EVENTS,
@@ -599,24 +618,28 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * Spins a little for the peer's next event; true when it came. Spinning
-   * pays when both threads have a core (a round trip then costs a few
-   * microseconds instead of two event-loop wake-ups); on a busy machine it
-   * only takes the peer's time, so after a few failed spins in a row this
-   * end parks at once for a while.
+   * Blocks briefly for the peer's next event; true when it came. After a
+   * few brief waits in a row ran out (a peer that is slow to answer, or a
+   * busy machine), this end parks at once for a while, so that a slow peer
+   * does not cost its event loop a blocked 0.1 ms per receive.
    */
-  #spin(seen: number): boolean {
-    if (this.#spinSkip > 0) {
-      this.#spinSkip--;
+  #briefWait(seen: number): boolean {
+    if (this.#briefSkip > 0) {
+      this.#briefSkip--;
       return false;
     }
-    if (spinWhile(this.#cells, this.#peer + EVENTS, seen, SPIN_MS)) {
-      this.#spinFails = 0;
+    const cells = this.#cells;
+    if (
+      spinWhile(cells, this.#peer + EVENTS, seen, SPIN_MS) ||
+      Atomics.wait(cells, this.#peer + EVENTS, seen, BRIEF_WAIT_MS) !==
+        "timed-out"
+    ) {
+      this.#briefFails = 0;
       return true;
     }
-    if (++this.#spinFails >= SPIN_FAILS) {
-      this.#spinFails = 0;
-      this.#spinSkip = SPIN_SKIP;
+    if (++this.#briefFails >= BRIEF_FAILS) {
+      this.#briefFails = 0;
+      this.#briefSkip = BRIEF_SKIP;
     }
     return false;
   }
