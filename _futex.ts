@@ -16,6 +16,7 @@
 // main thread too). The async flavour uses `Atomics.waitAsync`, whose pending
 // promise does not keep Deno's event loop alive, so it also holds a timer of
 // the same length for the duration of the sleep.
+import { blockingWait } from "./_registry.ts";
 import { remaining } from "./_timeout.ts";
 
 /** The longest sleep between two tries, in milliseconds. */
@@ -48,7 +49,7 @@ export function waitUntilSync(
       if (attempt()) return true;
       const ms = nap(deadline);
       if (ms === 0) return false;
-      Atomics.wait(cells, index, seen, ms);
+      blockingWait(cells, index, seen, ms);
     }
   } finally {
     if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);

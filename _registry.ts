@@ -133,3 +133,30 @@ export function isAlive(pid: number): boolean {
   const t = tree();
   return pid === t[ROOT] || slotOf(t, pid) >= 0;
 }
+
+/** The longest a blocked thread goes without checking that it may run on. */
+const BLOCK_SLICE_MS = 100;
+
+/**
+ * `Atomics.wait` for a slice of at most 100 ms, for loops that wait again
+ * until their own condition holds. Deno's `Worker.terminate()` does not
+ * interrupt a thread that is blocked or busy, so a Worker child that its
+ * parent already ended would wait on, and then take what it waited for:
+ * after each wake-up or slice, a child whose parent marked it ended stops
+ * itself.
+ */
+export function blockingWait(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  timeout: number,
+): "ok" | "not-equal" | "timed-out" {
+  const result = Atomics.wait(
+    cells,
+    index,
+    value,
+    Math.min(timeout, BLOCK_SLICE_MS),
+  );
+  if (!isAlive(self.pid)) Deno.exit(1);
+  return result;
+}

@@ -18,7 +18,7 @@
 // applied, so the new holder redoes a change that was cut short: a put or
 // get either happened whole or not at all.
 import v8 from "node:v8";
-import { identity, isAlive } from "./_registry.ts";
+import { blockingWait, identity, isAlive } from "./_registry.ts";
 import { toWire } from "./_wire.ts";
 
 // Header cells (Int32).
@@ -453,7 +453,7 @@ export class SharedRing {
       if (holder === 0) return;
       if (spins < SPINS) continue;
       Atomics.add(cells, LOCK_WAITERS, 1);
-      Atomics.wait(cells, LOCK, holder, LOCK_CHECK_MS);
+      blockingWait(cells, LOCK, holder, LOCK_CHECK_MS);
       Atomics.sub(cells, LOCK_WAITERS, 1);
       const seq = Atomics.load(cells, LOCK_SEQ);
       if (Atomics.load(cells, LOCK) !== holder || isAlive(holder)) continue;

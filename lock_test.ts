@@ -254,3 +254,29 @@ Deno.test("Lock: locks inside args at any depth arrive as working handles", asyn
   assert.equal(result[0], 0b10);
   lock.release();
 });
+
+Deno.test("worker: a child terminated while blocked in acquireSync() never takes the lock", async () => {
+  const held = new Lock();
+  await held.acquire();
+  const ticks = new Int32Array(new SharedArrayBuffer(8));
+  const child = new Process({
+    target: {
+      module: new URL("./testdata/busy_targets.ts", import.meta.url),
+      export: "waitBlocked",
+    },
+    args: [held, ticks],
+  });
+  child.start();
+  while (Atomics.load(ticks, 0) === 0) {
+    const r = Atomics.waitAsync(ticks, 0, 0, 5_000);
+    if (r.async) await r.value;
+  }
+  child.terminate();
+  assert.equal(await child.join(), -15);
+  // Deno's terminate() does not interrupt a blocked thread: were the child
+  // still waiting, it would take the lock the moment it is free.
+  held.release();
+  assert.equal(await held.acquire({ timeout: 5_000 }), true);
+  held.release();
+  assert.equal(Atomics.load(ticks, 1), 0, "the terminated child took the lock");
+});

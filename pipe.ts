@@ -52,7 +52,7 @@ import {
   type RingState,
   SharedRing,
 } from "./_ring.ts";
-import { identity, isAlive } from "./_registry.ts";
+import { blockingWait, identity, isAlive } from "./_registry.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
 import { waitAsync } from "./_wait.ts";
 import {
@@ -427,7 +427,7 @@ export class Connection<T = unknown> {
       if (taken !== "none") {
         return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
       }
-      Atomics.wait(this.#cells, this.#peer + EVENTS, seen, LIVENESS_CHECK_MS);
+      blockingWait(this.#cells, this.#peer + EVENTS, seen, LIVENESS_CHECK_MS);
     }
   }
 
@@ -631,7 +631,7 @@ export class Connection<T = unknown> {
     const cells = this.#cells;
     if (
       spinWhile(cells, this.#peer + EVENTS, seen, SPIN_MS) ||
-      Atomics.wait(cells, this.#peer + EVENTS, seen, BRIEF_WAIT_MS) !==
+      blockingWait(cells, this.#peer + EVENTS, seen, BRIEF_WAIT_MS) !==
         "timed-out"
     ) {
       this.#briefFails = 0;

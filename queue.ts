@@ -46,6 +46,7 @@ import {
   WAIT_GETS,
   WAIT_PUTS,
 } from "./_ring.ts";
+import { blockingWait } from "./_registry.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import { waitAsync } from "./_wait.ts";
 import {
@@ -326,7 +327,7 @@ export class Queue<T = unknown> {
       const left = remaining(deadline);
       if (left === 0) throw this.#full();
       ring.addWaiter(WAIT_GETS, 1);
-      Atomics.wait(ring.cells, WAIT_GETS, seen, left);
+      blockingWait(ring.cells, WAIT_GETS, seen, left);
       ring.addWaiter(WAIT_GETS, -1);
     }
   }
@@ -439,7 +440,7 @@ export class Queue<T = unknown> {
       const left = remaining(deadline);
       if (left === 0) throw this.#empty();
       ring.addWaiter(WAIT_PUTS, 1);
-      Atomics.wait(ring.cells, WAIT_PUTS, seen, left);
+      blockingWait(ring.cells, WAIT_PUTS, seen, left);
       ring.addWaiter(WAIT_PUTS, -1);
     }
   }
