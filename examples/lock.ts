@@ -1,6 +1,5 @@
 // The article's Lock example: four processes print in turn, one at a time.
-import { Process } from "../process.ts";
-import { Lock } from "../lock.ts";
+import { Lock, Process } from "../mod.ts";
 
 export async function displayName(l: Lock, name: string) {
   await l.acquire();

@@ -2,8 +2,7 @@
 // its end; the parent prints what it received. Python prints
 // ['hi!! I am Python']; Deno's console.log of a one-element array prints
 // [ "hi!! I am Python" ].
-import { Process } from "../mod.ts";
-import { type Connection, Pipe } from "../pipe.ts";
+import { type Connection, Pipe, Process } from "../mod.ts";
 
 export function myfunction(conn: Connection<string[]>) {
   conn.send(["hi!! I am Python"]);

@@ -4,8 +4,7 @@
 // terminal).
 //
 //   deno run -A examples/pool.ts
-import { Pool } from "../pool.ts";
-import { cpuCount } from "../process.ts";
+import { cpuCount, Pool } from "../mod.ts";
 
 /** How many primes lie in [start, end): trial division, on purpose slow. */
 export function countPrimes([start, end]: [number, number]): number {

@@ -1,7 +1,6 @@
 // The article's Queue example: a child puts the even numbers of 0..9 on a
 // queue; once it has ended, the parent gets everything it put.
-import { Process } from "../mod.ts";
-import { Queue } from "../queue.ts";
+import { Process, Queue } from "../mod.ts";
 
 export async function evenno(numbers: number[], q: Queue<number>) {
   for (const n of numbers) {

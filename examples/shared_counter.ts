@@ -1,7 +1,6 @@
 // Two processes add to one shared counter, 50,000 times each, holding its
 // lock around each read-modify-write: the total is exact.
-import { Process } from "../process.ts";
-import { Value } from "../shared.ts";
+import { Process, Value } from "../mod.ts";
 
 export function work(counter: Value<"i">, times: number) {
   for (let i = 0; i < times; i++) {
