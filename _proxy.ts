@@ -5,7 +5,10 @@
 // A call goes from the thread that makes it to an I/O Worker of this
 // process, which owns the socket to the home's agent (Deno has no
 // synchronous socket read, so a thread that must block cannot read its own
-// socket). A call that must block (`*Sync`, getters, setters, and methods
+// socket). The calling thread appends the call's frame to a shared outbox
+// and wakes the I/O Worker with `Atomics.notify` (its `Atomics.waitAsync`
+// wakes several times faster than a `postMessage` arrives, and frames that
+// pile up meanwhile go in one write). A call that must block (`*Sync`, getters, setters, and methods
 // whose result is not known to be a promise) waits with `Atomics.wait`
 // until the I/O Worker puts the answer in a shared buffer; an `async`
 // method's answer comes back as a message instead, so the event loop runs
@@ -58,14 +61,17 @@ export interface Request {
   m: Mode;
 }
 
-/** An answer: a value, an error, or "a promise; the value comes later". */
-export type Reply = { ok: unknown } | { err: ErrorData } | { pending: true };
+/** An answer: a value (none is `undefined`), an error, or "a promise; the
+ * value comes later". */
+export type Reply = { ok?: unknown } | { err: ErrorData } | {
+  pending: true;
+};
 
 /** Objects that this thread serves as a home agent, by socket path. */
 export const served = new Map<string, Map<number, unknown>>();
 
 // The I/O Worker's code, in a Blob so that a child without read permission
-// can start it. It only moves bytes: frames from this thread to the socket,
+// can start it. It only moves bytes: frames from the outbox to the socket,
 // and answers back, into the shared buffer when this thread waits for that
 // call, else as a message.
 function ioWorker(): void {
@@ -78,8 +84,8 @@ function ioWorker(): void {
   let conn: Deno.Conn | undefined;
   let ctl: Int32Array;
   let data: SharedArrayBuffer;
+  let out: SharedArrayBuffer;
   let writing = Promise.resolve();
-  const queue: Uint8Array[] = [];
   const write = (bytes: Uint8Array) => {
     writing = writing.then(async () => {
       let offset = 0;
@@ -92,7 +98,30 @@ function ioWorker(): void {
     Atomics.store(ctl, 3, 1);
     Atomics.store(ctl, 0, 1);
     Atomics.notify(ctl, 0);
+    Atomics.add(ctl, 5, 1);
+    Atomics.notify(ctl, 5);
     scope.postMessage("closed");
+  };
+  // Takes what the outbox holds (ctl[4] bytes): the caller appends past
+  // that length and publishes with a compare-exchange, so emptying it is
+  // a compare-exchange too, which fails when more came meanwhile.
+  const drain = () => {
+    const bytes = new Uint8Array(out);
+    let start = 0;
+    for (;;) {
+      const length = Atomics.load(ctl, 4);
+      if (length > start) write(bytes.slice(start, length));
+      start = length;
+      if (Atomics.compareExchange(ctl, 4, length, 0) === length) return;
+    }
+  };
+  const pump = async () => {
+    while (!Atomics.load(ctl, 3)) {
+      const seq = Atomics.load(ctl, 5);
+      drain();
+      const wait = Atomics.waitAsync(ctl, 5, seq);
+      if (wait.async) await wait.value;
+    }
   };
   const deliver = (frame: Uint8Array) => {
     const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
@@ -139,27 +168,20 @@ function ioWorker(): void {
     }
   };
   scope.onmessage = async (event: MessageEvent) => {
-    if (!(event.data instanceof Uint8Array)) {
-      ({ ctl, data } = event.data);
-      // The agent may still be starting: try for a minute.
-      const deadline = Date.now() + 60_000;
-      for (let delay = 2; !conn; delay = Math.min(delay * 2, 50)) {
-        try {
-          conn = await Deno.connect({
-            transport: "unix",
-            path: event.data.path,
-          });
-        } catch {
-          if (Date.now() > deadline) return closed();
-          await new Promise((resolve) => setTimeout(resolve, delay));
-        }
+    // The one message: where to connect, and the shared buffers.
+    ({ ctl, data, out } = event.data);
+    // The agent may still be starting: try for a minute.
+    const deadline = Date.now() + 60_000;
+    for (let delay = 2; !conn; delay = Math.min(delay * 2, 50)) {
+      try {
+        conn = await Deno.connect({ transport: "unix", path: event.data.path });
+      } catch {
+        if (Date.now() > deadline) return closed();
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
-      for (const bytes of queue.splice(0)) write(bytes);
-      read();
-      return;
     }
-    if (conn) write(event.data);
-    else queue.push(event.data);
+    read();
+    pump();
   };
 }
 
@@ -168,17 +190,22 @@ const IO_URL = URL.createObjectURL(
 );
 
 // ctl: [0] an answer is there, [1] the call this thread waits for,
-// [2] the answer's length, [3] the connection is closed.
+// [2] the answer's length, [3] the connection is closed, [4] the bytes in
+// the outbox, [5] bumped (and notified) when frames were put there.
 const READY = 0;
 const WAITING = 1;
 const LENGTH = 2;
 const CLOSED = 3;
+const OUT_LENGTH = 4;
+const OUT_SEQ = 5;
+const MAX_BYTES = 1 << 30;
 
 class Client {
   #path: string;
   #worker: Worker;
-  #ctl = new Int32Array(new SharedArrayBuffer(16));
-  #data = new SharedArrayBuffer(65536, { maxByteLength: 1 << 30 });
+  #ctl = new Int32Array(new SharedArrayBuffer(32));
+  #data = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
+  #out = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
   #next = 1;
   #reffed = false;
   #calls = new Map<
@@ -193,7 +220,12 @@ class Client {
       name: "multiprocessing I/O",
     });
     this.#worker.onmessage = (event) => this.#onMessage(event.data);
-    this.#worker.postMessage({ path, ctl: this.#ctl, data: this.#data });
+    this.#worker.postMessage({
+      path,
+      ctl: this.#ctl,
+      data: this.#data,
+      out: this.#out,
+    });
     setWorkerRef(this.#worker, false);
   }
 
@@ -228,12 +260,12 @@ class Client {
     }
     if (request.m === "async") {
       const promise = this.#expect(id);
-      this.#worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+      this.#send(bytes);
       return promise;
     }
     Atomics.store(this.#ctl, READY, 0);
     Atomics.store(this.#ctl, WAITING, id);
-    this.#worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+    this.#send(bytes);
     while (Atomics.load(this.#ctl, READY) === 0) {
       Atomics.wait(this.#ctl, READY, 0);
     }
@@ -246,6 +278,30 @@ class Client {
     const reply = decodeFrame(frame) as Reply;
     if ("pending" in reply) return this.#expect(id);
     return unwrap(reply);
+  }
+
+  /** Appends a frame to the outbox and wakes the I/O Worker. */
+  #send(bytes: Uint8Array): void {
+    const out = this.#out;
+    for (;;) {
+      const at = Atomics.load(this.#ctl, OUT_LENGTH);
+      const end = at + bytes.length;
+      if (end > out.byteLength) {
+        if (end > MAX_BYTES) {
+          throw new RangeError(
+            `Cannot send ${bytes.length} bytes to the process that owns this primitive: at most ${MAX_BYTES} bytes may wait to be sent; pass smaller values`,
+          );
+        }
+        out.grow(Math.min(MAX_BYTES, Math.max(end, out.byteLength * 2)));
+      }
+      new Uint8Array(out, at, bytes.length).set(bytes);
+      // Fails only when the I/O Worker emptied the outbox meanwhile.
+      if (Atomics.compareExchange(this.#ctl, OUT_LENGTH, at, end) === at) {
+        break;
+      }
+    }
+    Atomics.add(this.#ctl, OUT_SEQ, 1);
+    Atomics.notify(this.#ctl, OUT_SEQ);
   }
 
   #expect(id: number): Promise<unknown> {
@@ -287,7 +343,7 @@ class Client {
 
 function unwrap(reply: Reply): unknown {
   if ("err" in reply) throw dataToError(reply.err);
-  return decodeSync((reply as { ok: unknown }).ok);
+  return decodeSync((reply as { ok?: unknown }).ok);
 }
 
 const clients = new Map<string, Client>();
@@ -361,6 +417,13 @@ function makeProxy(state: ProxyState): object {
   });
 }
 
+// The proxies alive in this thread, by socket path and id: an object that
+// comes again (a Value's lock, from each getLock()) is the same proxy.
+const proxies = new Map<string, WeakRef<object>>();
+const collected = new FinalizationRegistry<string>((key) => {
+  if (!proxies.get(key)?.deref()) proxies.delete(key);
+});
+
 registerKind(PROXY_KIND, (state) => {
   const { path, id } = state as ProxyState;
   const local = served.get(path);
@@ -370,5 +433,12 @@ registerKind(PROXY_KIND, (state) => {
     }
     return local.get(id);
   }
-  return makeProxy(state as ProxyState);
+  const key = `${id}@${path}`;
+  let proxy = proxies.get(key)?.deref();
+  if (!proxy) {
+    proxy = makeProxy(state as ProxyState);
+    proxies.set(key, new WeakRef(proxy));
+    collected.register(proxy, key);
+  }
+  return proxy;
 });

@@ -45,13 +45,22 @@ const conns = new Set<Deno.Conn>();
 let nextId = 1 << 24;
 const identified = Promise.withResolvers<void>();
 
+// An object exported again (a Value's lock, returned by each getLock())
+// keeps its first id: the child's proxy of it is made once, and the table
+// does not grow with every call.
+const exportedForms = new WeakMap<object, WireForm>();
+
 function exportLocal(value: object): WireForm {
+  const known = exportedForms.get(value);
+  if (known) return known;
   const id = nextId++;
   table.set(id, value);
   arriving.set(id, Promise.resolve(value));
   ownExports.push(value);
   const state: ProxyState = { path, id, shape: shapeOf(value) };
-  return { kind: PROXY_KIND, module: PROXY_MODULE, state };
+  const form = { kind: PROXY_KIND, module: PROXY_MODULE, state };
+  exportedForms.set(value, form);
+  return form;
 }
 
 /** A handle that encodes as a proxy of `value`, exported here. */
@@ -84,6 +93,12 @@ function isData(value: object): boolean {
 }
 
 function encodeResult(value: unknown, tag: number): Uint8Array {
+  // The common answers (nothing, a boolean, a number) need no walk; an
+  // `undefined` goes as a reply without `ok`, which JSON carries.
+  if (value === undefined) return encodeFrame({}, tag);
+  if (typeof value !== "object" && typeof value !== "function") {
+    return encodeFrame({ ok: value } satisfies Reply, tag);
+  }
   const ctx = {
     backend: "subprocess" as const,
     transfer: [],
@@ -175,9 +190,9 @@ async function serve(conn: Deno.Conn): Promise<void> {
   await Promise.allSettled(arriving.values());
   for await (const { tag, value } of readFrames(conn)) {
     const request = value as Request;
-    let target: unknown;
+    let target: unknown = table.get(request.o);
     try {
-      target = await arriving.get(request.o);
+      target ??= await arriving.get(request.o);
       if (target === undefined) {
         throw new ReferenceError(`No object ${request.o} is served here`);
       }
