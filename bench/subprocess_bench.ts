@@ -7,11 +7,54 @@
 // program that imports the whole library also pays for loading it: that
 // case is reported too).
 //
+// Then the cost of a proxied call: a subprocess child's Lock lives in its
+// home process, so each acquireSync() and release() of the child is a round
+// trip there. Python's equivalent is a Lock of a multiprocessing.Manager()
+// used from a child process (subprocess_bench.py).
+//
 //   deno run -A bench/subprocess_bench.ts
 import { Process } from "../mod.ts";
-import { median, report } from "./_report.ts";
+import { Lock } from "../lock.ts";
+import { Value } from "../shared.ts";
+import { median, report, runPython } from "./_report.ts";
 
 export function noop(): void {}
+
+/**
+ * In a subprocess child: times `rounds` acquireSync()+release() pairs of a
+ * proxied lock (after a warm-up) and puts the ms of one pair in `out`.
+ */
+export function lockPairs(lock: Lock, out: Value<"d">, rounds: number): void {
+  for (let i = 0; i < 100; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  const start = performance.now();
+  for (let i = 0; i < rounds; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  out.value = (performance.now() - start) / rounds;
+}
+
+/** The median ms of one proxied acquireSync()+release() pair. */
+async function proxiedPairMs(runs: number, rounds: number): Promise<number> {
+  const lock = new Lock();
+  const out = new Value("d", 0);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const p = new Process({
+      target: lockPairs,
+      args: [lock, out, rounds],
+      backend: "subprocess",
+    });
+    p.start();
+    await p.join();
+    if (p.exitCode !== 0) throw new Error(`lockPairs failed: ${p.error}`);
+    times.push(out.value);
+  }
+  return median(times);
+}
 
 const TRIVIAL = {
   module: new URL("./_trivial_target.ts", import.meta.url),
@@ -76,4 +119,22 @@ if (import.meta.main) {
   } finally {
     await Deno.remove(empty);
   }
+
+  const pair = await proxiedPairMs(5, 2000);
+  const python = await runPython("subprocess_bench.py");
+  const pythonPair = python.manager_lock_pair_ms;
+  report("Proxied lock.acquireSync()+release() from a subprocess child", [
+    { what: "one pair (2 round trips to the home)", value: pair, unit: "ms" },
+    { what: "round trips per second", value: 2000 / pair, unit: "/s" },
+    {
+      what: "Python: Manager().Lock() pair from a child",
+      value: pythonPair,
+      unit: "ms",
+    },
+  ], [{
+    what: "proxied pair / Python Manager lock pair",
+    value: pair / pythonPair,
+    target: "(reported)",
+    met: true,
+  }]);
 }
