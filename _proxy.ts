@@ -240,16 +240,12 @@ class Client {
   call(request: Request): unknown {
     if (Atomics.load(this.#ctl, CLOSED)) throw this.#closedError();
     const id = this.#next++;
-    // A primitive this process made goes as a proxy served here.
-    const ctx: WireContext = {
-      backend: "subprocess",
-      transfer: [],
-      handles: [],
-      exporter: exportOwn,
-    };
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame({ ...request, a: encode(request.a, ctx) }, id);
+      // Most calls pass nothing, or numbers and strings: they need no walk.
+      bytes = request.a.every(isScalar)
+        ? encodeFrame(request, id)
+        : encodeFrame({ ...request, a: encode(request.a, wireCtx()) }, id);
     } catch (error) {
       throw new DOMException(
         `Cannot pass the arguments of ${request.n}() to the process that owns this primitive: ${
@@ -341,9 +337,30 @@ class Client {
   }
 }
 
+/** A context for the arguments of a call. */
+function wireCtx(): WireContext {
+  // A primitive this process made goes as a proxy served here.
+  return {
+    backend: "subprocess",
+    transfer: [],
+    handles: [],
+    exporter: exportOwn,
+  };
+}
+
+/** Whether `value` is a string, boolean or number (which JSON carries, as
+ * {@linkcode encodeFrame} checks, or carries over `node:v8`). */
+function isScalar(value: unknown): boolean {
+  const type = typeof value;
+  return type === "string" || type === "boolean" || type === "number";
+}
+
 function unwrap(reply: Reply): unknown {
   if ("err" in reply) throw dataToError(reply.err);
-  return decodeSync((reply as { ok?: unknown }).ok);
+  const value = (reply as { ok?: unknown }).ok;
+  return typeof value === "object" && value !== null
+    ? decodeSync(value)
+    : value;
 }
 
 const clients = new Map<string, Client>();

@@ -15,7 +15,12 @@ import {
   markEnded,
   type TreeState,
 } from "./_registry.ts";
-import { encodeFrame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
+import {
+  encodeFrame,
+  forEachFrame,
+  type Frame,
+  FrameWriter,
+} from "./_subprocess_channel.ts";
 import {
   crossesProcesses,
   decode,
@@ -181,6 +186,33 @@ async function perform(
   await writer.sendBytes(bytes).catch(() => {});
 }
 
+/**
+ * Starts the call in `frame`; returns a promise only when its object is
+ * still arriving (a call starts once its object is there).
+ */
+function dispatch(
+  { tag, value }: Frame,
+  writer: FrameWriter,
+): Promise<void> | undefined {
+  const request = value as Request;
+  const target = table.get(request.o);
+  if (target !== undefined) {
+    perform(request, target as Record<PropertyKey, unknown>, tag, writer);
+    return undefined;
+  }
+  return (async () => {
+    try {
+      const arrived = await arriving.get(request.o);
+      if (arrived === undefined) {
+        throw new ReferenceError(`No object ${request.o} is served here`);
+      }
+      perform(request, arrived as Record<PropertyKey, unknown>, tag, writer);
+    } catch (error) {
+      writer.send({ err: errorToData(error) } satisfies Reply, tag);
+    }
+  })();
+}
+
 async function serve(conn: Deno.Conn): Promise<void> {
   conns.add(conn);
   const writer = new FrameWriter(conn);
@@ -188,21 +220,23 @@ async function serve(conn: Deno.Conn): Promise<void> {
   // What the parent passed in `args` is revived before the first call, so
   // that a call's arguments can name any of it.
   await Promise.allSettled(arriving.values());
-  for await (const { tag, value } of readFrames(conn)) {
-    const request = value as Request;
-    let target: unknown = table.get(request.o);
-    try {
-      target ??= await arriving.get(request.o);
-      if (target === undefined) {
-        throw new ReferenceError(`No object ${request.o} is served here`);
-      }
-    } catch (error) {
-      writer.send({ err: errorToData(error) } satisfies Reply, tag);
-      continue;
+  // Calls start in the order they came: behind one whose object is still
+  // arriving, the next ones wait (each call, once started, runs on its own:
+  // a call that waits must not hold up the next one).
+  let backlog: Promise<void> | undefined;
+  const settle = (waiting: Promise<void>) => {
+    backlog = waiting;
+    waiting.then(() => {
+      if (backlog === waiting) backlog = undefined;
+    });
+  };
+  await forEachFrame(conn, (frame) => {
+    if (backlog) settle(backlog.then(() => dispatch(frame, writer)));
+    else {
+      const waiting = dispatch(frame, writer);
+      if (waiting) settle(waiting);
     }
-    // Not awaited: a call that waits must not hold up the next one.
-    perform(request, target as Record<PropertyKey, unknown>, tag, writer);
-  }
+  });
   conns.delete(conn);
   // The child's own connection lasts as long as the child: when the last
   // one closes, the child has ended. Saying so here, and not only when the
