@@ -16,7 +16,7 @@
 // main thread too). The async flavour uses `Atomics.waitAsync`, whose pending
 // promise does not keep Deno's event loop alive, so it also holds a timer of
 // the same length for the duration of the sleep.
-import { blockingWait } from "./_registry.ts";
+import { blockingWait, stopIfEnded } from "./_registry.ts";
 import { remaining } from "./_timeout.ts";
 
 /** The longest sleep between two tries, in milliseconds. */
@@ -42,6 +42,7 @@ export function waitUntilSync(
   attempt: () => boolean,
   sleepers = -1,
 ): boolean {
+  stopIfEnded();
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {

@@ -157,6 +157,15 @@ export function blockingWait(
     value,
     Math.min(timeout, BLOCK_SLICE_MS),
   );
-  if (!isAlive(self.pid)) Deno.exit(1);
+  stopIfEnded();
   return result;
+}
+
+/**
+ * Stops this Worker child if its parent has marked it ended (see
+ * {@linkcode blockingWait}); called before a blocking wait starts, too, so
+ * a child that was ended just before it never takes what it waits for.
+ */
+export function stopIfEnded(): void {
+  if (!isAlive(self.pid)) Deno.exit(1);
 }
