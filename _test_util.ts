@@ -1,6 +1,7 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Shared by the tests: which backends to run every cross-process test on.
 import type { Backend } from "./_wire.ts";
+import { Process, type ProcessOptions } from "./process.ts";
 
 /**
  * The backends that each cross-process test runs on. A test file loops over
@@ -16,4 +17,25 @@ export const BACKENDS: readonly Backend[] = ["worker", "subprocess"];
  */
 export function sharesMemory(backend: Backend): { ignore: boolean } {
   return { ignore: backend !== "worker" };
+}
+
+/**
+ * Starts a child running the export `name` of `module` on `backend`: the one
+ * way the cross-process tests start their children.
+ */
+export function startChild(
+  module: string | URL,
+  backend: Backend,
+  name: string,
+  args: unknown[] = [],
+  options: Omit<ProcessOptions, "target" | "args" | "backend"> = {},
+): Process {
+  const p = new Process({
+    target: { module, export: name },
+    args,
+    backend,
+    ...options,
+  });
+  p.start();
+  return p;
 }

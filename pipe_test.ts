@@ -1,9 +1,8 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS } from "./_test_util.ts";
+import { BACKENDS, startChild } from "./_test_util.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 import { type Connection, Pipe } from "./pipe.ts";
-import { Process } from "./process.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 
@@ -160,15 +159,8 @@ Deno.test("a connection inside a message arrives as a working handle", async () 
 });
 
 for (const backend of BACKENDS) {
-  const start = (name: string, args: unknown[]) => {
-    const p = new Process({
-      target: { module: TARGETS, export: name },
-      args,
-      backend,
-    });
-    p.start();
-    return p;
-  };
+  const start = (name: string, args: unknown[]) =>
+    startChild(TARGETS, backend, name, args);
 
   Deno.test(`${backend}: a child's messages arrive in order, then EOF`, async () => {
     const [a, b] = Pipe<number>();

@@ -1,6 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS, sharesMemory } from "./_test_util.ts";
+import { BACKENDS, sharesMemory, startChild } from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import {
   activeChildren,
@@ -31,11 +31,8 @@ export function setFromTestModule(c: Int32Array): void {
 }
 
 for (const backend of BACKENDS) {
-  const start = (name: string, args: unknown[] = [], extra = {}) => {
-    const p = new Process({ target: target(name), args, backend, ...extra });
-    p.start();
-    return p;
-  };
+  const start = (name: string, args: unknown[] = [], extra = {}) =>
+    startChild(TARGETS, backend, name, args, extra);
 
   Deno.test(`${backend}: a target that returns ends with exit code 0`, async () => {
     const p = start("noop");

@@ -1,9 +1,9 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS } from "./_test_util.ts";
+import { BACKENDS, startChild } from "./_test_util.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { Pipe } from "./pipe.ts";
-import { Process } from "./process.ts";
+import type { Process } from "./process.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { shapes } from "./testdata/queue_targets.ts";
 
@@ -178,15 +178,8 @@ Deno.test("SimpleQueue: put, get, empty, close", async () => {
 });
 
 for (const backend of BACKENDS) {
-  const start = (name: string, args: unknown[]) => {
-    const p = new Process({
-      target: { module: TARGETS, export: name },
-      args,
-      backend,
-    });
-    p.start();
-    return p;
-  };
+  const start = (name: string, args: unknown[]) =>
+    startChild(TARGETS, backend, name, args);
   const joinOk = async (p: Process) => {
     assert.equal(await p.join(), 0, p.error?.stack ?? p.error?.message);
   };

@@ -2,7 +2,8 @@
 // Shared by the tests of the synchronization primitives: start a child on
 // a target of sync_targets.ts, and join children expecting success.
 import assert from "node:assert/strict";
-import { Process } from "../process.ts";
+import { startChild } from "../_test_util.ts";
+import type { Process } from "../process.ts";
 import type { Backend } from "../_wire.ts";
 import { TARGETS } from "./sync_targets.ts";
 
@@ -12,13 +13,7 @@ export function child(
   name: string,
   args: unknown[],
 ): Process {
-  const p = new Process({
-    target: { module: TARGETS, export: name },
-    args,
-    backend,
-  });
-  p.start();
-  return p;
+  return startChild(TARGETS, backend, name, args);
 }
 
 /** Joins every child, then fails with the first one that did not succeed. */
