@@ -360,7 +360,12 @@ export class SharedRing {
 
   /** Counts a waiter on `cell` (PUTS or GETS), so that wakers notify it. */
   addWaiter(cell: number, delta: 1 | -1): void {
-    Atomics.add(this.#cells, cell === PUTS ? GET_WAITERS : PUT_WAITERS, delta);
+    Atomics.add(this.#cells, this.waitersOf(cell), delta);
+  }
+
+  /** The cell that counts the waiters sleeping on `cell`. */
+  waitersOf(cell: number): number {
+    return cell === PUTS ? GET_WAITERS : PUT_WAITERS;
   }
 
   /** Wakes every waiter of this ring, in every process. */

@@ -46,7 +46,7 @@ import {
   WAIT_GETS,
   WAIT_PUTS,
 } from "./_ring.ts";
-import { blockingWait } from "./_registry.ts";
+import { waitUntilSync } from "./_futex.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import { waitAsync } from "./_wait.ts";
 import {
@@ -321,15 +321,14 @@ export class Queue<T = unknown> {
     const deadline = deadlineOf(block ? timeout : 0);
     const encoded = encodeItem(item);
     const ring = this.#ring;
-    for (;;) {
-      const seen = Atomics.load(ring.cells, WAIT_GETS);
-      if (this.#tryPut(encoded)) return;
-      const left = remaining(deadline);
-      if (left === 0) throw this.#full();
-      ring.addWaiter(WAIT_GETS, 1);
-      blockingWait(ring.cells, WAIT_GETS, seen, left);
-      ring.addWaiter(WAIT_GETS, -1);
-    }
+    const put = waitUntilSync(
+      ring.cells,
+      WAIT_GETS,
+      deadline,
+      () => this.#tryPut(encoded),
+      ring.waitersOf(WAIT_GETS),
+    );
+    if (!put) throw this.#full();
   }
 
   /**
@@ -433,16 +432,16 @@ export class Queue<T = unknown> {
     this.#check("getSync");
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
-    for (;;) {
-      const seen = Atomics.load(ring.cells, WAIT_PUTS);
-      const taken = ring.tryGet();
-      if (taken) return taken.value as T;
-      const left = remaining(deadline);
-      if (left === 0) throw this.#empty();
-      ring.addWaiter(WAIT_PUTS, 1);
-      blockingWait(ring.cells, WAIT_PUTS, seen, left);
-      ring.addWaiter(WAIT_PUTS, -1);
-    }
+    let taken: ReturnType<SharedRing["tryGet"]>;
+    const got = waitUntilSync(
+      ring.cells,
+      WAIT_PUTS,
+      deadline,
+      () => Boolean(taken = ring.tryGet()),
+      ring.waitersOf(WAIT_PUTS),
+    );
+    if (!got || !taken) throw this.#empty();
+    return taken.value as T;
   }
 
   /**
