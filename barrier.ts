@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { identity, isAlive } from "./_registry.ts";
+import { identity, isAlive } from "./_shm/registry.ts";
 import {
   callerModule,
   importTarget,
@@ -38,7 +38,7 @@ import {
   type WireContext,
   type WireForm,
 } from "./_wire.ts";
-import { checkShared, lockInternals } from "./_mutex.ts";
+import { checkShared, lockInternals } from "./_shm/mutex.ts";
 import { Condition } from "./condition.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import { Lock } from "./lock.ts";

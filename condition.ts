@@ -27,14 +27,14 @@
  *
  * @module
  */
-import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
+import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import {
   checkShared,
   type ConditionLock,
   type LockInternals,
   lockInternals,
-} from "./_mutex.ts";
-import { identity, isAlive } from "./_registry.ts";
+} from "./_shm/mutex.ts";
+import { identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import {
   decodeSync,

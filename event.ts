@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
-import { checkShared } from "./_mutex.ts";
+import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
+import { checkShared } from "./_shm/mutex.ts";
 import { deadlineOf } from "./_timeout.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { identity } from "./_registry.ts";
+import { identity } from "./_shm/registry.ts";
 import {
   acquireDeadline,
   checkShared,
@@ -37,7 +37,7 @@ import {
   type LockInternals,
   lockInternals,
   Mutex,
-} from "./_mutex.ts";
+} from "./_shm/mutex.ts";
 import { ownerEnded, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";

@@ -42,7 +42,7 @@
  * @module
  */
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
-import { atChildExit } from "./_exit_hooks.ts";
+import { atChildExit } from "./_backend/exit_hooks.ts";
 import {
   type Encoded,
   encodeItem,
@@ -51,10 +51,10 @@ import {
   MAX_CAPACITY,
   type RingState,
   SharedRing,
-} from "./_ring.ts";
-import { blockingWait, identity, isAlive } from "./_registry.ts";
+} from "./_shm/ring.ts";
+import { blockingWait, identity, isAlive } from "./_shm/registry.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
-import { waitAsync } from "./_wait.ts";
+import { waitAsync } from "./_shm/wait_async.ts";
 import {
   decode,
   decodeSync,

@@ -29,14 +29,14 @@
  * @module
  */
 import { dataToError } from "./_error.ts";
-import { type Chunk, type Job, ListJob, StreamJob } from "./_pool_job.ts";
-import { pack, unpack } from "./_pool_pack.ts";
+import { type Chunk, type Job, ListJob, StreamJob } from "./_pool/job.ts";
+import { pack, unpack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   IN_POOL_WORKER,
   type ReadyMessage,
   type ResultMessage,
-} from "./_pool_worker.ts";
+} from "./_pool/worker.ts";
 import {
   callerModule,
   internalModule,
@@ -116,7 +116,7 @@ const MAX_IN_FLIGHT = 64;
 const COVER_MS = 0.5;
 /** What every worker runs. */
 const WORKER_TARGET: TargetRef = {
-  module: new URL("./_pool_worker.ts", import.meta.url),
+  module: new URL("./_pool/worker.ts", import.meta.url),
   export: "poolWorker",
 };
 

@@ -35,10 +35,10 @@ import {
   type Launcher,
   launcherOf,
   registerLauncher,
-} from "./_backend.ts";
-import { trackChildren } from "./_child.ts";
+} from "./_backend/launcher.ts";
+import { trackChildren } from "./_backend/child.ts";
 import { dataToError } from "./_error.ts";
-import { identity, isAlive as pidIsAlive } from "./_registry.ts";
+import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
 import { checkTimeout } from "./_timeout.ts";
 import {
   callerModule,
@@ -47,8 +47,8 @@ import {
   type TargetSpec,
 } from "./_target.ts";
 import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
-import { workerLauncher } from "./_worker_backend.ts";
-import "./_subprocess_backend.ts"; // registers the "subprocess" backend
+import { workerLauncher } from "./_backend/worker/launcher.ts";
+import "./_backend/subprocess/launcher.ts"; // registers the "subprocess" backend
 import type { PermissionOptions } from "./subprocess.ts";
 export type { PermissionOptions, PermissionValue } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";

@@ -45,10 +45,10 @@ import {
   WAIT_DONE,
   WAIT_GETS,
   WAIT_PUTS,
-} from "./_ring.ts";
-import { waitUntilSync } from "./_futex.ts";
+} from "./_shm/ring.ts";
+import { waitUntilSync } from "./_shm/futex.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
-import { waitAsync } from "./_wait.ts";
+import { waitAsync } from "./_shm/wait_async.ts";
 import {
   registerKind,
   toWire,

@@ -19,8 +19,8 @@
  *
  * @module
  */
-import { waitUntil, waitUntilSync, wake } from "./_futex.ts";
-import { acquireDeadline, checkShared, Hold } from "./_mutex.ts";
+import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
+import { acquireDeadline, checkShared, Hold } from "./_shm/mutex.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { checkShared } from "./_mutex.ts";
+import { checkShared } from "./_shm/mutex.ts";
 import {
   decodeSync,
   encode,

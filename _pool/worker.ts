@@ -4,11 +4,11 @@
 // one chunk or more), call the task function on each item in order, and send
 // back one message of results per chunk as soon as the chunk is done. `null`
 // tells the worker to end.
-import { type ErrorData, errorToData } from "./_error.ts";
-import type { Connection } from "./pipe.ts";
-import { pack, type Packed, unpack } from "./_pool_pack.ts";
-import { importTarget, type TargetSpec } from "./_target.ts";
-import { ProcessError } from "./errors.ts";
+import { type ErrorData, errorToData } from "../_error.ts";
+import type { Connection } from "../pipe.ts";
+import { pack, type Packed, unpack } from "./pack.ts";
+import { importTarget, type TargetSpec } from "../_target.ts";
+import { ProcessError } from "../errors.ts";
 
 /** A chunk of tasks, as the pool sends it. */
 export interface ChunkMessage {

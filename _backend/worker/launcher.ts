@@ -1,6 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Children on Deno Workers. Deno gives no event when a Worker ends, so the
-// child's entry reports its end itself (see _worker_main.ts) on every path:
+// child's entry reports its end itself (see main.ts) on every path:
 // return, uncaught error, `exit(n)`, `Deno.exit(n)`, `self.close()`. A Worker
 // that fails before our entry runs raises an `error` event instead.
 import type {
@@ -8,15 +8,15 @@ import type {
   ChildHandle,
   Launcher,
   LaunchSpec,
-} from "./_backend.ts";
+} from "../launcher.ts";
 import {
   allocateWorkerPid,
   childTreeState,
   markAlive,
   markEnded,
-} from "./_registry.ts";
+} from "../../_shm/registry.ts";
 
-const ENTRY = new URL("./_worker_main.ts", import.meta.url);
+const ENTRY = new URL("./main.ts", import.meta.url);
 
 /**
  * Deno's Worker keeps its parent alive and has no public `unref()`; its

@@ -3,11 +3,11 @@
 // exactly once, whichever way the child ends, because Deno tells the parent
 // nothing when a Worker closes.
 /// <reference lib="deno.worker" />
-import type { EndMessage, StartMessage } from "./_backend.ts";
-import { printChildError, runChild } from "./_child.ts";
-import { errorToData } from "./_error.ts";
-import { runChildExitHooks } from "./_exit_hooks.ts";
-import { adoptTreeState } from "./_registry.ts";
+import type { EndMessage, StartMessage } from "../launcher.ts";
+import { printChildError, runChild } from "../child.ts";
+import { errorToData } from "../../_error.ts";
+import { runChildExitHooks } from "../exit_hooks.ts";
+import { adoptTreeState } from "../../_shm/registry.ts";
 
 let reported = false;
 function reportEnd(end: Omit<EndMessage, "type">): void {

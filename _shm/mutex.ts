@@ -8,7 +8,7 @@
 //
 // - Fast paths are one compare-and-swap each: 0 -> pid to take, pid -> 0 to
 //   give back. A release that finds CONTENDED set takes the slow path, which
-//   bumps SEQ and wakes a sleeper (see _futex.ts).
+//   bumps SEQ and wakes a sleeper (see futex.ts).
 // - Fairness: new arrivals may barge in, which is fast, but a waiter that
 //   has waited longer than STARVE_MS registers its pid in STARVING and the
 //   next release hands the lock over to it (STATE = -pid) instead of freeing
@@ -17,11 +17,11 @@
 //   no longer alive takes the lock over, at the latest one sleep slice after
 //   the death is recorded; the parent of a child that ended frees what the
 //   child held at once (`ownerEnded`).
-import { SLICE, waitUntil, waitUntilSync, wake } from "./_futex.ts";
-import { isAlive } from "./_registry.ts";
-import { checkTimeout } from "./_timeout.ts";
-import type { WireContext } from "./_wire.ts";
-import { ProcessError } from "./errors.ts";
+import { SLICE, waitUntil, waitUntilSync, wake } from "./futex.ts";
+import { isAlive } from "./registry.ts";
+import { checkTimeout } from "../_timeout.ts";
+import type { WireContext } from "../_wire.ts";
+import { ProcessError } from "../errors.ts";
 
 const STATE = 0;
 const SEQ = 1;

@@ -7,7 +7,7 @@
 /** The kind under which proxies cross the wire. */
 export const PROXY_KIND = "multiprocessing.SubprocessProxy";
 /** The module that revives proxies (it loads `node:v8`, so it is apart). */
-export const PROXY_MODULE: string = new URL("./_proxy.ts", import.meta.url)
+export const PROXY_MODULE: string = new URL("./client.ts", import.meta.url)
   .href;
 
 /**

@@ -3,7 +3,7 @@
 // tells a program whether it holds a kind of permission in full or for one
 // path or host, but not which paths it holds: so "inherit" passes on the
 // kinds held in full, and a list is checked path by path.
-import type { PermissionOptions, PermissionValue } from "./subprocess.ts";
+import type { PermissionOptions, PermissionValue } from "../../subprocess.ts";
 
 const KINDS = [
   "read",

@@ -1,10 +1,10 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // What a backend (Workers, subprocesses) gives `Process`: a way to start a
 // child and one way to learn of its end, whichever way it ended.
-import type { ErrorData } from "./_error.ts";
-import type { Identity } from "./_registry.ts";
-import type { TargetSpec } from "./_target.ts";
-import type { Backend } from "./_wire.ts";
+import type { ErrorData } from "../_error.ts";
+import type { Identity } from "../_shm/registry.ts";
+import type { TargetSpec } from "../_target.ts";
+import type { Backend } from "../_wire.ts";
 
 /** How a child ended. */
 export interface ChildEnd {
@@ -27,7 +27,7 @@ export interface LaunchSpec {
 export interface LaunchOptions {
   daemon: boolean;
   /** Subprocess backend: the child's permissions (default `"inherit"`). */
-  permissions?: import("./subprocess.ts").PermissionOptions;
+  permissions?: import("../subprocess.ts").PermissionOptions;
   /** Subprocess backend: the child's V8 flags. */
   v8Flags?: string[];
 }
@@ -53,7 +53,7 @@ export interface Launcher {
 /** The message a child's entry receives first. */
 export interface StartMessage {
   type: "start";
-  tree: import("./_registry.ts").TreeState;
+  tree: import("../_shm/registry.ts").TreeState;
   target: TargetSpec;
   args: unknown[];
 }

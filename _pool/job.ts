@@ -1,7 +1,7 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // The pool's bookkeeping of one call (a map, an apply, an imap): its chunks
 // of tasks, and where their results go as chunks of results come back.
-import type { TargetSpec } from "./_target.ts";
+import type { TargetSpec } from "../_target.ts";
 
 /** A run of consecutive tasks of one job, sent to a worker as one message. */
 export interface Chunk {

@@ -1,22 +1,22 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // The entry of every subprocess child. Its main module (a data: URL, see
-// _subprocess_backend.ts) imports this module first, then the target's
+// launcher.ts) imports this module first, then the target's
 // module, then calls `main` with the latter's exports. This module starts
 // connecting to the parent as soon as it is evaluated, so that the
 // connection is made while the target's module loads.
-import type { ControlMessage, StartInfo } from "./_subprocess_backend.ts";
+import type { ControlMessage, StartInfo } from "./launcher.ts";
 
 const START_INFO = Symbol.for("multiprocessing.startInfo");
-import { printChildError, runChild } from "./_child.ts";
-import { errorToData } from "./_error.ts";
+import { printChildError, runChild } from "../child.ts";
+import { errorToData } from "../../_error.ts";
 import {
   adoptTreeState,
   childTreeState,
   markAlive,
   markEnded,
-} from "./_registry.ts";
-import { type Frame, FrameWriter, readFrames } from "./_subprocess_channel.ts";
-import type { ChildEnd } from "./_backend.ts";
+} from "../../_shm/registry.ts";
+import { type Frame, FrameWriter, readFrames } from "./channel.ts";
+import type { ChildEnd } from "../launcher.ts";
 
 // Set by the first import of the child's main module.
 const global = globalThis as { [START_INFO]?: StartInfo };

@@ -13,7 +13,7 @@
 // directory) to which its children connect: a child reports an uncaught
 // error there before it exits, and sees its parent's death as the socket's
 // end. Primitives passed to a child stay in the parent, held by an agent
-// Worker per child (see _subprocess_agent.ts) that performs the child's
+// Worker per child (see proxy/agent.ts) that performs the child's
 // calls on them; only children given primitives get an agent.
 import {
   type ChildEnd,
@@ -22,44 +22,44 @@ import {
   type LaunchOptions,
   type LaunchSpec,
   registerLauncher,
-} from "./_backend.ts";
-import type { ErrorData } from "./_error.ts";
+} from "../launcher.ts";
+import type { ErrorData } from "../../_error.ts";
 import {
   PROXY_KIND,
   PROXY_MODULE,
   type Shape,
   shapeOf,
-} from "./_proxy_shape.ts";
+} from "./proxy/shape.ts";
 import {
   childTreeState,
   type Identity,
   identity,
   markAlive,
   markEnded,
-} from "./_registry.ts";
+} from "../../_shm/registry.ts";
 import {
   FrameWriter,
   jsonSafe,
   loadV8,
   readFrames,
-} from "./_subprocess_channel.ts";
+} from "./channel.ts";
 import {
   grantItems,
   grantsOf,
   permissionFlags,
-} from "./_subprocess_permissions.ts";
-import type { TargetSpec } from "./_target.ts";
+} from "./permissions.ts";
+import type { TargetSpec } from "../../_target.ts";
 import {
   encode,
   setSubprocessExporter,
   type Shareable,
   wireContext,
   type WireForm,
-} from "./_wire.ts";
-import { setWorkerRef } from "./_worker_backend.ts";
+} from "../../_wire.ts";
+import { setWorkerRef } from "../worker/launcher.ts";
 
-const ENTRY = new URL("./_subprocess_main.ts", import.meta.url).href;
-const AGENT = new URL("./_subprocess_agent.ts", import.meta.url);
+const ENTRY = new URL("./main.ts", import.meta.url).href;
+const AGENT = new URL("./proxy/agent.ts", import.meta.url);
 /**
  * Arguments longer than this (as JSON) go over the socket rather than in the
  * child's command line (Linux takes at most 128 KiB in one argument).

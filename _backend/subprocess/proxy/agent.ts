@@ -6,21 +6,21 @@
 // is owned by the child, and freed when the child dies. Being a thread of
 // its own, it can block in a `*Sync` call without freezing the parent.
 /// <reference lib="deno.worker" />
-import { errorToData } from "./_error.ts";
-import { type ProxyState, type Reply, type Request, served } from "./_proxy.ts";
-import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./_proxy_shape.ts";
+import { errorToData } from "../../../_error.ts";
+import { type ProxyState, type Reply, type Request, served } from "./client.ts";
+import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./shape.ts";
 import {
   adoptTreeState,
   identity,
   markEnded,
   type TreeState,
-} from "./_registry.ts";
+} from "../../../_shm/registry.ts";
 import {
   encodeFrame,
   forEachFrame,
   type Frame,
   FrameWriter,
-} from "./_subprocess_channel.ts";
+} from "../channel.ts";
 import {
   crossesProcesses,
   decode,
@@ -30,7 +30,7 @@ import {
   type Shareable,
   toWire,
   type WireForm,
-} from "./_wire.ts";
+} from "../../../_wire.ts";
 
 /** Messages from the parent's main thread. */
 export type AgentMessage =

@@ -16,8 +16,8 @@
 // main thread too). The async flavour uses `Atomics.waitAsync`, whose pending
 // promise does not keep Deno's event loop alive, so it also holds a timer of
 // the same length for the duration of the sleep.
-import { blockingWait, stopIfEnded } from "./_registry.ts";
-import { remaining } from "./_timeout.ts";
+import { blockingWait, stopIfEnded } from "./registry.ts";
+import { remaining } from "../_timeout.ts";
 
 /** The longest sleep between two tries, in milliseconds. */
 export const SLICE = 50;

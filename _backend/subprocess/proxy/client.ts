@@ -14,15 +14,15 @@
 // method's answer comes back as a message instead, so the event loop runs
 // meanwhile. A method that turns out to return a promise is answered
 // "pending" at once and settled later, so every method keeps its shape.
-import { dataToError, type ErrorData } from "./_error.ts";
-import { decodeFrame, encodeFrame, loadV8 } from "./_subprocess_channel.ts";
+import { dataToError, type ErrorData } from "../../../_error.ts";
+import { decodeFrame, encodeFrame, loadV8 } from "../channel.ts";
 import {
   type MemberKind,
   PROXY_KIND,
   PROXY_MODULE,
   type Shape,
   SYMBOLS,
-} from "./_proxy_shape.ts";
+} from "./shape.ts";
 import {
   crossesProcesses,
   decodeSync,
@@ -31,9 +31,9 @@ import {
   toWire,
   type WireContext,
   type WireForm,
-} from "./_wire.ts";
-import { setWorkerRef } from "./_worker_backend.ts";
-import { exportOwn } from "./_subprocess_backend.ts";
+} from "../../../_wire.ts";
+import { setWorkerRef } from "../../worker/launcher.ts";
+import { exportOwn } from "../launcher.ts";
 
 await loadV8();
 

@@ -2,11 +2,11 @@
 // What every child runs, on any backend: import the target, revive its
 // arguments, run it, then wait for its own non-daemon children and end its
 // daemon ones, as Python's child bootstrap does.
-import type { ChildEnd } from "./_backend.ts";
-import { errorToData } from "./_error.ts";
-import { identity } from "./_registry.ts";
-import { importTarget, type TargetSpec } from "./_target.ts";
-import { decode } from "./_wire.ts";
+import type { ChildEnd } from "./launcher.ts";
+import { errorToData } from "../_error.ts";
+import { identity } from "../_shm/registry.ts";
+import { importTarget, type TargetSpec } from "../_target.ts";
+import { decode } from "../_wire.ts";
 
 // process.ts is not imported here: a subprocess child's start-up pays for
 // every module it loads, and a child that never loaded process.ts (its
@@ -46,7 +46,7 @@ export async function runChild(
       // with the subclass's prototype, then given the parent's fields.
       // The subclass's module imported process.ts, so this import is one
       // the module map already holds (no read permission needed).
-      const { Process } = await import("./process.ts");
+      const { Process } = await import("../process.ts");
       const self = Reflect.construct(Process, [{ name: identity().name }], fn);
       await Object.assign(self, args[0]).run();
     } else {

@@ -18,8 +18,8 @@
 // applied, so the new holder redoes a change that was cut short: a put or
 // get either happened whole or not at all.
 import v8 from "node:v8";
-import { blockingWait, identity, isAlive } from "./_registry.ts";
-import { toWire } from "./_wire.ts";
+import { blockingWait, identity, isAlive } from "./registry.ts";
+import { toWire } from "../_wire.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // 0 when free, else the holder's pid
