@@ -37,17 +37,8 @@ import {
   markAlive,
   markEnded,
 } from "../../_shm/registry.ts";
-import {
-  FrameWriter,
-  jsonSafe,
-  loadV8,
-  readFrames,
-} from "./channel.ts";
-import {
-  grantItems,
-  grantsOf,
-  permissionFlags,
-} from "./permissions.ts";
+import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
+import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
 import type { TargetSpec } from "../../_target.ts";
 import {
   encode,
