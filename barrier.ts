@@ -38,7 +38,7 @@ import {
   type WireContext,
   type WireForm,
 } from "./_wire.ts";
-import { checkShared, lockInternals } from "./_shm/mutex.ts";
+import { lockInternals } from "./_shm/mutex.ts";
 import { Condition } from "./condition.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import { Lock } from "./lock.ts";
@@ -447,7 +447,6 @@ export class Barrier {
 
   /** @internal The state a child revives this barrier from. */
   [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Barrier");
     let action = this.#actionSpec;
     if (!action && this.#action) {
       action = specOfFunction(this.#action, this.#actionModule);

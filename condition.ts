@@ -29,7 +29,6 @@
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import {
-  checkShared,
   type ConditionLock,
   type LockInternals,
   lockInternals,
@@ -406,7 +405,6 @@ export class Condition {
 
   /** @internal The state a child revives this condition from. */
   [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Condition");
     return {
       kind: "Condition",
       module: import.meta.url,
