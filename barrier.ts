@@ -56,6 +56,9 @@ const DRAINING = 1;
 const RESETTING = -1;
 const BROKEN = -2;
 
+/** The most parties a barrier has (a word each in its shared memory). */
+const MAX_PARTIES = 1 << 20;
+
 /** How often waiting parties look for parties that ended. */
 const REAP_MS = 100;
 
@@ -162,9 +165,9 @@ export class Barrier {
       if (revived.action) this.#loadAction(revived.action);
       return;
     }
-    if (!Number.isInteger(parties) || parties < 1 || parties > 1 << 20) {
+    if (!Number.isInteger(parties) || parties < 1 || parties > MAX_PARTIES) {
       throw new RangeError(
-        `A Barrier needs a positive whole number of parties, got ${
+        `A Barrier needs a whole number of parties from 1 to ${MAX_PARTIES}, got ${
           String(parties)
         }`,
       );
@@ -210,7 +213,7 @@ export class Barrier {
   /**
    * The number of parties it takes to pass the barrier.
    *
-   * @example
+   * @example Three parties
    * ```ts
    * import { Barrier } from "@mp/multiprocessing/barrier";
    * import assert from "node:assert/strict";

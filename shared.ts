@@ -500,7 +500,20 @@ export class Value<C extends TypeCode = TypeCode> extends SynchronizedBase<C> {
     return this.#cells.load(0) as ElementOf<C>;
   }
 
-  /** Writes the number atomically (converted to the type, as a typed array does). */
+  /**
+   * Writes the number atomically (converted to the type, as a typed array
+   * does).
+   *
+   * @example A float written to an integer value
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const v = new Value("i32");
+   * v.value = 2.9;
+   * assert.equal(v.value, 2);
+   * ```
+   */
   set value(value: ElementOf<C>) {
     this.#cells.store(0, value);
   }
@@ -579,7 +592,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
   /**
    * The number of elements.
    *
-   * @example
+   * @example Three elements
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
@@ -595,7 +608,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * A typed array over the shared memory (`Float64Array` for `"f64"`, ...):
    * reads and writes through it are plain, fast, and seen by every process.
    *
-   * @example
+   * @example A Float32Array over the same memory
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
@@ -617,7 +630,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @returns The element.
    * @throws {RangeError} When `index` is out of range.
    *
-   * @example
+   * @example From the start or from the end
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
@@ -639,7 +652,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @param value The new element.
    * @throws {RangeError} When `index` is out of range.
    *
-   * @example
+   * @example Write from the end
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
@@ -671,7 +684,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
    *
    * @returns The elements.
    *
-   * @example
+   * @example A plain copy
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
@@ -689,7 +702,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
    *
    * @returns An iterator over the elements.
    *
-   * @example
+   * @example Iterate with for...of
    * ```ts
    * import { SharedArray } from "@mp/multiprocessing/shared";
    * import assert from "node:assert/strict";
