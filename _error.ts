@@ -87,6 +87,16 @@ export function dataToError(data: ErrorData): Error {
   return error;
 }
 
+/**
+ * The message of `error`, to quote inside another message: without the
+ * closing period it often has ("... could not be cloned."), so that the
+ * quote does not end a sentence in the middle.
+ */
+export function quoteMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\.+$/, "");
+}
+
 function isErrorData(value: unknown): value is ErrorData {
   return typeof value === "object" && value !== null &&
     typeof (value as ErrorData).name === "string" &&

@@ -14,7 +14,7 @@ export function checkTimeout(
   if (timeout === undefined) return;
   if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
     throw new RangeError(
-      `${what} must be a non-negative number of milliseconds or undefined, got ${
+      `The ${what} must be a number of milliseconds from 0 up, or undefined to wait forever, got ${
         String(timeout)
       }`,
     );

@@ -38,7 +38,7 @@ import {
   type WireContext,
   type WireForm,
 } from "./_wire.ts";
-import { checkShared, lockInternals } from "./_shm/mutex.ts";
+import { lockInternals } from "./_shm/mutex.ts";
 import { Condition } from "./condition.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import { Lock } from "./lock.ts";
@@ -55,6 +55,9 @@ const FILLING = 0;
 const DRAINING = 1;
 const RESETTING = -1;
 const BROKEN = -2;
+
+/** The most parties a barrier has (a word each in its shared memory). */
+const MAX_PARTIES = 1 << 20;
 
 /** How often waiting parties look for parties that ended. */
 const REAP_MS = 100;
@@ -138,8 +141,20 @@ export class Barrier {
    * negative or NaN timeout.
    * @throws {TypeError} When `action` is neither a function nor
    * `{ module, export }`.
+   *
+   * @example Two parties, with a default timeout
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(2, { timeout: 5000 });
+   * assert.deepEqual(
+   *   (await Promise.all([barrier.wait(), barrier.wait()])).sort(),
+   *   [0, 1],
+   * );
+   * ```
    */
-  constructor(parties: number, options: BarrierOptions = {}) {
+  constructor(parties: number, options?: BarrierOptions) {
     const revived = reviving;
     reviving = undefined;
     if (revived) {
@@ -150,21 +165,21 @@ export class Barrier {
       if (revived.action) this.#loadAction(revived.action);
       return;
     }
-    if (!Number.isInteger(parties) || parties < 1 || parties > 1 << 20) {
+    if (!Number.isInteger(parties) || parties < 1 || parties > MAX_PARTIES) {
       throw new RangeError(
-        `A Barrier needs a positive whole number of parties, got ${
+        `A Barrier needs a whole number of parties from 1 to ${MAX_PARTIES}, got ${
           String(parties)
         }`,
       );
     }
-    checkTimeout(options.timeout);
-    this.#timeout = options.timeout;
+    checkTimeout(options?.timeout);
+    this.#timeout = options?.timeout;
     this.#cells = new Int32Array(new SharedArrayBuffer(4 * (PIDS + parties)));
     this.#cells[PARTIES] = parties;
     // A Lock, not an RLock: two async parties of one process must not share
     // a hold (an RLock's owner is the whole process).
     this.#cond = new Condition(new Lock());
-    const action = options.action;
+    const action = options?.action;
     if (typeof action === "function") {
       this.#action = action;
       this.#actionModule = callerModule();
@@ -195,19 +210,59 @@ export class Barrier {
     );
   }
 
-  /** The number of parties it takes to pass the barrier. */
+  /**
+   * The number of parties it takes to pass the barrier.
+   *
+   * @example Three parties
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Barrier(3).parties, 3);
+   * ```
+   */
   get parties(): number {
     return this.#cells[PARTIES];
   }
 
-  /** The number of parties waiting now. */
+  /**
+   * The number of parties waiting now.
+   *
+   * @example One party waits for the second
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(2);
+   * const first = barrier.wait();
+   * while (barrier.nWaiting === 0) await new Promise((r) => setTimeout(r, 1));
+   * assert.equal(barrier.nWaiting, 1);
+   * await Promise.all([first, barrier.wait()]);
+   * assert.equal(barrier.nWaiting, 0);
+   * ```
+   */
   get nWaiting(): number {
     return Atomics.load(this.#cells, STATE) === FILLING
       ? Atomics.load(this.#cells, COUNT)
       : 0;
   }
 
-  /** Whether the barrier is broken. */
+  /**
+   * Whether the barrier is broken.
+   *
+   * @example Broken by abort, whole again after reset
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(2);
+   * assert.equal(barrier.broken, false);
+   * barrier.abort();
+   * assert.equal(barrier.broken, true);
+   * barrier.reset();
+   * assert.equal(barrier.broken, false);
+   * ```
+   */
   get broken(): boolean {
     return Atomics.load(this.#cells, STATE) === BROKEN;
   }
@@ -223,9 +278,24 @@ export class Barrier {
    * @throws {BrokenBarrierError} When the barrier is or becomes broken, is
    * reset while waiting, or the timeout passes.
    * @throws {RangeError} For a negative or NaN timeout.
+   *
+   * @example Each party gets its own index
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(3);
+   * // In real use each party is a process; async calls show the idea.
+   * const indexes = await Promise.all([
+   *   barrier.wait(),
+   *   barrier.wait(),
+   *   barrier.wait(5000),
+   * ]);
+   * assert.deepEqual(indexes.sort(), [0, 1, 2]);
+   * ```
    */
-  async wait(timeout: number | undefined = this.#timeout): Promise<number> {
-    const deadline = deadlineOf(timeout);
+  async wait(timeout?: number): Promise<number> {
+    const deadline = deadlineOf(timeout ?? this.#timeout);
     using _ = await this.#cond.hold();
     await this.#until(() => !this.#isSettling(), Infinity);
     const index = this.#arrive();
@@ -256,9 +326,19 @@ export class Barrier {
    * @throws {RangeError} For a negative or NaN timeout.
    * @throws {TypeError} When this process is the last to arrive and the
    * barrier's action has not been loaded yet (use `wait()`).
+   *
+   * @example A barrier of one party never waits
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(1);
+   * assert.equal(barrier.waitSync(), 0);
+   * assert.equal(barrier.waitSync(10), 0);
+   * ```
    */
-  waitSync(timeout: number | undefined = this.#timeout): number {
-    const deadline = deadlineOf(timeout);
+  waitSync(timeout?: number): number {
+    const deadline = deadlineOf(timeout ?? this.#timeout);
     using _ = this.#cond.holdSync();
     this.#untilSync(() => !this.#isSettling(), Infinity);
     const index = this.#arrive();
@@ -290,6 +370,20 @@ export class Barrier {
   /**
    * Puts the barrier back to its empty state; parties waiting on it get a
    * `BrokenBarrierError`.
+   *
+   * @example Waiting parties are told, and the barrier works again
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import { BrokenBarrierError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(2);
+   * const waiting = barrier.wait();
+   * while (barrier.nWaiting === 0) await new Promise((r) => setTimeout(r, 1));
+   * barrier.reset();
+   * await assert.rejects(waiting, BrokenBarrierError);
+   * assert.equal(barrier.broken, false);
+   * ```
    */
   reset(): void {
     using _ = this.#holdHere();
@@ -307,6 +401,17 @@ export class Barrier {
   /**
    * Breaks the barrier: parties waiting on it, and those that call `wait()`
    * later, get a `BrokenBarrierError` until `reset()`.
+   *
+   * @example Later waits fail at once
+   * ```ts
+   * import { Barrier } from "@mp/multiprocessing/barrier";
+   * import { BrokenBarrierError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const barrier = new Barrier(2);
+   * barrier.abort();
+   * assert.throws(() => barrier.waitSync(), BrokenBarrierError);
+   * ```
    */
   abort(): void {
     using _ = this.#holdHere();
@@ -445,9 +550,12 @@ export class Barrier {
     }
   }
 
-  /** @internal The state a child revives this barrier from. */
+  /**
+   * The state a child revives this barrier from.
+   *
+   * @ignore
+   */
   [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Barrier");
     let action = this.#actionSpec;
     if (!action && this.#action) {
       action = specOfFunction(this.#action, this.#actionModule);

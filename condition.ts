@@ -29,7 +29,6 @@
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import {
-  checkShared,
   type ConditionLock,
   type LockInternals,
   lockInternals,
@@ -78,7 +77,7 @@ type Place = { slot: number } | { seen: number };
  * works, but those extra waiters may wake on any notification, so wait in a
  * loop or use `waitFor`.
  *
- * @example
+ * @example Wait while holding the lock
  * ```ts
  * import { Condition } from "@mp/multiprocessing/condition";
  * import assert from "node:assert/strict";
@@ -104,6 +103,21 @@ export class Condition {
    * would share its hold. A `Lock` keeps them apart; pass an `RLock` when
    * the code that holds the condition acquires it again.)
    * @throws {TypeError} When `lock` is not a `Lock` or `RLock`.
+   *
+   * @example On a new Lock, or on an RLock of one's own
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * const lock = new RLock();
+   * const shared = new Condition(lock);
+   * using _ = shared.holdSync();
+   * assert.equal(lock.locked(), true);
+   * assert.equal(cond.acquireSync({ blocking: false }), true);
+   * cond.release();
+   * ```
    */
   constructor(lock?: Lock | RLock) {
     const revived = reviving;
@@ -117,7 +131,9 @@ export class Condition {
         !(lock instanceof RLock)
       ) {
         throw new TypeError(
-          "The lock of a Condition must be a Lock or an RLock from this library",
+          `The lock of a Condition must be a Lock or an RLock of this library, got ${
+            lock === null ? "null" : typeof lock
+          }: pass one, or nothing for a new Lock`,
         );
       }
       this.#cells = new Int32Array(
@@ -134,6 +150,16 @@ export class Condition {
    * @param options `{ blocking: false }` to try once, or `{ timeout }`.
    * @returns Whether it was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Acquire, then release
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * assert.equal(await cond.acquire({ timeout: 100 }), true);
+   * cond.release();
+   * ```
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     return this.#lock.acquire(options);
@@ -145,6 +171,17 @@ export class Condition {
    * @param options `{ blocking: false }` to try once, or `{ timeout }`.
    * @returns Whether it was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Try once
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * assert.equal(cond.acquireSync({ blocking: false }), true);
+   * assert.equal(cond.acquireSync({ blocking: false }), false);
+   * cond.release();
+   * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
     return this.#lock.acquireSync(options);
@@ -154,6 +191,17 @@ export class Condition {
    * Releases the underlying lock.
    *
    * @throws {RangeError} When it is not held.
+   *
+   * @example Releasing a free condition throws
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * cond.acquireSync();
+   * cond.release();
+   * assert.throws(() => cond.release(), RangeError);
+   * ```
    */
   release(): void {
     this.#lock.release();
@@ -166,6 +214,17 @@ export class Condition {
    * @param options `{ timeout }` in milliseconds.
    * @returns A disposable that releases the lock once.
    * @throws {TimeoutError} When the timeout passed first.
+   *
+   * @example Notify while holding the lock
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   *
+   * const cond = new Condition();
+   * {
+   *   using _ = await cond.hold();
+   *   cond.notifyAll();
+   * }
+   * ```
    */
   hold(options?: HoldOptions): Promise<Disposable> {
     return this.#lock.hold(options);
@@ -177,6 +236,18 @@ export class Condition {
    * @param options `{ timeout }` in milliseconds.
    * @returns A disposable that releases the lock once.
    * @throws {TimeoutError} When the timeout passed first.
+   *
+   * @example Hold for a scope, blocking the thread
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * {
+   *   using _ = cond.holdSync({ timeout: 100 });
+   *   assert.equal(cond.waitForSync(() => true), true);
+   * }
+   * ```
    */
   holdSync(options?: HoldOptions): Disposable {
     return this.#lock.holdSync(options);
@@ -186,6 +257,19 @@ export class Condition {
    * Releases the underlying lock: `using _ = cond;` after an acquire.
    *
    * @throws {RangeError} When it is not held.
+   *
+   * @example Release at the end of a scope
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * if (cond.acquireSync({ timeout: 100 })) {
+   *   using _ = cond;
+   * }
+   * assert.equal(cond.acquireSync({ blocking: false }), true);
+   * cond.release();
+   * ```
    */
   [Symbol.dispose](): void {
     this.release();
@@ -199,6 +283,20 @@ export class Condition {
    * @returns `false` when the timeout passed, `true` otherwise.
    * @throws {RangeError} When this process does not hold the lock, or for a
    * negative or NaN timeout.
+   *
+   * @example Wait until notified
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * using _ = await cond.hold();
+   * setTimeout(async () => {
+   *   using _ = await cond.hold(); // another process, in real use
+   *   cond.notify();
+   * }, 10);
+   * assert.equal(await cond.wait(5000), true);
+   * ```
    */
   async wait(timeout?: number): Promise<boolean> {
     const deadline = deadlineOf(timeout);
@@ -223,6 +321,17 @@ export class Condition {
    * @returns `false` when the timeout passed, `true` otherwise.
    * @throws {RangeError} When this process does not hold the lock, or for a
    * negative or NaN timeout.
+   *
+   * @example Time out without a notification
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * using _ = cond.holdSync();
+   * assert.equal(cond.waitSync(10), false);
+   * assert.throws(() => new Condition().waitSync(10), RangeError);
+   * ```
    */
   waitSync(timeout?: number): boolean {
     const deadline = deadlineOf(timeout);
@@ -250,6 +359,23 @@ export class Condition {
    * @returns The predicate's last answer.
    * @throws {RangeError} When this process does not hold the lock, or for a
    * negative or NaN timeout.
+   *
+   * @example Wait until a shared value says so
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * const ready = new Value("i32", 0);
+   * setTimeout(async () => {
+   *   using _ = await cond.hold(); // another process, in real use
+   *   ready.value = 1;
+   *   cond.notifyAll();
+   * }, 10);
+   * using _ = await cond.hold();
+   * assert.equal(await cond.waitFor(() => ready.value === 1, 5000), true);
+   * ```
    */
   async waitFor(
     predicate: () => boolean | Promise<boolean>,
@@ -274,6 +400,16 @@ export class Condition {
    * @returns The predicate's last answer.
    * @throws {RangeError} When this process does not hold the lock, or for a
    * negative or NaN timeout.
+   *
+   * @example The predicate's last answer, after the timeout
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * using _ = cond.holdSync();
+   * assert.equal(cond.waitForSync(() => false, 10), false);
+   * ```
    */
   waitForSync(predicate: () => boolean, timeout?: number): boolean {
     const deadline = deadlineOf(timeout);
@@ -293,11 +429,27 @@ export class Condition {
    * @param n How many (default 1).
    * @throws {RangeError} When this process does not hold the lock, or `n`
    * is negative or NaN.
+   *
+   * @example Notify one waiter, holding the lock
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   * import assert from "node:assert/strict";
+   *
+   * const cond = new Condition();
+   * assert.throws(() => cond.notify(), RangeError); // the lock is not held
+   * using _ = cond.holdSync();
+   * cond.notify(1);
+   * ```
    */
-  notify(n = 1): void {
+  notify(n?: number): void {
+    n ??= 1;
     this.#checkOwned("notify on");
     if (!(n >= 0)) {
-      throw new RangeError(`notify(n) needs n >= 0, got ${String(n)}`);
+      throw new RangeError(
+        `Cannot notify ${
+          String(n)
+        } waiters: pass a number from 0 up, or call notifyAll()`,
+      );
     }
     const cells = this.#cells;
     let left = n;
@@ -321,6 +473,15 @@ export class Condition {
    * Wakes every waiter.
    *
    * @throws {RangeError} When this process does not hold the lock.
+   *
+   * @example Wake every waiter
+   * ```ts
+   * import { Condition } from "@mp/multiprocessing/condition";
+   *
+   * const cond = new Condition();
+   * using _ = cond.holdSync();
+   * cond.notifyAll();
+   * ```
    */
   notifyAll(): void {
     this.notify(Infinity);
@@ -399,14 +560,21 @@ export class Condition {
     return Atomics.load(cells, SEQ) !== place.seen;
   }
 
-  /** @internal The underlying lock's internals. */
+  /**
+   * The underlying lock's internals.
+   *
+   * @ignore
+   */
   [lockInternals](): LockInternals {
     return this.#internals;
   }
 
-  /** @internal The state a child revives this condition from. */
+  /**
+   * The state a child revives this condition from.
+   *
+   * @ignore
+   */
   [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Condition");
     return {
       kind: "Condition",
       module: import.meta.url,

@@ -6,7 +6,7 @@
  * ```ts
  * import { Empty, ProcessError } from "@mp/multiprocessing/errors";
  *
- * const error = new Empty("the queue is empty");
+ * const error = new Empty("The queue is empty");
  * console.log(error instanceof ProcessError, error.name); // true "Empty"
  * ```
  *
@@ -22,7 +22,7 @@
  * import { ProcessError, TimeoutError } from "@mp/multiprocessing/errors";
  * import assert from "node:assert/strict";
  *
- * const error: Error = new TimeoutError("too slow");
+ * const error: Error = new TimeoutError("No result within 100 ms");
  * assert(error instanceof ProcessError);
  * ```
  */
@@ -32,6 +32,17 @@ export class ProcessError extends Error {
    *
    * @param message What went wrong and what to do.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { ProcessError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new ProcessError("Cannot reach Process-1", { cause });
+   * assert.equal(error.name, "ProcessError");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -42,11 +53,11 @@ export class ProcessError extends Error {
 /**
  * A wait ran out of time (Python's `multiprocessing.TimeoutError`).
  *
- * @example
+ * @example Not done in time
  * ```ts
  * import { TimeoutError } from "@mp/multiprocessing/errors";
  *
- * console.log(new TimeoutError("no result within 100 ms").name); // "TimeoutError"
+ * console.log(new TimeoutError("No result within 100 ms").name); // "TimeoutError"
  * ```
  */
 export class TimeoutError extends ProcessError {
@@ -55,6 +66,17 @@ export class TimeoutError extends ProcessError {
    *
    * @param message What timed out.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { TimeoutError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new TimeoutError("No result within 100 ms", { cause });
+   * assert.equal(error.name, "TimeoutError");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -66,11 +88,11 @@ export class TimeoutError extends ProcessError {
  * The other end of a connection is closed and nothing is left to read
  * (Python's `EOFError`).
  *
- * @example
+ * @example The end of a pipe
  * ```ts
  * import { EOFError } from "@mp/multiprocessing/errors";
  *
- * console.log(new EOFError("peer closed").name); // "EOFError"
+ * console.log(new EOFError("The other end of the pipe is closed").name); // "EOFError"
  * ```
  */
 export class EOFError extends ProcessError {
@@ -79,6 +101,17 @@ export class EOFError extends ProcessError {
    *
    * @param message Which connection reached its end.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { EOFError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new EOFError("The other end of the pipe is closed", { cause });
+   * assert.equal(error.name, "EOFError");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -90,11 +123,11 @@ export class EOFError extends ProcessError {
  * A queue had no item to give within the time allowed (Python's
  * `queue.Empty`).
  *
- * @example
+ * @example Nothing to get
  * ```ts
  * import { Empty } from "@mp/multiprocessing/errors";
  *
- * console.log(new Empty("queue is empty").name); // "Empty"
+ * console.log(new Empty("The queue is empty").name); // "Empty"
  * ```
  */
 export class Empty extends ProcessError {
@@ -103,6 +136,17 @@ export class Empty extends ProcessError {
    *
    * @param message Which queue was empty.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { Empty } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new Empty("The queue is empty", { cause });
+   * assert.equal(error.name, "Empty");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -114,11 +158,11 @@ export class Empty extends ProcessError {
  * A bounded queue had no room within the time allowed (Python's
  * `queue.Full`).
  *
- * @example
+ * @example No room to put
  * ```ts
  * import { Full } from "@mp/multiprocessing/errors";
  *
- * console.log(new Full("queue is full").name); // "Full"
+ * console.log(new Full("The queue is full (maxsize 1)").name); // "Full"
  * ```
  */
 export class Full extends ProcessError {
@@ -127,6 +171,17 @@ export class Full extends ProcessError {
    *
    * @param message Which queue was full.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { Full } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new Full("The queue is full (maxsize 1)", { cause });
+   * assert.equal(error.name, "Full");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -138,11 +193,11 @@ export class Full extends ProcessError {
  * A barrier was aborted, reset, or timed out while parties waited on it
  * (Python's `threading.BrokenBarrierError`).
  *
- * @example
+ * @example A broken barrier
  * ```ts
  * import { BrokenBarrierError } from "@mp/multiprocessing/errors";
  *
- * console.log(new BrokenBarrierError("barrier aborted").name); // "BrokenBarrierError"
+ * console.log(new BrokenBarrierError("The barrier was aborted").name); // "BrokenBarrierError"
  * ```
  */
 export class BrokenBarrierError extends ProcessError {
@@ -151,6 +206,17 @@ export class BrokenBarrierError extends ProcessError {
    *
    * @param message Why the barrier is broken.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { BrokenBarrierError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new BrokenBarrierError("The barrier was aborted", { cause });
+   * assert.equal(error.name, "BrokenBarrierError");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
@@ -162,11 +228,11 @@ export class BrokenBarrierError extends ProcessError {
  * A connection's peer failed authentication (Python's
  * `multiprocessing.AuthenticationError`).
  *
- * @example
+ * @example A failed handshake
  * ```ts
  * import { AuthenticationError } from "@mp/multiprocessing/errors";
  *
- * console.log(new AuthenticationError("digest mismatch").name); // "AuthenticationError"
+ * console.log(new AuthenticationError("The digest did not match").name); // "AuthenticationError"
  * ```
  */
 export class AuthenticationError extends ProcessError {
@@ -175,6 +241,17 @@ export class AuthenticationError extends ProcessError {
    *
    * @param message What failed to authenticate.
    * @param options `cause`, the error behind this one.
+   *
+   * @example With the error behind it
+   * ```ts
+   * import { AuthenticationError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const cause = new Error("Connection reset");
+   * const error = new AuthenticationError("The digest did not match", { cause });
+   * assert.equal(error.name, "AuthenticationError");
+   * assert.equal(error.cause, cause);
+   * ```
    */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);

@@ -16,7 +16,6 @@
  * @module
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
-import { checkShared } from "./_shm/mutex.ts";
 import { deadlineOf } from "./_timeout.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -31,7 +30,7 @@ let reviving: SharedArrayBuffer | undefined;
  * A flag that processes set, clear and wait for (Python's
  * `multiprocessing.Event`). It starts cleared.
  *
- * @example
+ * @example Wait, set, and clear
  * ```ts
  * import { Event } from "@mp/multiprocessing/event";
  * import assert from "node:assert/strict";
@@ -48,7 +47,17 @@ let reviving: SharedArrayBuffer | undefined;
 export class Event {
   #cells: Int32Array;
 
-  /** Makes an event, cleared. */
+  /**
+   * Makes an event, cleared.
+   *
+   * @example A new event is not set
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Event().isSet(), false);
+   * ```
+   */
   constructor() {
     this.#cells = new Int32Array(reviving ?? new SharedArrayBuffer(12));
     reviving = undefined;
@@ -58,18 +67,56 @@ export class Event {
    * Whether the flag is set.
    *
    * @returns `true` when set.
+   *
+   * @example Set, then cleared
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * const event = new Event();
+   * event.set();
+   * assert.equal(event.isSet(), true);
+   * event.clear();
+   * assert.equal(event.isSet(), false);
+   * ```
    */
   isSet(): boolean {
     return Atomics.load(this.#cells, FLAG) === 1;
   }
 
-  /** Sets the flag and wakes every waiter, in every process. */
+  /**
+   * Sets the flag and wakes every waiter, in every process.
+   *
+   * @example Wake a waiter
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * const event = new Event();
+   * const waiting = event.wait();
+   * event.set();
+   * assert.equal(await waiting, true);
+   * ```
+   */
   set(): void {
     Atomics.store(this.#cells, FLAG, 1);
     wake(this.#cells, SEQ, Infinity, SLEEPERS);
   }
 
-  /** Clears the flag. */
+  /**
+   * Clears the flag, so that waits wait again.
+   *
+   * @example A wait after a clear times out
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * const event = new Event();
+   * event.set();
+   * event.clear();
+   * assert.equal(await event.wait(10), false);
+   * ```
+   */
   clear(): void {
     Atomics.store(this.#cells, FLAG, 0);
   }
@@ -81,6 +128,17 @@ export class Event {
    * @returns `true` when the flag is set, `false` when the timeout passed
    * first.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Wait with a timeout
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * const event = new Event();
+   * assert.equal(await event.wait(10), false);
+   * event.set();
+   * assert.equal(await event.wait(), true);
+   * ```
    */
   wait(timeout?: number): Promise<boolean> {
     const deadline = deadlineOf(timeout);
@@ -95,6 +153,17 @@ export class Event {
    * @returns `true` when the flag is set, `false` when the timeout passed
    * first.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Wait, blocking the thread
+   * ```ts
+   * import { Event } from "@mp/multiprocessing/event";
+   * import assert from "node:assert/strict";
+   *
+   * const event = new Event();
+   * assert.equal(event.waitSync(10), false);
+   * event.set();
+   * assert.equal(event.waitSync(), true);
+   * ```
    */
   waitSync(timeout?: number): boolean {
     const deadline = deadlineOf(timeout);
@@ -103,9 +172,12 @@ export class Event {
 
   #isSet = (): boolean => this.isSet();
 
-  /** @internal The state a child revives this event from. */
-  [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Event");
+  /**
+   * The state a child revives this event from.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
     return {
       kind: "Event",
       module: import.meta.url,

@@ -31,7 +31,6 @@
 import { identity } from "./_shm/registry.ts";
 import {
   acquireDeadline,
-  checkShared,
   COUNT,
   Hold,
   type LockInternals,
@@ -56,13 +55,281 @@ export interface HoldOptions {
   timeout?: number;
 }
 
-function timedOut(what: string, timeout: number | undefined): TimeoutError {
-  return new TimeoutError(
-    `Could not acquire the ${what} within ${timeout} ms: it is still held elsewhere; wait longer or find the process that holds it`,
-  );
-}
+/** The state a handle being revived in a child takes over. */
+let reviving: SharedArrayBuffer | undefined;
 
-let revivingLock: SharedArrayBuffer | undefined;
+/** How `Lock` and `RLock` reach the mutex of their `SemLock` part. */
+let mutexOf: (lock: SemLock) => Mutex;
+
+/**
+ * What {@linkcode Lock} and {@linkcode RLock} share, as CPython's
+ * `SemLock` is the base of its locks: one word of shared memory that says
+ * which process holds the lock, scoped holds with `using`, and the rule
+ * that a process that ended holds nothing. Make a `Lock` or an `RLock`;
+ * this class is only their base.
+ *
+ * @example Either lock works where a `SemLock` is expected
+ * ```ts
+ * import { Lock, RLock, SemLock } from "@mp/multiprocessing/lock";
+ * import assert from "node:assert/strict";
+ *
+ * function busy(lock: SemLock): boolean {
+ *   return lock.locked();
+ * }
+ * const locks: SemLock[] = [new Lock(), new RLock()];
+ * for (const lock of locks) {
+ *   using _ = lock.holdSync();
+ *   assert.equal(busy(lock), true);
+ * }
+ * ```
+ */
+export abstract class SemLock {
+  #mutex: Mutex;
+  #release = (): void => this.release();
+
+  static {
+    mutexOf = (lock) => lock.#mutex;
+  }
+
+  /**
+   * Makes the lock, free (in a child: the handle to the lock it was
+   * passed).
+   *
+   * @example Subclasses call it
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Lock().locked(), false);
+   * ```
+   */
+  constructor() {
+    this.#mutex = new Mutex(reviving);
+    reviving = undefined;
+  }
+
+  /**
+   * Acquires the lock, waiting without blocking the event loop; see
+   * {@linkcode Lock.acquire} and {@linkcode RLock.acquire}.
+   *
+   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @returns Whether the lock was acquired.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Acquire and release
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(await lock.acquire({ timeout: 100 }), true);
+   * lock.release();
+   * ```
+   */
+  abstract acquire(options?: AcquireOptions): Promise<boolean>;
+
+  /**
+   * Acquires the lock, blocking the thread while it waits; see
+   * {@linkcode Lock.acquireSync} and {@linkcode RLock.acquireSync}.
+   *
+   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @returns Whether the lock was acquired.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Try once
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(lock.acquireSync({ blocking: false }), true);
+   * lock.release();
+   * ```
+   */
+  abstract acquireSync(options?: AcquireOptions): boolean;
+
+  /**
+   * Releases the lock (one level of an `RLock`); see
+   * {@linkcode Lock.release} and {@linkcode RLock.release}.
+   *
+   * @throws {RangeError} When the lock is not held (by this process, for an
+   * `RLock`).
+   *
+   * @example Releasing a free lock throws
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * assert.throws(() => new RLock().release(), RangeError);
+   * ```
+   */
+  abstract release(): void;
+
+  /**
+   * Whether some process holds the lock.
+   *
+   * @returns `true` when held.
+   *
+   * @example Free, then held
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(lock.locked(), false);
+   * lock.acquireSync();
+   * assert.equal(lock.locked(), true);
+   * lock.release();
+   * ```
+   */
+  locked(): boolean {
+    return this.#mutex.owner() !== 0;
+  }
+
+  /**
+   * Acquires the lock and returns a disposable that releases it: write
+   * `using _ = await lock.hold();` for Python's `with lock:`.
+   *
+   * @param options `{ timeout }` in milliseconds.
+   * @returns A disposable that releases the lock (one level of an `RLock`)
+   * once.
+   * @throws {TimeoutError} When the timeout passed first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Hold for a scope, with a timeout
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import { TimeoutError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * {
+   *   using _ = await lock.hold();
+   *   await assert.rejects(lock.hold({ timeout: 10 }), TimeoutError);
+   * }
+   * assert.equal(lock.locked(), false);
+   * ```
+   */
+  async hold(options?: HoldOptions): Promise<Disposable> {
+    if (!await this.acquire(options)) throw this.#timedOut(options);
+    return new Hold(this.#release);
+  }
+
+  /**
+   * The blocking twin of {@linkcode SemLock.hold}:
+   * `using _ = lock.holdSync();`.
+   *
+   * @param options `{ timeout }` in milliseconds.
+   * @returns A disposable that releases the lock (one level of an `RLock`)
+   * once.
+   * @throws {TimeoutError} When the timeout passed first.
+   * @throws {RangeError} When `timeout` is negative or NaN.
+   * @throws {ProcessError} When this process holds a `Lock` already and no
+   * timeout is given: no one could release it while the thread is blocked.
+   *
+   * @example Hold for a scope, blocking the thread
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new RLock();
+   * {
+   *   using _ = lock.holdSync();
+   *   using _again = lock.holdSync(); // an RLock may be held again
+   *   assert.equal(lock.locked(), true);
+   * }
+   * assert.equal(lock.locked(), false);
+   * ```
+   */
+  holdSync(options?: HoldOptions): Disposable {
+    if (!this.acquireSync(options)) throw this.#timedOut(options);
+    return new Hold(this.#release);
+  }
+
+  #timedOut(options: HoldOptions | undefined): TimeoutError {
+    return new TimeoutError(
+      `Could not acquire the ${
+        kindOf(this)
+      } within ${options?.timeout} ms: it is still held elsewhere; wait longer or find the process that holds it`,
+    );
+  }
+
+  /**
+   * Releases the lock (one level of an `RLock`), so that
+   * `lock.acquireSync(); using _ = lock;` holds it for a scope.
+   *
+   * @throws {RangeError} When the lock is not held (by this process, for an
+   * `RLock`).
+   *
+   * @example Release at the end of a scope
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * if (lock.acquireSync({ timeout: 100 })) {
+   *   using _ = lock;
+   *   assert.equal(lock.locked(), true);
+   * }
+   * assert.equal(lock.locked(), false);
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /**
+   * What a `Condition` built on this lock needs of it.
+   *
+   * @ignore
+   */
+  [lockInternals](): LockInternals {
+    // COUNT is 0 in a Lock and the re-entry count in an RLock: a wait
+    // gives up every level and takes back as many.
+    const mutex = this.#mutex;
+    return {
+      isOwned: () => mutex.owner() === identity().pid,
+      releaseAll: () => {
+        const count = mutex.cells[COUNT];
+        mutex.cells[COUNT] = 0;
+        mutex.release();
+        return count;
+      },
+      restore: async (count) => {
+        await mutex.acquire(identity().pid, Infinity);
+        mutex.cells[COUNT] = count;
+      },
+      restoreSync: (count) => {
+        mutex.acquireSync(identity().pid, Infinity);
+        mutex.cells[COUNT] = count;
+      },
+    };
+  }
+
+  /**
+   * The state a child revives this lock from.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
+    return {
+      kind: kindOf(this),
+      module: import.meta.url,
+      state: this.#mutex.cells.buffer,
+    };
+  }
+
+  /**
+   * Frees the lock when a child that held it ended.
+   *
+   * @ignore
+   */
+  [ownerEnded](pid: number): void {
+    this.#mutex.ownerEnded(pid);
+  }
+}
 
 /**
  * A lock shared by processes (Python's `multiprocessing.Lock`). Not
@@ -70,7 +337,8 @@ let revivingLock: SharedArrayBuffer | undefined;
  * release. Any process may release it, as in Python.
  *
  * When the holder ends, the next acquirer gets the lock (see the module
- * documentation).
+ * documentation). `locked()`, `hold()`, `holdSync()` and `using` come from
+ * {@linkcode SemLock}.
  *
  * @example Mutual exclusion, and `using` for a scoped hold
  * ```ts
@@ -90,14 +358,20 @@ let revivingLock: SharedArrayBuffer | undefined;
  * assert.equal(lock.locked(), false);
  * ```
  */
-export class Lock {
-  #mutex: Mutex;
-  #release = (): void => this.release();
-
-  /** Makes a lock, free. */
+export class Lock extends SemLock {
+  /**
+   * Makes a lock, free.
+   *
+   * @example A new lock is free
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Lock().locked(), false);
+   * ```
+   */
   constructor() {
-    this.#mutex = new Mutex(revivingLock);
-    revivingLock = undefined;
+    super();
   }
 
   /**
@@ -107,12 +381,25 @@ export class Lock {
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Wait, try once, or give up after a timeout
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(await lock.acquire(), true);
+   * assert.equal(await lock.acquire({ blocking: false }), false);
+   * assert.equal(await lock.acquire({ timeout: 10 }), false);
+   * lock.release();
+   * ```
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
+    const mutex = mutexOf(this);
     const me = identity().pid;
-    if (this.#mutex.tryAcquire(me)) return Promise.resolve(true);
-    return this.#mutex.acquire(me, deadline);
+    if (mutex.tryAcquire(me)) return Promise.resolve(true);
+    return mutex.acquire(me, deadline);
   }
 
   /**
@@ -124,118 +411,51 @@ export class Lock {
    * @throws {TypeError} When a timeout is given with `blocking: false`.
    * @throws {ProcessError} When this process holds the lock and no timeout
    * is given: no one could release it while the thread is blocked.
+   *
+   * @example Acquire, and refuse to wait on one's own hold
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import { ProcessError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(lock.acquireSync(), true);
+   * assert.equal(lock.acquireSync({ timeout: 10 }), false);
+   * assert.throws(() => lock.acquireSync(), ProcessError);
+   * lock.release();
+   * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
     const deadline = acquireDeadline(options);
+    const mutex = mutexOf(this);
     const me = identity().pid;
-    return this.#mutex.tryAcquire(me) || this.#mutex.acquireSync(me, deadline);
+    return mutex.tryAcquire(me) || mutex.acquireSync(me, deadline);
   }
 
   /**
    * Releases the lock, from any process.
    *
    * @throws {RangeError} When the lock is not held.
+   *
+   * @example Release, and release too often
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * lock.acquireSync();
+   * lock.release();
+   * assert.throws(() => lock.release(), RangeError);
+   * ```
    */
   release(): void {
-    if (!this.#mutex.release()) {
+    if (!mutexOf(this).release()) {
       throw new RangeError(
-        "Cannot release an unlocked Lock: release() must follow a successful acquire()",
+        "Cannot release a Lock that is not held: call release() only after a successful acquire()",
       );
     }
   }
-
-  /**
-   * Whether some process holds the lock.
-   *
-   * @returns `true` when held.
-   */
-  locked(): boolean {
-    return this.#mutex.owner() !== 0;
-  }
-
-  /**
-   * Acquires the lock and returns a disposable that releases it: write
-   * `using _ = await lock.hold();` for Python's `with lock:`.
-   *
-   * @param options `{ timeout }` in milliseconds.
-   * @returns A disposable that releases the lock once.
-   * @throws {TimeoutError} When the timeout passed first.
-   * @throws {RangeError} When `timeout` is negative or NaN.
-   */
-  async hold(options?: HoldOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) {
-      throw timedOut("Lock", options?.timeout);
-    }
-    return new Hold(this.#release);
-  }
-
-  /**
-   * The blocking twin of {@linkcode Lock.hold}: `using _ = lock.holdSync();`.
-   *
-   * @param options `{ timeout }` in milliseconds.
-   * @returns A disposable that releases the lock once.
-   * @throws {TimeoutError} When the timeout passed first.
-   * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {ProcessError} When this process holds the lock and no timeout
-   * is given.
-   */
-  holdSync(options?: HoldOptions): Disposable {
-    if (!this.acquireSync(options)) {
-      throw timedOut("Lock", options?.timeout);
-    }
-    return new Hold(this.#release);
-  }
-
-  /**
-   * Releases the lock, so that `lock.acquireSync(); using _ = lock;` holds
-   * it for a scope.
-   *
-   * @throws {RangeError} When the lock is not held.
-   */
-  [Symbol.dispose](): void {
-    this.release();
-  }
-
-  /** @internal Used by `Condition`. */
-  [lockInternals](): LockInternals {
-    const mutex = this.#mutex;
-    return {
-      isOwned: () => mutex.owner() === identity().pid,
-      releaseAll: () => {
-        this.release();
-        return 1;
-      },
-      restore: async () => {
-        await mutex.acquire(identity().pid, Infinity);
-      },
-      restoreSync: () => {
-        mutex.acquireSync(identity().pid, Infinity);
-      },
-    };
-  }
-
-  /** @internal The state a child revives this lock from. */
-  [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "Lock");
-    return {
-      kind: "Lock",
-      module: import.meta.url,
-      state: this.#mutex.cells.buffer,
-    };
-  }
-
-  /** @internal Frees the lock when a child that held it ended. */
-  [ownerEnded](pid: number): void {
-    this.#mutex.ownerEnded(pid);
-  }
 }
-
-registerKind("Lock", (state) => {
-  revivingLock = state as SharedArrayBuffer;
-  return new Lock();
-});
-
-let revivingRLock: SharedArrayBuffer | undefined;
 
 /**
  * A re-entrant lock shared by processes (Python's `multiprocessing.RLock`):
@@ -245,9 +465,10 @@ let revivingRLock: SharedArrayBuffer | undefined;
  * The owner is a process: async code of one process that holds the lock
  * across an `await` shares the hold with other async code of that process.
  * When the holder ends, the next acquirer gets the lock with a count of one
- * (see the module documentation).
+ * (see the module documentation). `locked()`, `hold()`, `holdSync()` and
+ * `using` come from {@linkcode SemLock}.
  *
- * @example
+ * @example Acquire twice, release twice
  * ```ts
  * import { RLock } from "@mp/multiprocessing/lock";
  * import assert from "node:assert/strict";
@@ -262,14 +483,20 @@ let revivingRLock: SharedArrayBuffer | undefined;
  * assert.throws(() => lock.release(), RangeError);
  * ```
  */
-export class RLock {
-  #mutex: Mutex;
-  #release = (): void => this.release();
-
-  /** Makes a re-entrant lock, free. */
+export class RLock extends SemLock {
+  /**
+   * Makes a re-entrant lock, free.
+   *
+   * @example A new lock is free
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new RLock().locked(), false);
+   * ```
+   */
   constructor() {
-    this.#mutex = new Mutex(revivingRLock);
-    revivingRLock = undefined;
+    super();
   }
 
   /**
@@ -280,13 +507,26 @@ export class RLock {
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Acquire again while holding it
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new RLock();
+   * assert.equal(await lock.acquire(), true);
+   * assert.equal(await lock.acquire({ blocking: false }), true);
+   * lock.release();
+   * lock.release();
+   * ```
    */
   async acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
     const me = identity().pid;
     if (this.#reenter(me)) return true;
-    if (!await this.#mutex.acquire(me, deadline)) return false;
-    this.#mutex.cells[COUNT] = 1;
+    const mutex = mutexOf(this);
+    if (!await mutex.acquire(me, deadline)) return false;
+    mutex.cells[COUNT] = 1;
     return true;
   }
 
@@ -298,13 +538,27 @@ export class RLock {
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Acquire again, blocking the thread
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new RLock();
+   * assert.equal(lock.acquireSync(), true);
+   * assert.equal(lock.acquireSync(), true);
+   * lock.release();
+   * lock.release();
+   * assert.equal(lock.locked(), false);
+   * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
     const deadline = acquireDeadline(options);
     const me = identity().pid;
     if (this.#reenter(me)) return true;
-    if (!this.#mutex.acquireSync(me, deadline)) return false;
-    this.#mutex.cells[COUNT] = 1;
+    const mutex = mutexOf(this);
+    if (!mutex.acquireSync(me, deadline)) return false;
+    mutex.cells[COUNT] = 1;
     return true;
   }
 
@@ -312,7 +566,7 @@ export class RLock {
   #reenter(me: number): boolean {
     // COUNT is touched only by the holder, and taking or giving the lock is
     // an atomic operation that orders it: plain reads and writes suffice.
-    const mutex = this.#mutex;
+    const mutex = mutexOf(this);
     if (mutex.tryAcquire(me)) {
       mutex.cells[COUNT] = 1;
       return true;
@@ -328,115 +582,46 @@ export class RLock {
    * Releases one level of the lock; the last release frees it.
    *
    * @throws {RangeError} When this process does not hold the lock.
+   *
+   * @example Only the last release frees it
+   * ```ts
+   * import { RLock } from "@mp/multiprocessing/lock";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new RLock();
+   * lock.acquireSync();
+   * lock.acquireSync();
+   * lock.release();
+   * assert.equal(lock.locked(), true);
+   * lock.release();
+   * assert.equal(lock.locked(), false);
+   * ```
    */
   release(): void {
-    const mutex = this.#mutex;
-    this.#checkOwned("release");
+    const mutex = mutexOf(this);
+    const owner = mutex.owner();
+    if (owner !== identity().pid) {
+      throw new RangeError(
+        `Cannot release an RLock that this process does not hold (${
+          owner === 0 ? "it is free" : `process ${owner} holds it`
+        }): release it in the process that acquired it, once per acquire`,
+      );
+    }
     if (--mutex.cells[COUNT] > 0) return;
     mutex.release();
   }
-
-  #checkOwned(what: string): void {
-    const owner = this.#mutex.owner();
-    if (owner !== identity().pid) {
-      throw new RangeError(
-        `Cannot ${what} an RLock that this process does not hold (${
-          owner === 0 ? "it is free" : `process ${owner} holds it`
-        }): only the process that acquired it may release it`,
-      );
-    }
-  }
-
-  /**
-   * Whether some process holds the lock.
-   *
-   * @returns `true` when held.
-   */
-  locked(): boolean {
-    return this.#mutex.owner() !== 0;
-  }
-
-  /**
-   * Acquires the lock and returns a disposable that releases it once:
-   * `using _ = await rlock.hold();`.
-   *
-   * @param options `{ timeout }` in milliseconds.
-   * @returns A disposable that releases one level of the lock.
-   * @throws {TimeoutError} When the timeout passed first.
-   * @throws {RangeError} When `timeout` is negative or NaN.
-   */
-  async hold(options?: HoldOptions): Promise<Disposable> {
-    if (!await this.acquire(options)) {
-      throw timedOut("RLock", options?.timeout);
-    }
-    return new Hold(this.#release);
-  }
-
-  /**
-   * The blocking twin of {@linkcode RLock.hold}.
-   *
-   * @param options `{ timeout }` in milliseconds.
-   * @returns A disposable that releases one level of the lock.
-   * @throws {TimeoutError} When the timeout passed first.
-   * @throws {RangeError} When `timeout` is negative or NaN.
-   */
-  holdSync(options?: HoldOptions): Disposable {
-    if (!this.acquireSync(options)) {
-      throw timedOut("RLock", options?.timeout);
-    }
-    return new Hold(this.#release);
-  }
-
-  /**
-   * Releases one level of the lock, so that `using _ = rlock;` after an
-   * acquire releases it at the end of the scope.
-   *
-   * @throws {RangeError} When this process does not hold the lock.
-   */
-  [Symbol.dispose](): void {
-    this.release();
-  }
-
-  /** @internal Used by `Condition`. */
-  [lockInternals](): LockInternals {
-    const mutex = this.#mutex;
-    return {
-      isOwned: () => mutex.owner() === identity().pid,
-      releaseAll: () => {
-        this.#checkOwned("release");
-        const count = mutex.cells[COUNT];
-        mutex.cells[COUNT] = 0;
-        mutex.release();
-        return count;
-      },
-      restore: async (count) => {
-        await mutex.acquire(identity().pid, Infinity);
-        mutex.cells[COUNT] = count;
-      },
-      restoreSync: (count) => {
-        mutex.acquireSync(identity().pid, Infinity);
-        mutex.cells[COUNT] = count;
-      },
-    };
-  }
-
-  /** @internal The state a child revives this lock from. */
-  [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, "RLock");
-    return {
-      kind: "RLock",
-      module: import.meta.url,
-      state: this.#mutex.cells.buffer,
-    };
-  }
-
-  /** @internal Frees the lock when a child that held it ended. */
-  [ownerEnded](pid: number): void {
-    this.#mutex.ownerEnded(pid);
-  }
 }
 
+/** The kind a lock crosses the wire as, and names itself by in messages. */
+function kindOf(lock: SemLock): "Lock" | "RLock" {
+  return lock instanceof RLock ? "RLock" : "Lock";
+}
+
+registerKind("Lock", (state) => {
+  reviving = state as SharedArrayBuffer;
+  return new Lock();
+});
 registerKind("RLock", (state) => {
-  revivingRLock = state as SharedArrayBuffer;
+  reviving = state as SharedArrayBuffer;
   return new RLock();
 });

@@ -66,6 +66,7 @@ import {
   wireContext,
   type WireForm,
 } from "./_wire.ts";
+import { quoteMessage } from "./_error.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 
 // Control block, per end (0 and 1), four Int32 cells at 4 * end:
@@ -220,17 +221,58 @@ export class Connection<T = unknown> {
     live.add(this as Connection<unknown>);
   }
 
-  /** Whether this end is closed (or was passed to another process). */
+  /**
+   * Whether this end is closed (or was passed to another process).
+   *
+   * @example Open until closed
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * assert.equal(a.closed, false);
+   * a.close();
+   * assert.equal(a.closed, true);
+   * b.close();
+   * ```
+   */
   get closed(): boolean {
     return this.#port === undefined;
   }
 
-  /** Whether this end can receive (`false` for the writer of a one-way pipe). */
+  /**
+   * Whether this end can receive (`false` for the writer of a one-way pipe).
+   *
+   * @example Both ends of a duplex pipe receive
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * assert.equal(a.readable && b.readable, true);
+   * a.close();
+   * b.close();
+   * ```
+   */
   get readable(): boolean {
     return this.#readable;
   }
 
-  /** Whether this end can send (`false` for the reader of a one-way pipe). */
+  /**
+   * Whether this end can send (`false` for the reader of a one-way pipe).
+   *
+   * @example Only the writer of a one-way pipe sends
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [reader, writer] = Pipe({ duplex: false });
+   * assert.equal(reader.writable, false);
+   * assert.equal(writer.writable, true);
+   * reader.close();
+   * writer.close();
+   * ```
+   */
   get writable(): boolean {
     return this.#writable;
   }
@@ -246,7 +288,7 @@ export class Connection<T = unknown> {
    * @throws {TypeError} When the value cannot be cloned (a function, for
    * example).
    *
-   * @example
+   * @example Any structured-cloneable value
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -279,7 +321,7 @@ export class Connection<T = unknown> {
    * @throws {RangeError} When `offset` or `size` fall outside `bytes`.
    * @throws {ProcessError} As {@linkcode Connection.send}.
    *
-   * @example
+   * @example A slice of a buffer
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -293,22 +335,23 @@ export class Connection<T = unknown> {
    */
   sendBytes(
     bytes: ArrayBufferView | ArrayBuffer,
-    offset = 0,
+    offset?: number,
     size?: number,
   ): void {
+    offset ??= 0;
     const port = this.#checkWritable("sendBytes");
     const view = bytes instanceof ArrayBuffer
       ? new Uint8Array(bytes)
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!Number.isInteger(offset) || offset < 0 || offset > view.length) {
       throw new RangeError(
-        `offset must be an integer from 0 to ${view.length}, got ${offset}`,
+        `The offset must be a whole number from 0 to ${view.length} (the length of the bytes), got ${offset}`,
       );
     }
     const count = size ?? view.length - offset;
     if (!Number.isInteger(count) || count < 0 || offset + count > view.length) {
       throw new RangeError(
-        `size must be an integer from 0 to ${
+        `The size must be a whole number from 0 to ${
           view.length - offset
         } (the bytes after offset), got ${size}`,
       );
@@ -321,7 +364,7 @@ export class Connection<T = unknown> {
   #checkPeerOpen(): void {
     if (Atomics.load(this.#cells, this.#peer + CLOSED)) {
       throw new ProcessError(
-        "Cannot send: the other end of the pipe is closed (broken pipe)",
+        "Cannot send: the other end of the pipe is closed (broken pipe); keep that end open while messages are sent to it",
       );
     }
   }
@@ -333,7 +376,9 @@ export class Connection<T = unknown> {
     } catch (error) {
       if (error instanceof DOMException && error.name === "DataCloneError") {
         throw new TypeError(
-          `Cannot send this value over a pipe: ${error.message}. Send data the structured clone copies, or a primitive of this library`,
+          `Cannot send this value over a pipe: ${
+            quoteMessage(error)
+          }; send data the structured clone copies, or a primitive of this library`,
           { cause: error },
         );
       }
@@ -346,7 +391,7 @@ export class Connection<T = unknown> {
   #push(record: Encoded): void {
     if (!this.#out.tryPut(record, 0, false)) {
       throw new ProcessError(
-        `Cannot send: more than ${MAX_CAPACITY} bytes of messages are waiting to be received`,
+        `Cannot send: more than ${MAX_CAPACITY} bytes of messages are waiting to be received; receive on the other end before sending more`,
       );
     }
     Atomics.add(this.#cells, this.#end + EVENTS, 1);
@@ -363,7 +408,7 @@ export class Connection<T = unknown> {
    * @throws {ProcessError} When this end is closed or is the writer of a
    * one-way pipe.
    *
-   * @example
+   * @example The last message, then EOF
    * ```ts
    * import { EOFError } from "@mp/multiprocessing/errors";
    * import { Pipe } from "@mp/multiprocessing/pipe";
@@ -407,7 +452,7 @@ export class Connection<T = unknown> {
    * @throws {EOFError} As {@linkcode Connection.recv}.
    * @throws {ProcessError} As {@linkcode Connection.recv}.
    *
-   * @example
+   * @example Receive, blocking the thread
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -443,7 +488,7 @@ export class Connection<T = unknown> {
    * consumed either way.
    * @throws {EOFError} As {@linkcode Connection.recv}.
    *
-   * @example
+   * @example Bytes in, bytes out
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -458,18 +503,18 @@ export class Connection<T = unknown> {
   async recvBytes(maxLength?: number): Promise<Uint8Array> {
     if (maxLength !== undefined && (!(maxLength >= 0))) {
       throw new RangeError(
-        `maxLength must be a non-negative number, got ${maxLength}`,
+        `The maxLength of recvBytes() must be a number from 0 up, got ${maxLength}`,
       );
     }
     const message: unknown = await this.recv();
     if (!(message instanceof Uint8Array)) {
       throw new TypeError(
-        "recvBytes() received a message that is not bytes: it was sent with send(); receive it with recv()",
+        "The message is not bytes (it was sent with send()) and is dropped: receive such messages with recv(), or send bytes with sendBytes()",
       );
     }
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
-        `recvBytes() received ${message.length} bytes, more than maxLength ${maxLength}; the message was discarded`,
+        `The message of ${message.length} bytes is longer than maxLength ${maxLength} and is dropped: pass a larger maxLength, or send shorter messages`,
       );
     }
     return message;
@@ -487,7 +532,7 @@ export class Connection<T = unknown> {
    * @throws {ProcessError} When this end is closed or is the writer of a
    * one-way pipe.
    *
-   * @example
+   * @example Look, then wait a while
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -527,7 +572,7 @@ export class Connection<T = unknown> {
    * gets `EOFError`. Closing twice, or closing a handle that was passed to
    * another process, does nothing.
    *
-   * @example
+   * @example A closed end cannot send
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -549,7 +594,25 @@ export class Connection<T = unknown> {
     port.close();
   }
 
-  /** Closes this end when a `using` block ends. */
+  /**
+   * Closes this end when a `using` block ends.
+   *
+   * @example Closed at the end of the scope
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import { EOFError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * {
+   *   using writer = a;
+   *   writer.send("bye");
+   * }
+   * assert.equal(await b.recv(), "bye");
+   * await assert.rejects(b.recv(), EOFError);
+   * b.close();
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -557,7 +620,7 @@ export class Connection<T = unknown> {
   /**
    * Receives messages until the other end is closed and drained.
    *
-   * @example
+   * @example Read until the writer is closed
    * ```ts
    * import { Pipe } from "@mp/multiprocessing/pipe";
    * import assert from "node:assert/strict";
@@ -587,7 +650,7 @@ export class Connection<T = unknown> {
     if (!this.#port) throw this.#closedError(method);
     if (!this.#readable) {
       throw new ProcessError(
-        `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false }))`,
+        `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false })); receive on the other end`,
       );
     }
     return Atomics.load(this.#cells, this.#peer + EVENTS);
@@ -597,7 +660,7 @@ export class Connection<T = unknown> {
     if (!this.#port) throw this.#closedError(method);
     if (!this.#writable) {
       throw new ProcessError(
-        `Cannot ${method}(): this connection is read-only (the reader of Pipe({ duplex: false }))`,
+        `Cannot ${method}(): this connection is read-only (the reader of Pipe({ duplex: false })); send on the other end`,
       );
     }
     return this.#port;
@@ -606,14 +669,14 @@ export class Connection<T = unknown> {
   #closedError(method: string): ProcessError {
     return new ProcessError(
       this.#moved
-        ? `Cannot ${method}(): this connection was passed to another process, which now holds it`
-        : `Cannot ${method}(): the connection is closed`,
+        ? `Cannot ${method}(): this connection was passed to another process, which now holds it; use it there`
+        : `Cannot ${method}(): the connection is closed; close() it only once done with it`,
     );
   }
 
   #eof(): EOFError {
     return new EOFError(
-      "The other end of the pipe is closed and every message it sent was received",
+      "The other end of the pipe is closed and every message it sent was received: stop receiving (a for await loop stops by itself)",
     );
   }
 
@@ -681,7 +744,7 @@ export class Connection<T = unknown> {
       if (got) return got.message;
       if (tries > 1000) {
         throw new ProcessError(
-          "A message marked in the pipe's ring is missing from its port",
+          "A message marked in the pipe's ring is missing from its port: this is a bug of the library, please report it",
         );
       }
     }
@@ -700,8 +763,10 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * @internal Hands this end to another process (its ports, with every
-   * unread message, are transferred); this handle is closed here.
+   * Hands this end to another process (its ports, with every unread
+   * message, are transferred); this handle is closed here.
+   *
+   * @ignore
    */
   [toWire](ctx: WireContext): WireForm {
     const port = this.#port;
@@ -709,7 +774,7 @@ export class Connection<T = unknown> {
       throw new TypeError(
         this.#moved
           ? "Cannot pass a Connection that was already passed to another process: pass a new Pipe() end"
-          : "Cannot pass a closed Connection to another process",
+          : "Cannot pass a closed Connection to another process: pass an end that is open",
       );
     }
     this.#port = undefined;
@@ -730,8 +795,10 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * @internal Called when the child this end was passed to has ended:
-   * unless the end moved on, it is closed, so that the peer sees EOF.
+   * Called when the child this end was passed to has ended: unless the end
+   * moved on, it is closed, so that the peer sees EOF.
+   *
+   * @ignore
    */
   [ownerEnded](pid: number): void {
     if (!this.#moved) return;
@@ -791,7 +858,7 @@ export interface PipeOptions {
  * ```
  */
 export function Pipe<T = unknown>(
-  options: boolean | PipeOptions = true,
+  options?: boolean | PipeOptions,
 ): [Connection<T>, Connection<T>] {
   const duplex = typeof options === "boolean"
     ? options

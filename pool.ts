@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { dataToError } from "./_error.ts";
+import { dataToError, quoteMessage } from "./_error.ts";
 import { type Chunk, type Job, ListJob, StreamJob } from "./_pool/job.ts";
 import { pack, unpack } from "./_pool/pack.ts";
 import {
@@ -210,14 +210,24 @@ export class Pool implements AsyncDisposable {
    * `{ module, export }`, `initArgs` cannot be passed to a child, or
    * `backend` is unknown.
    * @throws {ProcessError} When called in a pool worker.
+   *
+   * @example Two workers, replaced after 100 tasks each
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * await using pool = new Pool({ processes: 2, maxTasksPerChild: 100 });
+   * assert.equal(pool.processes, 2);
+   * ```
    */
-  constructor(options: PoolOptions = {}) {
+  constructor(options?: PoolOptions) {
     if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
       throw new ProcessError(
-        "A pool worker cannot start a Pool (as in Python, where pool workers are daemons and have no children). " +
-          "If this ran while a worker imported your module to find a task function, guard the program's main code with `if (import.meta.main) { ... }`",
+        "A pool worker cannot start a Pool, as in Python, where pool workers are daemons and have no children: " +
+          "if this ran while a worker imported your module to find a task function, guard the program's main code with `if (import.meta.main) { ... }`",
       );
     }
+    options ??= {};
     const { processes = cpuCount(), maxTasksPerChild, initArgs = [] } = options;
     checkCount(processes, "processes");
     if (maxTasksPerChild !== undefined) {
@@ -239,7 +249,18 @@ export class Pool implements AsyncDisposable {
     this.#updateRef();
   }
 
-  /** How many workers the pool keeps. */
+  /**
+   * How many workers the pool keeps.
+   *
+   * @example One worker
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * await using pool = new Pool({ processes: 1 });
+   * assert.equal(pool.processes, 1);
+   * ```
+   */
   get processes(): number {
     return this.#processes;
   }
@@ -261,7 +282,7 @@ export class Pool implements AsyncDisposable {
    * @throws {Error} (rejects) The first error a task threw, rebuilt with its
    * class name, message and the worker's stack; or `signal.reason`.
    *
-   * @example
+   * @example Add one to each item, two items per message
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -277,7 +298,7 @@ export class Pool implements AsyncDisposable {
   map<T, R>(
     fn: PoolFunction<[T], R>,
     iterable: Iterable<T> | AsyncIterable<T>,
-    options: MapOptions = {},
+    options?: MapOptions,
   ): Promise<Awaited<R>[]> {
     return rejecting(() =>
       this.#list(specOf(fn, "task function"), false, iterable, options)
@@ -297,7 +318,7 @@ export class Pool implements AsyncDisposable {
    * @returns The results, in order.
    * @throws {ProcessError} (rejects) As {@linkcode Pool.map}.
    *
-   * @example
+   * @example Each item is an argument list
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -314,7 +335,7 @@ export class Pool implements AsyncDisposable {
   starmap<A extends any[], R>(
     fn: PoolFunction<A, R>,
     iterable: Iterable<A> | AsyncIterable<A>,
-    options: MapOptions = {},
+    options?: MapOptions,
   ): Promise<Awaited<R>[]> {
     return rejecting(() =>
       this.#list(specOf(fn, "task function"), true, iterable, options)
@@ -340,7 +361,7 @@ export class Pool implements AsyncDisposable {
    * `{ module, export }`.
    * @throws {RangeError} When `chunksize` is not a positive integer.
    *
-   * @example
+   * @example Results in order, as they come
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -358,7 +379,7 @@ export class Pool implements AsyncDisposable {
   imap<T, R>(
     fn: PoolFunction<[T], R>,
     iterable: Iterable<T> | AsyncIterable<T>,
-    options: MapOptions = {},
+    options?: MapOptions,
   ): AsyncIterableIterator<Awaited<R>> {
     const spec = specOf(fn, "task function");
     return this.#stream(spec, iterable, options, true) as AsyncIterableIterator<
@@ -381,7 +402,7 @@ export class Pool implements AsyncDisposable {
    * `{ module, export }`.
    * @throws {RangeError} When `chunksize` is not a positive integer.
    *
-   * @example
+   * @example Results as they finish
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -399,7 +420,7 @@ export class Pool implements AsyncDisposable {
   imapUnordered<T, R>(
     fn: PoolFunction<[T], R>,
     iterable: Iterable<T> | AsyncIterable<T>,
-    options: MapOptions = {},
+    options?: MapOptions,
   ): AsyncIterableIterator<Awaited<R>> {
     const spec = specOf(fn, "task function");
     return this.#stream(
@@ -426,7 +447,7 @@ export class Pool implements AsyncDisposable {
    * @throws {Error} (rejects) The task's error, rebuilt with its class name,
    * message and the worker's stack.
    *
-   * @example
+   * @example Call once in a worker
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -463,7 +484,7 @@ export class Pool implements AsyncDisposable {
    * @returns A promise of the result.
    * @throws {ProcessError} (rejects) As {@linkcode Pool.apply}.
    *
-   * @example
+   * @example A callback with the result
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -483,8 +504,9 @@ export class Pool implements AsyncDisposable {
   applyAsync<A extends any[], R>(
     fn: PoolFunction<A, R>,
     args?: A,
-    options: ApplyOptions<Awaited<R>> = {},
+    options?: ApplyOptions<Awaited<R>>,
   ): Promise<Awaited<R>> {
+    options ??= {};
     const promise = rejecting(() =>
       this.#one(specOf(fn, "task function"), args ?? [], options.signal)
     ) as Promise<Awaited<R>>;
@@ -527,7 +549,7 @@ export class Pool implements AsyncDisposable {
    * fail with a {@linkcode ProcessError}. {@linkcode Pool.join} waits for
    * the workers to be gone.
    *
-   * @example
+   * @example Tasks in progress fail
    * ```ts
    * import { Pool } from "@mp/multiprocessing/pool";
    * import assert from "node:assert/strict";
@@ -547,7 +569,7 @@ export class Pool implements AsyncDisposable {
     if (this.#state === "terminate") return;
     this.#state = "terminate";
     const error = new ProcessError(
-      "The pool was terminated before this task finished",
+      "The pool was terminated before this task finished: close() and join() it instead to let tasks finish",
     );
     for (const job of [...this.#jobs]) job.cancel(error);
     this.#queue = [];
@@ -556,11 +578,21 @@ export class Pool implements AsyncDisposable {
   }
 
   /**
-   * Waits for every worker to end (Python's `Pool.join`); see
-   * {@linkcode Pool.close} for an example.
+   * Waits for every worker to end (Python's `Pool.join`).
    *
    * @throws {ProcessError} (rejects) When called before
    * {@linkcode Pool.close} or {@linkcode Pool.terminate}.
+   *
+   * @example Close, then join
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const pool = new Pool({ processes: 1 });
+   * await assert.rejects(pool.join(), /running pool/);
+   * pool.close();
+   * await pool.join();
+   * ```
    */
   async join(): Promise<void> {
     if (this.#state === "run") {
@@ -581,7 +613,19 @@ export class Pool implements AsyncDisposable {
     }
   }
 
-  /** Terminates the pool and waits for its workers (Python's `with Pool()`). */
+  /**
+   * Terminates the pool and waits for its workers (Python's `with Pool()`).
+   *
+   * @example The pool ends with the scope
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   *
+   * {
+   *   await using pool = new Pool({ processes: 1 });
+   *   // ... use the pool
+   * } // terminated and joined here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     this.terminate();
     await this.join();
@@ -601,17 +645,13 @@ export class Pool implements AsyncDisposable {
     spec: TargetSpec,
     star: boolean,
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
-    options: MapOptions,
+    options: MapOptions | undefined,
   ): Promise<unknown[]> {
     this.#checkRunning();
-    const { chunksize, signal } = options;
+    const { chunksize, signal } = options ?? {};
     if (chunksize !== undefined) checkCount(chunksize, "chunksize");
     signal?.throwIfAborted();
-    if (!isIterable(iterable)) {
-      throw new TypeError(
-        `iterable must be an iterable or async iterable, got ${typeof iterable}`,
-      );
-    }
+    if (!isIterable(iterable)) throw notIterable(iterable);
     // The job counts from now, so that close() waits for it while an async
     // input is being read.
     const job = new ListJob(spec, star);
@@ -647,7 +687,7 @@ export class Pool implements AsyncDisposable {
   ): Promise<unknown> {
     if (!Array.isArray(args)) {
       throw new TypeError(
-        `args must be an array of the function's arguments, got ${typeof args}`,
+        `The args must be an array of the function's arguments, got ${typeof args}: pass [] for none`,
       );
     }
     this.#checkRunning();
@@ -663,17 +703,13 @@ export class Pool implements AsyncDisposable {
   #stream(
     spec: TargetSpec,
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
-    options: MapOptions,
+    options: MapOptions | undefined,
     ordered: boolean,
   ): AsyncIterableIterator<unknown> {
     this.#checkRunning();
-    const { chunksize = 1, signal } = options;
+    const { chunksize = 1, signal } = options ?? {};
     checkCount(chunksize, "chunksize");
-    if (!isIterable(iterable)) {
-      throw new TypeError(
-        `iterable must be an iterable or async iterable, got ${typeof iterable}`,
-      );
-    }
+    if (!isIterable(iterable)) throw notIterable(iterable);
     const job = new StreamJob(spec, false, ordered);
     if (signal?.aborted) {
       job.cancel(signal.reason);
@@ -1047,7 +1083,7 @@ function deathError(slot: Slot, chunk: Chunk): ProcessError {
     : `before it was ready to run ${tasks} (its initializer or startup failed)`;
   return new ProcessError(
     `Pool worker ${process.name} (pid ${process.pid}) ended with exit code ${process.exitCode} ${when}` +
-      (cause ? `: ${cause.name}: ${cause.message}` : "") +
+      (cause ? `: ${cause.name}: ${quoteMessage(cause)}` : "") +
       "; the pool started another worker",
     { cause },
   );
@@ -1061,8 +1097,8 @@ function itemError(chunk: Chunk, error: unknown): unknown {
     } catch (cause) {
       return new TypeError(
         `Task ${chunk.start + i} cannot be sent to a pool worker: ${
-          (cause as Error).message
-        }. Pass data the structured clone copies, or a primitive of this library`,
+          quoteMessage(cause)
+        }; pass data the structured clone copies, or a primitive of this library`,
         { cause },
       );
     }
@@ -1079,7 +1115,9 @@ function defaultChunksize(length: number, processes: number): number {
 function checkCount(value: unknown, what: string): void {
   if (!Number.isInteger(value) || (value as number) < 1) {
     throw new RangeError(
-      `${what} must be a positive integer, got ${String(value)}`,
+      `The ${what} option must be a whole number from 1 up, got ${
+        String(value)
+      }`,
     );
   }
 }
@@ -1106,6 +1144,14 @@ function specOf(fn: PoolFunction<any[], unknown>, what: string): TargetSpec {
     `The pool's ${what} must be an exported function or { module, export }, got ${
       fn === null ? "null" : typeof fn
     }`,
+  );
+}
+
+function notIterable(value: unknown): TypeError {
+  return new TypeError(
+    `The items must be an iterable or an async iterable, got ${
+      value === null ? "null" : typeof value
+    }: pass an array, a generator or an async generator`,
   );
 }
 

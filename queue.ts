@@ -96,7 +96,11 @@ function revive<Q>(make: () => Q, state: unknown): Q {
 
 function checkMaxsize(maxsize: number): number {
   if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
-    throw new TypeError(`maxsize must be a number, got ${String(maxsize)}`);
+    throw new TypeError(
+      `The maxsize of a queue must be a number (0 or less for no limit), got ${
+        String(maxsize)
+      }`,
+    );
   }
   // Python: zero or less is unbounded. The count is an Int32 in memory.
   return maxsize <= 0 ? 0 : Math.min(Math.floor(maxsize), 2 ** 31 - 1);
@@ -148,19 +152,52 @@ export class Queue<T = unknown> {
    * @param maxsize The most items it holds; `0` or less (default) for no
    * limit. A put waits while the queue is full.
    * @throws {TypeError} When `maxsize` is not a number.
+   *
+   * @example Unbounded, or bounded
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Queue().maxsize, 0);
+   * assert.equal(new Queue<string>(10).maxsize, 10);
+   * ```
    */
-  constructor(maxsize = 0) {
+  constructor(maxsize?: number) {
     this.#ring = new SharedRing(reviving?.ring);
-    this.#maxsize = reviving?.maxsize ?? checkMaxsize(maxsize);
+    this.#maxsize = reviving?.maxsize ?? checkMaxsize(maxsize ?? 0);
     this.#counted = this instanceof JoinableQueue;
   }
 
-  /** The most items the queue holds; `0` for no limit. */
+  /**
+   * The most items the queue holds; `0` for no limit.
+   *
+   * @example Zero or less is no limit
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Queue(-1).maxsize, 0);
+   * assert.equal(new Queue(3).maxsize, 3);
+   * ```
+   */
   get maxsize(): number {
     return this.#maxsize;
   }
 
-  /** Whether {@linkcode Queue.close} was called in this process. */
+  /**
+   * Whether {@linkcode Queue.close} was called in this process.
+   *
+   * @example Open until closed
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue();
+   * assert.equal(q.closed, false);
+   * q.close();
+   * assert.equal(q.closed, true);
+   * ```
+   */
   get closed(): boolean {
     return this.#closed;
   }
@@ -171,7 +208,7 @@ export class Queue<T = unknown> {
    *
    * @returns The number of items.
    *
-   * @example
+   * @example Count the items
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -190,7 +227,7 @@ export class Queue<T = unknown> {
    *
    * @returns `true` when `qsize()` is 0.
    *
-   * @example
+   * @example A new queue is empty
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -207,7 +244,7 @@ export class Queue<T = unknown> {
    *
    * @returns `true` when a put would wait.
    *
-   * @example
+   * @example A bounded queue fills up
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -235,7 +272,7 @@ export class Queue<T = unknown> {
    * @throws {RangeError} When `timeout` is negative or not a number.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Time out on a full queue
    * ```ts
    * import { Full } from "@mp/multiprocessing/errors";
    * import { Queue } from "@mp/multiprocessing/queue";
@@ -246,8 +283,8 @@ export class Queue<T = unknown> {
    * await assert.rejects(q.put(2, { timeout: 10 }), Full);
    * ```
    */
-  async put(item: T, options: PutOptions = {}): Promise<void> {
-    const { block = true, timeout } = options;
+  async put(item: T, options?: PutOptions): Promise<void> {
+    const { block = true, timeout } = options ?? {};
     this.#check("put");
     const deadline = deadlineOf(block ? timeout : 0);
     let encoded = encodeItem(item);
@@ -278,7 +315,7 @@ export class Queue<T = unknown> {
    * @throws {TypeError} As {@linkcode Queue.put}.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example No room, no wait
    * ```ts
    * import { Full } from "@mp/multiprocessing/errors";
    * import { Queue } from "@mp/multiprocessing/queue";
@@ -305,7 +342,7 @@ export class Queue<T = unknown> {
    * @throws {RangeError} When `timeout` is negative or not a number.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Put, blocking the thread
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -315,8 +352,8 @@ export class Queue<T = unknown> {
    * assert.deepEqual(q.getSync(), [1, 2]);
    * ```
    */
-  putSync(item: T, options: PutOptions = {}): void {
-    const { block = true, timeout } = options;
+  putSync(item: T, options?: PutOptions): void {
+    const { block = true, timeout } = options ?? {};
     this.#check("putSync");
     const deadline = deadlineOf(block ? timeout : 0);
     const encoded = encodeItem(item);
@@ -343,7 +380,7 @@ export class Queue<T = unknown> {
    * @throws {ProcessError} When the queue was closed in this process
    * (also while waiting).
    *
-   * @example
+   * @example Time out, or do not wait
    * ```ts
    * import { Empty } from "@mp/multiprocessing/errors";
    * import { Queue } from "@mp/multiprocessing/queue";
@@ -354,8 +391,8 @@ export class Queue<T = unknown> {
    * await assert.rejects(q.get({ block: false }), Empty);
    * ```
    */
-  async get(options: GetOptions = {}): Promise<T> {
-    const got = await this.#get("get", options);
+  async get(options?: GetOptions): Promise<T> {
+    const got = await this.#get("get", options ?? {});
     if (got === CLOSED) throw this.#closedError("get");
     return got;
   }
@@ -388,7 +425,7 @@ export class Queue<T = unknown> {
    * @throws {Empty} When the queue is empty.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Nothing to get, no wait
    * ```ts
    * import { Empty } from "@mp/multiprocessing/errors";
    * import { Queue } from "@mp/multiprocessing/queue";
@@ -415,7 +452,7 @@ export class Queue<T = unknown> {
    * @throws {RangeError} When `timeout` is negative or not a number.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Get, blocking the thread
    * ```ts
    * import { Empty } from "@mp/multiprocessing/errors";
    * import { Queue } from "@mp/multiprocessing/queue";
@@ -427,8 +464,8 @@ export class Queue<T = unknown> {
    * assert.throws(() => q.getSync({ timeout: 5 }), Empty);
    * ```
    */
-  getSync(options: GetOptions = {}): T {
-    const { block = true, timeout } = options;
+  getSync(options?: GetOptions): T {
+    const { block = true, timeout } = options ?? {};
     this.#check("getSync");
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
@@ -449,7 +486,7 @@ export class Queue<T = unknown> {
    * and gets waiting here end (a `for await` loop stops). Other processes
    * keep using the queue, and items already put stay in it.
    *
-   * @example
+   * @example A closed queue takes no more
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -469,7 +506,7 @@ export class Queue<T = unknown> {
    * Gets items as they come, until the queue is closed in this process
    * (break out of the loop, or call `close()`, to stop).
    *
-   * @example
+   * @example Get items as they come
    * ```ts
    * import { Queue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -503,7 +540,7 @@ export class Queue<T = unknown> {
 
   #closedError(method: string): ProcessError {
     return new ProcessError(
-      `Cannot ${method}(): the queue was closed in this process`,
+      `Cannot ${method}(): the queue was closed in this process; close() it only once this process is done with it`,
     );
   }
 
@@ -514,10 +551,16 @@ export class Queue<T = unknown> {
   }
 
   #empty(): Empty {
-    return new Empty("The queue is empty");
+    return new Empty(
+      "The queue is empty: wait for an item with get(), or longer with get({ timeout })",
+    );
   }
 
-  /** @internal Hands the queue to another process; this handle stays usable. */
+  /**
+   * Hands the queue to another process; this handle stays usable.
+   *
+   * @ignore
+   */
   [toWire](_ctx: WireContext): WireForm {
     const state: QueueState = {
       ring: this.#ring.state,
@@ -538,7 +581,7 @@ export class Queue<T = unknown> {
  *
  * @typeParam T The type of the items.
  *
- * @example
+ * @example Wait until every item was processed
  * ```ts
  * import { JoinableQueue } from "@mp/multiprocessing/queue";
  * import assert from "node:assert/strict";
@@ -559,8 +602,19 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @param maxsize The most items it holds; `0` or less (default) for no
    * limit.
    * @throws {TypeError} When `maxsize` is not a number.
+   *
+   * @example A bounded joinable queue
+   * ```ts
+   * import { JoinableQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new JoinableQueue<number>(2);
+   * q.putNowait(1);
+   * q.putNowait(2);
+   * assert.equal(q.full(), true);
+   * ```
    */
-  constructor(maxsize = 0) {
+  constructor(maxsize?: number) {
     super(maxsize);
   }
 
@@ -571,7 +625,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    *
    * @throws {RangeError} When called more times than items were put.
    *
-   * @example
+   * @example Too many taskDone() calls throw
    * ```ts
    * import { JoinableQueue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -583,7 +637,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   taskDone(): void {
     if (!ringOf(this).taskDone()) {
       throw new RangeError(
-        "taskDone() called more times than items were put on the queue",
+        "Cannot call taskDone() more times than items were put on the queue: call it once for each item taken",
       );
     }
   }
@@ -592,7 +646,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * Waits until every item put on the queue was taken and marked done with
    * {@linkcode JoinableQueue.taskDone}.
    *
-   * @example
+   * @example Nothing put: nothing to wait for
    * ```ts
    * import { JoinableQueue } from "@mp/multiprocessing/queue";
    *
@@ -617,7 +671,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  *
  * @typeParam T The type of the items.
  *
- * @example
+ * @example Put and get
  * ```ts
  * import { SimpleQueue } from "@mp/multiprocessing/queue";
  * import assert from "node:assert/strict";
@@ -633,7 +687,17 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 export class SimpleQueue<T = unknown> {
   #queue: Queue<T>;
 
-  /** Makes an empty queue. */
+  /**
+   * Makes an empty queue.
+   *
+   * @example A new queue is empty
+   * ```ts
+   * import { SimpleQueue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new SimpleQueue<string>().empty(), true);
+   * ```
+   */
   constructor() {
     this.#queue = new Queue<T>();
   }
@@ -646,7 +710,7 @@ export class SimpleQueue<T = unknown> {
    * of this library.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Put never waits
    * ```ts
    * import { SimpleQueue } from "@mp/multiprocessing/queue";
    *
@@ -663,7 +727,7 @@ export class SimpleQueue<T = unknown> {
    * @returns The item.
    * @throws {ProcessError} When the queue was closed in this process.
    *
-   * @example
+   * @example Get the first item
    * ```ts
    * import { SimpleQueue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -682,7 +746,7 @@ export class SimpleQueue<T = unknown> {
    *
    * @returns `true` when empty.
    *
-   * @example
+   * @example A new queue is empty
    * ```ts
    * import { SimpleQueue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -697,7 +761,7 @@ export class SimpleQueue<T = unknown> {
   /**
    * Closes the queue in this process: further puts and gets here throw.
    *
-   * @example
+   * @example A closed queue takes no more
    * ```ts
    * import { SimpleQueue } from "@mp/multiprocessing/queue";
    * import assert from "node:assert/strict";
@@ -711,7 +775,11 @@ export class SimpleQueue<T = unknown> {
     this.#queue.close();
   }
 
-  /** @internal Hands the queue to another process; this handle stays usable. */
+  /**
+   * Hands the queue to another process; this handle stays usable.
+   *
+   * @ignore
+   */
   [toWire](ctx: WireContext): WireForm {
     return { ...this.#queue[toWire](ctx), kind: SIMPLE };
   }

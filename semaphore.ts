@@ -20,7 +20,7 @@
  * @module
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
-import { acquireDeadline, checkShared, Hold } from "./_shm/mutex.ts";
+import { acquireDeadline, Hold } from "./_shm/mutex.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";
@@ -42,7 +42,7 @@ let bounded = false;
  * A counter that `acquire()` decrements, waiting while it is zero, and
  * `release()` increments (Python's `multiprocessing.Semaphore`).
  *
- * @example
+ * @example Take the only unit, then give two back
  * ```ts
  * import { Semaphore } from "@mp/multiprocessing/semaphore";
  * import assert from "node:assert/strict";
@@ -64,17 +64,27 @@ export class Semaphore {
    *
    * @param value The initial count (default 1).
    * @throws {RangeError} When `value` is negative or not an integer.
+   *
+   * @example Three units
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Semaphore(3).getValue(), 3);
+   * assert.equal(new Semaphore().getValue(), 1);
+   * ```
    */
-  constructor(value = 1) {
+  constructor(value?: number) {
     const buffer = reviving;
     const isBounded = bounded;
     reviving = undefined;
     bounded = false;
     this.#cells = new Int32Array(buffer ?? new SharedArrayBuffer(16));
     if (buffer) return;
-    checkCount(value, "The initial value of a semaphore");
-    this.#cells[VALUE] = value;
-    this.#cells[BOUND] = isBounded ? value : -1;
+    const initial = value ?? 1;
+    checkCount(initial, 0, `The initial value of a ${this.constructor.name}`);
+    this.#cells[VALUE] = initial;
+    this.#cells[BOUND] = isBounded ? initial : -1;
   }
 
   /**
@@ -85,6 +95,17 @@ export class Semaphore {
    * @returns Whether the count was decremented.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Wait for a unit, or give up
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(1);
+   * assert.equal(await sem.acquire(), true);
+   * assert.equal(await sem.acquire({ timeout: 10 }), false);
+   * sem.release();
+   * ```
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
@@ -99,6 +120,16 @@ export class Semaphore {
    * @returns Whether the count was decremented.
    * @throws {RangeError} When `timeout` is negative or NaN.
    * @throws {TypeError} When a timeout is given with `blocking: false`.
+   *
+   * @example Try once without waiting
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(1);
+   * assert.equal(sem.acquireSync({ blocking: false }), true);
+   * assert.equal(sem.acquireSync({ blocking: false }), false);
+   * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
     const deadline = acquireDeadline(options);
@@ -124,12 +155,22 @@ export class Semaphore {
    * @param n How much to add (default 1).
    * @throws {RangeError} When `n` is not a positive integer, or (for a
    * `BoundedSemaphore`) when the count would exceed its initial value.
+   *
+   * @example Release one unit, or several at once
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(0);
+   * sem.release();
+   * sem.release(2);
+   * assert.equal(sem.getValue(), 3);
+   * assert.throws(() => sem.release(0), RangeError);
+   * ```
    */
-  release(n = 1): void {
-    checkCount(n, "The count to release");
-    if (n === 0) {
-      throw new RangeError("The count to release must be at least 1, got 0");
-    }
+  release(n?: number): void {
+    n ??= 1;
+    checkCount(n, 1, "The count to release");
     const cells = this.#cells;
     const bound = cells[BOUND];
     for (;;) {
@@ -150,6 +191,16 @@ export class Semaphore {
    * The current count (Python's `get_value()`).
    *
    * @returns The count.
+   *
+   * @example The count goes down as units are taken
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(2);
+   * sem.acquireSync();
+   * assert.equal(sem.getValue(), 1);
+   * ```
    */
   getValue(): number {
     return Atomics.load(this.#cells, VALUE);
@@ -163,6 +214,19 @@ export class Semaphore {
    * @returns A disposable that releases once.
    * @throws {TimeoutError} When the timeout passed first.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Hold a unit for a scope
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(2);
+   * {
+   *   using _ = await sem.hold({ timeout: 100 });
+   *   assert.equal(sem.getValue(), 1);
+   * }
+   * assert.equal(sem.getValue(), 2);
+   * ```
    */
   async hold(options?: HoldOptions): Promise<Disposable> {
     if (!await this.acquire(options)) throw this.#timedOut(options);
@@ -176,6 +240,17 @@ export class Semaphore {
    * @returns A disposable that releases once.
    * @throws {TimeoutError} When the timeout passed first.
    * @throws {RangeError} When `timeout` is negative or NaN.
+   *
+   * @example Time out while no unit is free
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import { TimeoutError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(1);
+   * using _ = sem.holdSync();
+   * assert.throws(() => sem.holdSync({ timeout: 10 }), TimeoutError);
+   * ```
    */
   holdSync(options?: HoldOptions): Disposable {
     if (!this.acquireSync(options)) throw this.#timedOut(options);
@@ -184,7 +259,7 @@ export class Semaphore {
 
   #timedOut(options: HoldOptions | undefined): TimeoutError {
     return new TimeoutError(
-      `Could not acquire the ${this.constructor.name} within ${options?.timeout} ms: its value stayed 0`,
+      `Could not acquire the ${this.constructor.name} within ${options?.timeout} ms: its value stayed 0; wait longer, or release it where it was acquired`,
     );
   }
 
@@ -193,14 +268,30 @@ export class Semaphore {
    * the end of the scope.
    *
    * @throws {RangeError} When a `BoundedSemaphore` would exceed its bound.
+   *
+   * @example Release at the end of a scope
+   * ```ts
+   * import { Semaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new Semaphore(1);
+   * if (sem.acquireSync({ timeout: 100 })) {
+   *   using _ = sem;
+   *   assert.equal(sem.getValue(), 0);
+   * }
+   * assert.equal(sem.getValue(), 1);
+   * ```
    */
   [Symbol.dispose](): void {
     this.release();
   }
 
-  /** @internal The state a child revives this semaphore from. */
-  [toWire](ctx: WireContext): WireForm {
-    checkShared(ctx, this.constructor.name);
+  /**
+   * The state a child revives this semaphore from.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
     return {
       kind: this.#cells[BOUND] >= 0 ? "BoundedSemaphore" : "Semaphore",
       module: import.meta.url,
@@ -214,7 +305,7 @@ export class Semaphore {
  * `multiprocessing.BoundedSemaphore`): releasing more than was acquired
  * throws.
  *
- * @example
+ * @example Release only what was acquired
  * ```ts
  * import { BoundedSemaphore } from "@mp/multiprocessing/semaphore";
  * import assert from "node:assert/strict";
@@ -231,17 +322,31 @@ export class BoundedSemaphore extends Semaphore {
    *
    * @param value The initial count and bound (default 1).
    * @throws {RangeError} When `value` is negative or not an integer.
+   *
+   * @example The initial value is the bound
+   * ```ts
+   * import { BoundedSemaphore } from "@mp/multiprocessing/semaphore";
+   * import assert from "node:assert/strict";
+   *
+   * const sem = new BoundedSemaphore(2);
+   * assert.throws(() => sem.release(), RangeError);
+   * ```
    */
-  constructor(value = 1) {
+  constructor(value?: number) {
     bounded = true;
     super(value);
   }
 }
 
-function checkCount(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0x3fffffff) {
+/** The largest count a semaphore holds (its Int32 word, with room to add). */
+const MAX_COUNT = 0x3fffffff;
+
+function checkCount(value: number, min: number, what: string): void {
+  if (!Number.isInteger(value) || value < min || value > MAX_COUNT) {
     throw new RangeError(
-      `${what} must be a non-negative integer, got ${String(value)}`,
+      `${what} must be a whole number from ${min} to ${MAX_COUNT}, got ${
+        String(value)
+      }`,
     );
   }
 }

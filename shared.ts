@@ -28,7 +28,6 @@
  *
  * @module
  */
-import { checkShared } from "./_shm/mutex.ts";
 import {
   decodeSync,
   encode,
@@ -235,13 +234,9 @@ function lockOf(option: LockOption | undefined): Lock | RLock | null {
   if (option === false) return null;
   if (option instanceof Lock || option instanceof RLock) return option;
   throw new TypeError(
-    "lock must be true, false, a Lock or an RLock, got " + typeof option,
-  );
-}
-
-function noLock(what: string): TypeError {
-  return new TypeError(
-    `This ${what} was made with { lock: false } and has no lock: pass { lock: true } (or a Lock) to get one`,
+    `Unknown lock option ${
+      String(option)
+    }: pass true (a new RLock), false (no lock), a Lock or an RLock`,
   );
 }
 
@@ -253,23 +248,11 @@ interface SharedState {
   lock: unknown;
 }
 
-function wireState(
-  ctx: WireContext,
-  what: string,
-  state: Omit<SharedState, "lock">,
-  lock: Lock | RLock | null,
-): SharedState {
-  checkShared(ctx, what);
-  return { ...state, lock: lock === null ? null : encode(lock, ctx) };
-}
-
+/** The state a handle being revived in a child takes over. */
 let reviving: SharedState | undefined;
 
-function take(): SharedState | undefined {
-  const state = reviving;
-  reviving = undefined;
-  return state;
-}
+/** How `Value` and `SharedArray` reach the numbers of their base. */
+let cellsIn: (shared: SynchronizedBase) => Cells;
 
 const INDEX = /^(?:0|[1-9][0-9]*)$/;
 
@@ -310,15 +293,151 @@ function indexed<T extends object>(target: T, cells: Cells): T {
 }
 
 /**
+ * What {@linkcode Value} and {@linkcode SharedArray} share, as CPython's
+ * `SynchronizedBase` is the base of its shared objects: numbers of one type
+ * in shared memory, each read and write of one of them atomic, and the lock
+ * that guards them. Make a `Value` or an `Array`; this class is only their
+ * base.
+ *
+ * @typeParam C The type name or typecode.
+ *
+ * @example Either one works where a `SynchronizedBase` is expected
+ * ```ts
+ * import { Array, SynchronizedBase, Value } from "@mp/multiprocessing/shared";
+ * import assert from "node:assert/strict";
+ *
+ * const shared: SynchronizedBase[] = [new Value("i", 1), new Array("d", 2)];
+ * assert.deepEqual(shared.map((s) => s.type), ["i32", "f64"]);
+ * ```
+ */
+export abstract class SynchronizedBase<C extends TypeCode = TypeCode> {
+  #type: keyof SharedTypes;
+  #cells: Cells;
+  #lock: Lock | RLock | null;
+
+  static {
+    cellsIn = (shared) => shared.#cells;
+  }
+
+  /**
+   * Makes `length` numbers in shared memory, all zero (in a child: the
+   * handle to the memory it was passed).
+   *
+   * @param type The type name (`"i32"`) or Python typecode (`"i"`).
+   * @param length How many numbers.
+   * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
+   * @throws {TypeError} For an unknown type or lock option.
+   * @throws {RangeError} For a negative or fractional length.
+   *
+   * @example Subclasses call it
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Value("u8").value, 0);
+   * ```
+   */
+  constructor(type: C, length: number, options?: SharedOptions) {
+    const revived = reviving;
+    reviving = undefined;
+    if (revived) {
+      this.#type = revived.type;
+      this.#cells = cellsOf(revived.type, revived.buffer, revived.length);
+      this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
+      return;
+    }
+    this.#type = typeName(type);
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(
+        `The length of an ${
+          kindOf(this)
+        } must be a whole number from 0 up, got ${length}: pass a length, or the elements`,
+      );
+    }
+    const size = VIEWS[this.#type].BYTES_PER_ELEMENT * length;
+    // Round up to whole 8-byte words: the atomic float access reads them.
+    const buffer = new SharedArrayBuffer(Math.max(8, Math.ceil(size / 8) * 8));
+    this.#cells = cellsOf(this.#type, buffer, length);
+    this.#lock = lockOf(options?.lock);
+  }
+
+  /**
+   * The type name of the numbers, such as `"i32"` for typecode `"i"`.
+   *
+   * @example A typecode names its type
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new Value("d").type, "f64");
+   * ```
+   */
+  get type(): TypeName<C> {
+    return this.#type as TypeName<C>;
+  }
+
+  /**
+   * The lock that guards the numbers (Python's `get_lock()`).
+   *
+   * @returns The `RLock` made with them, or the lock they were given.
+   * @throws {TypeError} When made with `{ lock: false }`.
+   *
+   * @example Hold the lock around a read-modify-write
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const counter = new Value("i32", 0);
+   * {
+   *   using _ = counter.getLock().holdSync();
+   *   counter.value += 1;
+   * }
+   * assert.equal(counter.value, 1);
+   * assert.throws(() => new Value("i", 0, { lock: false }).getLock(), TypeError);
+   * ```
+   */
+  getLock(): Lock | RLock {
+    if (this.#lock === null) {
+      throw new TypeError(
+        `This ${
+          kindOf(this)
+        } was made with { lock: false } and has no lock: pass { lock: true } (or a Lock) to get one`,
+      );
+    }
+    return this.#lock;
+  }
+
+  /**
+   * The state a child revives these numbers from.
+   *
+   * @ignore
+   */
+  [toWire](ctx: WireContext): WireForm {
+    const lock = this.#lock;
+    return {
+      kind: kindOf(this),
+      module: import.meta.url,
+      state: {
+        buffer: this.#cells.view.buffer as SharedArrayBuffer,
+        type: this.#type,
+        length: this.#cells.view.length,
+        lock: lock === null ? null : encode(lock, ctx),
+      } satisfies SharedState,
+    };
+  }
+}
+
+/**
  * One number in shared memory (Python's `multiprocessing.Value`).
  *
  * Each read and each write of {@linkcode Value.value} is atomic; a
  * read-modify-write such as `v.value += 1` is not, so hold
- * {@linkcode Value.getLock} around it, as in Python.
+ * {@linkcode SynchronizedBase.getLock} around it, as in Python. `type` and
+ * `getLock()` come from {@linkcode SynchronizedBase}.
  *
  * @typeParam C The type name or typecode.
  *
- * @example
+ * @example Floats, 64-bit integers, and a value without a lock
  * ```ts
  * import { Value } from "@mp/multiprocessing/shared";
  * import assert from "node:assert/strict";
@@ -334,10 +453,8 @@ function indexed<T extends object>(target: T, cells: Cells): T {
  * assert.throws(() => raw.getLock(), TypeError);
  * ```
  */
-export class Value<C extends TypeCode = TypeCode> {
-  #type: keyof SharedTypes;
+export class Value<C extends TypeCode = TypeCode> extends SynchronizedBase<C> {
   #cells: Cells;
-  #lock: Lock | RLock | null;
 
   /**
    * Makes a shared number.
@@ -346,68 +463,61 @@ export class Value<C extends TypeCode = TypeCode> {
    * @param initial The first value (default zero).
    * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
    * @throws {TypeError} For an unknown type or lock option.
+   *
+   * @example A typecode, a first value, and a lock of one's own
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/lock";
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * const v = new Value("i", 42, { lock });
+   * assert.equal(v.value, 42);
+   * assert.equal(v.getLock(), lock);
+   * ```
    */
   constructor(type: C, initial?: ElementOf<C>, options?: SharedOptions) {
-    const revived = take();
-    this.#type = revived?.type ?? typeName(type);
-    const size = VIEWS[this.#type].BYTES_PER_ELEMENT;
-    this.#cells = cellsOf(
-      this.#type,
-      revived?.buffer ?? new SharedArrayBuffer(Math.max(size, 4)),
-      1,
-    );
-    if (revived) {
-      this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
-      return;
-    }
-    this.#lock = lockOf(options?.lock);
+    super(type, 1, options);
+    this.#cells = cellsIn(this);
     if (initial !== undefined) this.#cells.store(0, initial);
   }
 
-  /** The type name of the value, such as `"i32"` for typecode `"i"`. */
-  get type(): TypeName<C> {
-    return this.#type as TypeName<C>;
-  }
-
-  /** The number, read atomically. */
+  /**
+   * The number, read atomically.
+   *
+   * @example Read and write
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const v = new Value("u8", 255);
+   * assert.equal(v.value, 255);
+   * v.value = 256; // converted as a Uint8Array converts it
+   * assert.equal(v.value, 0);
+   * ```
+   */
   get value(): ElementOf<C> {
     return this.#cells.load(0) as ElementOf<C>;
   }
 
-  /** Writes the number atomically (converted to the type, as a typed array does). */
+  /**
+   * Writes the number atomically (converted to the type, as a typed array
+   * does).
+   *
+   * @example A float written to an integer value
+   * ```ts
+   * import { Value } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const v = new Value("i32");
+   * v.value = 2.9;
+   * assert.equal(v.value, 2);
+   * ```
+   */
   set value(value: ElementOf<C>) {
     this.#cells.store(0, value);
   }
-
-  /**
-   * The lock that guards the value (Python's `get_lock()`).
-   *
-   * @returns The value's `RLock`, or the lock it was given.
-   * @throws {TypeError} When made with `{ lock: false }`.
-   */
-  getLock(): Lock | RLock {
-    if (this.#lock === null) throw noLock("Value");
-    return this.#lock;
-  }
-
-  /** @internal The state a child revives this value from. */
-  [toWire](ctx: WireContext): WireForm {
-    return {
-      kind: "Value",
-      module: import.meta.url,
-      state: wireState(ctx, "Value", {
-        buffer: this.#cells.view.buffer as SharedArrayBuffer,
-        type: this.#type,
-        length: 1,
-      }, this.#lock),
-    };
-  }
 }
-
-registerKind("Value", (state) => {
-  reviving = state as SharedState;
-  return new Value((state as SharedState).type);
-});
 
 /**
  * Numbers in shared memory, of one type (Python's
@@ -415,12 +525,14 @@ registerKind("Value", (state) => {
  *
  * `arr[i]`, {@linkcode SharedArray.get} and {@linkcode SharedArray.set}
  * read and write one element atomically; {@linkcode SharedArray.array} is
- * a typed array over the same memory, for the fastest plain access. Hold {@linkcode SharedArray.getLock}
- * around anything that must see or leave the elements consistent.
+ * a typed array over the same memory, for the fastest plain access. Hold
+ * {@linkcode SynchronizedBase.getLock} around anything that must see or
+ * leave the elements consistent. `type` and `getLock()` come from
+ * {@linkcode SynchronizedBase}.
  *
  * @typeParam C The type name or typecode.
  *
- * @example
+ * @example Made from a length or from values, read and written in place
  * ```ts
  * import { Array } from "@mp/multiprocessing/shared";
  * import assert from "node:assert/strict";
@@ -438,12 +550,11 @@ registerKind("Value", (state) => {
  * ```
  */
 export class SharedArray<C extends TypeCode = TypeCode>
+  extends SynchronizedBase<C>
   implements Iterable<ElementOf<C>> {
   /** An element, read or written atomically: `arr[0] = 1` as in Python. */
   [index: number]: ElementOf<C>;
-  #type: keyof SharedTypes;
   #cells: Cells;
-  #lock: Lock | RLock | null;
 
   /**
    * Makes a shared array.
@@ -454,43 +565,41 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
    * @throws {TypeError} For an unknown type or lock option.
    * @throws {RangeError} For a negative or fractional length.
+   *
+   * @example From a length, and from values
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * assert.deepEqual(new SharedArray("u8", 2).toArray(), [0, 0]);
+   * assert.deepEqual(new SharedArray("i64", [1n, 2n]).toArray(), [1n, 2n]);
+   * ```
    */
   constructor(
     type: C,
     sizeOrInitializer: number | Iterable<ElementOf<C>>,
     options?: SharedOptions,
   ) {
-    const revived = take();
-    this.#type = revived?.type ?? typeName(type);
-    if (revived) {
-      this.#cells = cellsOf(this.#type, revived.buffer, revived.length);
-      this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
-      return indexed(this, this.#cells);
-    }
     const items = typeof sizeOrInitializer === "number"
       ? undefined
       : globalThis.Array.from(sizeOrInitializer);
-    const length = items?.length ?? (sizeOrInitializer as number);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(
-        `The length of an Array must be a non-negative integer, got ${length}`,
-      );
-    }
-    const size = VIEWS[this.#type].BYTES_PER_ELEMENT * length;
-    // Round up to whole 8-byte words: the atomic float access reads them.
-    const buffer = new SharedArrayBuffer(Math.max(8, Math.ceil(size / 8) * 8));
-    this.#cells = cellsOf(this.#type, buffer, length);
-    this.#lock = lockOf(options?.lock);
-    items?.forEach((item, i) => this.#cells.store(i, item));
-    return indexed(this, this.#cells);
+    super(type, items?.length ?? (sizeOrInitializer as number), options);
+    const cells = this.#cells = cellsIn(this);
+    items?.forEach((item, i) => cells.store(i, item));
+    return indexed(this, cells);
   }
 
-  /** The type name of the elements, such as `"f64"` for typecode `"d"`. */
-  get type(): TypeName<C> {
-    return this.#type as TypeName<C>;
-  }
-
-  /** The number of elements. */
+  /**
+   * The number of elements.
+   *
+   * @example Three elements
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new SharedArray("i", [7, 8, 9]).length, 3);
+   * ```
+   */
   get length(): number {
     return this.#cells.view.length;
   }
@@ -498,6 +607,17 @@ export class SharedArray<C extends TypeCode = TypeCode>
   /**
    * A typed array over the shared memory (`Float64Array` for `"f64"`, ...):
    * reads and writes through it are plain, fast, and seen by every process.
+   *
+   * @example A Float32Array over the same memory
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const arr = new SharedArray("f32", 4);
+   * arr.array.fill(0.5);
+   * assert.equal(arr.array instanceof Float32Array, true);
+   * assert.equal(arr.get(3), 0.5);
+   * ```
    */
   get array(): ViewOf<C> {
     return this.#cells.view as ViewOf<C>;
@@ -509,6 +629,17 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @param index The element's index; negative counts from the end.
    * @returns The element.
    * @throws {RangeError} When `index` is out of range.
+   *
+   * @example From the start or from the end
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const arr = new SharedArray("i", [1, 2, 3]);
+   * assert.equal(arr.get(0), 1);
+   * assert.equal(arr.get(-1), 3);
+   * assert.throws(() => arr.get(3), RangeError);
+   * ```
    */
   get(index: number): ElementOf<C> {
     return this.#cells.load(this.#index(index)) as ElementOf<C>;
@@ -520,6 +651,16 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @param index The element's index; negative counts from the end.
    * @param value The new element.
    * @throws {RangeError} When `index` is out of range.
+   *
+   * @example Write from the end
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const arr = new SharedArray("d", 2);
+   * arr.set(-1, 2.5);
+   * assert.deepEqual(arr.toArray(), [0, 2.5]);
+   * ```
    */
   set(index: number, value: ElementOf<C>): void {
     this.#cells.store(this.#index(index), value);
@@ -530,7 +671,9 @@ export class SharedArray<C extends TypeCode = TypeCode>
     const i = index < 0 ? index + length : index;
     if (!Number.isInteger(i) || i < 0 || i >= length) {
       throw new RangeError(
-        `Index ${index} is out of range for an Array of length ${length}`,
+        `Index ${index} is out of range for an Array of length ${length}: use an index from ${-length} to ${
+          length - 1
+        }`,
       );
     }
     return i;
@@ -540,6 +683,15 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * Copies the elements into a plain array (Python's `arr[:]`).
    *
    * @returns The elements.
+   *
+   * @example A plain copy
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * const copy = new SharedArray("i", [1, 2]).toArray();
+   * assert.deepEqual(copy, [1, 2]);
+   * ```
    */
   toArray(): ElementOf<C>[] {
     return globalThis.Array.from(this);
@@ -549,37 +701,33 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * The elements, each read atomically.
    *
    * @returns An iterator over the elements.
+   *
+   * @example Iterate with for...of
+   * ```ts
+   * import { SharedArray } from "@mp/multiprocessing/shared";
+   * import assert from "node:assert/strict";
+   *
+   * let sum = 0;
+   * for (const x of new SharedArray("i", [1, 2, 3])) sum += x;
+   * assert.equal(sum, 6);
+   * ```
    */
   *[Symbol.iterator](): IterableIterator<ElementOf<C>> {
     for (let i = 0; i < this.length; i++) {
       yield this.#cells.load(i) as ElementOf<C>;
     }
   }
-
-  /**
-   * The lock that guards the array (Python's `get_lock()`).
-   *
-   * @returns The array's `RLock`, or the lock it was given.
-   * @throws {TypeError} When made with `{ lock: false }`.
-   */
-  getLock(): Lock | RLock {
-    if (this.#lock === null) throw noLock("Array");
-    return this.#lock;
-  }
-
-  /** @internal The state a child revives this array from. */
-  [toWire](ctx: WireContext): WireForm {
-    return {
-      kind: "Array",
-      module: import.meta.url,
-      state: wireState(ctx, "Array", {
-        buffer: this.#cells.view.buffer as SharedArrayBuffer,
-        type: this.#type,
-        length: this.length,
-      }, this.#lock),
-    };
-  }
 }
+
+/** The kind the numbers cross the wire as, and name themselves by in messages. */
+function kindOf(shared: SynchronizedBase): "Value" | "Array" {
+  return shared instanceof Value ? "Value" : "Array";
+}
+
+registerKind("Value", (state) => {
+  reviving = state as SharedState;
+  return new Value((state as SharedState).type);
+});
 
 registerKind("Array", (state) => {
   reviving = state as SharedState;

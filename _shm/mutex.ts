@@ -20,7 +20,6 @@
 import { SLICE, waitUntil, waitUntilSync, wake } from "./futex.ts";
 import { isAlive } from "./registry.ts";
 import { checkTimeout } from "../_timeout.ts";
-import type { WireContext } from "../_wire.ts";
 import { ProcessError } from "../errors.ts";
 
 const STATE = 0;
@@ -65,15 +64,6 @@ export function acquireDeadline(options: Blocking | undefined): number {
     return 0;
   }
   return timeout === undefined ? Infinity : performance.now() + timeout;
-}
-
-/** Throws a `TypeError` when a primitive is sent to a backend without shared memory. */
-export function checkShared(ctx: WireContext, what: string): void {
-  if (ctx.backend !== "worker") {
-    throw new TypeError(
-      `A ${what} cannot be passed to a ${ctx.backend} child yet: it lives in shared memory, which only "worker" children share`,
-    );
-  }
 }
 
 /** The shared state of one lock and the operations on it. */
