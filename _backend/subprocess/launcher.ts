@@ -47,7 +47,7 @@ import {
   wireContext,
   type WireForm,
 } from "../../_wire.ts";
-import { setWorkerRef } from "../worker/launcher.ts";
+import { exitCodeOf, setWorkerRef } from "../../_deno_compat.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url).href;
 const AGENT = new URL("./proxy/agent.ts", import.meta.url);
@@ -314,32 +314,6 @@ function entryOf(info: StartInfo, proxies: boolean): string {
     (proxies ? `import${JSON.stringify(PROXY_MODULE)};` : "") +
     `import*as t from${JSON.stringify(info.target.module)};main(t);`;
   return `data:text/javascript,${encodeURIComponent(code)}`;
-}
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-};
-
-/** `-signal` for a child a signal ended, else its exit code. */
-function exitCodeOf(status: Deno.CommandStatus): number {
-  if (status.signal === null) return status.code;
-  // Deno reports a signalled child's code as 128 + signal, as shells do.
-  const number = status.code > 128 ? status.code - 128 : SIGNALS[status.signal];
-  return -(number ?? 1);
 }
 
 let tokens = 0;

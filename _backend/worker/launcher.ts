@@ -15,27 +15,9 @@ import {
   markAlive,
   markEnded,
 } from "../../_shm/registry.ts";
+import { setWorkerRef } from "../../_deno_compat.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url);
-
-/**
- * Deno's Worker keeps its parent alive and has no public `unref()`; its
- * prototype carries an internal ref-count method (the one Node's
- * `worker_threads` compatibility uses). A daemon child is unref'd through it
- * when it is there, so that it does not keep its parent running.
- *
- * @param worker The Worker.
- * @param on Whether it keeps this process alive.
- */
-export function setWorkerRef(worker: Worker, on: boolean): void {
-  const proto = Object.getPrototypeOf(worker);
-  const ref = Object.getOwnPropertySymbols(proto).find((symbol) =>
-    symbol.description === undefined && typeof proto[symbol] === "function"
-  );
-  if (ref) {
-    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](on);
-  }
-}
 
 class WorkerChild implements ChildHandle {
   readonly pid: number;

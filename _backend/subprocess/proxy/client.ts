@@ -32,7 +32,7 @@ import {
   type WireContext,
   type WireForm,
 } from "../../../_wire.ts";
-import { setWorkerRef } from "../../worker/launcher.ts";
+import { setWorkerRef } from "../../../_deno_compat.ts";
 import { exportOwn } from "../launcher.ts";
 
 await loadV8();
