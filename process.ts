@@ -30,12 +30,15 @@
  * @module
  */
 import {
+  checkOptions,
   type ChildEnd,
   type ChildHandle,
   type Launcher,
   launcherOf,
-  registerLauncher,
 } from "./_backend/launcher.ts";
+// Each backend's launcher registers itself as it loads.
+import "./_backend/worker/launcher.ts";
+import "./_backend/subprocess/launcher.ts";
 import { trackChildren } from "./_backend/child.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
@@ -46,16 +49,18 @@ import {
   specOfFunction,
   type TargetSpec,
 } from "./_target.ts";
-import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
-import { workerLauncher } from "./_backend/worker/launcher.ts";
-import "./_backend/subprocess/launcher.ts"; // registers the "subprocess" backend
+import { encode, ownerEnded, wireContext } from "./_wire.ts";
 import type { PermissionOptions } from "./subprocess.ts";
 export type { PermissionOptions, PermissionValue } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";
 
 internalModule(import.meta.url);
 
-export type { Backend } from "./_wire.ts";
+/**
+ * Where a child runs: `"worker"`, a Deno Worker in this process, or
+ * `"subprocess"`, an OS process of its own.
+ */
+export type Backend = "worker" | "subprocess";
 
 /** A target named by the module that exports it and the export's name. */
 export interface TargetRef {
@@ -100,7 +105,6 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   v8Flags?: string[];
 }
 
-registerLauncher(workerLauncher);
 trackChildren(activeChildren);
 
 let defaultBackend: Backend = "worker";
@@ -211,14 +215,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#daemon = daemon ?? identity().daemon;
     this.#launcher = launcherOf(backend ?? defaultBackend);
     const { permissions, v8Flags } = options;
-    if (
-      this.#launcher.backend !== "subprocess" &&
-      (permissions !== undefined || v8Flags !== undefined)
-    ) {
-      throw new TypeError(
-        'permissions and v8Flags apply to subprocess children only: pass backend: "subprocess" (a Worker child has its parent\'s permissions and heap)',
-      );
-    }
+    checkOptions(this.#launcher, { permissions, v8Flags });
     this.#launchOptions = { permissions, v8Flags };
     if (target !== undefined) this.#target = this.#resolve(target);
   }

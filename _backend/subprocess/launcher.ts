@@ -42,7 +42,7 @@ import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
 import type { TargetSpec } from "../../_target.ts";
 import {
   encode,
-  setSubprocessExporter,
+  type Exporter,
   type Shareable,
   wireContext,
   type WireForm,
@@ -215,10 +215,14 @@ class Session {
 
 const sessions = new Map<string, Session>();
 
-setSubprocessExporter(() => {
+/**
+ * Exports the primitives of one child's arguments to the agent made for
+ * that child, on the first one.
+ */
+function argumentExporter(): Exporter {
   let session: Session | undefined;
   return (value) => (session ??= new Session()).export(value);
-});
+}
 
 let own: Session | undefined;
 
@@ -462,8 +466,10 @@ class SubprocessChild implements ChildHandle {
 }
 
 /** Starts children as OS processes. */
-export const subprocessLauncher: Launcher = {
+const subprocessLauncher: Launcher = {
   backend: "subprocess",
+  takes: ["permissions", "v8Flags"],
+  exporter: argumentExporter,
   // The OS gives the pid at spawn; the child reads its own.
   allocatePid: () => 0,
   launch: (spec, options) => new SubprocessChild(spec, options),

@@ -3,11 +3,12 @@
 // child's entry reports its end itself (see main.ts) on every path:
 // return, uncaught error, `exit(n)`, `Deno.exit(n)`, `self.close()`. A Worker
 // that fails before our entry runs raises an `error` event instead.
-import type {
-  ChildEnd,
-  ChildHandle,
-  Launcher,
-  LaunchSpec,
+import {
+  type ChildEnd,
+  type ChildHandle,
+  type Launcher,
+  type LaunchSpec,
+  registerLauncher,
 } from "../launcher.ts";
 import {
   allocateWorkerPid,
@@ -75,8 +76,12 @@ class WorkerChild implements ChildHandle {
 }
 
 /** Starts children on Deno Workers. */
-export const workerLauncher: Launcher = {
+const workerLauncher: Launcher = {
   backend: "worker",
+  // A Worker child has its parent's permissions and heap.
+  takes: [],
   allocatePid: allocateWorkerPid,
   launch: (spec, { daemon }) => new WorkerChild(spec, daemon),
 };
+
+registerLauncher(workerLauncher);
