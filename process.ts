@@ -39,7 +39,7 @@ import {
 // Each backend's launcher registers itself as it loads.
 import "./_backend/worker/launcher.ts";
 import "./_backend/subprocess/launcher.ts";
-import { trackChildren } from "./_backend/child.ts";
+import { registerProcessModule } from "./_backend/child.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
 import { checkTimeout } from "./_timeout.ts";
@@ -104,8 +104,6 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
    */
   v8Flags?: string[];
 }
-
-trackChildren(activeChildren);
 
 let defaultBackend: Backend = "worker";
 
@@ -548,6 +546,8 @@ function withoutHandles(value: unknown): unknown {
 }
 
 let current: Process | undefined;
+
+registerProcessModule({ activeChildren, Process });
 
 /**
  * The process this code runs in (`MainProcess` in the main program).
