@@ -46,7 +46,8 @@ import { checkTimeout } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
-  specOfFunction,
+  resolveTarget,
+  type TargetRole,
   type TargetSpec,
 } from "./_target.ts";
 import { encode, ownerEnded, wireContext } from "./_wire.ts";
@@ -218,28 +219,15 @@ export class Process<A extends unknown[] = unknown[]> {
     if (target !== undefined) this.#target = this.#resolve(target);
   }
 
+  /** The target's spec; an error in it is thrown by `start()`. */
   #resolve(target: Target<A>): TargetSpec | undefined {
-    if (typeof target === "function") {
-      this.#targetFn = target;
-      try {
-        return specOfFunction(target, this.#callerModule);
-      } catch (error) {
-        this.#targetError = error as TypeError;
-        return undefined;
-      }
+    if (typeof target === "function") this.#targetFn = target;
+    try {
+      return resolveTarget(target, TARGET, this.#callerModule);
+    } catch (error) {
+      this.#targetError = error as TypeError;
+      return undefined;
     }
-    if (
-      typeof target === "object" && target !== null &&
-      typeof target.export === "string" &&
-      (typeof target.module === "string" || target.module instanceof URL)
-    ) {
-      return { module: String(target.module), name: target.export };
-    }
-    this.#targetError = new TypeError(
-      "target must be an exported function or { module, export }, got " +
-        (target === null ? "null" : typeof target),
-    );
-    return undefined;
   }
 
   /** The backend the child runs on. */
@@ -389,8 +377,9 @@ export class Process<A extends unknown[] = unknown[]> {
   /** What the child runs: the target, or this subclass's `run()`. */
   #childTarget(): { target: TargetSpec; args: unknown[] } {
     if (this.run !== Process.prototype.run) {
-      const spec = specOfFunction(
-        this.constructor as (...args: never[]) => unknown,
+      const spec = resolveTarget(
+        this.constructor,
+        SUBCLASS,
         this.#callerModule,
       );
       return {
@@ -548,6 +537,16 @@ function withoutHandles(value: unknown): unknown {
 let current: Process | undefined;
 
 registerProcessModule({ activeChildren, Process });
+
+const TARGET: TargetRole = {
+  noun: "the target",
+  importer: "a child",
+  option: "target",
+};
+const SUBCLASS: TargetRole = {
+  noun: "a Process subclass",
+  importer: "a child",
+};
 
 /**
  * The process this code runs in (`MainProcess` in the main program).
