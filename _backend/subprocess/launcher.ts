@@ -24,12 +24,13 @@ import {
   registerLauncher,
 } from "../launcher.ts";
 import type { ErrorData } from "../../_error.ts";
+import { shapeOf } from "./proxy/shape.ts";
 import {
-  PROXY_KIND,
+  type AgentMessage,
+  type AgentReport,
   PROXY_MODULE,
-  type Shape,
-  shapeOf,
-} from "./proxy/shape.ts";
+  proxyForm,
+} from "./proxy/protocol.ts";
 import {
   childTreeState,
   type Identity,
@@ -164,45 +165,42 @@ class Session {
     setWorkerRef(this.#worker, false);
     const listening = Promise.withResolvers<void>();
     this.listening = listening.promise;
-    this.#worker.onmessage = (event) => {
-      if (event.data?.t === "listening") listening.resolve();
-      if (event.data?.t === "closed") this.#closed.resolve();
+    this.#worker.onmessage = (event: MessageEvent<AgentReport>) => {
+      if (event.data.t === "listening") listening.resolve();
+      if (event.data.t === "closed") this.#closed.resolve();
     };
     this.#worker.onerror = (event) => {
       event.preventDefault();
       listening.reject(new Error(`The agent failed: ${event.message}`));
       this.#closed.resolve();
     };
-    this.#worker.postMessage({ t: "init", path: this.path });
+    this.#post({ t: "init", path: this.path });
     sessions.set(this.path, this);
+  }
+
+  #post(message: AgentMessage, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 
   /** Hands `value` to the agent; returns the wire form of its proxy. */
   export(value: Shareable): WireForm {
     const id = this.#next++;
-    const ctx = wireContext("worker");
+    // The agent is a Worker of this process: it shares its memory.
+    const ctx = wireContext();
     const record = encode(value, ctx);
-    this.#worker.postMessage({ t: "export", id, record }, ctx.transfer);
-    const state: { path: string; id: number; shape: Shape } = {
-      path: this.path,
-      id,
-      shape: shapeOf(value),
-    };
-    return { kind: PROXY_KIND, module: PROXY_MODULE, state };
+    this.#post({ t: "export", id, record }, ctx.transfer);
+    return proxyForm({ path: this.path, id, shape: shapeOf(value) });
   }
 
   /** Tells the agent whose calls it performs. */
   identify(identity: Identity): void {
-    this.#worker.postMessage({
-      t: "identity",
-      tree: childTreeState(identity),
-    });
+    this.#post({ t: "identity", tree: childTreeState(identity) });
   }
 
   /** Ends the agent once the child ended. */
   async end(): Promise<void> {
     sessions.delete(this.path);
-    this.#worker.postMessage({ t: "end" });
+    this.#post({ t: "end" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#closed.promise,
