@@ -39,7 +39,7 @@ import {
   type WireForm,
 } from "../../../_wire.ts";
 import { setWorkerRef } from "../../../_deno_compat.ts";
-import { exportOwn } from "../launcher.ts";
+import { exportOwn } from "./session.ts";
 
 await loadV8();
 
