@@ -33,6 +33,7 @@ import {
   checkOptions,
   type ChildEnd,
   type ChildHandle,
+  type ChildOptions,
   type Launcher,
   launcherOf,
 } from "./_backend/launcher.ts";
@@ -183,7 +184,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #args: readonly unknown[];
   #name: string;
   #daemon: boolean;
-  #launchOptions: Pick<ProcessOptions, "permissions" | "v8Flags">;
+  #childOptions: ChildOptions;
   #launcher: Launcher;
   #handle: ChildHandle | undefined;
   #end: ChildEnd | undefined;
@@ -215,7 +216,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#launcher = launcherOf(backend ?? defaultBackend);
     const { permissions, v8Flags } = options;
     checkOptions(this.#launcher, { permissions, v8Flags });
-    this.#launchOptions = { permissions, v8Flags };
+    this.#childOptions = { permissions, v8Flags };
     if (target !== undefined) this.#target = this.#resolve(target);
   }
 
@@ -359,7 +360,7 @@ export class Process<A extends unknown[] = unknown[]> {
     try {
       handle = this.#launcher.launch(spec, {
         daemon: this.#daemon,
-        ...this.#launchOptions,
+        ...this.#childOptions,
       });
     } catch (error) {
       throw argumentError(args, error);
