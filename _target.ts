@@ -41,27 +41,103 @@ export function callerModule(): string | undefined {
   return undefined;
 }
 
-/** Reads a {@linkcode TargetSpec} off a function and its caller module. */
-export function specOfFunction(
-  fn: (...args: never[]) => unknown,
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/**
+ * What a target is for, as the messages about it name it: "the target" of
+ * a `Process`, "the pool's task function", "the barrier's action".
+ */
+export interface TargetRole {
+  /** The target, as a message names it: `"the pool's task function"`. */
+  readonly noun: string;
+  /** Who imports it: `"a child"`, `"a pool worker"`. */
+  readonly importer: string;
+  /**
+   * The option that takes it (`"target"`, `"action"`), `""` for an
+   * argument, or `undefined` for a target that can only be exported (a
+   * `Process` subclass).
+   */
+  readonly option?: string;
+}
+
+function capitalized(text: string): string {
+  return text[0].toUpperCase() + text.slice(1);
+}
+
+function described(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value !== "object") return typeof value;
+  const keys = Object.keys(value);
+  return keys.length ? `{ ${keys.join(", ")} }` : "{}";
+}
+
+/**
+ * Turns what names a target (an exported function, or `{ module, export }`)
+ * into the {@linkcode TargetSpec} a child imports it by: the one way
+ * `Process`, `Pool` and `Barrier` do it.
+ *
+ * @param target The function, or `{ module, export }`.
+ * @param role What it is for, as messages name it.
+ * @param module The module that exports a function target (the caller's,
+ * from {@linkcode callerModule}); `undefined` when none could be found.
+ * @throws {TypeError} For an anonymous function, a function whose module is
+ * unknown, or anything else; the message says what to pass instead.
+ */
+export function resolveTarget(
+  target: unknown,
+  role: TargetRole,
+  module: string | undefined,
+): TargetSpec {
+  if (typeof target === "function") {
+    return specOfFunction(target as AnyFunction, role, module);
+  }
+  const ref = target as { module?: unknown; export?: unknown };
+  if (
+    role.option !== undefined && typeof ref === "object" && ref !== null &&
+    typeof ref.export === "string" &&
+    (typeof ref.module === "string" || ref.module instanceof URL)
+  ) {
+    return { module: String(ref.module), name: ref.export };
+  }
+  throw new TypeError(
+    `${
+      capitalized(role.noun)
+    } must be an exported function or { module, export } (a module URL and an export name), got ${
+      described(target)
+    }`,
+  );
+}
+
+function specOfFunction(
+  fn: AnyFunction,
+  role: TargetRole,
   module: string | undefined,
 ): TargetSpec {
   const name = fn.name;
+  const pass = role.option ? `${role.option}: ` : "";
   if (!name || name === "anonymous" || name.startsWith("bound ")) {
     throw new TypeError(
-      "target must be a named function exported by its module (a child imports it by name): " +
-        'write `export function work(...) {...}` and pass `target: work`, or pass `target: { module: import.meta.url, export: "work" }`',
+      role.option === undefined
+        ? `${
+          capitalized(role.noun)
+        } must be a named class exported by its module (${role.importer} imports it by name): write \`export class Work extends Process {...}\``
+        : `${
+          capitalized(role.noun)
+        } must be a named function exported by its module (${role.importer} imports it by name): ` +
+          `write \`export function work(...) {...}\` and pass \`${pass}work\`, or pass \`${pass}{ module: import.meta.url, export: "work" }\``,
     );
   }
   if (!module) {
     throw new TypeError(
-      `Cannot tell which module exports target "${name}": pass target: { module: import.meta.url, export: "${name}" }`,
+      `Cannot tell which module exports ${role.noun} "${name}": ` +
+        (role.option === undefined
+          ? `make it in the module that exports it`
+          : `pass ${pass}{ module: import.meta.url, export: "${name}" }`),
     );
   }
   return { module, name, source: fn.toString() };
 }
-
-type AnyFunction = (...args: unknown[]) => unknown;
 
 /** Finds the target among a module's exports, by name or by source. */
 function findExport(

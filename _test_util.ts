@@ -1,6 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Shared by the tests: which backends to run every cross-process test on.
-import type { Backend } from "./_wire.ts";
+import type { Backend } from "./process.ts";
 import { Process, type ProcessOptions } from "./process.ts";
 
 /**

@@ -13,8 +13,7 @@
  * @module
  */
 
-/** The backend a value is being sent to. */
-export type Backend = "worker" | "subprocess";
+import type { Backend } from "./process.ts";
 
 /** Implemented by every primitive that can be passed to another process. */
 export const toWire: unique symbol = Symbol("multiprocessing.toWire");
@@ -38,13 +37,20 @@ export interface WireContext {
   /** Every primitive that was encoded, so its sender can follow it. */
   readonly handles: Shareable[];
   /**
-   * Subprocess backend only: turns a primitive into the wire form of a
-   * proxy that the receiving OS process revives, since a
-   * `SharedArrayBuffer` or a `MessagePort` cannot cross into it. The
-   * primitive stays where it is and is operated for the receiver there.
+   * Set when the receiver cannot share this process's memory (a child that
+   * is an OS process of its own): turns a primitive into the wire form of a
+   * handle that works there, since a `SharedArrayBuffer` or a `MessagePort`
+   * cannot cross into it. The primitive stays where it is and is operated
+   * for the receiver there.
    */
-  readonly exporter?: (value: Shareable) => WireForm;
+  readonly exporter?: Exporter;
 }
+
+/**
+ * Turns a primitive into the wire form of a handle to it that works in
+ * another OS process.
+ */
+export type Exporter = (value: Shareable) => WireForm;
 
 /**
  * Optionally implemented by a primitive that must act when a process it was
@@ -87,36 +93,46 @@ export function registerKind(
   revivers.set(kind, revive);
 }
 
-let makeExporter: (() => (value: Shareable) => WireForm) | undefined;
+const exporters = new Map<Backend, () => Exporter>();
 
 /**
- * Registers how a context for the subprocess backend exports primitives
- * (the subprocess backend's module calls this at load time).
+ * Registers how an encoding for the children of `backend`, which cannot
+ * share this process's memory, exports primitives: `makeExporter` gives the
+ * {@linkcode Exporter} of one encoding. The launcher registry calls it for
+ * each backend whose launcher has one (see `_backend/launcher.ts`).
  */
-export function setSubprocessExporter(
-  factory: () => (value: Shareable) => WireForm,
+export function registerExporter(
+  backend: Backend,
+  makeExporter: () => Exporter,
 ): void {
-  makeExporter = factory;
+  exporters.set(backend, makeExporter);
 }
 
-/** Makes a fresh context for one encoding. */
-export function wireContext(backend: Backend = "worker"): WireContext {
-  if (backend === "subprocess" && makeExporter) {
-    return { backend, transfer: [], handles: [], exporter: makeExporter() };
-  }
-  return { backend, transfer: [], handles: [] };
+/**
+ * Makes a fresh context for one encoding: the one way to make one.
+ *
+ * @param backend Where the value goes (default: a thread or Worker that
+ * shares this process's memory). A backend with a registered exporter gets
+ * a fresh one.
+ * @param exporter The exporter to use instead of the backend's, for a value
+ * sent out of an OS process by code that exports primitives itself.
+ */
+export function wireContext(
+  backend: Backend = "worker",
+  exporter?: Exporter,
+): WireContext {
+  return {
+    backend,
+    transfer: [],
+    handles: [],
+    exporter: exporter ?? exporters.get(backend)?.(),
+  };
 }
 
 function wireFormOf(value: Shareable, ctx: WireContext): WireForm {
-  if (ctx.backend !== "subprocess" || value[crossesProcesses]) {
-    return value[toWire](ctx);
-  }
-  if (!ctx.exporter) {
-    throw new TypeError(
-      "Cannot send a primitive to a subprocess: the subprocess backend is not loaded",
-    );
-  }
-  return ctx.exporter(value);
+  return ctx.exporter && !value[crossesProcesses]
+    ? ctx.exporter(value)
+    : value[toWire](ctx);
 }
 
 function isShareable(value: object): value is Shareable {

@@ -26,7 +26,8 @@ import {
   callerModule,
   importTarget,
   internalModule,
-  specOfFunction,
+  resolveTarget,
+  type TargetRole,
   type TargetSpec,
 } from "./_target.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
@@ -95,6 +96,12 @@ interface BarrierState {
 }
 
 let reviving: BarrierState | undefined;
+
+const ACTION: TargetRole = {
+  noun: "the barrier's action",
+  importer: "a child",
+  option: "action",
+};
 
 function broken(): BrokenBarrierError {
   return new BrokenBarrierError(
@@ -184,15 +191,7 @@ export class Barrier {
       this.#action = action;
       this.#actionModule = callerModule();
     } else if (action !== undefined) {
-      if (
-        typeof action !== "object" || action === null ||
-        typeof action.export !== "string"
-      ) {
-        throw new TypeError(
-          "A Barrier's action must be a function or { module, export }",
-        );
-      }
-      this.#actionSpec = { module: String(action.module), name: action.export };
+      this.#actionSpec = resolveTarget(action, ACTION, undefined);
       this.#loadAction(this.#actionSpec);
     }
   }
@@ -558,7 +557,7 @@ export class Barrier {
   [toWire](ctx: WireContext): WireForm {
     let action = this.#actionSpec;
     if (!action && this.#action) {
-      action = specOfFunction(this.#action, this.#actionModule);
+      action = resolveTarget(this.#action, ACTION, this.#actionModule);
     }
     return {
       kind: "Barrier",

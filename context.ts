@@ -15,8 +15,8 @@
  *
  * @module
  */
+import { launcherOf } from "./_backend/launcher.ts";
 import { internalModule } from "./_target.ts";
-import type { Backend } from "./_wire.ts";
 import { Barrier } from "./barrier.ts";
 import { Condition } from "./condition.ts";
 import { Event } from "./event.ts";
@@ -24,7 +24,7 @@ import { Lock, RLock } from "./lock.ts";
 import { Connection, Pipe } from "./pipe.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
 import * as processModule from "./process.ts";
-import { Process, type ProcessOptions } from "./process.ts";
+import { type Backend, Process, type ProcessOptions } from "./process.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { BoundedSemaphore, Semaphore } from "./semaphore.ts";
 import { SharedArray, Value } from "./shared.ts";
@@ -122,13 +122,7 @@ export function getContext(
 ): Context {
   let context = contexts.get(backend);
   if (!context) {
-    if (backend !== "worker" && backend !== "subprocess") {
-      throw new TypeError(
-        `Unknown backend ${
-          JSON.stringify(backend)
-        }: use "worker" or "subprocess"`,
-      );
-    }
+    launcherOf(backend);
     context = makeContext(backend);
     contexts.set(backend, context);
   }

@@ -40,7 +40,7 @@ import {
 import {
   callerModule,
   internalModule,
-  specOfFunction,
+  resolveTarget,
   type TargetSpec,
 } from "./_target.ts";
 import { EOFError, ProcessError } from "./errors.ts";
@@ -1122,29 +1122,16 @@ function checkCount(value: unknown, what: string): void {
   }
 }
 
-// deno-lint-ignore no-explicit-any
-function specOf(fn: PoolFunction<any[], unknown>, what: string): TargetSpec {
-  if (typeof fn === "function") {
-    if (!fn.name || fn.name === "anonymous" || fn.name.startsWith("bound ")) {
-      throw new TypeError(
-        `The pool's ${what} must be a named function exported by its module (a worker imports it by name): ` +
-          'write `export function work(x) {...}` and pass `work`, or pass `{ module: import.meta.url, export: "work" }`',
-      );
-    }
-    return specOfFunction(fn, callerModule());
-  }
-  if (
-    typeof fn === "object" && fn !== null &&
-    typeof fn.export === "string" &&
-    (typeof fn.module === "string" || fn.module instanceof URL)
-  ) {
-    return { module: String(fn.module), name: fn.export };
-  }
-  throw new TypeError(
-    `The pool's ${what} must be an exported function or { module, export }, got ${
-      fn === null ? "null" : typeof fn
-    }`,
-  );
+function specOf(
+  // deno-lint-ignore no-explicit-any
+  fn: PoolFunction<any[], unknown>,
+  what: "task function" | "initializer",
+): TargetSpec {
+  return resolveTarget(fn, {
+    noun: `the pool's ${what}`,
+    importer: "a pool worker",
+    option: "",
+  }, callerModule());
 }
 
 function notIterable(value: unknown): TypeError {

@@ -30,32 +30,39 @@
  * @module
  */
 import {
+  checkOptions,
   type ChildEnd,
   type ChildHandle,
+  type ChildOptions,
   type Launcher,
   launcherOf,
-  registerLauncher,
 } from "./_backend/launcher.ts";
-import { trackChildren } from "./_backend/child.ts";
+// Each backend's launcher registers itself as it loads.
+import "./_backend/worker/launcher.ts";
+import "./_backend/subprocess/launcher.ts";
+import { registerProcessModule } from "./_backend/child.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
 import { checkTimeout } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
-  specOfFunction,
+  resolveTarget,
+  type TargetRole,
   type TargetSpec,
 } from "./_target.ts";
-import { type Backend, encode, ownerEnded, wireContext } from "./_wire.ts";
-import { workerLauncher } from "./_backend/worker/launcher.ts";
-import "./_backend/subprocess/launcher.ts"; // registers the "subprocess" backend
+import { encode, ownerEnded, wireContext } from "./_wire.ts";
 import type { PermissionOptions } from "./subprocess.ts";
 export type { PermissionOptions, PermissionValue } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";
 
 internalModule(import.meta.url);
 
-export type { Backend } from "./_wire.ts";
+/**
+ * Where a child runs: `"worker"`, a Deno Worker in this process, or
+ * `"subprocess"`, an OS process of its own.
+ */
+export type Backend = "worker" | "subprocess";
 
 /** A target named by the module that exports it and the export's name. */
 export interface TargetRef {
@@ -99,9 +106,6 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
    */
   v8Flags?: string[];
 }
-
-registerLauncher(workerLauncher);
-trackChildren(activeChildren);
 
 let defaultBackend: Backend = "worker";
 
@@ -180,7 +184,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #args: readonly unknown[];
   #name: string;
   #daemon: boolean;
-  #launchOptions: Pick<ProcessOptions, "permissions" | "v8Flags">;
+  #childOptions: ChildOptions;
   #launcher: Launcher;
   #handle: ChildHandle | undefined;
   #end: ChildEnd | undefined;
@@ -211,40 +215,20 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#daemon = daemon ?? identity().daemon;
     this.#launcher = launcherOf(backend ?? defaultBackend);
     const { permissions, v8Flags } = options;
-    if (
-      this.#launcher.backend !== "subprocess" &&
-      (permissions !== undefined || v8Flags !== undefined)
-    ) {
-      throw new TypeError(
-        'permissions and v8Flags apply to subprocess children only: pass backend: "subprocess" (a Worker child has its parent\'s permissions and heap)',
-      );
-    }
-    this.#launchOptions = { permissions, v8Flags };
+    checkOptions(this.#launcher, { permissions, v8Flags });
+    this.#childOptions = { permissions, v8Flags };
     if (target !== undefined) this.#target = this.#resolve(target);
   }
 
+  /** The target's spec; an error in it is thrown by `start()`. */
   #resolve(target: Target<A>): TargetSpec | undefined {
-    if (typeof target === "function") {
-      this.#targetFn = target;
-      try {
-        return specOfFunction(target, this.#callerModule);
-      } catch (error) {
-        this.#targetError = error as TypeError;
-        return undefined;
-      }
+    if (typeof target === "function") this.#targetFn = target;
+    try {
+      return resolveTarget(target, TARGET, this.#callerModule);
+    } catch (error) {
+      this.#targetError = error as TypeError;
+      return undefined;
     }
-    if (
-      typeof target === "object" && target !== null &&
-      typeof target.export === "string" &&
-      (typeof target.module === "string" || target.module instanceof URL)
-    ) {
-      return { module: String(target.module), name: target.export };
-    }
-    this.#targetError = new TypeError(
-      "target must be an exported function or { module, export }, got " +
-        (target === null ? "null" : typeof target),
-    );
-    return undefined;
   }
 
   /** The backend the child runs on. */
@@ -376,7 +360,7 @@ export class Process<A extends unknown[] = unknown[]> {
     try {
       handle = this.#launcher.launch(spec, {
         daemon: this.#daemon,
-        ...this.#launchOptions,
+        ...this.#childOptions,
       });
     } catch (error) {
       throw argumentError(args, error);
@@ -394,8 +378,9 @@ export class Process<A extends unknown[] = unknown[]> {
   /** What the child runs: the target, or this subclass's `run()`. */
   #childTarget(): { target: TargetSpec; args: unknown[] } {
     if (this.run !== Process.prototype.run) {
-      const spec = specOfFunction(
-        this.constructor as (...args: never[]) => unknown,
+      const spec = resolveTarget(
+        this.constructor,
+        SUBCLASS,
         this.#callerModule,
       );
       return {
@@ -551,6 +536,18 @@ function withoutHandles(value: unknown): unknown {
 }
 
 let current: Process | undefined;
+
+registerProcessModule({ activeChildren, Process });
+
+const TARGET: TargetRole = {
+  noun: "the target",
+  importer: "a child",
+  option: "target",
+};
+const SUBCLASS: TargetRole = {
+  noun: "a Process subclass",
+  importer: "a child",
+};
 
 /**
  * The process this code runs in (`MainProcess` in the main program).

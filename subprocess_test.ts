@@ -4,9 +4,10 @@
 // the child by its parent. The tests shared with the worker backend loop
 // over BACKENDS in each module's own test file.
 import assert from "node:assert/strict";
+import { ProcessError } from "./errors.ts";
 import { Event } from "./event.ts";
 import { Lock } from "./lock.ts";
-import { Pipe } from "./pipe.ts";
+import { type Connection, Pipe } from "./pipe.ts";
 import { Process } from "./process.ts";
 import { Queue } from "./queue.ts";
 import { SharedArray, Value } from "./shared.ts";
@@ -264,6 +265,45 @@ Deno.test("subprocess: a primitive a child made reaches its parent as a proxy", 
   assert.equal(await p.join(), 0, p.error?.stack);
   assert.equal(seen.value, 9);
   here.close();
+});
+
+/** Sends a Lock made here to the parent, then returns once told to. */
+export async function sendOwnLock(
+  conn: Connection,
+  done: Event,
+): Promise<void> {
+  conn.send(new Lock());
+  if (!(await done.wait(30_000))) throw new Error("never told to end");
+}
+
+Deno.test("subprocess: a primitive whose home process ended fails with a ProcessError", async () => {
+  const [here, there] = Pipe<Lock>();
+  const done = new Event();
+  const p = new Process({
+    target: sendOwnLock,
+    args: [there, done],
+    backend: "subprocess",
+  });
+  p.start();
+  try {
+    const lock = await here.recv();
+    assert.equal(await lock.acquire(), true);
+    lock.release();
+    done.set();
+    assert.equal(await p.join(), 0, p.error?.stack);
+    // An async method rejects; a method that may answer at once throws.
+    await assert.rejects(lock.hold(), ProcessError);
+    assert.throws(() => lock.acquireSync(), ProcessError);
+    assert.throws(() => lock.locked(), (error: Error) => {
+      assert.ok(error instanceof ProcessError);
+      assert.match(error.message, /has ended/);
+      return true;
+    });
+  } finally {
+    p.terminate();
+    await p.join();
+    here.close();
+  }
 });
 
 Deno.test("subprocess: a function passed to a proxied method is a DataCloneError", async () => {

@@ -10,18 +10,27 @@ import { decode } from "../_wire.ts";
 
 // process.ts is not imported here: a subprocess child's start-up pays for
 // every module it loads, and a child that never loaded process.ts (its
-// target did not import it) has no children to wait for. process.ts
-// registers its list of live children when it loads.
+// target did not import it) has no children to wait for and no subclass of
+// Process to run. process.ts registers itself when it loads.
 interface ChildLike {
   readonly daemon: boolean;
   terminate(): void;
   join(): Promise<number | null>;
 }
-let liveChildren: () => ChildLike[] = () => [];
 
-/** Called by process.ts when it loads, with its `activeChildren`. */
-export function trackChildren(children: () => ChildLike[]): void {
-  liveChildren = children;
+/** What this module needs of process.ts. */
+export interface ProcessModule {
+  /** The children of this process that were started and have not ended. */
+  activeChildren(): ChildLike[];
+  /** The `Process` class, whose subclasses a child may run. */
+  Process: new (options: { name: string }) => { run(): unknown };
+}
+
+let processModule: ProcessModule | undefined;
+
+/** Called by process.ts when it loads. */
+export function registerProcessModule(module: ProcessModule): void {
+  processModule = module;
 }
 
 /** Prints a child's uncaught error on stderr, as Python's child does. */
@@ -42,13 +51,7 @@ export async function runChild(
     const fn = await importTarget(target);
     const args = await decode(encodedArgs) as unknown[];
     if (target.kind === "subclass") {
-      // Made by Process's own constructor (so that its private state exists)
-      // with the subclass's prototype, then given the parent's fields.
-      // The subclass's module imported process.ts, so this import is one
-      // the module map already holds (no read permission needed).
-      const { Process } = await import("../process.ts");
-      const self = Reflect.construct(Process, [{ name: identity().name }], fn);
-      await Object.assign(self, args[0]).run();
+      await runSubclass(fn, args[0] as object);
     } else {
       await fn(...args);
     }
@@ -61,8 +64,31 @@ export async function runChild(
   return end;
 }
 
+/**
+ * Runs a `Process` subclass's `run()`: the instance is made by Process's own
+ * constructor (so that its private state exists) with the subclass's
+ * prototype, then given the parent's fields. The subclass's module imported
+ * process.ts, which registered itself.
+ */
+async function runSubclass(
+  subclass: (...args: unknown[]) => unknown,
+  fields: object,
+): Promise<void> {
+  if (!processModule) {
+    throw new TypeError(
+      `Cannot run ${subclass.name} as a Process subclass: this child never loaded the library's process.ts; extend Process as imported from this library`,
+    );
+  }
+  const self = Reflect.construct(
+    processModule.Process,
+    [{ name: identity().name }],
+    subclass,
+  ) as { run(): unknown };
+  await Object.assign(self, fields).run();
+}
+
 async function endChildren(): Promise<void> {
-  const children = liveChildren();
+  const children = processModule?.activeChildren() ?? [];
   for (const child of children) if (child.daemon) child.terminate();
   await Promise.all(children.map((child) => child.join()));
 }

@@ -1,10 +1,14 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // What a backend (Workers, subprocesses) gives `Process`: a way to start a
-// child and one way to learn of its end, whichever way it ended.
+// child, one way to learn of its end, whichever way it ended, and what else
+// differs between backends (the options their children take, how a
+// primitive crosses into a child that cannot share memory). Each backend's
+// launcher module registers itself when it loads; process.ts loads them.
 import type { ErrorData } from "../_error.ts";
+import type { Backend, PermissionOptions } from "../process.ts";
 import type { Identity } from "../_shm/registry.ts";
 import type { TargetSpec } from "../_target.ts";
-import type { Backend } from "../_wire.ts";
+import { type Exporter, registerExporter } from "../_wire.ts";
 
 /** How a child ended. */
 export interface ChildEnd {
@@ -23,14 +27,23 @@ export interface LaunchSpec {
   transfer: Transferable[];
 }
 
-/** How to start a child, besides what it runs. */
-export interface LaunchOptions {
-  daemon: boolean;
-  /** Subprocess backend: the child's permissions (default `"inherit"`). */
-  permissions?: import("../subprocess.ts").PermissionOptions;
-  /** Subprocess backend: the child's V8 flags. */
+/** The options of a child that only some backends take. */
+export interface ChildOptions {
+  /** The child's permissions (default `"inherit"`). */
+  permissions?: PermissionOptions;
+  /** The child's V8 flags. */
   v8Flags?: string[];
 }
+
+/** How to start a child, besides what it runs. */
+export interface LaunchOptions extends ChildOptions {
+  daemon: boolean;
+}
+
+const CHILD_OPTIONS: readonly (keyof ChildOptions)[] = [
+  "permissions",
+  "v8Flags",
+];
 
 /** A started child, as its parent sees it. */
 export interface ChildHandle {
@@ -44,6 +57,14 @@ export interface ChildHandle {
 /** Starts children on one backend. */
 export interface Launcher {
   readonly backend: Backend;
+  /** The {@linkcode ChildOptions} that children of this backend take. */
+  readonly takes: readonly (keyof ChildOptions)[];
+  /**
+   * Present when a child cannot share this process's memory (it is an OS
+   * process of its own): makes the exporter of one encoding, which turns
+   * each primitive sent to the child into a handle that works there.
+   */
+  exporter?(): Exporter;
   /** Allocates the pid the child will have (before its launch). */
   allocatePid(): number;
   /** Starts a child; throws a `DataCloneError` when `args` cannot be sent. */
@@ -68,6 +89,9 @@ const launchers = new Map<Backend, Launcher>();
 /** Makes a backend available to `Process`; each backend's module calls it. */
 export function registerLauncher(launcher: Launcher): void {
   launchers.set(launcher.backend, launcher);
+  if (launcher.exporter) {
+    registerExporter(launcher.backend, launcher.exporter.bind(launcher));
+  }
 }
 
 /** The launcher of `backend`; a `TypeError` for an unknown one. */
@@ -75,10 +99,34 @@ export function launcherOf(backend: unknown): Launcher {
   const launcher = launchers.get(backend as Backend);
   if (!launcher) {
     throw new TypeError(
-      `Unknown backend ${
-        JSON.stringify(backend)
-      }: use "worker" or "subprocess"`,
+      `Unknown backend ${JSON.stringify(backend)}: use ${
+        [...launchers.keys()].map((name) => JSON.stringify(name)).join(" or ")
+      }`,
     );
   }
   return launcher;
+}
+
+/**
+ * Throws a `TypeError` for each option in `options` that children of
+ * `launcher` do not take, naming a backend whose children do.
+ */
+export function checkOptions(launcher: Launcher, options: ChildOptions): void {
+  const refused = CHILD_OPTIONS.filter((name) =>
+    options[name] !== undefined && !launcher.takes.includes(name)
+  );
+  if (refused.length === 0) return;
+  const other = [...launchers.values()].find((candidate) =>
+    refused.every((name) => candidate.takes.includes(name))
+  );
+  const what = refused.length === 1
+    ? `The ${refused[0]} option applies`
+    : `The ${refused.join(" and ")} options apply`;
+  throw new TypeError(
+    other
+      ? `${what} to ${other.backend} children only (a ${launcher.backend} child has its parent's permissions and heap): pass backend: ${
+        JSON.stringify(other.backend)
+      }`
+      : `${what} to no backend that is loaded: leave it out`,
+  );
 }

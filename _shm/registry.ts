@@ -87,11 +87,6 @@ export function identity(): Identity {
   return self;
 }
 
-/** Whether this process is a child started by this library. */
-export function isChild(): boolean {
-  return self.parentPid !== null;
-}
-
 /** The state a new child needs, with the identity it will have. */
 export function childTreeState(self: Identity): TreeState {
   return { table: tree().buffer as SharedArrayBuffer, self };

@@ -1,7 +1,12 @@
 // Targets for process_test.ts: a child imports its target by name, so each
 // is exported here.
-import type { Backend } from "../_wire.ts";
-import { currentProcess, exit, parentProcess, Process } from "../process.ts";
+import {
+  type Backend,
+  currentProcess,
+  exit,
+  parentProcess,
+  Process,
+} from "../process.ts";
 
 export function noop(): void {}
 

@@ -3,8 +3,7 @@
 // a target of sync_targets.ts, and join children expecting success.
 import assert from "node:assert/strict";
 import { startChild } from "../_test_util.ts";
-import type { Process } from "../process.ts";
-import type { Backend } from "../_wire.ts";
+import type { Backend, Process } from "../process.ts";
 import { TARGETS } from "./sync_targets.ts";
 
 /** Starts a child on `backend` running the target `name` with `args`. */

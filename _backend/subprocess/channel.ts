@@ -30,11 +30,6 @@ export async function loadV8(): Promise<V8Codec> {
   return v8;
 }
 
-/** `node:v8` when it was loaded, else `undefined`. */
-export function loadedV8(): V8Codec | undefined {
-  return v8;
-}
-
 /**
  * Whether JSON carries `value` exactly: strings, finite numbers (not -0),
  * booleans, null, and dense arrays and plain objects of those.
@@ -93,11 +88,6 @@ export function encodeFrame(value: unknown, tag = 0): Uint8Array {
 /** The value of a whole frame (as {@linkcode encodeFrame} made it). */
 export function decodeFrame(bytes: Uint8Array): unknown {
   return decodePayload(bytes[4], bytes.subarray(HEADER));
-}
-
-/** Whether {@linkcode encodeFrame} can encode `value` without `node:v8`. */
-export function needsV8(value: unknown): boolean {
-  return !jsonSafe(value);
 }
 
 function decodePayload(format: number, payload: Uint8Array): unknown {

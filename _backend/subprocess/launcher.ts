@@ -13,8 +13,8 @@
 // directory) to which its children connect: a child reports an uncaught
 // error there before it exits, and sees its parent's death as the socket's
 // end. Primitives passed to a child stay in the parent, held by an agent
-// Worker per child (see proxy/agent.ts) that performs the child's
-// calls on them; only children given primitives get an agent.
+// Worker per child (see proxy/session.ts and proxy/agent.ts) that performs
+// the child's calls on them; only children given primitives get an agent.
 import {
   type ChildEnd,
   type ChildHandle,
@@ -24,33 +24,16 @@ import {
   registerLauncher,
 } from "../launcher.ts";
 import type { ErrorData } from "../../_error.ts";
-import {
-  PROXY_KIND,
-  PROXY_MODULE,
-  type Shape,
-  shapeOf,
-} from "./proxy/shape.ts";
-import {
-  childTreeState,
-  type Identity,
-  identity,
-  markAlive,
-  markEnded,
-} from "../../_shm/registry.ts";
+import { PROXY_MODULE } from "./proxy/protocol.ts";
+import { Session, sessionAt, socketDir } from "./proxy/session.ts";
+import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
 import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
 import type { TargetSpec } from "../../_target.ts";
-import {
-  encode,
-  setSubprocessExporter,
-  type Shareable,
-  wireContext,
-  type WireForm,
-} from "../../_wire.ts";
-import { setWorkerRef } from "../worker/launcher.ts";
+import type { Exporter } from "../../_wire.ts";
+import { exitCodeOf } from "../../_deno_compat.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url).href;
-const AGENT = new URL("./proxy/agent.ts", import.meta.url);
 /**
  * Arguments longer than this (as JSON) go over the socket rather than in the
  * child's command line (Linux takes at most 128 KiB in one argument).
@@ -84,26 +67,13 @@ class Home {
   readonly path: string;
   #listener: Deno.Listener;
   #expected = new Map<number, SubprocessChild>();
-  #agents = 0;
 
   constructor() {
-    this.dir = Deno.makeTempDirSync({ prefix: "deno-multiprocessing-" });
+    this.dir = socketDir();
     this.path = `${this.dir}/control.sock`;
     this.#listener = Deno.listen({ transport: "unix", path: this.path });
     this.#listener.unref();
     this.#accept();
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(this.dir, { recursive: true });
-      } catch {
-        // gone already
-      }
-    });
-  }
-
-  /** A fresh socket path for an agent. */
-  agentPath(): string {
-    return `${this.dir}/agent-${++this.#agents}.sock`;
   }
 
   expect(token: number, child: SubprocessChild): void {
@@ -145,94 +115,12 @@ function homeOf(): Home {
 }
 
 /**
- * The primitives passed to one child in `args`, handed to its agent: the
- * agent is made on the first one, so a child given none has no agent.
+ * Exports the primitives of one child's arguments to the agent made for
+ * that child, on the first one.
  */
-class Session {
-  readonly path: string;
-  readonly listening: Promise<void>;
-  #worker: Worker;
-  #next = 1;
-  #closed = Promise.withResolvers<void>();
-
-  constructor() {
-    this.path = homeOf().agentPath();
-    this.#worker = new Worker(AGENT, {
-      type: "module",
-      name: "multiprocessing agent",
-    });
-    setWorkerRef(this.#worker, false);
-    const listening = Promise.withResolvers<void>();
-    this.listening = listening.promise;
-    this.#worker.onmessage = (event) => {
-      if (event.data?.t === "listening") listening.resolve();
-      if (event.data?.t === "closed") this.#closed.resolve();
-    };
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      listening.reject(new Error(`The agent failed: ${event.message}`));
-      this.#closed.resolve();
-    };
-    this.#worker.postMessage({ t: "init", path: this.path });
-    sessions.set(this.path, this);
-  }
-
-  /** Hands `value` to the agent; returns the wire form of its proxy. */
-  export(value: Shareable): WireForm {
-    const id = this.#next++;
-    const ctx = wireContext("worker");
-    const record = encode(value, ctx);
-    this.#worker.postMessage({ t: "export", id, record }, ctx.transfer);
-    const state: { path: string; id: number; shape: Shape } = {
-      path: this.path,
-      id,
-      shape: shapeOf(value),
-    };
-    return { kind: PROXY_KIND, module: PROXY_MODULE, state };
-  }
-
-  /** Tells the agent whose calls it performs. */
-  identify(identity: Identity): void {
-    this.#worker.postMessage({
-      t: "identity",
-      tree: childTreeState(identity),
-    });
-  }
-
-  /** Ends the agent once the child ended. */
-  async end(): Promise<void> {
-    sessions.delete(this.path);
-    this.#worker.postMessage({ t: "end" });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#closed.promise,
-      new Promise((resolve) => timer = setTimeout(resolve, 1000)),
-    ]);
-    clearTimeout(timer);
-    this.#worker.terminate();
-  }
-}
-
-const sessions = new Map<string, Session>();
-
-setSubprocessExporter(() => {
+function argumentExporter(): Exporter {
   let session: Session | undefined;
   return (value) => (session ??= new Session()).export(value);
-});
-
-let own: Session | undefined;
-
-/**
- * Exports a primitive this process made and sends in a call to another
- * process's agent (a child putting its own Lock on its parent's Queue): its
- * agent here acts as this process, and serves it while this process lives.
- */
-export function exportOwn(value: Shareable): WireForm {
-  if (!own) {
-    own = new Session();
-    own.identify(identity());
-  }
-  return own.export(value);
 }
 
 /** The agent sockets of the proxies in `value` (at any depth). */
@@ -316,32 +204,6 @@ function entryOf(info: StartInfo, proxies: boolean): string {
   return `data:text/javascript,${encodeURIComponent(code)}`;
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-};
-
-/** `-signal` for a child a signal ended, else its exit code. */
-function exitCodeOf(status: Deno.CommandStatus): number {
-  if (status.signal === null) return status.code;
-  // Deno reports a signalled child's code as 128 + signal, as shells do.
-  const number = status.code > 128 ? status.code - 128 : SIGNALS[status.signal];
-  return -(number ?? 1);
-}
-
 let tokens = 0;
 
 class SubprocessChild implements ChildHandle {
@@ -359,7 +221,7 @@ class SubprocessChild implements ChildHandle {
     // process holds itself and passes on, which connect to another agent.
     const paths = new Set<string>();
     proxyPaths(spec.args, paths);
-    this.#session = [...paths].map((path) => sessions.get(path)).find(
+    this.#session = [...paths].map(sessionAt).find(
       (session) => session !== undefined,
     );
     const h = homeOf();
@@ -488,8 +350,10 @@ class SubprocessChild implements ChildHandle {
 }
 
 /** Starts children as OS processes. */
-export const subprocessLauncher: Launcher = {
+const subprocessLauncher: Launcher = {
   backend: "subprocess",
+  takes: ["permissions", "v8Flags"],
+  exporter: argumentExporter,
   // The OS gives the pid at spawn; the child reads its own.
   allocatePid: () => 0,
   launch: (spec, options) => new SubprocessChild(spec, options),

@@ -3,11 +3,12 @@
 // child's entry reports its end itself (see main.ts) on every path:
 // return, uncaught error, `exit(n)`, `Deno.exit(n)`, `self.close()`. A Worker
 // that fails before our entry runs raises an `error` event instead.
-import type {
-  ChildEnd,
-  ChildHandle,
-  Launcher,
-  LaunchSpec,
+import {
+  type ChildEnd,
+  type ChildHandle,
+  type Launcher,
+  type LaunchSpec,
+  registerLauncher,
 } from "../launcher.ts";
 import {
   allocateWorkerPid,
@@ -15,27 +16,9 @@ import {
   markAlive,
   markEnded,
 } from "../../_shm/registry.ts";
+import { setWorkerRef } from "../../_deno_compat.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url);
-
-/**
- * Deno's Worker keeps its parent alive and has no public `unref()`; its
- * prototype carries an internal ref-count method (the one Node's
- * `worker_threads` compatibility uses). A daemon child is unref'd through it
- * when it is there, so that it does not keep its parent running.
- *
- * @param worker The Worker.
- * @param on Whether it keeps this process alive.
- */
-export function setWorkerRef(worker: Worker, on: boolean): void {
-  const proto = Object.getPrototypeOf(worker);
-  const ref = Object.getOwnPropertySymbols(proto).find((symbol) =>
-    symbol.description === undefined && typeof proto[symbol] === "function"
-  );
-  if (ref) {
-    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](on);
-  }
-}
 
 class WorkerChild implements ChildHandle {
   readonly pid: number;
@@ -93,8 +76,12 @@ class WorkerChild implements ChildHandle {
 }
 
 /** Starts children on Deno Workers. */
-export const workerLauncher: Launcher = {
+const workerLauncher: Launcher = {
   backend: "worker",
+  // A Worker child has its parent's permissions and heap.
+  takes: [],
   allocatePid: allocateWorkerPid,
   launch: (spec, { daemon }) => new WorkerChild(spec, daemon),
 };
+
+registerLauncher(workerLauncher);

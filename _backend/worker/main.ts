@@ -8,6 +8,7 @@ import { printChildError, runChild } from "../child.ts";
 import { errorToData } from "../../_error.ts";
 import { runChildExitHooks } from "../exit_hooks.ts";
 import { adoptTreeState } from "../../_shm/registry.ts";
+import { beforeWorkerEnds } from "../../_deno_compat.ts";
 
 let reported = false;
 function reportEnd(end: Omit<EndMessage, "type">): void {
@@ -17,16 +18,7 @@ function reportEnd(end: Omit<EndMessage, "type">): void {
   self.postMessage({ type: "end", ...end } satisfies EndMessage);
 }
 
-const closeWorker = self.close.bind(self);
-const exitDeno = Deno.exit;
-Deno.exit = (code?: number): never => {
-  reportEnd({ exitCode: code ?? Deno.exitCode });
-  return exitDeno(code);
-};
-self.close = () => {
-  reportEnd({ exitCode: 0 });
-  closeWorker();
-};
+const closeWorker = beforeWorkerEnds((exitCode) => reportEnd({ exitCode }));
 
 function fail(error: unknown): void {
   if (reported) return;

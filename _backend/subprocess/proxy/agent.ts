@@ -7,14 +7,18 @@
 // its own, it can block in a `*Sync` call without freezing the parent.
 /// <reference lib="deno.worker" />
 import { errorToData } from "../../../_error.ts";
-import { type ProxyState, type Reply, type Request, served } from "./client.ts";
-import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./shape.ts";
 import {
-  adoptTreeState,
-  identity,
-  markEnded,
-  type TreeState,
-} from "../../../_shm/registry.ts";
+  type AgentMessage,
+  type AgentReport,
+  proxyForm,
+  type Reply,
+  type Request,
+  served,
+} from "./protocol.ts";
+import { shapeOf, SYMBOLS } from "./shape.ts";
+// Revives the proxies that come in a call's arguments.
+import "./client.ts";
+import { adoptTreeState, identity, markEnded } from "../../../_shm/registry.ts";
 import {
   encodeFrame,
   forEachFrame,
@@ -29,15 +33,9 @@ import {
   ownerEnded,
   type Shareable,
   toWire,
+  wireContext,
   type WireForm,
 } from "../../../_wire.ts";
-
-/** Messages from the parent's main thread. */
-export type AgentMessage =
-  | { t: "init"; path: string }
-  | { t: "export"; id: number; record: unknown }
-  | { t: "identity"; tree: TreeState }
-  | { t: "end" };
 
 let path = "";
 let listener: Deno.Listener | undefined;
@@ -62,8 +60,7 @@ function exportLocal(value: object): WireForm {
   table.set(id, value);
   arriving.set(id, Promise.resolve(value));
   ownExports.push(value);
-  const state: ProxyState = { path, id, shape: shapeOf(value) };
-  const form = { kind: PROXY_KIND, module: PROXY_MODULE, state };
+  const form = proxyForm({ path, id, shape: shapeOf(value) });
   exportedForms.set(value, form);
   return form;
 }
@@ -104,12 +101,7 @@ function encodeResult(value: unknown, tag: number): Uint8Array {
   if (typeof value !== "object" && typeof value !== "function") {
     return encodeFrame({ ok: value } satisfies Reply, tag);
   }
-  const ctx = {
-    backend: "subprocess" as const,
-    transfer: [],
-    handles: [],
-    exporter: (shareable: Shareable) => exportLocal(shareable),
-  };
+  const ctx = wireContext("subprocess", exportLocal);
   if (
     typeof value === "object" && value !== null && !isData(value) &&
     !(value as Shareable)[crossesProcesses]
@@ -270,7 +262,7 @@ function end(): void {
       // already closed
     }
   }
-  self.postMessage({ t: "closed" });
+  self.postMessage({ t: "closed" } satisfies AgentReport);
 }
 
 self.onmessage = (event: MessageEvent<AgentMessage>) => {
@@ -281,7 +273,7 @@ self.onmessage = (event: MessageEvent<AgentMessage>) => {
       served.set(path, table);
       listener = Deno.listen({ transport: "unix", path });
       accept();
-      self.postMessage({ t: "listening" });
+      self.postMessage({ t: "listening" } satisfies AgentReport);
       break;
     case "export": {
       // Revived once the identity is known: a primitive may record its

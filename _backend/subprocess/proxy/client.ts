@@ -14,15 +14,20 @@
 // method's answer comes back as a message instead, so the event loop runs
 // meanwhile. A method that turns out to return a promise is answered
 // "pending" at once and settled later, so every method keeps its shape.
-import { dataToError, type ErrorData } from "../../../_error.ts";
+import { dataToError } from "../../../_error.ts";
+import { ProcessError } from "../../../errors.ts";
 import { decodeFrame, encodeFrame, loadV8 } from "../channel.ts";
+import { type MemberKind, SYMBOLS } from "./shape.ts";
 import {
-  type MemberKind,
+  type Mode,
+  type Op,
   PROXY_KIND,
-  PROXY_MODULE,
-  type Shape,
-  SYMBOLS,
-} from "./shape.ts";
+  proxyForm,
+  type ProxyState,
+  type Reply,
+  type Request,
+  served,
+} from "./protocol.ts";
 import {
   crossesProcesses,
   decodeSync,
@@ -30,45 +35,13 @@ import {
   registerKind,
   toWire,
   type WireContext,
+  wireContext,
   type WireForm,
 } from "../../../_wire.ts";
-import { setWorkerRef } from "../../worker/launcher.ts";
-import { exportOwn } from "../launcher.ts";
+import { setWorkerRef } from "../../../_deno_compat.ts";
+import { exportOwn } from "./session.ts";
 
 await loadV8();
-
-/** What a proxy's wire form holds. */
-export interface ProxyState {
-  /** The home agent's socket. */
-  path: string;
-  /** The object's number in the agent's table. */
-  id: number;
-  shape: Shape;
-}
-
-/** How the caller waits: blocking for the final answer, blocking for a
- * first answer that may be "pending", or not at all. */
-export type Mode = "wait" | "probe" | "async";
-
-/** A call as it is sent to the agent. */
-export interface Request {
-  /** The object's id. */
-  o: number;
-  op: "call" | "get" | "set";
-  /** Member name (`@@name` for well-known symbols, digits for elements). */
-  n: string;
-  a: unknown[];
-  m: Mode;
-}
-
-/** An answer: a value (none is `undefined`), an error, or "a promise; the
- * value comes later". */
-export type Reply = { ok?: unknown } | { err: ErrorData } | {
-  pending: true;
-};
-
-/** Objects that this thread serves as a home agent, by socket path. */
-export const served = new Map<string, Map<number, unknown>>();
 
 // The I/O Worker's code, in a Blob so that a child without read permission
 // can start it. It only moves bytes: frames from the outbox to the socket,
@@ -238,14 +211,17 @@ class Client {
 
   /** Sends a call; returns its value, or a promise of it. */
   call(request: Request): unknown {
-    if (Atomics.load(this.#ctl, CLOSED)) throw this.#closedError();
+    if (Atomics.load(this.#ctl, CLOSED)) {
+      if (request.m === "async") return Promise.reject(this.#closedError());
+      throw this.#closedError();
+    }
     const id = this.#next++;
     let bytes: Uint8Array;
     try {
       // Most calls pass nothing, or numbers and strings: they need no walk.
       bytes = request.a.every(isScalar)
         ? encodeFrame(request, id)
-        : encodeFrame({ ...request, a: encode(request.a, wireCtx()) }, id);
+        : encodeFrame({ ...request, a: encodeArguments(request.a) }, id);
     } catch (error) {
       throw new DOMException(
         `Cannot pass the arguments of ${request.n}() to the process that owns this primitive: ${
@@ -330,22 +306,17 @@ class Client {
     }
   }
 
-  #closedError(): Error {
-    return new Error(
-      `The process that owns this primitive has ended (its socket ${this.#path} closed): a primitive passed to a subprocess lives in the process that passed it`,
+  #closedError(): ProcessError {
+    return new ProcessError(
+      `The process that owns this primitive has ended (its socket ${this.#path} closed): a primitive passed to a subprocess lives in the process that passed it, so use it only while that process runs`,
     );
   }
 }
 
-/** A context for the arguments of a call. */
-function wireCtx(): WireContext {
-  // A primitive this process made goes as a proxy served here.
-  return {
-    backend: "subprocess",
-    transfer: [],
-    handles: [],
-    exporter: exportOwn,
-  };
+/** A call's arguments, encoded: a primitive this process made goes as a
+ * proxy served here. */
+function encodeArguments(args: unknown[]): unknown {
+  return encode(args, wireContext("subprocess", exportOwn));
 }
 
 /** Whether `value` is a string, boolean or number (which JSON carries, as
@@ -380,7 +351,7 @@ function modeOf(name: string, kind: MemberKind): Mode {
 function makeProxy(state: ProxyState): object {
   const client = clientOf(state.path);
   const { id, shape } = state;
-  const call = (op: Request["op"], n: string, a: unknown[], m: Mode) =>
+  const call = (op: Op, n: string, a: unknown[], m: Mode) =>
     client.call({ o: id, op, n, a, m });
   // A class of the primitive's name, so that inspection says what it is.
   const Named = { [shape.name]: class {} }[shape.name];
@@ -405,13 +376,7 @@ function makeProxy(state: ProxyState): object {
     }
   }
   Object.defineProperties(base, {
-    [toWire]: {
-      value: (_ctx: WireContext): WireForm => ({
-        kind: PROXY_KIND,
-        module: PROXY_MODULE,
-        state,
-      }),
-    },
+    [toWire]: { value: (_ctx: WireContext): WireForm => proxyForm(state) },
     [crossesProcesses]: { value: true },
   });
   if (!shape.indexed) return base;

@@ -4,12 +4,6 @@
 // prototype chain, so that one generic proxy serves every primitive (Lock,
 // Queue, Connection, Value...) without knowing any of them.
 
-/** The kind under which proxies cross the wire. */
-export const PROXY_KIND = "multiprocessing.SubprocessProxy";
-/** The module that revives proxies (it loads `node:v8`, so it is apart). */
-export const PROXY_MODULE: string = new URL("./client.ts", import.meta.url)
-  .href;
-
 /**
  * How a member is reached: `m` a method, `a` an `async` method (its result
  * is always a promise, so the child need not wait for it), `g` a getter,

@@ -1,0 +1,85 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Every place where this library leans on something Deno does not offer as
+// public API, or works around how Deno behaves, is here, so that a Deno
+// release that changes one of them is met in one file. This module imports
+// nothing: a child's entry loads it, and every module costs its start-up.
+
+/**
+ * Sets whether `worker` keeps this process alive. Deno's `Worker` always
+ * does and has no public `unref()`; its prototype carries an internal
+ * ref-count method (the one Node's `worker_threads` compatibility uses),
+ * found as its only function-valued symbol without a description. Where a
+ * Deno release has none, this does nothing: the Worker then keeps its
+ * parent running, which is slower to end but never wrong.
+ *
+ * @param worker The Worker.
+ * @param on Whether it keeps this process alive.
+ */
+export function setWorkerRef(worker: Worker, on: boolean): void {
+  const proto = Object.getPrototypeOf(worker);
+  const ref = Object.getOwnPropertySymbols(proto).find((symbol) =>
+    symbol.description === undefined && typeof proto[symbol] === "function"
+  );
+  if (ref) {
+    (worker as unknown as Record<symbol, (on: boolean) => void>)[ref](on);
+  }
+}
+
+/**
+ * Calls `onEnd` with the exit code before this Worker ends by `Deno.exit()`
+ * or `self.close()`: Deno tells a Worker's parent nothing when a Worker
+ * ends, so a Worker child reports its own end, and these are the two ways
+ * it can end without returning to our entry. Call it once, in the Worker.
+ *
+ * @param onEnd Reports the end (it must not throw).
+ * @returns Deno's own `self.close`, which ends the Worker without `onEnd`.
+ */
+export function beforeWorkerEnds(
+  onEnd: (exitCode: number) => void,
+): () => void {
+  const scope = globalThis as unknown as { close(): void };
+  const closeWorker = scope.close.bind(scope);
+  const exitDeno = Deno.exit;
+  Deno.exit = (code?: number): never => {
+    onEnd(code ?? Deno.exitCode);
+    return exitDeno(code);
+  };
+  scope.close = () => {
+    onEnd(0);
+    closeWorker();
+  };
+  return closeWorker;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/**
+ * A child process's exit code, as Python gives it: `-signal` for a child
+ * that a signal ended, else its code. Deno names the signal but gives no
+ * number for it, and reports the code of a signalled child as `128 +
+ * signal`, as shells do.
+ *
+ * @param status The child's status.
+ * @returns Its code, or `-signal`.
+ */
+export function exitCodeOf(status: Deno.CommandStatus): number {
+  if (status.signal === null) return status.code;
+  const number = status.code > 128 ? status.code - 128 : SIGNALS[status.signal];
+  return -(number ?? 1);
+}
