@@ -164,6 +164,34 @@ Deno.test("encode: one primitive sent twice is one handle on the other side", ()
   assert.equal(first, again);
 });
 
+Deno.test("encode: a container that holds a primitive and is reached twice stays one object", () => {
+  const ctx = workerContext();
+  const list = [new Token(1)];
+  const object = { token: new Token(2) };
+  const map = new Map([[1, new Token(3)]]);
+  const set = new Set([new Token(4)]);
+  const value = { list, object, map, set, again: { list, object, map, set } };
+  const decoded = roundTrip(value, ctx) as typeof value;
+  assert.equal(decoded.again.list, decoded.list);
+  assert.equal(decoded.again.object, decoded.object);
+  assert.equal(decoded.again.map, decoded.map);
+  assert.equal(decoded.again.set, decoded.set);
+  assert.deepEqual(decoded.list, [new RevivedToken(1)]);
+  assert.deepEqual(decoded.object, { token: new RevivedToken(2) });
+  assert.deepEqual(decoded.map.get(1), new RevivedToken(3));
+  assert.deepEqual([...decoded.set], [new RevivedToken(4)]);
+  assert.equal(ctx.handles.length, 4);
+});
+
+Deno.test("encode: a Map whose only primitive is a key is copied too", () => {
+  const ctx = workerContext();
+  const map = new Map<unknown, unknown>([[new Token(8), "value"]]);
+  const encoded = encode(map, ctx);
+  assert.notEqual(encoded, map);
+  const decoded = decodeSync(structuredClone(encoded)) as Map<unknown, unknown>;
+  assert.deepEqual([...decoded], [[new RevivedToken(8), "value"]]);
+});
+
 Deno.test("encode: a plain cycle is walked once and kept a cycle", () => {
   const ctx = workerContext();
   const cyclic: Record<string, unknown> = { n: 1 };
