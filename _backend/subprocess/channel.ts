@@ -93,7 +93,9 @@ export function decodeFrame(bytes: Uint8Array): unknown {
 function decodePayload(format: number, payload: Uint8Array): unknown {
   if (format === JSON_FORMAT) return JSON.parse(decoder.decode(payload));
   if (!v8) throw new Error("node:v8 is not loaded; call loadV8() first");
-  return v8.deserialize(payload);
+  // A copy: the typed arrays node:v8 revives are views of the bytes it is
+  // given, and a reader reuses its buffer for the frames that follow.
+  return v8.deserialize(payload.slice());
 }
 
 /** Writes all of `bytes` to `conn`. */
