@@ -36,6 +36,7 @@ import {
   IN_POOL_WORKER,
   type ReadyMessage,
   type ResultMessage,
+  type TakenMessage,
 } from "./_pool/worker.ts";
 import {
   callerModule,
@@ -44,6 +45,7 @@ import {
   type TargetSpec,
 } from "./_target.ts";
 import { EOFError, ProcessError } from "./errors.ts";
+import { isAlive } from "./_shm/registry.ts";
 import { type Connection, Pipe } from "./pipe.ts";
 import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
 
@@ -128,6 +130,11 @@ interface Slot {
   channel: Connection;
   /** Chunks sent and not yet answered, in the order sent. */
   inflight: Chunk[];
+  /**
+   * The chunk sent while it was idle, until it confirms taking it: should
+   * it die before, that chunk never ran.
+   */
+  unconfirmed: Chunk | undefined;
   /** Tasks sent to it so far. */
   assigned: number;
   /** The task functions it has been told how to import. */
@@ -136,9 +143,12 @@ interface Slot {
   chunkMs: number | undefined;
   /** Whether its initializer ran. */
   ready: boolean;
-  /** Whether it takes no more work (it ends after what it holds). */
+  /**
+   * Whether it takes no more work: it ends after what it holds, or it is
+   * gone (its process ended or its channel closed).
+   */
   retiring: boolean;
-  /** Whether it was told to end. */
+  /** Whether it was told to end (or is gone, so it needs no telling). */
   exitSent: boolean;
   /** Settles when it ended and its tasks were accounted for. */
   ended: Promise<void>;
@@ -842,36 +852,9 @@ export class Pool implements AsyncDisposable {
       this.#updateRef();
       return;
     }
-    if (this.#hasQueued()) this.#ensureWorkers(false);
-    // One chunk per worker per round, so that the work spreads out; what
-    // a worker gets in one pump goes in one message.
-    const batches = new Map<Slot, Chunk[]>();
-    for (let taken = true; taken;) {
-      taken = false;
-      for (const slot of this.#slots) {
-        // A worker is topped up once half its window ran, so that tiny
-        // chunks travel many to a message.
-        const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
-        if (slot.retiring || slot.inflight.length >= limit) continue;
-        const chunk = this.#take(slot);
-        if (!chunk) break;
-        slot.inflight.push(chunk);
-        slot.assigned += chunk.items.length;
-        const batch = batches.get(slot);
-        if (batch) batch.push(chunk);
-        else batches.set(slot, [chunk]);
-        taken = true;
-        if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
-          // It ends after this chunk; its successor starts now.
-          slot.retiring = true;
-          this.#ensureWorkers(this.#state === "run");
-        }
-      }
-    }
-    for (const [slot, chunks] of batches) {
-      this.#send(slot, chunks);
-      slot.wake?.();
-    }
+    // Chunks that found their worker gone went back to the queue: deal
+    // them again, to the workers left and the gone one's successor.
+    while (!this.#dispatch());
     if (this.#state === "close" && this.#jobs.size === 0) {
       for (const slot of this.#slots) slot.retiring = true;
     }
@@ -889,27 +872,89 @@ export class Pool implements AsyncDisposable {
     this.#updateRef();
   }
 
-  /** Sends chunks to a worker (already counted in its `inflight`). */
-  #send(slot: Slot, chunks: Chunk[]): void {
+  /**
+   * One round of handing out chunks. Returns `false` when a worker turned
+   * out to be gone: its chunks went back to the queue, or it needs a
+   * successor.
+   */
+  #dispatch(): boolean {
+    if (this.#hasQueued()) this.#ensureWorkers(false);
+    // One chunk per worker per round, so that the work spreads out; what
+    // a worker gets in one pump goes in one message.
+    const batches = new Map<Slot, Chunk[]>();
+    let delivered = true;
+    for (let taken = true; taken;) {
+      taken = false;
+      for (const slot of this.#slots) {
+        if (slot.retiring) continue;
+        if (!isAlive(slot.process.pid!)) {
+          // Ended by kill() or terminate(), which mark it ended at once;
+          // its end is reported later.
+          this.#lose(slot);
+          delivered = false;
+          continue;
+        }
+        // A worker is topped up once half its window ran, so that tiny
+        // chunks travel many to a message.
+        const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
+        if (slot.inflight.length >= limit) continue;
+        const chunk = this.#take(slot);
+        if (!chunk) break;
+        slot.inflight.push(chunk);
+        slot.assigned += chunk.items.length;
+        const batch = batches.get(slot);
+        if (batch) batch.push(chunk);
+        else batches.set(slot, [chunk]);
+        taken = true;
+        if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
+          // It ends after this chunk; its successor starts now.
+          slot.retiring = true;
+          this.#ensureWorkers(this.#state === "run");
+        }
+      }
+    }
+    for (const [slot, chunks] of batches) {
+      if (!this.#send(slot, chunks)) delivered = false;
+      slot.wake?.();
+    }
+    return delivered;
+  }
+
+  /**
+   * Sends chunks to a worker (already counted in its `inflight`). Returns
+   * `false` when the worker is gone: the chunks never reached it, so they
+   * go back to the queue for another worker rather than fail.
+   */
+  #send(slot: Slot, chunks: Chunk[]): boolean {
     const added: string[] = [];
     const messages = chunks.map((chunk) => this.#message(slot, chunk, added));
     try {
       slot.channel.send(messages);
-      return;
+      return true;
     } catch {
       for (const key of added) slot.known.delete(key);
     }
+    slot.inflight = slot.inflight.filter((chunk) => !chunks.includes(chunk));
+    slot.assigned -= count(chunks);
+    if (slot.unconfirmed && chunks.includes(slot.unconfirmed)) {
+      slot.unconfirmed = undefined;
+    }
     // Something in the batch cannot be sent: send the chunks one by one so
     // that only the tasks that cannot be sent fail.
-    slot.inflight = slot.inflight.filter((chunk) => !chunks.includes(chunk));
-    for (const chunk of chunks) {
+    for (const [i, chunk] of chunks.entries()) {
       const added: string[] = [];
+      slot.inflight.push(chunk);
       try {
         slot.channel.send([this.#message(slot, chunk, added)]);
-        slot.inflight.push(chunk);
+        slot.assigned += chunk.items.length;
       } catch (error) {
         for (const key of added) slot.known.delete(key);
-        slot.assigned -= chunk.items.length;
+        slot.inflight.pop();
+        if (!canReceive(slot)) {
+          this.#lose(slot);
+          this.#requeue(chunks.slice(i));
+          return false;
+        }
         chunk.job.failChunk(
           chunk.start,
           chunk.items.length,
@@ -917,6 +962,22 @@ export class Pool implements AsyncDisposable {
         );
       }
     }
+    return true;
+  }
+
+  /**
+   * Marks a worker gone (it ended, or its channel closed): from now on it
+   * takes no work. What it holds is accounted for when it has ended.
+   */
+  #lose(slot: Slot): void {
+    slot.retiring = true;
+    slot.exitSent = true;
+  }
+
+  /** Puts chunks that never ran back at the front of the queue, in order. */
+  #requeue(chunks: Chunk[]): void {
+    this.#queue.splice(this.#head, 0, ...chunks);
+    for (const chunk of chunks) chunk.job.queued++;
   }
 
   #message(slot: Slot, chunk: Chunk, added: string[]): ChunkMessage {
@@ -927,6 +988,11 @@ export class Pool implements AsyncDisposable {
       star: job.star,
       items: pack(chunk.items),
     };
+    if (slot.inflight[0] === chunk) {
+      // The worker is idle: only it can tell whether it took this chunk.
+      message.confirm = true;
+      slot.unconfirmed = chunk;
+    }
     if (!slot.known.has(job.key)) {
       message.spec = job.fn;
       slot.known.add(job.key);
@@ -963,6 +1029,7 @@ export class Pool implements AsyncDisposable {
       process,
       channel,
       inflight: [],
+      unconfirmed: undefined,
       assigned: 0,
       known: new Set(),
       chunkMs: undefined,
@@ -981,6 +1048,7 @@ export class Pool implements AsyncDisposable {
     let exited = false;
     slot.process.join().then(() => {
       exited = true;
+      this.#lose(slot);
       slot.wake?.();
     });
     while (true) {
@@ -990,28 +1058,43 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message: ResultMessage | ReadyMessage;
+      let message: ResultMessage | ReadyMessage | TakenMessage;
       try {
-        message = await slot.channel.recv() as ResultMessage | ReadyMessage;
+        message = await slot.channel.recv() as
+          | ResultMessage
+          | ReadyMessage
+          | TakenMessage;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
         const chunk = slot.inflight.shift();
+        if (chunk === slot.unconfirmed) slot.unconfirmed = undefined;
         chunk?.job.failChunk(chunk.start, chunk.items.length, error as Error);
         continue;
       }
       this.#receive(slot, message);
     }
+    // Its channel closed: the worker is ending, whether or not its end has
+    // been reported yet.
+    this.#lose(slot);
     await slot.process.join();
     this.#ended(slot);
   }
 
-  #receive(slot: Slot, message: ResultMessage | ReadyMessage): void {
+  #receive(
+    slot: Slot,
+    message: ResultMessage | ReadyMessage | TakenMessage,
+  ): void {
+    if (typeof message === "number") {
+      if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
+      return;
+    }
     if ("ready" in message) {
       slot.ready = true;
       return;
     }
     const chunk = slot.inflight.shift();
+    if (chunk === slot.unconfirmed) slot.unconfirmed = undefined;
     slot.chunkMs = slot.chunkMs === undefined
       ? message.ms
       : 0.7 * slot.chunkMs + 0.3 * message.ms;
@@ -1030,18 +1113,20 @@ export class Pool implements AsyncDisposable {
     const lost = slot.inflight;
     slot.inflight = [];
     if (this.#state === "terminate") return;
-    if (lost.length) {
-      // The first chunk was running; those behind it never started, so
-      // they go back to the front of the queue.
-      const [running, ...waiting] = lost;
+    // The first chunk was running, unless the worker died before it
+    // confirmed taking it; a worker that never got ready fails it too, so
+    // that a failing initializer fails tasks rather than respawning
+    // forever. The chunks behind it never started: they go back to the
+    // front of the queue.
+    if (lost.length && (lost[0] !== slot.unconfirmed || !slot.ready)) {
+      const running = lost.shift()!;
       running.job.failChunk(
         running.start,
         running.items.length,
         deathError(slot, running),
       );
-      this.#queue.splice(this.#head, 0, ...waiting);
-      for (const chunk of waiting) chunk.job.queued++;
     }
+    this.#requeue(lost);
     // A worker that never got ready (its initializer failed) is replaced
     // only while tasks wait, so a failing initializer cannot spin.
     this.#ensureWorkers(this.#state === "run" && slot.ready);
@@ -1070,6 +1155,26 @@ function window(slot: Slot): number {
   if (slot.chunkMs === undefined) return IN_FLIGHT;
   const cover = Math.ceil(COVER_MS / Math.max(slot.chunkMs, 1e-3)) + 1;
   return Math.min(MAX_IN_FLIGHT, Math.max(IN_FLIGHT, cover));
+}
+
+/** How many tasks the chunks hold. */
+function count(chunks: Chunk[]): number {
+  let tasks = 0;
+  for (const chunk of chunks) tasks += chunk.items.length;
+  return tasks;
+}
+
+/**
+ * Whether a worker's channel still takes messages. An empty batch is the
+ * probe: a worker that gets it has nothing to run.
+ */
+function canReceive(slot: Slot): boolean {
+  try {
+    slot.channel.send([]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function deathError(slot: Slot, chunk: Chunk): ProcessError {
