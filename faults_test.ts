@@ -4,9 +4,10 @@
 // it checks; each runs on every backend where the fault applies.
 import assert from "node:assert/strict";
 import { BACKENDS } from "./_test_util.ts";
+import { getContext } from "./context.ts";
 import { ProcessError } from "./errors.ts";
 import { Pool } from "./pool.ts";
-import { activeChildren } from "./process.ts";
+import { activeChildren, cpuCount } from "./process.ts";
 
 // §1 A child of an unguarded module gets a clear error.
 
@@ -88,6 +89,53 @@ for (const backend of BACKENDS) {
 // §8 No temporary directory is left behind.
 
 // §9 Python's habits.
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: Pool(n) starts n workers, as Python's Pool(n)`, async () => {
+    const { Pool } = getContext(backend);
+    // More than cpuCount(), the default, so that a number that was ignored
+    // shows.
+    const n = cpuCount() + 1;
+    await using pool = new Pool(n);
+    assert.equal(pool.processes, n);
+    assert.equal(poolWorkers().length, n);
+    assert.deepEqual(
+      await pool.map(poolTask("inc"), range(10)),
+      range(11).slice(1),
+    );
+  });
+}
+
+Deno.test("Pool(n) with n not a positive integer is a RangeError that says what to pass", () => {
+  for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+    assert.throws(() => new Pool(bad), (error: Error) => {
+      assert.ok(error instanceof RangeError, `new Pool(${bad})`);
+      assert.match(
+        error.message,
+        /^The processes option must be a whole number from 1 up, got /,
+      );
+      assert.match(error.message, /new Pool\(4\)/);
+      return true;
+    });
+  }
+  assert.equal(poolWorkers().length, 0);
+});
+
+Deno.test("Pool refuses Python's further positional arguments rather than ignoring them", () => {
+  const init = poolTask("initialize");
+  // @ts-expect-error: Python's Pool(processes, initializer, initargs)
+  assert.throws(() => new Pool(2, init, ["x"]), {
+    name: "TypeError",
+    message:
+      /new Pool\(\{ processes: 4, initializer: init, initArgs: args \}\)/,
+  });
+  // @ts-expect-error: not a number of processes
+  assert.throws(() => new Pool("4"), {
+    name: "TypeError",
+    message: /a number of processes or an options object, got string/,
+  });
+  assert.equal(poolWorkers().length, 0);
+});
 
 // §10 Messages that say what to do.
 

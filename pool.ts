@@ -213,12 +213,14 @@ export class Pool implements AsyncDisposable {
   /**
    * Starts the workers.
    *
-   * @param options How many workers, their initializer, when to replace them.
+   * @param options How many workers, their initializer, when to replace
+   * them; or just how many workers, as Python's `Pool(4)`.
    * @throws {RangeError} When `processes` or `maxTasksPerChild` is not a
    * positive integer.
-   * @throws {TypeError} When `initializer` is not an exported function or
-   * `{ module, export }`, `initArgs` cannot be passed to a child, or
-   * `backend` is unknown.
+   * @throws {TypeError} When `options` is neither a number nor an object, or
+   * more arguments follow it (Python's `Pool(4, init)`); when `initializer`
+   * is not an exported function or `{ module, export }`, `initArgs` cannot
+   * be passed to a child, or `backend` is unknown.
    * @throws {ProcessError} When called in a pool worker.
    *
    * @example Two workers, replaced after 100 tasks each
@@ -229,17 +231,31 @@ export class Pool implements AsyncDisposable {
    * await using pool = new Pool({ processes: 2, maxTasksPerChild: 100 });
    * assert.equal(pool.processes, 2);
    * ```
+   *
+   * @example A number is how many workers, as Python's `Pool(4)`
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * await using pool = new Pool(2);
+   * assert.equal(pool.processes, 2);
+   * assert.throws(() => new Pool(0), RangeError);
+   * ```
    */
-  constructor(options?: PoolOptions) {
+  constructor(options?: number | PoolOptions) {
     if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
       throw new ProcessError(
         "A pool worker cannot start a Pool, as in Python, where pool workers are daemons and have no children: " +
           "if this ran while a worker imported your module to find a task function, guard the program's main code with `if (import.meta.main) { ... }`",
       );
     }
-    options ??= {};
+    options = poolOptions(options ?? {}, arguments[1]);
     const { processes = cpuCount(), maxTasksPerChild, initArgs = [] } = options;
-    checkCount(processes, "processes");
+    checkCount(
+      processes,
+      "processes",
+      ": pass how many workers to start, such as new Pool(4), or leave it out for one per CPU",
+    );
     if (maxTasksPerChild !== undefined) {
       checkCount(maxTasksPerChild, "maxTasksPerChild");
     }
@@ -1217,14 +1233,38 @@ function defaultChunksize(length: number, processes: number): number {
   return Math.floor(length / per) + (length % per ? 1 : 0);
 }
 
-function checkCount(value: unknown, what: string): void {
+function checkCount(value: unknown, what: string, hint = ""): void {
   if (!Number.isInteger(value) || (value as number) < 1) {
+    const got = typeof value === "string"
+      ? JSON.stringify(value)
+      : String(value);
     throw new RangeError(
-      `The ${what} option must be a whole number from 1 up, got ${
-        String(value)
+      `The ${what} option must be a whole number from 1 up, got ${got}${hint}`,
+    );
+  }
+}
+
+/**
+ * The options of `new Pool(options)`, where a number is Python's
+ * `processes`. Python's further arguments (`Pool(4, init, args)`) would be
+ * ignored silently here, so they are refused.
+ */
+function poolOptions(options: unknown, extra: unknown): PoolOptions {
+  if (extra !== undefined) {
+    throw new TypeError(
+      "Pool takes one argument, a number of processes or an options object: " +
+        "for Python's Pool(4, init, args), write new Pool({ processes: 4, initializer: init, initArgs: args })",
+    );
+  }
+  if (typeof options === "number") return { processes: options };
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Pool takes a number of processes or an options object, got ${
+        options === null ? "null" : typeof options
       }`,
     );
   }
+  return options as PoolOptions;
 }
 
 // deno-lint-ignore no-explicit-any
