@@ -29,7 +29,14 @@
  * @module
  */
 import { dataToError, quoteMessage } from "./_error.ts";
-import { type Chunk, type Job, ListJob, StreamJob } from "./_pool/job.ts";
+import { setImmediate } from "node:timers";
+import {
+  type Chunk,
+  type Job,
+  ListJob,
+  type Span,
+  StreamJob,
+} from "./_pool/job.ts";
 import { pack, unpack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
@@ -79,7 +86,8 @@ export interface PoolOptions {
 /** Options of {@linkcode Pool.map} and its siblings. */
 export interface MapOptions {
   /**
-   * How many tasks go to a worker in one message. `map` and `starmap`
+   * How many tasks go to a worker at a time: one worker runs them in order
+   * (more than 8192 travel in several messages). `map` and `starmap`
    * default to Python's rule (about four chunks per worker); `imap` and
    * `imapUnordered` to 1.
    */
@@ -116,6 +124,18 @@ const MAX_IN_FLIGHT = 64;
  * wait behind a busy worker while another one idles.
  */
 const COVER_MS = 0.5;
+/**
+ * The most tasks that travel in one message. A larger chunk goes to its
+ * worker in pieces of this size, so that packing a message, and unpacking
+ * and delivering its results, is a short stretch of work (about a
+ * millisecond for numbers) however large the chunk.
+ */
+const PIECE = 8192;
+/**
+ * How long the pool works through its queue or its workers' results before
+ * it lets the event loop run (timers, I/O, the caller's other work).
+ */
+const SLICE_MS = 10;
 /** What every worker runs. */
 const WORKER_TARGET: TargetRef = {
   module: new URL("./_pool/worker.ts", import.meta.url),
@@ -124,12 +144,27 @@ const WORKER_TARGET: TargetRef = {
 
 let workerCount = 0;
 
+/** When the pool's loops last let the event loop run. */
+let lastTurn = 0;
+
+/** Lets the event loop run (timers, I/O), then goes on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) =>
+    setImmediate(() => {
+      lastTurn = performance.now();
+      resolve();
+    })
+  );
+}
+
 /** A worker as the pool sees it. */
 interface Slot {
   process: Process;
   channel: Connection;
   /** Chunks sent and not yet answered, in the order sent. */
   inflight: Chunk[];
+  /** The rest of the chunk it is given piece by piece. */
+  reserved: Span | undefined;
   /**
    * The chunk sent while it was idle, until it confirms taking it: should
    * it die before, that chunk never ran.
@@ -157,6 +192,14 @@ interface Slot {
 }
 
 type State = "run" | "close" | "terminate";
+
+/** What one pump gives a worker: chunks, and their messages. */
+interface Batch {
+  chunks: Chunk[];
+  messages: ChunkMessage[];
+  /** The task functions the worker learns of in these messages. */
+  added: string[];
+}
 
 /**
  * A pool of worker processes: Python's `multiprocessing.Pool`.
@@ -202,8 +245,10 @@ export class Pool implements AsyncDisposable {
   #backend: Backend | undefined;
   #slots = new Set<Slot>();
   /** Chunks waiting for a worker; `#head` is the next. */
-  #queue: Chunk[] = [];
+  #queue: Span[] = [];
   #head = 0;
+  /** Whether a pump waits for the event loop's next turn. */
+  #pumpPending = false;
   /** Jobs with tasks still to run. */
   #jobs = new Set<Job>();
   #nextChunkId = 0;
@@ -687,14 +732,18 @@ export class Pool implements AsyncDisposable {
       if (job.settled) return;
       const size = chunksize ?? defaultChunksize(items.length, this.#processes);
       for (let start = 0; start < items.length; start += size) {
-        this.#enqueue(job, start, items.slice(start, start + size));
+        const count = Math.min(size, items.length - start);
+        this.#enqueue(job, start, items, start, count);
       }
       this.#pump();
     };
     if (Symbol.iterator in iterable) {
       let items: unknown[];
       try {
-        items = Array.isArray(iterable) ? iterable : Array.from(iterable);
+        // A copy: the items are the ones given now, as they are taken later.
+        items = Array.isArray(iterable)
+          ? iterable.slice()
+          : Array.from(iterable);
       } catch (error) {
         job.cancel(error);
         return job.promise;
@@ -808,41 +857,68 @@ export class Pool implements AsyncDisposable {
     this.#updateRef();
   }
 
-  #enqueue(job: Job, start: number, items: unknown[]): void {
-    this.#queue.push({ id: ++this.#nextChunkId, job, start, items });
+  /** Queues a chunk: `count` items of `source` from `from` on. */
+  #enqueue(
+    job: Job,
+    start: number,
+    source: unknown[],
+    from = 0,
+    count = source.length,
+  ): void {
+    this.#queue.push({ job, start, source, from, count });
     job.queued++;
   }
 
-  /** The next chunk for `slot`, split to what its task budget allows. */
+  /**
+   * The next piece of work for `slot`: more of the chunk it is going
+   * through, else the next chunk in the queue; at most a piece, and no
+   * more than its task budget allows.
+   */
   #take(slot: Slot): Chunk | undefined {
-    const chunk = this.#peek();
-    if (!chunk) return undefined;
+    let span = slot.reserved;
+    if (span?.job.settled) {
+      span.job.queued--;
+      span = slot.reserved = undefined;
+    }
+    span ??= this.#peek();
+    if (!span) return undefined;
     const budget = this.#maxTasks === undefined
       ? Infinity
       : this.#maxTasks - slot.assigned;
-    if (chunk.items.length > budget) {
-      // Run what the worker may still run; the rest stays first in line.
-      this.#queue[this.#head] = {
-        ...chunk,
-        id: ++this.#nextChunkId,
-        start: chunk.start + budget,
-        items: chunk.items.slice(budget),
-      };
-      return { ...chunk, items: chunk.items.slice(0, budget) };
+    const count = Math.min(span.count, budget, PIECE);
+    const chunk: Chunk = {
+      id: ++this.#nextChunkId,
+      job: span.job,
+      start: span.start,
+      items: span.source.slice(span.from, span.from + count),
+    };
+    if (count === span.count) {
+      if (span === slot.reserved) slot.reserved = undefined;
+      else this.#shift();
+      span.job.queued--;
+      span.job.taken();
+      return chunk;
     }
-    this.#shift();
-    chunk.job.queued--;
-    chunk.job.taken();
+    span.start += count;
+    span.from += count;
+    span.count -= count;
+    if (span !== slot.reserved && count < budget) {
+      // A chunk runs on one worker: the rest of it is its next work.
+      this.#shift();
+      slot.reserved = span;
+    }
+    // Cut to the budget, the rest goes to the next worker: it stays first
+    // in line (or, reserved, is released when this worker retires).
     return chunk;
   }
 
   /** The next chunk to run, dropping the chunks of jobs that ended. */
-  #peek(): Chunk | undefined {
+  #peek(): Span | undefined {
     while (this.#head < this.#queue.length) {
-      const chunk = this.#queue[this.#head];
-      if (!chunk.job.settled) return chunk;
+      const span = this.#queue[this.#head];
+      if (!span.job.settled) return span;
       this.#shift();
-      chunk.job.queued--;
+      span.job.queued--;
     }
     return undefined;
   }
@@ -864,6 +940,7 @@ export class Pool implements AsyncDisposable {
 
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
   #pump(): void {
+    this.#pumpPending = false;
     if (this.#state === "terminate") {
       this.#updateRef();
       return;
@@ -897,11 +974,17 @@ export class Pool implements AsyncDisposable {
     if (this.#hasQueued()) this.#ensureWorkers(false);
     // One chunk per worker per round, so that the work spreads out; what
     // a worker gets in one pump goes in one message.
-    const batches = new Map<Slot, Chunk[]>();
+    const batches = new Map<Slot, Batch>();
     let delivered = true;
-    for (let taken = true; taken;) {
+    const deadline = performance.now() + SLICE_MS;
+    rounds: for (let taken = true; taken;) {
       taken = false;
       for (const slot of this.#slots) {
+        if (performance.now() > deadline) {
+          // The rest after the event loop had a turn.
+          this.#pumpSoon();
+          break rounds;
+        }
         if (slot.retiring) continue;
         if (!isAlive(slot.process.pid!)) {
           // Ended by kill() or terminate(), which mark it ended at once;
@@ -915,25 +998,40 @@ export class Pool implements AsyncDisposable {
         const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
         if (slot.inflight.length >= limit) continue;
         const chunk = this.#take(slot);
-        if (!chunk) break;
+        if (!chunk) continue;
         slot.inflight.push(chunk);
         slot.assigned += chunk.items.length;
-        const batch = batches.get(slot);
-        if (batch) batch.push(chunk);
-        else batches.set(slot, [chunk]);
+        let batch = batches.get(slot);
+        if (!batch) {
+          batch = { chunks: [], messages: [], added: [] };
+          batches.set(slot, batch);
+        }
+        batch.chunks.push(chunk);
+        // Packed now, so that the deadline counts the work.
+        batch.messages.push(this.#message(slot, chunk, batch.added));
         taken = true;
         if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
           // It ends after this chunk; its successor starts now.
           slot.retiring = true;
+          this.#release(slot);
           this.#ensureWorkers(this.#state === "run");
         }
       }
     }
-    for (const [slot, chunks] of batches) {
-      if (!this.#send(slot, chunks)) delivered = false;
+    for (const [slot, batch] of batches) {
+      if (!this.#send(slot, batch)) delivered = false;
       slot.wake?.();
     }
     return delivered;
+  }
+
+  /** Pumps once the event loop had its turn (at most one such pump waits). */
+  #pumpSoon(): void {
+    if (this.#pumpPending) return;
+    this.#pumpPending = true;
+    setImmediate(() => {
+      if (this.#pumpPending) this.#pump();
+    });
   }
 
   /**
@@ -941,9 +1039,7 @@ export class Pool implements AsyncDisposable {
    * `false` when the worker is gone: the chunks never reached it, so they
    * go back to the queue for another worker rather than fail.
    */
-  #send(slot: Slot, chunks: Chunk[]): boolean {
-    const added: string[] = [];
-    const messages = chunks.map((chunk) => this.#message(slot, chunk, added));
+  #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
       slot.channel.send(messages);
       return true;
@@ -988,11 +1084,26 @@ export class Pool implements AsyncDisposable {
   #lose(slot: Slot): void {
     slot.retiring = true;
     slot.exitSent = true;
+    this.#release(slot);
+  }
+
+  /** Puts back the rest of the chunk a worker that takes no more work had. */
+  #release(slot: Slot): void {
+    if (!slot.reserved) return;
+    this.#queue.splice(this.#head, 0, slot.reserved);
+    slot.reserved = undefined;
   }
 
   /** Puts chunks that never ran back at the front of the queue, in order. */
   #requeue(chunks: Chunk[]): void {
-    this.#queue.splice(this.#head, 0, ...chunks);
+    const spans = chunks.map(({ job, start, items }) => ({
+      job,
+      start,
+      source: items,
+      from: 0,
+      count: items.length,
+    }));
+    this.#queue.splice(this.#head, 0, ...spans);
     for (const chunk of chunks) chunk.job.queued++;
   }
 
@@ -1045,6 +1156,7 @@ export class Pool implements AsyncDisposable {
       process,
       channel,
       inflight: [],
+      reserved: undefined,
       unconfirmed: undefined,
       assigned: 0,
       known: new Set(),
@@ -1089,6 +1201,9 @@ export class Pool implements AsyncDisposable {
         continue;
       }
       this.#receive(slot, message);
+      // Results may come faster than they are handled: the event loop runs
+      // between slices of that work.
+      if (performance.now() - lastTurn > SLICE_MS) await nextTurn();
     }
     // Its channel closed: the worker is ending, whether or not its end has
     // been reported yet.
