@@ -136,8 +136,12 @@ function makeContext(backend: Backend): Context {
     }
   }
   class BoundPool extends Pool {
-    constructor(options: PoolOptions = {}) {
-      super({ backend, ...options });
+    constructor(options: number | PoolOptions = {}) {
+      super(
+        typeof options === "number"
+          ? { backend, processes: options }
+          : { backend, ...options },
+      );
     }
   }
   return {

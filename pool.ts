@@ -29,13 +29,21 @@
  * @module
  */
 import { dataToError, quoteMessage } from "./_error.ts";
-import { type Chunk, type Job, ListJob, StreamJob } from "./_pool/job.ts";
+import { setImmediate } from "node:timers";
+import {
+  type Chunk,
+  type Job,
+  ListJob,
+  type Span,
+  StreamJob,
+} from "./_pool/job.ts";
 import { pack, unpack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   IN_POOL_WORKER,
   type ReadyMessage,
   type ResultMessage,
+  type TakenMessage,
 } from "./_pool/worker.ts";
 import {
   callerModule,
@@ -44,6 +52,7 @@ import {
   type TargetSpec,
 } from "./_target.ts";
 import { EOFError, ProcessError } from "./errors.ts";
+import { isAlive } from "./_shm/registry.ts";
 import { type Connection, Pipe } from "./pipe.ts";
 import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
 
@@ -77,7 +86,8 @@ export interface PoolOptions {
 /** Options of {@linkcode Pool.map} and its siblings. */
 export interface MapOptions {
   /**
-   * How many tasks go to a worker in one message. `map` and `starmap`
+   * How many tasks go to a worker at a time: one worker runs them in order
+   * (more than 8192 travel in several messages). `map` and `starmap`
    * default to Python's rule (about four chunks per worker); `imap` and
    * `imapUnordered` to 1.
    */
@@ -114,6 +124,18 @@ const MAX_IN_FLIGHT = 64;
  * wait behind a busy worker while another one idles.
  */
 const COVER_MS = 0.5;
+/**
+ * The most tasks that travel in one message. A larger chunk goes to its
+ * worker in pieces of this size, so that packing a message, and unpacking
+ * and delivering its results, is a short stretch of work (about a
+ * millisecond for numbers) however large the chunk.
+ */
+const PIECE = 8192;
+/**
+ * How long the pool works through its queue or its workers' results before
+ * it lets the event loop run (timers, I/O, the caller's other work).
+ */
+const SLICE_MS = 10;
 /** What every worker runs. */
 const WORKER_TARGET: TargetRef = {
   module: new URL("./_pool/worker.ts", import.meta.url),
@@ -122,12 +144,32 @@ const WORKER_TARGET: TargetRef = {
 
 let workerCount = 0;
 
+/** When the pool's loops last let the event loop run. */
+let lastTurn = 0;
+
+/** Lets the event loop run (timers, I/O), then goes on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) =>
+    setImmediate(() => {
+      lastTurn = performance.now();
+      resolve();
+    })
+  );
+}
+
 /** A worker as the pool sees it. */
 interface Slot {
   process: Process;
   channel: Connection;
   /** Chunks sent and not yet answered, in the order sent. */
   inflight: Chunk[];
+  /** The rest of the chunk it is given piece by piece. */
+  reserved: Span | undefined;
+  /**
+   * The chunk sent while it was idle, until it confirms taking it: should
+   * it die before, that chunk never ran.
+   */
+  unconfirmed: Chunk | undefined;
   /** Tasks sent to it so far. */
   assigned: number;
   /** The task functions it has been told how to import. */
@@ -136,9 +178,12 @@ interface Slot {
   chunkMs: number | undefined;
   /** Whether its initializer ran. */
   ready: boolean;
-  /** Whether it takes no more work (it ends after what it holds). */
+  /**
+   * Whether it takes no more work: it ends after what it holds, or it is
+   * gone (its process ended or its channel closed).
+   */
   retiring: boolean;
-  /** Whether it was told to end. */
+  /** Whether it was told to end (or is gone, so it needs no telling). */
   exitSent: boolean;
   /** Settles when it ended and its tasks were accounted for. */
   ended: Promise<void>;
@@ -147,6 +192,14 @@ interface Slot {
 }
 
 type State = "run" | "close" | "terminate";
+
+/** What one pump gives a worker: chunks, and their messages. */
+interface Batch {
+  chunks: Chunk[];
+  messages: ChunkMessage[];
+  /** The task functions the worker learns of in these messages. */
+  added: string[];
+}
 
 /**
  * A pool of worker processes: Python's `multiprocessing.Pool`.
@@ -192,8 +245,10 @@ export class Pool implements AsyncDisposable {
   #backend: Backend | undefined;
   #slots = new Set<Slot>();
   /** Chunks waiting for a worker; `#head` is the next. */
-  #queue: Chunk[] = [];
+  #queue: Span[] = [];
   #head = 0;
+  /** Whether a pump waits for the event loop's next turn. */
+  #pumpPending = false;
   /** Jobs with tasks still to run. */
   #jobs = new Set<Job>();
   #nextChunkId = 0;
@@ -203,12 +258,14 @@ export class Pool implements AsyncDisposable {
   /**
    * Starts the workers.
    *
-   * @param options How many workers, their initializer, when to replace them.
+   * @param options How many workers, their initializer, when to replace
+   * them; or just how many workers, as Python's `Pool(4)`.
    * @throws {RangeError} When `processes` or `maxTasksPerChild` is not a
    * positive integer.
-   * @throws {TypeError} When `initializer` is not an exported function or
-   * `{ module, export }`, `initArgs` cannot be passed to a child, or
-   * `backend` is unknown.
+   * @throws {TypeError} When `options` is neither a number nor an object, or
+   * more arguments follow it (Python's `Pool(4, init)`); when `initializer`
+   * is not an exported function or `{ module, export }`, `initArgs` cannot
+   * be passed to a child, or `backend` is unknown.
    * @throws {ProcessError} When called in a pool worker.
    *
    * @example Two workers, replaced after 100 tasks each
@@ -219,17 +276,31 @@ export class Pool implements AsyncDisposable {
    * await using pool = new Pool({ processes: 2, maxTasksPerChild: 100 });
    * assert.equal(pool.processes, 2);
    * ```
+   *
+   * @example A number is how many workers, as Python's `Pool(4)`
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * await using pool = new Pool(2);
+   * assert.equal(pool.processes, 2);
+   * assert.throws(() => new Pool(0), RangeError);
+   * ```
    */
-  constructor(options?: PoolOptions) {
+  constructor(options?: number | PoolOptions) {
     if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
       throw new ProcessError(
         "A pool worker cannot start a Pool, as in Python, where pool workers are daemons and have no children: " +
           "if this ran while a worker imported your module to find a task function, guard the program's main code with `if (import.meta.main) { ... }`",
       );
     }
-    options ??= {};
+    options = poolOptions(options ?? {}, arguments[1]);
     const { processes = cpuCount(), maxTasksPerChild, initArgs = [] } = options;
-    checkCount(processes, "processes");
+    checkCount(
+      processes,
+      "processes",
+      ": pass how many workers to start, such as new Pool(4), or leave it out for one per CPU",
+    );
     if (maxTasksPerChild !== undefined) {
       checkCount(maxTasksPerChild, "maxTasksPerChild");
     }
@@ -661,14 +732,18 @@ export class Pool implements AsyncDisposable {
       if (job.settled) return;
       const size = chunksize ?? defaultChunksize(items.length, this.#processes);
       for (let start = 0; start < items.length; start += size) {
-        this.#enqueue(job, start, items.slice(start, start + size));
+        const count = Math.min(size, items.length - start);
+        this.#enqueue(job, start, items, start, count);
       }
       this.#pump();
     };
     if (Symbol.iterator in iterable) {
       let items: unknown[];
       try {
-        items = Array.isArray(iterable) ? iterable : Array.from(iterable);
+        // A copy: the items are the ones given now, as they are taken later.
+        items = Array.isArray(iterable)
+          ? iterable.slice()
+          : Array.from(iterable);
       } catch (error) {
         job.cancel(error);
         return job.promise;
@@ -782,41 +857,68 @@ export class Pool implements AsyncDisposable {
     this.#updateRef();
   }
 
-  #enqueue(job: Job, start: number, items: unknown[]): void {
-    this.#queue.push({ id: ++this.#nextChunkId, job, start, items });
+  /** Queues a chunk: `count` items of `source` from `from` on. */
+  #enqueue(
+    job: Job,
+    start: number,
+    source: unknown[],
+    from = 0,
+    count = source.length,
+  ): void {
+    this.#queue.push({ job, start, source, from, count });
     job.queued++;
   }
 
-  /** The next chunk for `slot`, split to what its task budget allows. */
+  /**
+   * The next piece of work for `slot`: more of the chunk it is going
+   * through, else the next chunk in the queue; at most a piece, and no
+   * more than its task budget allows.
+   */
   #take(slot: Slot): Chunk | undefined {
-    const chunk = this.#peek();
-    if (!chunk) return undefined;
+    let span = slot.reserved;
+    if (span?.job.settled) {
+      span.job.queued--;
+      span = slot.reserved = undefined;
+    }
+    span ??= this.#peek();
+    if (!span) return undefined;
     const budget = this.#maxTasks === undefined
       ? Infinity
       : this.#maxTasks - slot.assigned;
-    if (chunk.items.length > budget) {
-      // Run what the worker may still run; the rest stays first in line.
-      this.#queue[this.#head] = {
-        ...chunk,
-        id: ++this.#nextChunkId,
-        start: chunk.start + budget,
-        items: chunk.items.slice(budget),
-      };
-      return { ...chunk, items: chunk.items.slice(0, budget) };
+    const count = Math.min(span.count, budget, PIECE);
+    const chunk: Chunk = {
+      id: ++this.#nextChunkId,
+      job: span.job,
+      start: span.start,
+      items: span.source.slice(span.from, span.from + count),
+    };
+    if (count === span.count) {
+      if (span === slot.reserved) slot.reserved = undefined;
+      else this.#shift();
+      span.job.queued--;
+      span.job.taken();
+      return chunk;
     }
-    this.#shift();
-    chunk.job.queued--;
-    chunk.job.taken();
+    span.start += count;
+    span.from += count;
+    span.count -= count;
+    if (span !== slot.reserved && count < budget) {
+      // A chunk runs on one worker: the rest of it is its next work.
+      this.#shift();
+      slot.reserved = span;
+    }
+    // Cut to the budget, the rest goes to the next worker: it stays first
+    // in line (or, reserved, is released when this worker retires).
     return chunk;
   }
 
   /** The next chunk to run, dropping the chunks of jobs that ended. */
-  #peek(): Chunk | undefined {
+  #peek(): Span | undefined {
     while (this.#head < this.#queue.length) {
-      const chunk = this.#queue[this.#head];
-      if (!chunk.job.settled) return chunk;
+      const span = this.#queue[this.#head];
+      if (!span.job.settled) return span;
       this.#shift();
-      chunk.job.queued--;
+      span.job.queued--;
     }
     return undefined;
   }
@@ -838,40 +940,14 @@ export class Pool implements AsyncDisposable {
 
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
   #pump(): void {
+    this.#pumpPending = false;
     if (this.#state === "terminate") {
       this.#updateRef();
       return;
     }
-    if (this.#hasQueued()) this.#ensureWorkers(false);
-    // One chunk per worker per round, so that the work spreads out; what
-    // a worker gets in one pump goes in one message.
-    const batches = new Map<Slot, Chunk[]>();
-    for (let taken = true; taken;) {
-      taken = false;
-      for (const slot of this.#slots) {
-        // A worker is topped up once half its window ran, so that tiny
-        // chunks travel many to a message.
-        const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
-        if (slot.retiring || slot.inflight.length >= limit) continue;
-        const chunk = this.#take(slot);
-        if (!chunk) break;
-        slot.inflight.push(chunk);
-        slot.assigned += chunk.items.length;
-        const batch = batches.get(slot);
-        if (batch) batch.push(chunk);
-        else batches.set(slot, [chunk]);
-        taken = true;
-        if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
-          // It ends after this chunk; its successor starts now.
-          slot.retiring = true;
-          this.#ensureWorkers(this.#state === "run");
-        }
-      }
-    }
-    for (const [slot, chunks] of batches) {
-      this.#send(slot, chunks);
-      slot.wake?.();
-    }
+    // Chunks that found their worker gone went back to the queue: deal
+    // them again, to the workers left and the gone one's successor.
+    while (!this.#dispatch());
     if (this.#state === "close" && this.#jobs.size === 0) {
       for (const slot of this.#slots) slot.retiring = true;
     }
@@ -889,27 +965,108 @@ export class Pool implements AsyncDisposable {
     this.#updateRef();
   }
 
-  /** Sends chunks to a worker (already counted in its `inflight`). */
-  #send(slot: Slot, chunks: Chunk[]): void {
-    const added: string[] = [];
-    const messages = chunks.map((chunk) => this.#message(slot, chunk, added));
+  /**
+   * One round of handing out chunks. Returns `false` when a worker turned
+   * out to be gone: its chunks went back to the queue, or it needs a
+   * successor.
+   */
+  #dispatch(): boolean {
+    if (this.#hasQueued()) this.#ensureWorkers(false);
+    // One chunk per worker per round, so that the work spreads out; what
+    // a worker gets in one pump goes in one message.
+    const batches = new Map<Slot, Batch>();
+    let delivered = true;
+    const deadline = performance.now() + SLICE_MS;
+    rounds: for (let taken = true; taken;) {
+      taken = false;
+      for (const slot of this.#slots) {
+        if (performance.now() > deadline) {
+          // The rest after the event loop had a turn.
+          this.#pumpSoon();
+          break rounds;
+        }
+        if (slot.retiring) continue;
+        if (!isAlive(slot.process.pid!)) {
+          // Ended by kill() or terminate(), which mark it ended at once;
+          // its end is reported later.
+          this.#lose(slot);
+          delivered = false;
+          continue;
+        }
+        // A worker is topped up once half its window ran, so that tiny
+        // chunks travel many to a message.
+        const limit = batches.has(slot) ? window(slot) : window(slot) / 2 + 1;
+        if (slot.inflight.length >= limit) continue;
+        const chunk = this.#take(slot);
+        if (!chunk) continue;
+        slot.inflight.push(chunk);
+        slot.assigned += chunk.items.length;
+        let batch = batches.get(slot);
+        if (!batch) {
+          batch = { chunks: [], messages: [], added: [] };
+          batches.set(slot, batch);
+        }
+        batch.chunks.push(chunk);
+        // Packed now, so that the deadline counts the work.
+        batch.messages.push(this.#message(slot, chunk, batch.added));
+        taken = true;
+        if (this.#maxTasks !== undefined && slot.assigned >= this.#maxTasks) {
+          // It ends after this chunk; its successor starts now.
+          slot.retiring = true;
+          this.#release(slot);
+          this.#ensureWorkers(this.#state === "run");
+        }
+      }
+    }
+    for (const [slot, batch] of batches) {
+      if (!this.#send(slot, batch)) delivered = false;
+      slot.wake?.();
+    }
+    return delivered;
+  }
+
+  /** Pumps once the event loop had its turn (at most one such pump waits). */
+  #pumpSoon(): void {
+    if (this.#pumpPending) return;
+    this.#pumpPending = true;
+    setImmediate(() => {
+      if (this.#pumpPending) this.#pump();
+    });
+  }
+
+  /**
+   * Sends chunks to a worker (already counted in its `inflight`). Returns
+   * `false` when the worker is gone: the chunks never reached it, so they
+   * go back to the queue for another worker rather than fail.
+   */
+  #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
       slot.channel.send(messages);
-      return;
+      return true;
     } catch {
       for (const key of added) slot.known.delete(key);
     }
+    slot.inflight = slot.inflight.filter((chunk) => !chunks.includes(chunk));
+    slot.assigned -= count(chunks);
+    if (slot.unconfirmed && chunks.includes(slot.unconfirmed)) {
+      slot.unconfirmed = undefined;
+    }
     // Something in the batch cannot be sent: send the chunks one by one so
     // that only the tasks that cannot be sent fail.
-    slot.inflight = slot.inflight.filter((chunk) => !chunks.includes(chunk));
-    for (const chunk of chunks) {
+    for (const [i, chunk] of chunks.entries()) {
       const added: string[] = [];
+      slot.inflight.push(chunk);
       try {
         slot.channel.send([this.#message(slot, chunk, added)]);
-        slot.inflight.push(chunk);
+        slot.assigned += chunk.items.length;
       } catch (error) {
         for (const key of added) slot.known.delete(key);
-        slot.assigned -= chunk.items.length;
+        slot.inflight.pop();
+        if (!canReceive(slot)) {
+          this.#lose(slot);
+          this.#requeue(chunks.slice(i));
+          return false;
+        }
         chunk.job.failChunk(
           chunk.start,
           chunk.items.length,
@@ -917,6 +1074,37 @@ export class Pool implements AsyncDisposable {
         );
       }
     }
+    return true;
+  }
+
+  /**
+   * Marks a worker gone (it ended, or its channel closed): from now on it
+   * takes no work. What it holds is accounted for when it has ended.
+   */
+  #lose(slot: Slot): void {
+    slot.retiring = true;
+    slot.exitSent = true;
+    this.#release(slot);
+  }
+
+  /** Puts back the rest of the chunk a worker that takes no more work had. */
+  #release(slot: Slot): void {
+    if (!slot.reserved) return;
+    this.#queue.splice(this.#head, 0, slot.reserved);
+    slot.reserved = undefined;
+  }
+
+  /** Puts chunks that never ran back at the front of the queue, in order. */
+  #requeue(chunks: Chunk[]): void {
+    const spans = chunks.map(({ job, start, items }) => ({
+      job,
+      start,
+      source: items,
+      from: 0,
+      count: items.length,
+    }));
+    this.#queue.splice(this.#head, 0, ...spans);
+    for (const chunk of chunks) chunk.job.queued++;
   }
 
   #message(slot: Slot, chunk: Chunk, added: string[]): ChunkMessage {
@@ -927,6 +1115,11 @@ export class Pool implements AsyncDisposable {
       star: job.star,
       items: pack(chunk.items),
     };
+    if (slot.inflight[0] === chunk) {
+      // The worker is idle: only it can tell whether it took this chunk.
+      message.confirm = true;
+      slot.unconfirmed = chunk;
+    }
     if (!slot.known.has(job.key)) {
       message.spec = job.fn;
       slot.known.add(job.key);
@@ -963,6 +1156,8 @@ export class Pool implements AsyncDisposable {
       process,
       channel,
       inflight: [],
+      reserved: undefined,
+      unconfirmed: undefined,
       assigned: 0,
       known: new Set(),
       chunkMs: undefined,
@@ -981,6 +1176,7 @@ export class Pool implements AsyncDisposable {
     let exited = false;
     slot.process.join().then(() => {
       exited = true;
+      this.#lose(slot);
       slot.wake?.();
     });
     while (true) {
@@ -990,28 +1186,46 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message: ResultMessage | ReadyMessage;
+      let message: ResultMessage | ReadyMessage | TakenMessage;
       try {
-        message = await slot.channel.recv() as ResultMessage | ReadyMessage;
+        message = await slot.channel.recv() as
+          | ResultMessage
+          | ReadyMessage
+          | TakenMessage;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
         const chunk = slot.inflight.shift();
+        if (chunk === slot.unconfirmed) slot.unconfirmed = undefined;
         chunk?.job.failChunk(chunk.start, chunk.items.length, error as Error);
         continue;
       }
       this.#receive(slot, message);
+      // Results may come faster than they are handled: the event loop runs
+      // between slices of that work.
+      if (performance.now() - lastTurn > SLICE_MS) await nextTurn();
     }
+    // Its channel closed: the worker is ending, whether or not its end has
+    // been reported yet.
+    this.#lose(slot);
     await slot.process.join();
     this.#ended(slot);
   }
 
-  #receive(slot: Slot, message: ResultMessage | ReadyMessage): void {
+  #receive(
+    slot: Slot,
+    message: ResultMessage | ReadyMessage | TakenMessage,
+  ): void {
+    if (typeof message === "number") {
+      if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
+      return;
+    }
     if ("ready" in message) {
       slot.ready = true;
       return;
     }
     const chunk = slot.inflight.shift();
+    if (chunk === slot.unconfirmed) slot.unconfirmed = undefined;
     slot.chunkMs = slot.chunkMs === undefined
       ? message.ms
       : 0.7 * slot.chunkMs + 0.3 * message.ms;
@@ -1030,18 +1244,20 @@ export class Pool implements AsyncDisposable {
     const lost = slot.inflight;
     slot.inflight = [];
     if (this.#state === "terminate") return;
-    if (lost.length) {
-      // The first chunk was running; those behind it never started, so
-      // they go back to the front of the queue.
-      const [running, ...waiting] = lost;
+    // The first chunk was running, unless the worker died before it
+    // confirmed taking it; a worker that never got ready fails it too, so
+    // that a failing initializer fails tasks rather than respawning
+    // forever. The chunks behind it never started: they go back to the
+    // front of the queue.
+    if (lost.length && (lost[0] !== slot.unconfirmed || !slot.ready)) {
+      const running = lost.shift()!;
       running.job.failChunk(
         running.start,
         running.items.length,
         deathError(slot, running),
       );
-      this.#queue.splice(this.#head, 0, ...waiting);
-      for (const chunk of waiting) chunk.job.queued++;
     }
+    this.#requeue(lost);
     // A worker that never got ready (its initializer failed) is replaced
     // only while tasks wait, so a failing initializer cannot spin.
     this.#ensureWorkers(this.#state === "run" && slot.ready);
@@ -1070,6 +1286,26 @@ function window(slot: Slot): number {
   if (slot.chunkMs === undefined) return IN_FLIGHT;
   const cover = Math.ceil(COVER_MS / Math.max(slot.chunkMs, 1e-3)) + 1;
   return Math.min(MAX_IN_FLIGHT, Math.max(IN_FLIGHT, cover));
+}
+
+/** How many tasks the chunks hold. */
+function count(chunks: Chunk[]): number {
+  let tasks = 0;
+  for (const chunk of chunks) tasks += chunk.items.length;
+  return tasks;
+}
+
+/**
+ * Whether a worker's channel still takes messages. An empty batch is the
+ * probe: a worker that gets it has nothing to run.
+ */
+function canReceive(slot: Slot): boolean {
+  try {
+    slot.channel.send([]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function deathError(slot: Slot, chunk: Chunk): ProcessError {
@@ -1112,14 +1348,38 @@ function defaultChunksize(length: number, processes: number): number {
   return Math.floor(length / per) + (length % per ? 1 : 0);
 }
 
-function checkCount(value: unknown, what: string): void {
+function checkCount(value: unknown, what: string, hint = ""): void {
   if (!Number.isInteger(value) || (value as number) < 1) {
+    const got = typeof value === "string"
+      ? JSON.stringify(value)
+      : String(value);
     throw new RangeError(
-      `The ${what} option must be a whole number from 1 up, got ${
-        String(value)
+      `The ${what} option must be a whole number from 1 up, got ${got}${hint}`,
+    );
+  }
+}
+
+/**
+ * The options of `new Pool(options)`, where a number is Python's
+ * `processes`. Python's further arguments (`Pool(4, init, args)`) would be
+ * ignored silently here, so they are refused.
+ */
+function poolOptions(options: unknown, extra: unknown): PoolOptions {
+  if (extra !== undefined) {
+    throw new TypeError(
+      "Pool takes one argument, a number of processes or an options object: " +
+        "for Python's Pool(4, init, args), write new Pool({ processes: 4, initializer: init, initArgs: args })",
+    );
+  }
+  if (typeof options === "number") return { processes: options };
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Pool takes a number of processes or an options object, got ${
+        options === null ? "null" : typeof options
       }`,
     );
   }
+  return options as PoolOptions;
 }
 
 function specOf(

@@ -53,6 +53,24 @@ for (const backend of BACKENDS) {
     }
   });
 
+  Deno.test(`${backend}: a chunk larger than one message still runs on one worker`, async () => {
+    await using p = pool();
+    const size = 3 * 8192 + 5;
+    const pids = await p.map(fn("pidOf"), range(2 * size), {
+      chunksize: size,
+    });
+    assert.equal(new Set(pids.slice(0, size)).size, 1);
+    assert.equal(new Set(pids.slice(size)).size, 1);
+  });
+
+  Deno.test(`${backend}: map runs on the items as they were when it was called`, async () => {
+    await using p = pool();
+    const items = range(20_000);
+    const results = p.map(fn("inc"), items);
+    items.fill(-1);
+    assert.deepEqual(await results, range(20_000).map((x) => x + 1));
+  });
+
   Deno.test(`${backend}: map takes any iterable and async task functions`, async () => {
     await using p = pool();
     function* gen() {

@@ -12,6 +12,19 @@ export interface Chunk {
   items: unknown[];
 }
 
+/**
+ * Tasks of one job waiting for a worker: the `count` items of `source` from
+ * index `from` on, which are the job's tasks from `start` on. Its items are
+ * copied out only when a worker takes them.
+ */
+export interface Span {
+  job: Job;
+  start: number;
+  source: unknown[];
+  from: number;
+  count: number;
+}
+
 /** The outcome of a chunk: its results, or the errors of some of its tasks. */
 interface Outcome {
   start: number;

@@ -3,7 +3,7 @@
 // initializer, then take chunks of tasks off the channel (a message holds
 // one chunk or more), call the task function on each item in order, and send
 // back one message of results per chunk as soon as the chunk is done. `null`
-// tells the worker to end.
+// tells the worker to end; an empty message is nothing to do.
 import { type ErrorData, errorToData } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
 import { pack, type Packed, unpack } from "./pack.ts";
@@ -22,7 +22,16 @@ export interface ChunkMessage {
   star: boolean;
   /** The tasks' arguments (packed when plain data). */
   items: Packed;
+  /**
+   * Set on a chunk sent to an idle worker: before running it, the worker
+   * sends its id back ({@linkcode TakenMessage}), so that the pool knows
+   * whether it ran should the worker die.
+   */
+  confirm?: true;
 }
+
+/** A chunk's id: the worker took that chunk and is starting it. */
+export type TakenMessage = number;
 
 /** The results of a chunk, as the worker sends them back. */
 export interface ResultMessage {
@@ -86,6 +95,7 @@ export async function poolWorker(
     }
     if (chunks === null) break;
     for (const chunk of chunks) {
+      if (chunk.confirm && !send(channel, chunk.id)) break loop;
       let fn = functions.get(chunk.fn);
       if (fn === undefined) {
         // A function that cannot be imported fails each of its tasks.
@@ -146,6 +156,17 @@ async function runChunk(
   }
   const ms = performance.now() - started;
   return errors ? { id, results, errors, ms } : { id, results, ms };
+}
+
+/** Sends a message; returns `false` when the pool's end is closed. */
+function send(channel: Connection, message: TakenMessage): boolean {
+  try {
+    channel.send(message);
+    return true;
+  } catch (error) {
+    if (error instanceof ProcessError) return false;
+    throw error;
+  }
 }
 
 /**
