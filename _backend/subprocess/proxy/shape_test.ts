@@ -2,7 +2,8 @@
 // Unit tests of the proxy shape: what a subprocess child learns of a
 // primitive's members. No child process.
 import assert from "node:assert/strict";
-import { PROXY_KIND, PROXY_MODULE, shapeOf, SYMBOLS } from "./shape.ts";
+import { PROXY_KIND, PROXY_MODULE } from "./protocol.ts";
+import { shapeOf, SYMBOLS } from "./shape.ts";
 
 class Base {
   #secret = 1;
