@@ -1,8 +1,7 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// CPython's _TestPool, ported (see _util.ts for how). CPython shares one
-// Pool(4) across the class (setUpClass); here each test makes its own, as
-// Deno's sanitizers want (only the tests that use it), and terminates it
-// at the end (tearDownClass).
+// CPython's _TestPool, ported (see _util.ts for how). As in CPython, one
+// Pool(4) serves the whole class (setUpClass, tearDownClass): the tests are
+// the steps of one Deno test per backend, in CPython's order.
 // Python's `map_async(...).get()` is the promise `map()` returns; `kwargs`
 // of apply are positional arguments.
 //
@@ -52,29 +51,17 @@ interface SubmittingPool {
 for (const backend of BACKENDS) {
   const mp = getContext(backend);
 
-  /** A test with the class's `self.pool`, a Pool(4). */
+  /** The tests of the class, run in order as steps of one test. */
+  const tests: {
+    name: string;
+    fn: (pool: Pool) => Promise<void>;
+    ignore?: boolean;
+  }[] = [];
   const poolTest = (
     name: string,
     fn: (pool: Pool) => Promise<void>,
     options: { ignore?: boolean } = {},
-  ): void => {
-    Deno.test({
-      name: `${backend}: _TestPool.${name}`,
-      ...options,
-      async fn() {
-        await using _ = testScope();
-        // Only the tests that use self.pool start one.
-        if (fn.length === 0) return await fn(undefined as never);
-        const pool = new mp.Pool({ processes: 4 });
-        try {
-          await fn(pool);
-        } finally {
-          pool.terminate();
-          await pool.join();
-        }
-      },
-    });
-  };
+  ): void => void tests.push({ name, fn, ...options });
 
   poolTest("test_apply", async (pool) => {
     assert.equal(await pool.apply(sqr, [5]), sqr(5));
@@ -189,25 +176,22 @@ for (const backend of BACKENDS) {
     assert.equal(await res, 49);
   });
 
-  Deno.test({
-    name: `${backend}: _TestPool.test_async_timeout`,
+  poolTest("test_async_timeout", async () => {
+    const p = new mp.Pool({ processes: 3 });
+    try {
+      const res = (p as unknown as SubmittingPool).submit(
+        sqr,
+        6,
+        TIMEOUT2 + SHORT_TIMEOUT,
+      );
+      await assert.rejects(res.result(TIMEOUT2), TimeoutError);
+    } finally {
+      p.terminate();
+      await p.join();
+    }
+  }, {
     // Needs a result that can be waited for with a timeout (apply_async(...).get(timeout)), which issue 16 adds.
     ignore: true,
-    async fn() {
-      await using _ = testScope();
-      const p = new mp.Pool({ processes: 3 });
-      try {
-        const res = (p as unknown as SubmittingPool).submit(
-          sqr,
-          6,
-          TIMEOUT2 + SHORT_TIMEOUT,
-        );
-        await assert.rejects(res.result(TIMEOUT2), TimeoutError);
-      } finally {
-        p.terminate();
-        await p.join();
-      }
-    },
   });
 
   poolTest("test_imap", async (pool) => {
@@ -428,5 +412,26 @@ for (const backend of BACKENDS) {
 
     // check that we indeed waited for all jobs
     assert.ok(performance.now() - tStart > 900);
+  });
+
+  Deno.test({
+    name: `${backend}: _TestPool`,
+    async fn(t) {
+      await using _ = testScope();
+      const pool = new mp.Pool({ processes: 4 }); // setUpClass
+      try {
+        for (const { name, fn, ignore } of tests) {
+          await t.step({
+            name: `${backend}: _TestPool.${name}`,
+            ignore,
+            fn: () => fn(pool),
+          });
+        }
+      } finally {
+        // tearDownClass
+        pool.terminate();
+        await pool.join();
+      }
+    },
   });
 }
