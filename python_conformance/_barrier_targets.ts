@@ -1,7 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Children's targets for barrier_test.ts (CPython's _TestBarrier), and the
 // task of its Bunch of processes.
-import assert from "node:assert/strict";
 import type { Barrier } from "../barrier.ts";
 import { BrokenBarrierError } from "../errors.ts";
 import type { Event } from "../event.ts";
@@ -15,6 +14,19 @@ export const N = 5;
 /** _TestBarrier.defaultTimeout: 30 s. */
 export const DEFAULT_TIMEOUT = 30_000;
 
+/** Python's AssertionError. */
+export class AssertionError extends Error {
+  override name = "AssertionError";
+}
+
+/**
+ * Python's `assert` statement. (node:assert would do, but loading it costs
+ * every child of these tests tens of milliseconds.)
+ */
+function check(condition: boolean): asserts condition {
+  if (!condition) throw new AssertionError();
+}
+
 /** Python's RuntimeError. */
 export class RuntimeError extends Error {
   override name = "RuntimeError";
@@ -26,17 +38,17 @@ export async function multipass(
   n: number,
 ): Promise<void> {
   const m = barrier.parties;
-  assert.ok(m === N);
+  check(m === N);
   for (let i = 0; i < n; i++) {
     await append(results[0]);
-    assert.ok(await len(results[1]) === i * m);
+    check(await len(results[1]) === i * m);
     await barrier.wait();
     await append(results[1]);
-    assert.ok(await len(results[0]) === (i + 1) * m);
+    check(await len(results[0]) === (i + 1) * m);
     await barrier.wait();
   }
-  assert.ok(barrier.nWaiting === 0);
-  assert.ok(!barrier.broken);
+  check(barrier.nWaiting === 0);
+  check(!barrier.broken);
 }
 
 export async function testWaitReturnF(
@@ -210,6 +222,6 @@ export async function bunchTask(
   } finally {
     await append(finished);
     await canExit.wait(30_000);
-    assert.ok(canExit.isSet());
+    check(canExit.isSet());
   }
 }
