@@ -1,0 +1,133 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The tests of CPython's _test_multiprocessing.py for what this library
+// does not have yet, named here so that they are counted: each is ignored
+// with the issue that adds what it tests, and is to be ported with it.
+//
+// Not ported, and not planned (Python's internals or platform, no
+// equivalent here): _TestHeap, _TestSharedCTypes (ctypes structures and
+// char arrays), _TestFinalize (util.Finalize), _TestImportStar,
+// _TestLogging, _TestPollEintr, TestInvalidHandle, TestWait
+// (multiprocessing.connection.wait), TestFlags (sys.flags),
+// TestForkAwareThreadLock, TestCloseFds, TestIgnoreEINTR (signals),
+// TestResourceTracker, TestPoolNotLeakOnFailure (a mocked context),
+// TestNamedResource, _TestAtExit, _TestSpawnedSysPath, SemLockTests and
+// TestInternalDecorators; the tests left out of the classes that are
+// ported are named at the top of their files.
+import { BACKENDS } from "./_util.ts";
+
+/** Connections and managers: issue 15. */
+const CONNECTIONS_AND_MANAGERS: Record<string, string[]> = {
+  _TestContainers: [
+    "test_list",
+    "test_list_isinstance",
+    "test_list_iter",
+    "test_list_proxy_in_list",
+    "test_dict",
+    "test_dict_isinstance",
+    "test_dict_iter",
+    "test_dict_proxy_nested",
+    "test_nested_queue",
+    "test_namespace",
+  ],
+  _TestMyManager: [
+    "test_mymanager",
+    "test_mymanager_context",
+    "test_mymanager_context_prestarted",
+  ],
+  _TestRemoteManager: ["test_remote"],
+  _TestManagerRestart: ["test_rapid_restart"],
+  TestManagerExceptions: ["test_queue_get", "test_dispatch"],
+  TestSyncManagerTypes: [
+    "test_event",
+    "test_lock",
+    "test_rlock",
+    "test_semaphore",
+    "test_bounded_semaphore",
+    "test_condition",
+    "test_barrier",
+    "test_pool",
+    "test_queue",
+    "test_joinable_queue",
+    "test_list",
+    "test_dict",
+    "test_value",
+    "test_array",
+    "test_namespace",
+    "test_set",
+    "test_set_init",
+    "test_set_contain_all_method",
+  ],
+  TestInitializers: ["test_manager_initializer", "test_pool_initializer"],
+  _TestListener: [
+    "test_multiple_bind",
+    "test_context",
+    "test_empty_authkey",
+    "test_abstract_socket",
+  ],
+  _TestListenerClient: [
+    "test_listener_client",
+    "test_issue14725",
+    "test_issue16955",
+  ],
+  _TestPicklingConnections: ["test_pickling", "test_access"],
+  OtherTest: [
+    "test_deliver_challenge_auth_failure",
+    "test_answer_challenge_auth_failure",
+  ],
+  ChallengeResponseTest: ["test_challengeresponse"],
+  TestInvalidFamily: ["test_invalid_family"],
+  TestTimeouts: ["test_timeout"],
+};
+
+/** Shared memory: issue 14. */
+const SHARED_MEMORY: Record<string, string[]> = {
+  _TestSharedMemory: [
+    "test_shared_memory_name_with_embedded_null",
+    "test_shared_memory_basics",
+    "test_shared_memory_recreate",
+    "test_invalid_shared_memory_creation",
+    "test_shared_memory_pickle_unpickle",
+    "test_shared_memory_pickle_unpickle_dead_object",
+    "test_shared_memory_across_processes",
+    "test_shared_memory_SharedMemoryServer_ignores_sigint",
+    "test_shared_memory_SharedMemoryManager_reuses_resource_tracker",
+    "test_shared_memory_SharedMemoryManager_basics",
+    "test_shared_memory_ShareableList_basics",
+    "test_shared_memory_ShareableList_pickling",
+    "test_shared_memory_ShareableList_pickling_dead_object",
+    "test_shared_memory_cleaned_after_process_termination",
+    "test_shared_memory_untracking",
+    "test_shared_memory_tracking",
+  ],
+};
+
+for (const backend of BACKENDS) {
+  for (const [cls, tests] of Object.entries(CONNECTIONS_AND_MANAGERS)) {
+    for (const test of tests) {
+      Deno.test({
+        name: `${backend}: ${cls}.${test}`,
+        // Needs Listener/Client or Manager, which issue 15 adds.
+        ignore: true,
+        fn() {},
+      });
+    }
+  }
+
+  for (const [cls, tests] of Object.entries(SHARED_MEMORY)) {
+    for (const test of tests) {
+      Deno.test({
+        name: `${backend}: ${cls}.${test}`,
+        // Needs SharedMemory, which issue 14 adds.
+        ignore: true,
+        fn() {},
+      });
+    }
+  }
+
+  Deno.test({
+    name: `${backend}: TestNoForkBomb.test_noforkbomb`,
+    // Deviation 10 (issue 18): an unguarded main module is covered by the faults issue (11).
+    ignore: true,
+    fn() {},
+  });
+}
