@@ -83,3 +83,67 @@ export function exitCodeOf(status: Deno.CommandStatus): number {
   const number = status.code > 128 ? status.code - 128 : SIGNALS[status.signal];
   return -(number ?? 1);
 }
+
+let signalCounts: Int32Array | undefined;
+
+/**
+ * Starts counting, in shared memory that a Worker can read, the listeners
+ * that this thread's code adds for each of `signals` through
+ * `Deno.addSignalListener` (`node:process`'s signal events go through it
+ * too): Deno keeps its own list private, and a listener anywhere in the
+ * process stops a signal's default action. Listeners added before the first
+ * call, or by another thread, are not counted. Later calls return the
+ * counts of the first.
+ *
+ * @param signals The signals to count.
+ * @returns The number of listeners of `signals[i]` at index `i`.
+ */
+export function countSignalListeners(
+  signals: readonly Deno.Signal[],
+): Int32Array {
+  if (signalCounts) return signalCounts;
+  const counts = new Int32Array(new SharedArrayBuffer(4 * signals.length));
+  // As Deno does, a listener added twice is one listener.
+  const listeners = signals.map(() => new Set<() => void>());
+  const track = (signal: Deno.Signal, listener: () => void, on: boolean) => {
+    const i = signals.indexOf(signal);
+    if (i < 0) return;
+    if (on) listeners[i].add(listener);
+    else listeners[i].delete(listener);
+    Atomics.store(counts, i, listeners[i].size);
+  };
+  const add = Deno.addSignalListener;
+  const remove = Deno.removeSignalListener;
+  Deno.addSignalListener = (signal, listener) => {
+    add(signal, listener);
+    track(signal, listener, true);
+  };
+  Deno.removeSignalListener = (signal, listener) => {
+    remove(signal, listener);
+    track(signal, listener, false);
+  };
+  return signalCounts = counts;
+}
+
+/**
+ * Whether listening for a signal leaves how this process meets signals as
+ * it was. At its first signal listener, whatever the signal, Deno takes
+ * over SIGHUP, SIGINT and SIGTERM, and ends the process on each while no
+ * listener is for it: so a process that ignored one of them (a background
+ * job's SIGINT, nohup's SIGHUP) would die of it. Reads /proc/self/status
+ * (Linux, with read permission for it); false when it cannot tell.
+ *
+ * @returns Whether none of SIGHUP, SIGINT and SIGTERM is ignored.
+ */
+export function signalListenersAreHarmless(): boolean {
+  const status = "/proc/self/status";
+  try {
+    const read = Deno.permissions.querySync({ name: "read", path: status });
+    if (read.state !== "granted") return false;
+    const mask = Deno.readTextFileSync(status).match(/^SigIgn:\s*(\w+)$/m);
+    // Bits 0, 1 and 14: signals 1, 2 and 15.
+    return mask !== null && (BigInt(`0x${mask[1]}`) & 0x4003n) === 0n;
+  } catch {
+    return false;
+  }
+}

@@ -239,6 +239,12 @@ const TEMP_ENDS: [string, string, (run: ProgramRun) => void][] = [
   ["calls Deno.exit", "exit", () => {}],
   ["gets SIGINT", "wait", (run) => run.kill("SIGINT")],
   ["gets SIGTERM", "wait", (run) => run.kill("SIGTERM")],
+  ["gets SIGHUP", "wait", (run) => run.kill("SIGHUP")],
+  [
+    "is blocked in a *Sync call and gets SIGINT",
+    "block",
+    (run) => run.kill("SIGINT"),
+  ],
 ];
 for (const [ending, mode, end] of TEMP_ENDS) {
   Deno.test(
@@ -259,6 +265,61 @@ for (const [ending, mode, end] of TEMP_ENDS) {
     },
   );
 }
+
+Deno.test(
+  "subprocess: a parent that handles SIGINT itself keeps running and its directory",
+  async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      await using program = new ProgramRun(
+        testdata("tempdir_program.ts"),
+        ["listen"],
+        { env: { TMPDIR: tmp } },
+      );
+      assert.equal(await program.line(), "ready");
+      program.kill("SIGINT");
+      assert.equal(await program.line(), "handled SIGINT");
+      assert.equal(await program.status(200), null, "it still runs");
+      assert.equal([...Deno.readDirSync(tmp)].length, 1, "with its directory");
+      program.kill("SIGTERM");
+      const status = await program.status(30_000);
+      assert.equal(
+        status?.signal,
+        "SIGTERM",
+        "a signal it leaves still ends it",
+      );
+      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "subprocess: the next start leaves the directory of a live parent alone",
+  async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      await using living = new ProgramRun(
+        testdata("tempdir_program.ts"),
+        ["wait"],
+        { env: { TMPDIR: tmp } },
+      );
+      assert.equal(await living.line(), "ready");
+      const [dir] = [...Deno.readDirSync(tmp)].map((e) => e.name);
+      await using next = new ProgramRun(
+        testdata("tempdir_program.ts"),
+        ["return"],
+        { env: { TMPDIR: tmp } },
+      );
+      assert.equal(await next.line(), "ready");
+      assert.ok(await next.status(30_000));
+      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [dir]);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
 
 Deno.test(
   "subprocess: the directory of a parent killed by SIGKILL is removed by the next start",

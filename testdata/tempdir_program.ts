@@ -1,12 +1,18 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // A parent that starts a subprocess child, waits for it, prints "ready",
-// then ends the way Deno.args[0] says: "return", "throw", "exit", or
-// "wait" (for a signal from the test).
+// then ends the way Deno.args[0] says: "return", "throw", "exit", "wait"
+// (for a signal from the test), "block" (its main thread blocked for good,
+// for a signal from the test), or "listen" (it handles SIGINT itself,
+// printing "handled SIGINT", and waits for another signal).
+import { Event } from "../event.ts";
 import { Process } from "../process.ts";
 
 export function noop(): void {}
 
 if (import.meta.main) {
+  if (Deno.args[0] === "listen") {
+    Deno.addSignalListener("SIGINT", () => console.log("handled SIGINT"));
+  }
   const p = new Process({ target: noop, backend: "subprocess" });
   p.start();
   await p.join();
@@ -17,7 +23,11 @@ if (import.meta.main) {
     case "exit":
       Deno.exit(3);
       break;
+    case "block":
+      new Event().waitSync();
+      break;
     case "wait":
+    case "listen":
       await new Promise(() => {
         setInterval(() => {}, 1_000);
       });

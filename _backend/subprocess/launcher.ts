@@ -25,7 +25,8 @@ import {
 } from "../launcher.ts";
 import type { ErrorData } from "../../_error.ts";
 import { PROXY_MODULE } from "./proxy/protocol.ts";
-import { Session, sessionAt, socketDir } from "./proxy/session.ts";
+import { Session, sessionAt } from "./proxy/session.ts";
+import { socketDir } from "./socket_dir.ts";
 import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
 import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";

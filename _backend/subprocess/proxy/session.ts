@@ -19,27 +19,9 @@ import {
 import { setWorkerRef } from "../../../_deno_compat.ts";
 import { type AgentMessage, type AgentReport, proxyForm } from "./protocol.ts";
 import { shapeOf } from "./shape.ts";
+import { socketDir } from "../socket_dir.ts";
 
 const AGENT = new URL("./agent.ts", import.meta.url);
-
-let dir: string | undefined;
-
-/**
- * The temporary directory of this process's sockets (its control socket
- * and its agents'), made on first use and removed when the process ends.
- */
-export function socketDir(): string {
-  if (dir) return dir;
-  const made = dir = Deno.makeTempDirSync({ prefix: "deno-multiprocessing-" });
-  globalThis.addEventListener("unload", () => {
-    try {
-      Deno.removeSync(made, { recursive: true });
-    } catch {
-      // gone already
-    }
-  });
-  return made;
-}
 
 let agents = 0;
 
