@@ -80,6 +80,37 @@ for (const [ending, end] of PARENT_ENDS) {
   }
 }
 
+// A parent that may not run setpriv: its children watch for its death
+// themselves.
+for (const child of ["busy", "loading"]) {
+  Deno.test(
+    `subprocess: a child ${child} in its own code ends within 1 s of its parent being killed, when the parent may run only deno`,
+    async () => {
+      await using program = new ProgramRun(
+        testdata("busy_parent_program.ts"),
+        [child, "wait", "plain"],
+        {
+          flags: [
+            "--allow-read",
+            "--allow-write",
+            "--allow-net",
+            `--allow-run=${Deno.execPath()}`,
+          ],
+        },
+      );
+      const pid = Number(await program.line());
+      assert.ok(pid > 0, "the parent printed its child's pid");
+      assert.ok(running(pid));
+      program.kill("SIGKILL");
+      assert.ok(await program.status(30_000), "the parent ended");
+      assert.ok(
+        await eventually(() => !running(pid), 1_000),
+        "the child ended within 1 s of its parent",
+      );
+    },
+  );
+}
+
 // §3 A killed Worker child's library calls have no effect.
 Deno.test(
   "worker: a killed child busy in its own code changes nothing through the library",

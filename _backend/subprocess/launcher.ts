@@ -10,11 +10,19 @@
 // only when a value needs it, since every Worker child imports this file.
 //
 // Each parent has one control socket (a Unix socket in a temporary
-// directory) to which its children connect: a child reports an uncaught
-// error there before it exits, and sees its parent's death as the socket's
-// end. Primitives passed to a child stay in the parent, held by an agent
-// Worker per child (see proxy/session.ts and proxy/agent.ts) that performs
-// the child's calls on them; only children given primitives get an agent.
+// directory, see socket_dir.ts) to which its children connect: a child
+// reports an uncaught error there before it exits, and sees the socket end
+// when its parent does, next time it is idle. Primitives passed to a
+// child stay in the parent, held by an agent Worker per child (see
+// proxy/session.ts and proxy/agent.ts) that performs the child's calls on
+// them; only children given primitives get an agent.
+//
+// A child ends with its parent, however busy it is, even while its module
+// still loads: `setpriv --pdeathsig KILL` (util-linux) asks the kernel to
+// kill it when its parent dies (PR_SET_PDEATHSIG), then runs Deno in its
+// place. Where setpriv cannot run, the child watches its parent from a
+// thread of its own, which costs its start-up a few tens of ms (see
+// main.ts).
 import {
   type ChildEnd,
   type ChildHandle,
@@ -53,6 +61,10 @@ export interface StartInfo {
   args?: unknown[];
   /** Whether to wait for the arguments in a "start" message. */
   wait: boolean;
+  /** The parent's OS pid: a child whose parent is another has lost it. */
+  ppid: number;
+  /** Whether the child must watch for its parent's death itself. */
+  watchParent: boolean;
 }
 
 /** The messages on a control socket. */
@@ -205,6 +217,37 @@ function entryOf(info: StartInfo, proxies: boolean): string {
   return `data:text/javascript,${encodeURIComponent(code)}`;
 }
 
+/**
+ * The `setpriv` arguments that have the kernel kill a child when the thread
+ * that started it ends: Deno starts a child from the thread that asks, and
+ * this thread is the child's parent (a Worker child is a process of this
+ * library, whose children end with it). Null when setpriv cannot be run:
+ * not on Linux, not installed, no run permission for it, or too old to
+ * know `--pdeathsig`; asked once per thread.
+ */
+let deathSignal: string[] | null | undefined;
+
+function deathSignalArgs(): string[] | null {
+  if (deathSignal !== undefined) return deathSignal;
+  deathSignal = null;
+  if (Deno.build.os !== "linux") return null;
+  const args = ["--pdeathsig", "KILL"];
+  try {
+    const run = Deno.permissions.querySync({ name: "run", command: "setpriv" });
+    if (run.state !== "granted") return null;
+    const probe = new Deno.Command("setpriv", {
+      args: [...args, "--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    if (probe.success) deathSignal = args;
+  } catch {
+    // Not installed.
+  }
+  return deathSignal;
+}
+
 let tokens = 0;
 
 class SubprocessChild implements ChildHandle {
@@ -227,10 +270,11 @@ class SubprocessChild implements ChildHandle {
     );
     const h = homeOf();
     try {
-      const args = this.#commandLine(spec, options, paths);
+      const tie = deathSignalArgs();
+      const args = this.#commandLine(spec, options, paths, tie === null);
       h.expect(this.#token, this);
-      this.#child = new Deno.Command(Deno.execPath(), {
-        args,
+      this.#child = new Deno.Command(tie ? "setpriv" : Deno.execPath(), {
+        args: tie ? [...tie, "--", Deno.execPath(), ...args] : args,
         stdin: "null",
         stdout: "inherit",
         stderr: "inherit",
@@ -253,6 +297,7 @@ class SubprocessChild implements ChildHandle {
     spec: LaunchSpec,
     options: LaunchOptions,
     paths: Set<string>,
+    watchParent: boolean,
   ): string[] {
     const inArgv = jsonSafe(spec.args) &&
       JSON.stringify(spec.args).length <= ARGV_LIMIT;
@@ -269,6 +314,8 @@ class SubprocessChild implements ChildHandle {
       target: spec.target,
       ...(inArgv ? { args: spec.args } : {}),
       wait: !inArgv,
+      ppid: Deno.pid,
+      watchParent,
     };
     const grants = grantsOf(options.permissions);
     // The child reaches its parent's sockets whatever else it may do.

@@ -17,11 +17,35 @@ import {
 } from "../../_shm/registry.ts";
 import { type Frame, FrameWriter, readFrames } from "./channel.ts";
 import type { ChildEnd } from "../launcher.ts";
+import { setWorkerRef } from "../../_deno_compat.ts";
 
 // Set by the first import of the child's main module.
 const global = globalThis as { [START_INFO]?: StartInfo };
 const info = global[START_INFO]!;
 delete global[START_INFO];
+
+// This process ends with its parent (see launcher.ts): the kernel kills it,
+// or, where the parent could not ask the kernel, the watchdog below does.
+// This module is evaluated before the target's: a parent that died before
+// either was in place has already left this process to another.
+if (Deno.ppid !== info.ppid) Deno.exit(1);
+if (info.watchParent) watchParent(info.ppid);
+
+/**
+ * Kills this process once its parent is gone, from a Worker, which runs
+ * however busy the main thread is (Deno.exit in a Worker would end only the
+ * Worker; a process may kill itself without permission). Starting it costs
+ * a few tens of ms, which setpriv spares.
+ */
+function watchParent(ppid: number): void {
+  const code = `setInterval(()=>{` +
+    `if(Deno.ppid!==${ppid})Deno.kill(Deno.pid,"SIGKILL")},100)`;
+  const watchdog = new Worker(
+    `data:text/javascript,${encodeURIComponent(code)}`,
+    { type: "module", name: "multiprocessing parent watchdog" },
+  );
+  setWorkerRef(watchdog, false);
+}
 
 // Connecting runs beside the loading of the target's module and, unless the
 // child must wait for its arguments, beside the target itself: a child
