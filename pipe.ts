@@ -52,7 +52,7 @@ import {
   type RingState,
   SharedRing,
 } from "./_shm/ring.ts";
-import { identity, isAlive } from "./_shm/registry.ts";
+import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
 import {
   Brief,
@@ -629,6 +629,7 @@ export class Connection<T = unknown> {
 
   /** Checks that this end can receive. */
   #checkReadable(method: string): void {
+    checkRunning();
     if (!this.#port) throw this.#closedError(method);
     if (!this.#readable) {
       throw new ProcessError(
@@ -653,6 +654,7 @@ export class Connection<T = unknown> {
   }
 
   #checkWritable(method: string): MessagePort {
+    checkRunning();
     if (!this.#port) throw this.#closedError(method);
     if (!this.#writable) {
       throw new ProcessError(

@@ -20,9 +20,10 @@
 // main thread too). Deno's `Worker.terminate()` does not interrupt a thread
 // that is blocked, or busy: a Worker child that its parent already ended
 // would wait on, and then take what it waited for (a lock, an item, a
-// message). So a blocking wait checks the process table before it starts
-// and after every block, and a child whose parent marked it ended stops
-// itself there.
+// message). Nor does the agent that acts for a subprocess child stop its
+// waits when the child dies. So every wait checks the process table
+// (`checkRunning`) before each try, and a wait of a process its parent
+// ended throws instead of taking anything.
 //
 // The async flavour uses `Atomics.waitAsync`, whose pending promise does
 // not keep Deno's event loop alive: a program whose only pending work is
@@ -30,7 +31,7 @@
 // is pending, one long interval is ref'd so the process stays up; it is
 // unref'd (not cleared, which is cheaper to undo) when none is. An async
 // wait does not block the thread, so `terminate()` stops it as it should.
-import { identity, isAlive } from "./registry.ts";
+import { checkRunning } from "./registry.ts";
 import { MAX_TIMER_MS, remaining } from "../_timeout.ts";
 
 /** The longest sleep between two tries, in milliseconds, unless told otherwise. */
@@ -71,11 +72,11 @@ export function waitUntilSync(
   sleepers: number = NO_SLEEPERS,
   options?: SleepOptions,
 ): boolean {
-  stopIfEnded();
   const slice = Math.min(options?.slice ?? SLICE, SLICE);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
+      checkRunning();
       const seen = Atomics.load(cells, index);
       if (attempt()) return true;
       const ms = Math.min(remaining(deadline), slice);
@@ -106,6 +107,7 @@ export async function waitUntil(
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
+      checkRunning();
       const seen = Atomics.load(cells, index);
       if (attempt()) return true;
       const ms = Math.min(remaining(deadline), slice);
@@ -198,24 +200,14 @@ function spinWhile(
   return true;
 }
 
-/**
- * Blocks the thread while `cells[index]` is `value`, `ms` at most; then a
- * Worker child its parent ended meanwhile stops (see the top of the file).
- */
+/** Blocks the thread while `cells[index]` is `value`, `ms` at most. */
 function block(
   cells: Int32Array,
   index: number,
   value: number,
   ms: number,
 ): "ok" | "not-equal" | "timed-out" {
-  const result = Atomics.wait(cells, index, value, ms);
-  stopIfEnded();
-  return result;
-}
-
-/** Stops this Worker child if its parent has marked it ended. */
-function stopIfEnded(): void {
-  if (!isAlive(identity().pid)) Deno.exit(1);
+  return Atomics.wait(cells, index, value, ms);
 }
 
 let keepAlive: ReturnType<typeof setInterval> | undefined;

@@ -7,11 +7,16 @@
  * A child's parent marks it alive before it runs and ended (with all its
  * descendants) when it ends, whichever way it ended. Primitives that record
  * an owner (a `Lock`) ask {@linkcode isAlive} to tell a held lock from an
- * abandoned one, and a blocking wait (futex.ts) asks it whether its own
- * process was ended meanwhile.
+ * abandoned one. Every operation of a primitive, and every wait after each
+ * wake-up, calls {@linkcode checkRunning}: a child whose parent ended it
+ * (a Worker thread busy in synchronous code, which `terminate()` does not
+ * stop, or the agent that acts for a subprocess child) gets an error there
+ * instead of an effect.
  *
  * @module
  */
+
+import { ProcessError } from "../errors.ts";
 
 /** Worker pids start above the largest Linux pid, so they never look like an OS pid. */
 export const WORKER_PID_BASE = 1 << 22;
@@ -46,6 +51,12 @@ let self: Identity = {
   parentPid: null,
   parentName: null,
 };
+
+// The cell of the table that holds this process's own pid while it runs,
+// found once: checkRunning() is one load. -1 in the root, which no parent
+// can end. A child that was ended before it looked points at ROOT, which
+// never holds a child's pid.
+let ownCell = -1;
 
 function tree(): Int32Array {
   if (!table) {
@@ -95,8 +106,29 @@ export function childTreeState(self: Identity): TreeState {
 
 /** Called once in a child, before any user code runs. */
 export function adoptTreeState(state: TreeState): void {
-  table = new Int32Array(state.table);
+  const t = table = new Int32Array(state.table);
   self = state.self;
+  if (self.pid === t[ROOT]) ownCell = -1;
+  else {
+    const slot = slotOf(t, self.pid);
+    ownCell = slot < 0 ? ROOT : PIDS + slot;
+  }
+}
+
+/**
+ * Throws when this process's parent has ended it: called at the start of
+ * every operation of a primitive and after every wake-up of a wait, so that
+ * a child that goes on running after its end (see the top of the file)
+ * changes nothing through this library.
+ *
+ * @throws {ProcessError} When this process was ended by its parent.
+ */
+export function checkRunning(): void {
+  if (ownCell >= 0 && Atomics.load(table!, ownCell) !== self.pid) {
+    throw new ProcessError(
+      `This process was ended by its parent: ${self.name} (pid ${self.pid}) can no longer use the primitives it was given; stop its work and return`,
+    );
+  }
 }
 
 /** A pid for a new Worker child, unique within the tree. */

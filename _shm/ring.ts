@@ -29,7 +29,7 @@
 // every process. Both wait the same way (futex.ts).
 import v8 from "node:v8";
 import { waitUntilSync, wake } from "./futex.ts";
-import { identity, isAlive } from "./registry.ts";
+import { checkRunning, identity, isAlive } from "./registry.ts";
 import { toWire } from "../_wire.ts";
 
 // Header cells (Int32).
@@ -444,11 +444,22 @@ export class SharedRing {
     Atomics.store(cells, JOURNAL, 0);
   }
 
+  /**
+   * Every operation on the ring goes through here. A process its parent
+   * ended gets an error instead, checked once it holds the lock: whatever
+   * the parent does after the end waits for this lock, so it comes after.
+   */
   #lock(): void {
     if (Atomics.compareExchange(this.#cells, LOCK, 0, this.#me) !== 0) {
       this.#lockSlow();
     }
     Atomics.add(this.#cells, LOCK_SEQ, 1);
+    try {
+      checkRunning();
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    }
   }
 
   #lockSlow(): void {
