@@ -48,6 +48,7 @@ import {
   WAIT_PUTS,
 } from "./_shm/ring.ts";
 import { waitUntil, waitUntilSync } from "./_shm/futex.ts";
+import { giveBack } from "./_shm/give_back.ts";
 import { deadlineOf } from "./_timeout.ts";
 import {
   registerKind,
@@ -111,6 +112,8 @@ let ringOf: (queue: Queue<unknown>) => SharedRing;
 
 /** What a get returns when the queue was closed while it waited. */
 const CLOSED = Symbol("closed");
+/** The methods that take an item: what a dead child's get gives back. */
+const GETS_OF = new Set(["get", "getSync", "getNowait"]);
 
 /**
  * A FIFO queue for any number of producers and consumers in any processes
@@ -526,6 +529,18 @@ export class Queue<T = unknown> {
   }
 
   /** Puts one encoded item if there is room; true when it was put. */
+  /**
+   * Puts back, at the end, an item a get took for a subprocess child that
+   * died before it had it (see _shm/give_back.ts).
+   *
+   * @ignore
+   */
+  [giveBack](method: string, item: unknown): boolean {
+    if (!GETS_OF.has(method)) return false;
+    // Not counted again: a JoinableQueue counts an item once, when put.
+    return this.#ring.tryPut(encodeItem(item), 0, false);
+  }
+
   #tryPut(encoded: Encoded): boolean {
     return this.#ring.tryPut(encoded, this.#maxsize, this.#counted);
   }
@@ -737,6 +752,15 @@ export class SimpleQueue<T = unknown> {
    */
   get(): Promise<T> {
     return this.#queue.get();
+  }
+
+  /**
+   * See {@linkcode Queue}'s.
+   *
+   * @ignore
+   */
+  [giveBack](method: string, item: unknown): boolean {
+    return this.#queue[giveBack](method, item);
   }
 
   /**

@@ -21,6 +21,7 @@
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import { checkRunning } from "./_shm/registry.ts";
+import { giveBack } from "./_shm/give_back.ts";
 import { acquireDeadline, Hold } from "./_shm/mutex.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -188,6 +189,18 @@ export class Semaphore {
       }
     }
     wake(cells, SEQ, n, SLEEPERS);
+  }
+
+  /**
+   * Gives back a unit an acquire took for a subprocess child that died
+   * before it had it (see _shm/give_back.ts).
+   *
+   * @ignore
+   */
+  [giveBack](method: string, taken: unknown): boolean {
+    if (taken !== true || !method.startsWith("acquire")) return false;
+    this.release();
+    return true;
   }
 
   /**
