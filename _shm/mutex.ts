@@ -19,7 +19,7 @@
 //   child held at once (`ownerEnded`).
 import { SLICE, waitUntil, waitUntilSync, wake } from "./futex.ts";
 import { isAlive } from "./registry.ts";
-import { checkTimeout } from "../_timeout.ts";
+import { deadlineOf } from "../_timeout.ts";
 import { ProcessError } from "../errors.ts";
 
 const STATE = 0;
@@ -54,7 +54,7 @@ export interface Blocking {
 export function acquireDeadline(options: Blocking | undefined): number {
   if (options === undefined) return Infinity;
   const { blocking = true, timeout } = options;
-  checkTimeout(timeout);
+  const deadline = deadlineOf(timeout);
   if (!blocking) {
     if (timeout !== undefined) {
       throw new TypeError(
@@ -63,7 +63,7 @@ export function acquireDeadline(options: Blocking | undefined): number {
     }
     return 0;
   }
-  return timeout === undefined ? Infinity : performance.now() + timeout;
+  return deadline;
 }
 
 /** The shared state of one lock and the operations on it. */
