@@ -7,7 +7,8 @@
  * A child's parent marks it alive before it runs and ended (with all its
  * descendants) when it ends, whichever way it ended. Primitives that record
  * an owner (a `Lock`) ask {@linkcode isAlive} to tell a held lock from an
- * abandoned one.
+ * abandoned one, and a blocking wait (futex.ts) asks it whether its own
+ * process was ended meanwhile.
  *
  * @module
  */
@@ -127,40 +128,4 @@ export function markEnded(pid: number): void {
 export function isAlive(pid: number): boolean {
   const t = tree();
   return pid === t[ROOT] || slotOf(t, pid) >= 0;
-}
-
-/** The longest a blocked thread goes without checking that it may run on. */
-const BLOCK_SLICE_MS = 100;
-
-/**
- * `Atomics.wait` for a slice of at most 100 ms, for loops that wait again
- * until their own condition holds. Deno's `Worker.terminate()` does not
- * interrupt a thread that is blocked or busy, so a Worker child that its
- * parent already ended would wait on, and then take what it waited for:
- * after each wake-up or slice, a child whose parent marked it ended stops
- * itself.
- */
-export function blockingWait(
-  cells: Int32Array,
-  index: number,
-  value: number,
-  timeout: number,
-): "ok" | "not-equal" | "timed-out" {
-  const result = Atomics.wait(
-    cells,
-    index,
-    value,
-    Math.min(timeout, BLOCK_SLICE_MS),
-  );
-  stopIfEnded();
-  return result;
-}
-
-/**
- * Stops this Worker child if its parent has marked it ended (see
- * {@linkcode blockingWait}); called before a blocking wait starts, too, so
- * a child that was ended just before it never takes what it waits for.
- */
-export function stopIfEnded(): void {
-  if (!isAlive(self.pid)) Deno.exit(1);
 }
