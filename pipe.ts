@@ -125,6 +125,8 @@ let makeConnection: (state: ConnectionState) => Connection<unknown>;
 type Taken = Received | "none";
 /** A message, or the end of the pipe. */
 type Received = { message: unknown; posted: boolean } | "eof";
+/** Where a receive's attempt puts what it took. */
+type Got = { taken?: Received };
 
 /** Whether a value is sent as bytes in the ring rather than posted. */
 function inline(value: unknown): boolean {
@@ -405,22 +407,16 @@ export class Connection<T = unknown> {
    * ```
    */
   async recv(): Promise<T> {
-    let taken!: Received;
-    const received = () => {
-      const next = this.#receive("recv");
-      if (next !== "none") taken = next;
-      return next !== "none";
-    };
-    if (!received()) {
-      await waitUntil(
-        this.#cells,
-        this.#peer + EVENTS,
-        Infinity,
-        received,
-        NO_SLEEPERS,
-        this.#sleep,
-      );
-    }
+    const got: Got = {};
+    await waitUntil(
+      this.#cells,
+      this.#peer + EVENTS,
+      Infinity,
+      this.#receiver("recv", got),
+      NO_SLEEPERS,
+      this.#sleep,
+    );
+    const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
     const { message, posted } = taken;
     return (posted && typeof message === "object" && message !== null
@@ -450,22 +446,16 @@ export class Connection<T = unknown> {
    * ```
    */
   recvSync(): T {
-    let taken!: Received;
-    const received = () => {
-      const next = this.#receive("recvSync");
-      if (next !== "none") taken = next;
-      return next !== "none";
-    };
-    if (!received()) {
-      waitUntilSync(
-        this.#cells,
-        this.#peer + EVENTS,
-        Infinity,
-        received,
-        NO_SLEEPERS,
-        this.#sleep,
-      );
-    }
+    const got: Got = {};
+    waitUntilSync(
+      this.#cells,
+      this.#peer + EVENTS,
+      Infinity,
+      this.#receiver("recvSync", got),
+      NO_SLEEPERS,
+      this.#sleep,
+    );
+    const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
     return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
   }
@@ -647,10 +637,19 @@ export class Connection<T = unknown> {
     }
   }
 
-  /** The next message or EOF, if either is waiting; for `method`. */
-  #receive(method: string): Taken {
-    this.#checkReadable(method);
-    return this.#take();
+  /**
+   * The attempt of a receive: takes the next message or EOF into `got`, if
+   * either is waiting. A receive waits forever, so once its wait returned,
+   * `got.taken` is set.
+   */
+  #receiver(method: string, got: Got): () => boolean {
+    return () => {
+      this.#checkReadable(method);
+      const taken = this.#take();
+      if (taken === "none") return false;
+      got.taken = taken;
+      return true;
+    };
   }
 
   #checkWritable(method: string): MessagePort {
