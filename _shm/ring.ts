@@ -28,7 +28,7 @@
 // redoes the journal. Two writers at once would corrupt the ring for
 // every process. Both wait the same way (futex.ts).
 import v8 from "node:v8";
-import { NO_SLEEPERS, waitUntilSync, wake } from "./futex.ts";
+import { waitUntilSync, wake } from "./futex.ts";
 import { identity, isAlive } from "./registry.ts";
 import { toWire } from "../_wire.ts";
 
@@ -360,7 +360,7 @@ export class SharedRing {
     } finally {
       this.#unlock();
     }
-    if (left === 0) wake(cells, DONE, Infinity, NO_SLEEPERS);
+    if (left === 0) wake(cells, DONE);
     return true;
   }
 
