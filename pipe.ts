@@ -58,6 +58,7 @@ import {
   Brief,
   NO_SLEEPERS,
   type SleepOptions,
+  SUCCEEDED,
   waitUntil,
   waitUntilSync,
 } from "./_shm/futex.ts";
@@ -408,7 +409,7 @@ export class Connection<T = unknown> {
    */
   async recv(): Promise<T> {
     const got: Got = {};
-    await waitUntil(
+    const waiting = waitUntil(
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
@@ -416,6 +417,7 @@ export class Connection<T = unknown> {
       NO_SLEEPERS,
       this.#sleep,
     );
+    if (waiting !== SUCCEEDED) await waiting;
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
     const { message, posted } = taken;

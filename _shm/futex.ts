@@ -7,9 +7,15 @@
 //
 // A waiter reads the word, tries, and sleeps only while the word still has
 // the value it read; whoever makes progress possible changes the word first
-// (a sequence number bumped by `wake`, or a slot's own state) and notifies
-// after. So a wake-up that falls between a failed try and the sleep is never
-// lost: the sleep sees a changed word and returns at once.
+// (a sequence number bumped by `wake`) and notifies after. So a wake-up that
+// falls between a failed try and the sleep is never lost: the sleep sees a
+// changed word and returns at once. The word must change at every such
+// step, never go back to a value it had: a waiter that read it just before
+// would sleep through the step. (A notify that changes nothing only makes
+// sleepers try again.) A waiter counts itself in `sleepers` after
+// its first try failed and before it sleeps: a waker bumps the word before
+// it reads the count, so either it sees the waiter counted, or the waiter's
+// sleep sees the bumped word.
 //
 // Sleeps last at most a slice (SLICE ms unless the caller asks for another),
 // after which the waiter tries again. That bounds how long a waiter can miss
@@ -72,16 +78,19 @@ export function waitUntilSync(
   sleepers: number = NO_SLEEPERS,
   options?: SleepOptions,
 ): boolean {
+  checkRunning();
+  let seen = Atomics.load(cells, index);
+  if (attempt()) return true;
   const slice = Math.min(options?.slice ?? SLICE, SLICE);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
-      checkRunning();
-      const seen = Atomics.load(cells, index);
-      if (attempt()) return true;
       const ms = Math.min(remaining(deadline), slice);
       if (ms === 0) return false;
       block(cells, index, seen, ms);
+      checkRunning();
+      seen = Atomics.load(cells, index);
+      if (attempt()) return true;
     }
   } finally {
     if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
@@ -89,12 +98,21 @@ export function waitUntilSync(
 }
 
 /**
+ * What {@linkcode waitUntil} returns when its first try succeeds: a caller
+ * on a hot path can skip its `await` (one turn of the microtask queue) then.
+ */
+export const SUCCEEDED: Promise<boolean> = Promise.resolve(true);
+
+/**
  * The async twin of {@linkcode waitUntilSync}: the event loop keeps running
  * while it sleeps (except for a {@linkcode Brief} block, when one is given).
+ * The first try runs at once, before this returns; when it succeeds, no
+ * async function runs at all.
  *
- * @returns Whether `attempt` succeeded before the deadline.
+ * @returns Whether `attempt` succeeded before the deadline; a rejection
+ * with what `attempt` threw.
  */
-export async function waitUntil(
+export function waitUntil(
   cells: Int32Array,
   index: number,
   deadline: number,
@@ -102,18 +120,38 @@ export async function waitUntil(
   sleepers: number = NO_SLEEPERS,
   options?: SleepOptions,
 ): Promise<boolean> {
+  let seen: number;
+  try {
+    checkRunning();
+    seen = Atomics.load(cells, index);
+    if (attempt()) return SUCCEEDED;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return sleepThenTry(cells, index, seen, deadline, attempt, sleepers, options);
+}
+
+/** The rest of {@linkcode waitUntil}, after a first try that failed. */
+async function sleepThenTry(
+  cells: Int32Array,
+  index: number,
+  seen: number,
+  deadline: number,
+  attempt: () => boolean,
+  sleepers: number,
+  options: SleepOptions | undefined,
+): Promise<boolean> {
   const slice = options?.slice ?? SLICE;
   const brief = options?.brief;
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
-      checkRunning();
-      const seen = Atomics.load(cells, index);
-      if (attempt()) return true;
       const ms = Math.min(remaining(deadline), slice);
       if (ms === 0) return false;
-      if (brief?.wait(cells, index, seen)) continue;
-      await park(cells, index, seen, ms);
+      if (!brief?.wait(cells, index, seen)) await park(cells, index, seen, ms);
+      checkRunning();
+      seen = Atomics.load(cells, index);
+      if (attempt()) return true;
     }
   } finally {
     if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);

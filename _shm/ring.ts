@@ -35,7 +35,7 @@ import { toWire } from "../_wire.ts";
 // Header cells (Int32).
 const LOCK = 0; // 0 when free, else the holder's pid
 const LOCK_WAITERS = 1;
-const LOCK_SEQ = 18; // bumped by every acquisition, to tell one from the next
+const LOCK_SEQ = 18; // bumped by every release: what lock waiters wait on
 const COUNT = 2; // items in the ring (read without the lock by qsize)
 const HEAD = 3; // byte offset of the first item
 const TAIL = 4; // byte offset after the last item
@@ -453,7 +453,6 @@ export class SharedRing {
     if (Atomics.compareExchange(this.#cells, LOCK, 0, this.#me) !== 0) {
       this.#lockSlow();
     }
-    Atomics.add(this.#cells, LOCK_SEQ, 1);
     try {
       checkRunning();
     } catch (error) {
@@ -467,14 +466,22 @@ export class SharedRing {
     for (let spins = 0; spins < SPINS; spins++) {
       if (Atomics.compareExchange(cells, LOCK, 0, this.#me) === 0) return;
     }
-    waitUntilSync(cells, LOCK, Infinity, this.#lockAttempt(), LOCK_WAITERS, {
-      slice: LOCK_CHECK_MS,
-    });
+    // The lock word goes back to 0 at every release, so waiters sleep on
+    // the release count instead (see futex.ts).
+    waitUntilSync(
+      cells,
+      LOCK_SEQ,
+      Infinity,
+      this.#lockAttempt(),
+      LOCK_WAITERS,
+      { slice: LOCK_CHECK_MS },
+    );
   }
 
   /**
-   * One try of a lock waiter: it takes the lock when it is free, or when
-   * one acquisition by a holder marked ended has held it for TAKEOVER_MS.
+   * One try of a lock waiter: it takes the lock when it is free, or when a
+   * holder marked ended has held it for TAKEOVER_MS without a release (a
+   * Worker marked ended may still run: each release restarts the count).
    */
   #lockAttempt(): () => boolean {
     const cells = this.#cells;
@@ -501,8 +508,6 @@ export class SharedRing {
 
   #unlock(): void {
     Atomics.store(this.#cells, LOCK, 0);
-    if (Atomics.load(this.#cells, LOCK_WAITERS) > 0) {
-      Atomics.notify(this.#cells, LOCK, 1);
-    }
+    wake(this.#cells, LOCK_SEQ, 1, LOCK_WAITERS);
   }
 }
