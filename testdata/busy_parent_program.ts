@@ -24,7 +24,7 @@ if (import.meta.main) {
         export: "neverReached",
       }
       : spinAfter,
-    args: child === "loading" ? [] : [started],
+    args: (child === "loading" ? [] : [started]) as unknown[],
     backend: "subprocess",
     daemon: daemon === "daemon",
   });
