@@ -17,7 +17,7 @@ export function spinAfter(started: Event): void {
 if (import.meta.main) {
   const [child, end, daemon] = Deno.args;
   const started = new Event();
-  const p = new Process({
+  const p = new Process<unknown[]>({
     target: child === "loading"
       ? {
         module: new URL("./loading_forever.ts", import.meta.url),
