@@ -1,5 +1,16 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// Timeouts are milliseconds everywhere; `undefined` means forever.
+// Timeouts are milliseconds everywhere; `undefined` means forever. Every
+// timeout goes through `deadlineOf`, which checks it and turns it into the
+// absolute time the wait ends: any non-negative number works, `Infinity`
+// and numbers past what `setTimeout` takes included. Waits then look at
+// the deadline, not the timeout: waits on shared memory sleep in short
+// slices (see _shm/futex.ts), and a wait for a promise uses `settlesBy`.
+
+/**
+ * The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days): a
+ * longer one fires at once, with a `TimeoutOverflowWarning`.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Throws a `RangeError` for a timeout that is negative or not a number.
@@ -23,7 +34,9 @@ export function checkTimeout(
 
 /**
  * The absolute time (in `performance.now()` terms) at which a wait that
- * starts now must end, or `Infinity`.
+ * starts now must end: `Infinity` for `undefined` and `Infinity`.
+ *
+ * @throws {RangeError} For a timeout that is negative or not a number.
  */
 export function deadlineOf(timeout: number | undefined): number {
   checkTimeout(timeout);
@@ -38,15 +51,34 @@ export function remaining(deadline: number): number {
 }
 
 /**
- * A timer that resolves after `ms` and can be cancelled, so that a wait that
- * ended early leaves no timer behind (Deno's test sanitizers check for that).
+ * Waits until `promise` settles or `deadline` passes, whichever comes
+ * first, and leaves no timer behind. A deadline further off than one timer
+ * reaches is waited for with one timer after another; `Infinity` sets none.
+ *
+ * @returns `true` when `promise` fulfilled in time, `false` when the
+ * deadline passed first.
+ * @throws What `promise` rejects with, when it does so in time.
  */
-export function cancellableDelay(
-  ms: number,
-): { promise: Promise<void>; cancel: () => void } {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<void>((resolve) => {
-    id = setTimeout(resolve, ms);
+export async function settlesBy(
+  promise: Promise<unknown>,
+  deadline: number,
+): Promise<boolean> {
+  if (deadline === Infinity) {
+    await promise;
+    return true;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    const arm = () => {
+      const left = remaining(deadline);
+      if (left === 0) resolve(false);
+      else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
   });
-  return { promise, cancel: () => clearTimeout(id) };
+  try {
+    return await Promise.race([promise.then(() => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -449,25 +449,28 @@ export class Barrier {
     const index = Atomics.add(cells, COUNT, 1);
     const parties = this.parties;
     for (let i = 0; i < parties; i++) {
-      if (Atomics.load(cells, PIDS + i) === 0) {
-        Atomics.store(cells, PIDS + i, identity().pid);
+      if (Atomics.compareExchange(cells, PIDS + i, 0, identity().pid) === 0) {
         break;
       }
     }
     return index;
   }
 
-  /** Counts this party out; the last one out ends draining or resetting. */
+  /**
+   * Counts this party out; the last one out ends draining or resetting.
+   * Whoever clears a party's pid slot (the party itself, or a reaper that
+   * found it ended) counts it out, and only that one: a party stopped after
+   * a reaper counted it out must not count itself out again.
+   */
   #depart(): void {
     const cells = this.#cells;
     const me = identity().pid;
     for (let i = 0; i < this.parties; i++) {
-      if (Atomics.load(cells, PIDS + i) === me) {
-        Atomics.store(cells, PIDS + i, 0);
-        break;
+      if (Atomics.compareExchange(cells, PIDS + i, me, 0) === me) {
+        this.#leave();
+        return;
       }
     }
-    this.#leave();
   }
 
   #leave(): void {
@@ -486,7 +489,7 @@ export class Barrier {
     for (let i = 0; i < this.parties; i++) {
       const pid = Atomics.load(cells, PIDS + i);
       if (pid === 0 || isAlive(pid)) continue;
-      Atomics.store(cells, PIDS + i, 0);
+      if (Atomics.compareExchange(cells, PIDS + i, pid, 0) !== pid) continue;
       if (this.#state() === FILLING) this.#break();
       this.#leave();
     }

@@ -33,7 +33,7 @@ import {
   type LockInternals,
   lockInternals,
 } from "./_shm/mutex.ts";
-import { identity, isAlive } from "./_shm/registry.ts";
+import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import {
   decodeSync,
@@ -488,6 +488,7 @@ export class Condition {
   }
 
   #checkOwned(what: string): void {
+    checkRunning();
     if (!this.#internals.isOwned()) {
       throw new RangeError(
         `Cannot ${what} a Condition whose lock this process does not hold: acquire it first (using _ = await cond.hold())`,

@@ -16,6 +16,7 @@
  * @module
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
+import { checkRunning } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -99,6 +100,7 @@ export class Event {
    * ```
    */
   set(): void {
+    checkRunning();
     Atomics.store(this.#cells, FLAG, 1);
     wake(this.#cells, SEQ, Infinity, SLEEPERS);
   }
@@ -118,6 +120,7 @@ export class Event {
    * ```
    */
   clear(): void {
+    checkRunning();
     Atomics.store(this.#cells, FLAG, 0);
   }
 
@@ -142,6 +145,7 @@ export class Event {
    */
   wait(timeout?: number): Promise<boolean> {
     const deadline = deadlineOf(timeout);
+    checkRunning();
     if (this.isSet()) return Promise.resolve(true);
     return waitUntil(this.#cells, SEQ, deadline, this.#isSet, SLEEPERS);
   }

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { identity } from "./_shm/registry.ts";
+import { checkRunning, identity } from "./_shm/registry.ts";
 import {
   acquireDeadline,
   COUNT,
@@ -598,6 +598,7 @@ export class RLock extends SemLock {
    * ```
    */
   release(): void {
+    checkRunning();
     const mutex = mutexOf(this);
     const owner = mutex.owner();
     if (owner !== identity().pid) {

@@ -52,9 +52,16 @@ import {
   type RingState,
   SharedRing,
 } from "./_shm/ring.ts";
-import { blockingWait, identity, isAlive } from "./_shm/registry.ts";
-import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
-import { waitAsync } from "./_shm/wait_async.ts";
+import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
+import { deadlineOf } from "./_timeout.ts";
+import {
+  Brief,
+  NO_SLEEPERS,
+  type SleepOptions,
+  SUCCEEDED,
+  waitUntil,
+  waitUntilSync,
+} from "./_shm/futex.ts";
 import {
   decode,
   decodeSync,
@@ -82,34 +89,6 @@ const CELLS = 8;
  * every normal path (close, a child's end, terminate) notifies at once.
  */
 const LIVENESS_CHECK_MS = 250;
-
-/**
- * How long a receiver first blocks its thread (`Atomics.wait`) before it
- * parks without blocking: a peer that answers within this time (a round
- * trip) is seen within microseconds, where parking costs an event-loop
- * wake-up (tens of microseconds). Short enough not to hold up the event
- * loop noticeably.
- */
-const BRIEF_WAIT_MS = 0.1;
-/** After this many brief waits in a row timed out, this many waits park at once. */
-const BRIEF_FAILS = 4;
-const BRIEF_SKIP = 200;
-/** Spin this long first: a peer running on another core answers sooner. */
-const SPIN_MS = 0.01;
-
-/** Spins while `cells[index]` is `value`, `ms` at most; true if it changed. */
-function spinWhile(
-  cells: Int32Array,
-  index: number,
-  value: number,
-  ms: number,
-): boolean {
-  const end = performance.now() + ms;
-  for (let i = 1; Atomics.load(cells, index) === value; i++) {
-    if ((i & 31) === 0 && performance.now() >= end) return false;
-  }
-  return true;
-}
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
 /** Each direction's ring starts this small; it grows when messages pile up. */
@@ -144,7 +123,11 @@ interface ConnectionState {
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
-type Taken = { message: unknown; posted: boolean } | "eof" | "none";
+type Taken = Received | "none";
+/** A message, or the end of the pipe. */
+type Received = { message: unknown; posted: boolean } | "eof";
+/** Where a receive's attempt puts what it took. */
+type Got = { taken?: Received };
 
 /** Whether a value is sent as bytes in the ring rather than posted. */
 function inline(value: unknown): boolean {
@@ -198,9 +181,11 @@ export class Connection<T = unknown> {
   #in: SharedRing;
   #rings: [RingState, RingState];
   #moved = false;
-  /** Brief waits that ran out in a row, and waits left to park at once. */
-  #briefFails = 0;
-  #briefSkip = 0;
+  /**
+   * How a receive waits: a peer usually answers within microseconds, so it
+   * spins and blocks briefly before it parks (see futex.ts).
+   */
+  #sleep: SleepOptions = { slice: LIVENESS_CHECK_MS, brief: new Brief() };
 
   static {
     makeConnection = (state) => new Connection(state);
@@ -423,24 +408,22 @@ export class Connection<T = unknown> {
    * ```
    */
   async recv(): Promise<T> {
-    for (;;) {
-      const seen = this.#seen("recv");
-      const taken = this.#take();
-      if (taken === "eof") throw this.#eof();
-      if (taken !== "none") {
-        const { message, posted } = taken;
-        return (posted && typeof message === "object" && message !== null
-          ? await decode(message)
-          : message) as T;
-      }
-      if (this.#briefWait(seen)) continue;
-      await waitAsync(
-        this.#cells,
-        this.#peer + EVENTS,
-        seen,
-        LIVENESS_CHECK_MS,
-      );
-    }
+    const got: Got = {};
+    const waiting = waitUntil(
+      this.#cells,
+      this.#peer + EVENTS,
+      Infinity,
+      this.#receiver("recv", got),
+      NO_SLEEPERS,
+      this.#sleep,
+    );
+    if (waiting !== SUCCEEDED) await waiting;
+    const taken = got.taken!;
+    if (taken === "eof") throw this.#eof();
+    const { message, posted } = taken;
+    return (posted && typeof message === "object" && message !== null
+      ? await decode(message)
+      : message) as T;
   }
 
   /**
@@ -465,15 +448,18 @@ export class Connection<T = unknown> {
    * ```
    */
   recvSync(): T {
-    for (;;) {
-      const seen = this.#seen("recvSync");
-      const taken = this.#take();
-      if (taken === "eof") throw this.#eof();
-      if (taken !== "none") {
-        return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
-      }
-      blockingWait(this.#cells, this.#peer + EVENTS, seen, LIVENESS_CHECK_MS);
-    }
+    const got: Got = {};
+    waitUntilSync(
+      this.#cells,
+      this.#peer + EVENTS,
+      Infinity,
+      this.#receiver("recvSync", got),
+      NO_SLEEPERS,
+      this.#sleep,
+    );
+    const taken = got.taken!;
+    if (taken === "eof") throw this.#eof();
+    return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
   }
 
   /**
@@ -551,20 +537,18 @@ export class Connection<T = unknown> {
   }
 
   async #poll(timeout: number | undefined): Promise<boolean> {
-    checkTimeout(timeout);
     const deadline = deadlineOf(timeout);
-    for (;;) {
-      const seen = this.#seen("poll");
-      if (this.#waiting()) return true;
-      const left = remaining(deadline);
-      if (left === 0) return false;
-      await waitAsync(
-        this.#cells,
-        this.#peer + EVENTS,
-        seen,
-        Math.min(left, LIVENESS_CHECK_MS),
-      );
-    }
+    return await waitUntil(
+      this.#cells,
+      this.#peer + EVENTS,
+      deadline,
+      () => {
+        this.#checkReadable("poll");
+        return this.#waiting();
+      },
+      NO_SLEEPERS,
+      { slice: LIVENESS_CHECK_MS },
+    );
   }
 
   /**
@@ -645,18 +629,34 @@ export class Connection<T = unknown> {
     }
   }
 
-  /** Checks that this end can receive; returns the peer's event count. */
-  #seen(method: string): number {
+  /** Checks that this end can receive. */
+  #checkReadable(method: string): void {
+    checkRunning();
     if (!this.#port) throw this.#closedError(method);
     if (!this.#readable) {
       throw new ProcessError(
         `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false })); receive on the other end`,
       );
     }
-    return Atomics.load(this.#cells, this.#peer + EVENTS);
+  }
+
+  /**
+   * The attempt of a receive: takes the next message or EOF into `got`, if
+   * either is waiting. A receive waits forever, so once its wait returned,
+   * `got.taken` is set.
+   */
+  #receiver(method: string, got: Got): () => boolean {
+    return () => {
+      this.#checkReadable(method);
+      const taken = this.#take();
+      if (taken === "none") return false;
+      got.taken = taken;
+      return true;
+    };
   }
 
   #checkWritable(method: string): MessagePort {
+    checkRunning();
     if (!this.#port) throw this.#closedError(method);
     if (!this.#writable) {
       throw new ProcessError(
@@ -678,33 +678,6 @@ export class Connection<T = unknown> {
     return new EOFError(
       "The other end of the pipe is closed and every message it sent was received: stop receiving (a for await loop stops by itself)",
     );
-  }
-
-  /**
-   * Blocks briefly for the peer's next event; true when it came. After a
-   * few brief waits in a row ran out (a peer that is slow to answer, or a
-   * busy machine), this end parks at once for a while, so that a slow peer
-   * does not cost its event loop a blocked 0.1 ms per receive.
-   */
-  #briefWait(seen: number): boolean {
-    if (this.#briefSkip > 0) {
-      this.#briefSkip--;
-      return false;
-    }
-    const cells = this.#cells;
-    if (
-      spinWhile(cells, this.#peer + EVENTS, seen, SPIN_MS) ||
-      blockingWait(cells, this.#peer + EVENTS, seen, BRIEF_WAIT_MS) !==
-        "timed-out"
-    ) {
-      this.#briefFails = 0;
-      return true;
-    }
-    if (++this.#briefFails >= BRIEF_FAILS) {
-      this.#briefFails = 0;
-      this.#briefSkip = BRIEF_SKIP;
-    }
-    return false;
   }
 
   /** Whether a message or EOF is waiting. */

@@ -43,7 +43,7 @@ import "./_backend/subprocess/launcher.ts";
 import { registerProcessModule } from "./_backend/child.ts";
 import { dataToError } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
-import { checkTimeout } from "./_timeout.ts";
+import { deadlineOf, settlesBy } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
@@ -404,7 +404,7 @@ export class Process<A extends unknown[] = unknown[]> {
    * @throws {RangeError} When `timeout` is negative or not a number.
    */
   async join(timeout?: number): Promise<number | null> {
-    checkTimeout(timeout);
+    const deadline = deadlineOf(timeout);
     this.#checkOpen();
     if (this.#view) {
       throw new ProcessError(
@@ -418,16 +418,7 @@ export class Process<A extends unknown[] = unknown[]> {
       );
     }
     if (this.#end) return this.#end.exitCode;
-    if (timeout === undefined) {
-      await handle.ended;
-    } else {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        handle.ended,
-        new Promise((resolve) => timer = setTimeout(resolve, timeout)),
-      ]);
-      clearTimeout(timer);
-    }
+    await settlesBy(handle.ended, deadline);
     // `ended`'s own reaction (set in start) ran before ours.
     return this.exitCode;
   }

@@ -42,13 +42,14 @@ import {
   encodeItem,
   type RingState,
   SharedRing,
+  type Taken,
   WAIT_DONE,
   WAIT_GETS,
   WAIT_PUTS,
 } from "./_shm/ring.ts";
-import { waitUntilSync } from "./_shm/futex.ts";
-import { deadlineOf, remaining } from "./_timeout.ts";
-import { waitAsync } from "./_shm/wait_async.ts";
+import { waitUntil, waitUntilSync } from "./_shm/futex.ts";
+import { giveBack } from "./_shm/give_back.ts";
+import { deadlineOf } from "./_timeout.ts";
 import {
   registerKind,
   toWire,
@@ -111,6 +112,8 @@ let ringOf: (queue: Queue<unknown>) => SharedRing;
 
 /** What a get returns when the queue was closed while it waited. */
 const CLOSED = Symbol("closed");
+/** The methods that take an item: what a dead child's get gives back. */
+const GETS_OF = new Set(["get", "getSync", "getNowait"]);
 
 /**
  * A FIFO queue for any number of producers and consumers in any processes
@@ -292,19 +295,16 @@ export class Queue<T = unknown> {
     // The encoding may live in a scratch buffer that the next put reuses.
     encoded = { bytes: encoded.bytes.slice() };
     const ring = this.#ring;
-    for (;;) {
-      const seen = Atomics.load(ring.cells, WAIT_GETS);
-      if (this.#tryPut(encoded)) return;
-      const left = remaining(deadline);
-      if (left === 0) throw this.#full();
-      ring.addWaiter(WAIT_GETS, 1);
-      try {
-        await waitAsync(ring.cells, WAIT_GETS, seen, left);
-      } finally {
-        ring.addWaiter(WAIT_GETS, -1);
-      }
-      if (this.#closed) throw this.#closedError("put");
-    }
+    let put = false;
+    await waitUntil(
+      ring.cells,
+      WAIT_GETS,
+      deadline,
+      () => this.#closed || (put = this.#tryPut(encoded)),
+      ring.waitersOf(WAIT_GETS),
+    );
+    if (put) return;
+    throw this.#closed ? this.#closedError("put") : this.#full();
   }
 
   /**
@@ -402,20 +402,19 @@ export class Queue<T = unknown> {
     this.#check(method);
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
-    for (;;) {
-      const seen = Atomics.load(ring.cells, WAIT_PUTS);
-      const taken = ring.tryGet();
-      if (taken) return taken.value as T;
-      const left = remaining(deadline);
-      if (left === 0) throw this.#empty();
-      ring.addWaiter(WAIT_PUTS, 1);
-      try {
-        await waitAsync(ring.cells, WAIT_PUTS, seen, left);
-      } finally {
-        ring.addWaiter(WAIT_PUTS, -1);
-      }
-      if (this.#closed) return CLOSED;
-    }
+    const first = ring.tryGet();
+    if (first) return first.value as T;
+    let taken: Taken;
+    await waitUntil(
+      ring.cells,
+      WAIT_PUTS,
+      deadline,
+      () => this.#closed || (taken = ring.tryGet()) !== undefined,
+      ring.waitersOf(WAIT_PUTS),
+    );
+    if (taken) return taken.value as T;
+    if (this.#closed) return CLOSED;
+    throw this.#empty();
   }
 
   /**
@@ -469,7 +468,7 @@ export class Queue<T = unknown> {
     this.#check("getSync");
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
-    let taken: ReturnType<SharedRing["tryGet"]>;
+    let taken: Taken;
     const got = waitUntilSync(
       ring.cells,
       WAIT_PUTS,
@@ -530,6 +529,18 @@ export class Queue<T = unknown> {
   }
 
   /** Puts one encoded item if there is room; true when it was put. */
+  /**
+   * Puts back, at the end, an item a get took for a subprocess child that
+   * died before it had it (see _shm/give_back.ts).
+   *
+   * @ignore
+   */
+  [giveBack](method: string, item: unknown): boolean {
+    if (!GETS_OF.has(method)) return false;
+    // Not counted again: a JoinableQueue counts an item once, when put.
+    return this.#ring.tryPut(encodeItem(item), 0, false);
+  }
+
   #tryPut(encoded: Encoded): boolean {
     return this.#ring.tryPut(encoded, this.#maxsize, this.#counted);
   }
@@ -656,11 +667,13 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    */
   async join(): Promise<void> {
     const ring = ringOf(this);
-    for (;;) {
-      const seen = Atomics.load(ring.cells, WAIT_DONE);
-      if (ring.unfinished() === 0) return;
-      await waitAsync(ring.cells, WAIT_DONE, seen, Infinity);
-    }
+    if (ring.unfinished() === 0) return;
+    await waitUntil(
+      ring.cells,
+      WAIT_DONE,
+      Infinity,
+      () => ring.unfinished() === 0,
+    );
   }
 }
 
@@ -739,6 +752,15 @@ export class SimpleQueue<T = unknown> {
    */
   get(): Promise<T> {
     return this.#queue.get();
+  }
+
+  /**
+   * See {@linkcode Queue}'s.
+   *
+   * @ignore
+   */
+  [giveBack](method: string, item: unknown): boolean {
+    return this.#queue[giveBack](method, item);
   }
 
   /**

@@ -314,3 +314,31 @@ for (const backend of BACKENDS) {
     assert.equal(output.empty(), true);
   });
 }
+
+Deno.test("worker: a child terminated while blocked in getSync() never takes an item", async () => {
+  const q = new Queue<number>();
+  const ticks = new Int32Array(new SharedArrayBuffer(8));
+  const child = startChild(
+    new URL("./testdata/busy_targets.ts", import.meta.url),
+    "worker",
+    "getBlocked",
+    [q, ticks],
+  );
+  try {
+    while (Atomics.load(ticks, 0) === 0) {
+      const r = Atomics.waitAsync(ticks, 0, 0, 5_000);
+      if (r.async) await r.value;
+    }
+    child.terminate();
+    assert.equal(await child.join(), -15);
+    // Deno's terminate() does not interrupt a blocked thread: were the child
+    // still waiting, it would take this item as soon as it is put.
+    q.putNowait(7);
+    assert.equal(await q.get({ timeout: 5_000 }), 7);
+    assert.equal(Atomics.load(ticks, 1), 0, "the terminated child got an item");
+  } finally {
+    child.terminate();
+    await child.join();
+    q.close();
+  }
+});

@@ -20,6 +20,8 @@
  * @module
  */
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
+import { checkRunning } from "./_shm/registry.ts";
+import { giveBack } from "./_shm/give_back.ts";
 import { acquireDeadline, Hold } from "./_shm/mutex.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -138,6 +140,7 @@ export class Semaphore {
   }
 
   #take = (): boolean => {
+    checkRunning();
     const cells = this.#cells;
     for (;;) {
       const value = Atomics.load(cells, VALUE);
@@ -175,6 +178,7 @@ export class Semaphore {
     const bound = cells[BOUND];
     for (;;) {
       const value = Atomics.load(cells, VALUE);
+      checkRunning();
       if (bound >= 0 && value + n > bound) {
         throw new RangeError(
           `BoundedSemaphore released too many times: its value ${value} + ${n} would exceed its bound ${bound}; release only what was acquired`,
@@ -185,6 +189,18 @@ export class Semaphore {
       }
     }
     wake(cells, SEQ, n, SLEEPERS);
+  }
+
+  /**
+   * Gives back a unit an acquire took for a subprocess child that died
+   * before it had it (see _shm/give_back.ts).
+   *
+   * @ignore
+   */
+  [giveBack](method: string, taken: unknown): boolean {
+    if (taken !== true || !method.startsWith("acquire")) return false;
+    this.release();
+    return true;
   }
 
   /**

@@ -37,6 +37,7 @@ import {
   type WireForm,
 } from "./_wire.ts";
 import { Lock, RLock } from "./lock.ts";
+import { checkRunning } from "./_shm/registry.ts";
 // Re-exported so that this entry point documents the types it names.
 export type { AcquireOptions, HoldOptions, Lock, RLock } from "./lock.ts";
 
@@ -197,35 +198,42 @@ function cellsOf(
   length: number,
 ): Cells {
   const view = new VIEWS[type](buffer, 0, length);
+  // Every read and write through the library comes here: a process its
+  // parent ended gets an error instead (the typed array of `.array` is
+  // plain memory, beyond this check).
   if (type === "f32") {
     const bits = new Int32Array(buffer, 0, length);
     return {
       view,
-      load: (i) => (i32[0] = Atomics.load(bits, i), f32[0]),
-      store: (i, v) => (f32[0] = Number(v), Atomics.store(bits, i, i32[0])),
+      load: (i) => (checkRunning(), i32[0] = Atomics.load(bits, i), f32[0]),
+      store: (i, v) => (
+        checkRunning(), f32[0] = Number(v), Atomics.store(bits, i, i32[0])
+      ),
     };
   }
   if (type === "f64") {
     const bits = new BigInt64Array(buffer, 0, length);
     return {
       view,
-      load: (i) => (i64[0] = Atomics.load(bits, i), f64[0]),
-      store: (i, v) => (f64[0] = Number(v), Atomics.store(bits, i, i64[0])),
+      load: (i) => (checkRunning(), i64[0] = Atomics.load(bits, i), f64[0]),
+      store: (i, v) => (
+        checkRunning(), f64[0] = Number(v), Atomics.store(bits, i, i64[0])
+      ),
     };
   }
   if (type === "i64" || type === "u64") {
     const ints = view as BigInt64Array | BigUint64Array;
     return {
       view,
-      load: (i) => Atomics.load(ints, i),
-      store: (i, v) => Atomics.store(ints, i, BigInt(v)),
+      load: (i) => (checkRunning(), Atomics.load(ints, i)),
+      store: (i, v) => (checkRunning(), Atomics.store(ints, i, BigInt(v))),
     };
   }
   const ints = view as Int32Array;
   return {
     view,
-    load: (i) => Atomics.load(ints, i),
-    store: (i, v) => Atomics.store(ints, i, Number(v)),
+    load: (i) => (checkRunning(), Atomics.load(ints, i)),
+    store: (i, v) => (checkRunning(), Atomics.store(ints, i, Number(v))),
   };
 }
 
@@ -254,22 +262,26 @@ let reviving: SharedState | undefined;
 /** How `Value` and `SharedArray` reach the numbers of their base. */
 let cellsIn: (shared: SynchronizedBase) => Cells;
 
-const INDEX = /^(?:0|[1-9][0-9]*)$/;
+const INDEX = /^-?(?:0|[1-9][0-9]*)$/;
 
 /**
- * Wraps an array so that `arr[i]` reads and writes element `i`, as on a
- * typed array (out of range: reads `undefined`, writes nothing). Methods are
- * bound to the array itself, whose private fields a proxy does not have.
+ * Wraps an array so that `arr[i]` reads and writes element `i` as
+ * `arr.get(i)` and `arr.set(i, v)` do: atomically, negative counting from
+ * the end, and out of range a `RangeError` (Python's `IndexError`) rather
+ * than a write that goes nowhere. Methods are bound to the array itself,
+ * whose private fields a proxy does not have.
  */
-function indexed<T extends object>(target: T, cells: Cells): T {
+function indexed<C extends TypeCode>(
+  target: SharedArray<C>,
+  length: number,
+): SharedArray<C> {
   const bound = new Map<PropertyKey, unknown>();
-  const length = cells.view.length;
   const index = (key: PropertyKey): number =>
-    typeof key === "string" && INDEX.test(key) ? Number(key) : -1;
+    typeof key === "string" && INDEX.test(key) ? Number(key) : NaN;
   return new Proxy(target, {
     get(target, key) {
       const i = index(key);
-      if (i >= 0) return i < length ? cells.load(i) : undefined;
+      if (!Number.isNaN(i)) return target.get(i);
       const value = Reflect.get(target, key, target);
       if (typeof value !== "function") return value;
       let fn = bound.get(key);
@@ -281,13 +293,13 @@ function indexed<T extends object>(target: T, cells: Cells): T {
     },
     set(target, key, value) {
       const i = index(key);
-      if (i < 0) return Reflect.set(target, key, value, target);
-      if (i < length) cells.store(i, value);
+      if (Number.isNaN(i)) return Reflect.set(target, key, value, target);
+      target.set(i, value);
       return true;
     },
     has(target, key) {
       const i = index(key);
-      return i >= 0 ? i < length : Reflect.has(target, key);
+      return Number.isNaN(i) ? Reflect.has(target, key) : i >= 0 && i < length;
     },
   });
 }
@@ -552,7 +564,10 @@ export class Value<C extends TypeCode = TypeCode> extends SynchronizedBase<C> {
 export class SharedArray<C extends TypeCode = TypeCode>
   extends SynchronizedBase<C>
   implements Iterable<ElementOf<C>> {
-  /** An element, read or written atomically: `arr[0] = 1` as in Python. */
+  /**
+   * An element, read or written atomically: `arr[0] = 1` as in Python
+   * (`arr[-1]` is the last; out of range is a `RangeError`).
+   */
   [index: number]: ElementOf<C>;
   #cells: Cells;
 
@@ -586,7 +601,7 @@ export class SharedArray<C extends TypeCode = TypeCode>
     super(type, items?.length ?? (sizeOrInitializer as number), options);
     const cells = this.#cells = cellsIn(this);
     items?.forEach((item, i) => cells.store(i, item));
-    return indexed(this, cells);
+    return indexed(this, cells.view.length);
   }
 
   /**

@@ -74,7 +74,7 @@ Deno.test("Array: from a size or from values; index, get, set, iterate", () => {
   assert.equal(arr.get(-3), 1);
   arr.array[0] = 10;
   assert.deepEqual([...arr], [10, 20, 30]);
-  assert.equal(arr[3], undefined);
+  assert.throws(() => arr[3], RangeError, "out of range, as in Python");
   assert.equal(1 in arr, true);
   assert.equal(3 in arr, false);
   assert.throws(() => arr.get(3), RangeError);

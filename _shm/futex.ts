@@ -1,34 +1,69 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// The one waiting mechanism of every synchronization primitive: wait until a
+// The one place this library waits on shared memory: every `Atomics.wait`
+// and `Atomics.waitAsync` is here, with what each needs around it (the one
+// exception is the subprocess proxy's I/O Worker, whose source is a string
+// that can import nothing). Every primitive waits the same way: until a
 // condition on shared memory holds, sleeping on a 32-bit word between tries.
 //
 // A waiter reads the word, tries, and sleeps only while the word still has
 // the value it read; whoever makes progress possible changes the word first
-// (a sequence number bumped by `wake`, or a slot's own state) and notifies
-// after. So a wake-up that falls between a failed try and the sleep is never
-// lost: the sleep sees a changed word and returns at once.
+// (a sequence number bumped by `wake`) and notifies after. So a wake-up that
+// falls between a failed try and the sleep is never lost: the sleep sees a
+// changed word and returns at once. The word must change at every such
+// step, never go back to a value it had: a waiter that read it just before
+// would sleep through the step. (A notify that changes nothing only makes
+// sleepers try again.) A waiter counts itself in `sleepers` after
+// its first try failed and before it sleeps: a waker bumps the word before
+// it reads the count, so either it sees the waiter counted, or the waiter's
+// sleep sees the bumped word.
 //
-// Sleeps last at most SLICE ms, after which the waiter tries again. That
-// bounds how long a waiter can miss something no one notified it of: the
-// death of a lock's owner, a waiter that timed out after being picked.
+// Sleeps last at most a slice (SLICE ms unless the caller asks for another),
+// after which the waiter tries again. That bounds how long a waiter can miss
+// something no one notified it of: the death of a lock's owner, a waiter
+// that timed out after being picked, the end of a pipe's peer.
 //
 // The sync flavour blocks the thread with `Atomics.wait` (allowed on Deno's
-// main thread too). The async flavour uses `Atomics.waitAsync`, whose pending
-// promise does not keep Deno's event loop alive, so it also holds a timer of
-// the same length for the duration of the sleep.
-import { blockingWait, stopIfEnded } from "./registry.ts";
-import { remaining } from "../_timeout.ts";
+// main thread too). Deno's `Worker.terminate()` does not interrupt a thread
+// that is blocked, or busy: a Worker child that its parent already ended
+// would wait on, and then take what it waited for (a lock, an item, a
+// message). Nor does the agent that acts for a subprocess child stop its
+// waits when the child dies. So every wait checks the process table
+// (`checkRunning`) before each try, and a wait of a process its parent
+// ended throws instead of taking anything.
+//
+// The async flavour uses `Atomics.waitAsync`, whose pending promise does
+// not keep Deno's event loop alive: a program whose only pending work is
+// such a wait would end with "promise never resolved". While any async wait
+// is pending, one long interval is ref'd so the process stays up; it is
+// unref'd (not cleared, which is cheaper to undo) when none is. An async
+// wait does not block the thread, so `terminate()` stops it as it should.
+import { checkRunning } from "./registry.ts";
+import { MAX_TIMER_MS, remaining } from "../_timeout.ts";
 
-/** The longest sleep between two tries, in milliseconds. */
+/** The longest sleep between two tries, in milliseconds, unless told otherwise. */
 export const SLICE = 50;
 
-/** Milliseconds to sleep next: a slice, or less when the deadline is near. */
-function nap(deadline: number): number {
-  return Math.min(remaining(deadline), SLICE);
+/** No word counts the sleepers: {@linkcode wake} always notifies. */
+export const NO_SLEEPERS = -1;
+
+/** How a wait sleeps; every field is optional. */
+export interface SleepOptions {
+  /**
+   * The longest sleep between two tries in milliseconds (default
+   * {@linkcode SLICE}). A blocking wait never blocks longer than `SLICE` at
+   * once, whatever this says: that is how soon an ended child stops.
+   */
+  slice?: number;
+  /**
+   * The async flavour spins and blocks briefly before it parks, adapting
+   * as the {@linkcode Brief} says.
+   */
+  brief?: Brief;
 }
 
 /**
- * Tries `attempt` until it returns `true` or `deadline` passes, sleeping on
+ * Tries `attempt` until it returns `true` or `deadline` (a
+ * `performance.now()` time, or `Infinity`) passes, blocking the thread on
  * `cells[index]` in between. When `sleepers` is given, `cells[sleepers]`
  * counts the waiters so that {@linkcode wake} can skip the notify when there
  * are none.
@@ -40,17 +75,22 @@ export function waitUntilSync(
   index: number,
   deadline: number,
   attempt: () => boolean,
-  sleepers = -1,
+  sleepers: number = NO_SLEEPERS,
+  options?: SleepOptions,
 ): boolean {
-  stopIfEnded();
+  checkRunning();
+  let seen = Atomics.load(cells, index);
+  if (attempt()) return true;
+  const slice = Math.min(options?.slice ?? SLICE, SLICE);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
-      const seen = Atomics.load(cells, index);
-      if (attempt()) return true;
-      const ms = nap(deadline);
+      const ms = Math.min(remaining(deadline), slice);
       if (ms === 0) return false;
-      blockingWait(cells, index, seen, ms);
+      block(cells, index, seen, ms);
+      checkRunning();
+      seen = Atomics.load(cells, index);
+      if (attempt()) return true;
     }
   } finally {
     if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
@@ -58,51 +98,63 @@ export function waitUntilSync(
 }
 
 /**
- * The async twin of {@linkcode waitUntilSync}: the event loop keeps running
- * while it sleeps.
- *
- * @returns Whether `attempt` succeeded before the deadline.
+ * What {@linkcode waitUntil} returns when its first try succeeds: a caller
+ * on a hot path can skip its `await` (one turn of the microtask queue) then.
  */
-export async function waitUntil(
+export const SUCCEEDED: Promise<boolean> = Promise.resolve(true);
+
+/**
+ * The async twin of {@linkcode waitUntilSync}: the event loop keeps running
+ * while it sleeps (except for a {@linkcode Brief} block, when one is given).
+ * The first try runs at once, before this returns; when it succeeds, no
+ * async function runs at all.
+ *
+ * @returns Whether `attempt` succeeded before the deadline; a rejection
+ * with what `attempt` threw.
+ */
+export function waitUntil(
   cells: Int32Array,
   index: number,
   deadline: number,
   attempt: () => boolean,
-  sleepers = -1,
+  sleepers: number = NO_SLEEPERS,
+  options?: SleepOptions,
 ): Promise<boolean> {
-  if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
+  let seen: number;
   try {
-    for (;;) {
-      const seen = Atomics.load(cells, index);
-      if (attempt()) return true;
-      const ms = nap(deadline);
-      if (ms === 0) return false;
-      await sleepAsync(cells, index, seen, ms);
-    }
-  } finally {
-    if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
+    checkRunning();
+    seen = Atomics.load(cells, index);
+    if (attempt()) return SUCCEEDED;
+  } catch (error) {
+    return Promise.reject(error);
   }
+  return sleepThenTry(cells, index, seen, deadline, attempt, sleepers, options);
 }
 
-/** Sleeps while `cells[index] === seen`, for at most `ms`, without blocking. */
-async function sleepAsync(
+/** The rest of {@linkcode waitUntil}, after a first try that failed. */
+async function sleepThenTry(
   cells: Int32Array,
   index: number,
   seen: number,
-  ms: number,
-): Promise<void> {
-  const result = Atomics.waitAsync(cells, index, seen, ms);
-  if (!result.async) return;
-  // The timer keeps the event loop alive, and ends the sleep should the
-  // waitAsync timeout be late.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const keepAlive = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms + 5);
-  });
+  deadline: number,
+  attempt: () => boolean,
+  sleepers: number,
+  options: SleepOptions | undefined,
+): Promise<boolean> {
+  const slice = options?.slice ?? SLICE;
+  const brief = options?.brief;
+  if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
-    await Promise.race([result.value, keepAlive]);
+    for (;;) {
+      const ms = Math.min(remaining(deadline), slice);
+      if (ms === 0) return false;
+      if (!brief?.wait(cells, index, seen)) await park(cells, index, seen, ms);
+      checkRunning();
+      seen = Atomics.load(cells, index);
+      if (attempt()) return true;
+    }
   } finally {
-    clearTimeout(timer);
+    if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
   }
 }
 
@@ -115,10 +167,106 @@ export function wake(
   cells: Int32Array,
   index: number,
   count = Infinity,
-  sleepers = -1,
+  sleepers: number = NO_SLEEPERS,
 ): void {
   Atomics.add(cells, index, 1);
   if (sleepers < 0 || Atomics.load(cells, sleepers) > 0) {
     Atomics.notify(cells, index, count);
+  }
+}
+
+/** How long a {@linkcode Brief} spins before it blocks. */
+const SPIN_MS = 0.01;
+/** How long a {@linkcode Brief} blocks the thread at most. */
+const BRIEF_MS = 0.1;
+/** After this many briefs in a row ran out, this many waits park at once. */
+const BRIEF_FAILS = 4;
+const BRIEF_SKIP = 200;
+
+/**
+ * What an async waiter does before it parks, for a peer that usually
+ * answers within microseconds (a pipe's round trip): spin 10 µs (a peer on
+ * another core answers sooner), then block the thread for at most 0.1 ms.
+ * Parking costs an event-loop wake-up, tens of microseconds; 0.1 ms is short
+ * enough not to hold up the event loop noticeably. Adaptive: after a few
+ * briefs in a row ran out (a peer that is slow to answer, or a busy
+ * machine), the next waits park at once for a while, so that a slow peer
+ * does not cost the event loop a blocked 0.1 ms per wait. One per waiter
+ * that has a peer (a pipe end), since it learns that peer's pace.
+ */
+export class Brief {
+  /** Briefs that ran out in a row, and waits left that park at once. */
+  #fails = 0;
+  #skip = 0;
+
+  /**
+   * Spins, then blocks briefly, while `cells[index]` is `seen`.
+   *
+   * @returns Whether the word changed (or was notified) meanwhile.
+   */
+  wait(cells: Int32Array, index: number, seen: number): boolean {
+    if (this.#skip > 0) {
+      this.#skip--;
+      return false;
+    }
+    if (
+      spinWhile(cells, index, seen, SPIN_MS) ||
+      block(cells, index, seen, BRIEF_MS) !== "timed-out"
+    ) {
+      this.#fails = 0;
+      return true;
+    }
+    if (++this.#fails >= BRIEF_FAILS) {
+      this.#fails = 0;
+      this.#skip = BRIEF_SKIP;
+    }
+    return false;
+  }
+}
+
+/** Spins while `cells[index]` is `value`, `ms` at most; true if it changed. */
+function spinWhile(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): boolean {
+  const end = performance.now() + ms;
+  for (let i = 1; Atomics.load(cells, index) === value; i++) {
+    if ((i & 31) === 0 && performance.now() >= end) return false;
+  }
+  return true;
+}
+
+/** Blocks the thread while `cells[index]` is `value`, `ms` at most. */
+function block(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): "ok" | "not-equal" | "timed-out" {
+  return Atomics.wait(cells, index, value, ms);
+}
+
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+let parked = 0;
+
+/** Sleeps while `cells[index]` is `value`, `ms` at most, without blocking. */
+async function park(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): Promise<void> {
+  const result = Atomics.waitAsync(cells, index, value, ms);
+  if (!result.async) return;
+  if (parked++ === 0) {
+    keepAlive ??= setInterval(() => {}, MAX_TIMER_MS);
+    Deno.refTimer(keepAlive);
+  }
+  try {
+    await result.value;
+  } finally {
+    if (--parked === 0) Deno.unrefTimer(keepAlive!);
   }
 }

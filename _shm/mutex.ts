@@ -18,8 +18,8 @@
 //   the death is recorded; the parent of a child that ended frees what the
 //   child held at once (`ownerEnded`).
 import { SLICE, waitUntil, waitUntilSync, wake } from "./futex.ts";
-import { isAlive } from "./registry.ts";
-import { checkTimeout } from "../_timeout.ts";
+import { checkRunning, isAlive } from "./registry.ts";
+import { deadlineOf } from "../_timeout.ts";
 import { ProcessError } from "../errors.ts";
 
 const STATE = 0;
@@ -54,7 +54,7 @@ export interface Blocking {
 export function acquireDeadline(options: Blocking | undefined): number {
   if (options === undefined) return Infinity;
   const { blocking = true, timeout } = options;
-  checkTimeout(timeout);
+  const deadline = deadlineOf(timeout);
   if (!blocking) {
     if (timeout !== undefined) {
       throw new TypeError(
@@ -63,7 +63,7 @@ export function acquireDeadline(options: Blocking | undefined): number {
     }
     return 0;
   }
-  return timeout === undefined ? Infinity : performance.now() + timeout;
+  return deadline;
 }
 
 /** The shared state of one lock and the operations on it. */
@@ -85,6 +85,7 @@ export class Mutex {
 
   /** Takes the lock for `me` if it is free: the fast path. */
   tryAcquire(me: number): boolean {
+    checkRunning();
     return Atomics.compareExchange(this.cells, STATE, 0, me) === 0;
   }
 
@@ -120,6 +121,9 @@ export class Mutex {
     const cells = this.cells;
     for (;;) {
       const state = Atomics.load(cells, STATE);
+      // Checked between the read and the swap: a child ended after the
+      // check cannot have seen a hold that its parent took after the end.
+      checkRunning();
       if (state <= 0) return false;
       if ((state & CONTENDED) === 0) {
         if (Atomics.compareExchange(cells, STATE, state, 0) === state) {
@@ -152,6 +156,7 @@ export class Mutex {
   }
 
   #spin(me: number): boolean {
+    checkRunning();
     const cells = this.cells;
     for (let i = 0; i < SPIN; i++) {
       if (

@@ -7,10 +7,16 @@
  * A child's parent marks it alive before it runs and ended (with all its
  * descendants) when it ends, whichever way it ended. Primitives that record
  * an owner (a `Lock`) ask {@linkcode isAlive} to tell a held lock from an
- * abandoned one.
+ * abandoned one. Every operation of a primitive, and every wait after each
+ * wake-up, calls {@linkcode checkRunning}: a child whose parent ended it
+ * (a Worker thread busy in synchronous code, which `terminate()` does not
+ * stop, or the agent that acts for a subprocess child) gets an error there
+ * instead of an effect.
  *
  * @module
  */
+
+import { ProcessError } from "../errors.ts";
 
 /** Worker pids start above the largest Linux pid, so they never look like an OS pid. */
 export const WORKER_PID_BASE = 1 << 22;
@@ -45,6 +51,13 @@ let self: Identity = {
   parentPid: null,
   parentName: null,
 };
+
+// The cell of the table that holds this process's own pid while it runs,
+// found once: checkRunning() is one load. -1 in the root, which no parent
+// can end. A child that was ended before it looked points at ROOT, which
+// never holds a child's pid.
+let ownCell = -1;
+let exempted = false;
 
 function tree(): Int32Array {
   if (!table) {
@@ -94,8 +107,31 @@ export function childTreeState(self: Identity): TreeState {
 
 /** Called once in a child, before any user code runs. */
 export function adoptTreeState(state: TreeState): void {
-  table = new Int32Array(state.table);
+  const t = table = new Int32Array(state.table);
   self = state.self;
+  if (self.pid === t[ROOT]) ownCell = -1;
+  else {
+    const slot = slotOf(t, self.pid);
+    ownCell = slot < 0 ? ROOT : PIDS + slot;
+  }
+}
+
+/**
+ * Throws when this process's parent has ended it: called at the start of
+ * every operation of a primitive and after every wake-up of a wait, so that
+ * a child that goes on running after its end (see the top of the file)
+ * changes nothing through this library.
+ *
+ * @throws {ProcessError} When this process was ended by its parent.
+ */
+export function checkRunning(): void {
+  if (
+    ownCell >= 0 && Atomics.load(table!, ownCell) !== self.pid && !exempted
+  ) {
+    throw new ProcessError(
+      `This process was ended by its parent: ${self.name} (pid ${self.pid}) can no longer use the primitives it was given; stop its work and return`,
+    );
+  }
 }
 
 /** A pid for a new Worker child, unique within the tree. */
@@ -129,38 +165,18 @@ export function isAlive(pid: number): boolean {
   return pid === t[ROOT] || slotOf(t, pid) >= 0;
 }
 
-/** The longest a blocked thread goes without checking that it may run on. */
-const BLOCK_SLICE_MS = 100;
-
 /**
- * `Atomics.wait` for a slice of at most 100 ms, for loops that wait again
- * until their own condition holds. Deno's `Worker.terminate()` does not
- * interrupt a thread that is blocked or busy, so a Worker child that its
- * parent already ended would wait on, and then take what it waited for:
- * after each wake-up or slice, a child whose parent marked it ended stops
- * itself.
+ * Runs `fn` with {@linkcode checkRunning} passing: how the agent of a
+ * subprocess child that died gives back what a call took for it.
+ *
+ * @returns What `fn` returns.
  */
-export function blockingWait(
-  cells: Int32Array,
-  index: number,
-  value: number,
-  timeout: number,
-): "ok" | "not-equal" | "timed-out" {
-  const result = Atomics.wait(
-    cells,
-    index,
-    value,
-    Math.min(timeout, BLOCK_SLICE_MS),
-  );
-  stopIfEnded();
-  return result;
-}
-
-/**
- * Stops this Worker child if its parent has marked it ended (see
- * {@linkcode blockingWait}); called before a blocking wait starts, too, so
- * a child that was ended just before it never takes what it waits for.
- */
-export function stopIfEnded(): void {
-  if (!isAlive(self.pid)) Deno.exit(1);
+export function exempt<T>(fn: () => T): T {
+  const was = exempted;
+  exempted = true;
+  try {
+    return fn();
+  } finally {
+    exempted = was;
+  }
 }

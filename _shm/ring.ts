@@ -17,14 +17,25 @@
 // Every change of the header is first written to a small journal and then
 // applied, so the new holder redoes a change that was cut short: a put or
 // get either happened whole or not at all.
+//
+// Why this lock is not the `Mutex` of mutex.ts, though both are a pid in a
+// word: they differ in what they do with a dead holder. A `Mutex` guards
+// user code, and hands a dead holder's lock on at once (its parent frees
+// it as soon as the child ended). The ring's lock guards the ring itself:
+// Deno marks a terminated Worker ended before its thread stops running
+// JavaScript, so the lock is taken over only once one acquisition has held
+// it for TAKEOVER_MS with its holder marked ended, and the taker then
+// redoes the journal. Two writers at once would corrupt the ring for
+// every process. Both wait the same way (futex.ts).
 import v8 from "node:v8";
-import { blockingWait, identity, isAlive } from "./registry.ts";
+import { waitUntilSync, wake } from "./futex.ts";
+import { checkRunning, identity, isAlive } from "./registry.ts";
 import { toWire } from "../_wire.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // 0 when free, else the holder's pid
 const LOCK_WAITERS = 1;
-const LOCK_SEQ = 18; // bumped by every acquisition, to tell one from the next
+const LOCK_SEQ = 18; // bumped by every release: what lock waiters wait on
 const COUNT = 2; // items in the ring (read without the lock by qsize)
 const HEAD = 3; // byte offset of the first item
 const TAIL = 4; // byte offset after the last item
@@ -275,8 +286,7 @@ export class SharedRing {
     } finally {
       this.#unlock();
     }
-    Atomics.add(cells, PUTS, 1);
-    if (Atomics.load(cells, GET_WAITERS) > 0) Atomics.notify(cells, PUTS);
+    wake(cells, PUTS, Infinity, GET_WAITERS);
     return true;
   }
 
@@ -318,8 +328,7 @@ export class SharedRing {
     } finally {
       this.#unlock();
     }
-    Atomics.add(cells, GETS, 1);
-    if (Atomics.load(cells, PUT_WAITERS) > 0) Atomics.notify(cells, GETS);
+    wake(cells, GETS, Infinity, PUT_WAITERS);
     if (payload) {
       value = tag === STRING
         ? decoder.decode(payload)
@@ -351,16 +360,8 @@ export class SharedRing {
     } finally {
       this.#unlock();
     }
-    if (left === 0) {
-      Atomics.add(cells, DONE, 1);
-      Atomics.notify(cells, DONE);
-    }
+    if (left === 0) wake(cells, DONE);
     return true;
-  }
-
-  /** Counts a waiter on `cell` (PUTS or GETS), so that wakers notify it. */
-  addWaiter(cell: number, delta: 1 | -1): void {
-    Atomics.add(this.#cells, this.waitersOf(cell), delta);
   }
 
   /** The cell that counts the waiters sleeping on `cell`. */
@@ -443,42 +444,70 @@ export class SharedRing {
     Atomics.store(cells, JOURNAL, 0);
   }
 
+  /**
+   * Every operation on the ring goes through here. A process its parent
+   * ended gets an error instead, checked once it holds the lock: whatever
+   * the parent does after the end waits for this lock, so it comes after.
+   */
   #lock(): void {
     if (Atomics.compareExchange(this.#cells, LOCK, 0, this.#me) !== 0) {
       this.#lockSlow();
     }
-    Atomics.add(this.#cells, LOCK_SEQ, 1);
+    try {
+      checkRunning();
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    }
   }
 
   #lockSlow(): void {
     const cells = this.#cells;
+    for (let spins = 0; spins < SPINS; spins++) {
+      if (Atomics.compareExchange(cells, LOCK, 0, this.#me) === 0) return;
+    }
+    // The lock word goes back to 0 at every release, so waiters sleep on
+    // the release count instead (see futex.ts).
+    waitUntilSync(
+      cells,
+      LOCK_SEQ,
+      Infinity,
+      this.#lockAttempt(),
+      LOCK_WAITERS,
+      { slice: LOCK_CHECK_MS },
+    );
+  }
+
+  /**
+   * One try of a lock waiter: it takes the lock when it is free, or when a
+   * holder marked ended has held it for TAKEOVER_MS without a release (a
+   * Worker marked ended may still run: each release restarts the count).
+   */
+  #lockAttempt(): () => boolean {
+    const cells = this.#cells;
     let stuck = { holder: 0, seq: 0, since: 0 };
-    for (let spins = 0;; spins++) {
+    return () => {
       const holder = Atomics.compareExchange(cells, LOCK, 0, this.#me);
-      if (holder === 0) return;
-      if (spins < SPINS) continue;
-      Atomics.add(cells, LOCK_WAITERS, 1);
-      blockingWait(cells, LOCK, holder, LOCK_CHECK_MS);
-      Atomics.sub(cells, LOCK_WAITERS, 1);
+      if (holder === 0) return true;
+      if (isAlive(holder)) return false;
       const seq = Atomics.load(cells, LOCK_SEQ);
-      if (Atomics.load(cells, LOCK) !== holder || isAlive(holder)) continue;
       if (stuck.holder !== holder || stuck.seq !== seq) {
         stuck = { holder, seq, since: performance.now() };
-      } else if (performance.now() - stuck.since >= TAKEOVER_MS) {
-        // The holder ended inside its critical section: take over, and
-        // finish the change it had journaled, if any.
-        if (Atomics.compareExchange(cells, LOCK, holder, this.#me) === holder) {
-          if (Atomics.load(cells, JOURNAL) === 1) this.#apply();
-          return;
-        }
+        return false;
       }
-    }
+      if (performance.now() - stuck.since < TAKEOVER_MS) return false;
+      // The holder ended inside its critical section: take over, and
+      // finish the change it had journaled, if any.
+      if (Atomics.compareExchange(cells, LOCK, holder, this.#me) !== holder) {
+        return false;
+      }
+      if (Atomics.load(cells, JOURNAL) === 1) this.#apply();
+      return true;
+    };
   }
 
   #unlock(): void {
     Atomics.store(this.#cells, LOCK, 0);
-    if (Atomics.load(this.#cells, LOCK_WAITERS) > 0) {
-      Atomics.notify(this.#cells, LOCK, 1);
-    }
+    wake(this.#cells, LOCK_SEQ, 1, LOCK_WAITERS);
   }
 }

@@ -15,7 +15,7 @@
 //   closed, or a pipe end used the wrong way, is `ProcessError`;
 //   AttributeError for a bad option is `TypeError`; `queue.Full`/`Empty`,
 //   `EOFError`, `TimeoutError` and `BrokenBarrierError` keep their names.
-import type { Backend } from "../_wire.ts";
+import type { Backend } from "../process.ts";
 import { activeChildren, getStartMethod, setStartMethod } from "../process.ts";
 import type { Value } from "../shared.ts";
 

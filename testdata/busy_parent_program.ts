@@ -17,14 +17,14 @@ export function spinAfter(started: Event): void {
 if (import.meta.main) {
   const [child, end, daemon] = Deno.args;
   const started = new Event();
-  const p = new Process({
+  const p = new Process<never[]>({
     target: child === "loading"
       ? {
         module: new URL("./loading_forever.ts", import.meta.url),
         export: "neverReached",
       }
       : spinAfter,
-    args: child === "loading" ? [] : [started],
+    args: (child === "loading" ? [] : [started]) as never[],
     backend: "subprocess",
     daemon: daemon === "daemon",
   });

@@ -3,6 +3,7 @@
 import type { Event } from "../event.ts";
 import type { Lock } from "../lock.ts";
 import type { Queue } from "../queue.ts";
+import type { Semaphore } from "../semaphore.ts";
 import type { SharedArray, Value } from "../shared.ts";
 
 /** Sets `Deno.exitCode` and returns, as a Deno program may. */
@@ -85,4 +86,28 @@ export function spinForever(started: Int32Array): void {
   for (;;) {
     // Never returns, never yields.
   }
+}
+
+/**
+ * Starts a get of `queue`, then sets `ready`, and waits for the item: a
+ * getter to kill. (A subprocess child's calls are served in the order it
+ * makes them, so once `ready` is set, the get is waiting in the parent.)
+ */
+export async function getThenSignal(
+  queue: Queue<number>,
+  ready: Event,
+): Promise<void> {
+  const got = queue.get();
+  await ready.set();
+  await got;
+}
+
+/** The same with an acquire of `semaphore`: a waiter to kill. */
+export async function acquireThenSignal(
+  semaphore: Semaphore,
+  ready: Event,
+): Promise<void> {
+  const taken = semaphore.acquire();
+  await ready.set();
+  await taken;
 }

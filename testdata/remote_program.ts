@@ -24,7 +24,7 @@ export async function produce(
 }
 
 if (import.meta.main) {
-  for (const backend of Deno.args.slice(1)) {
+  for (const backend of Deno.args.slice(1) as import("../mod.ts").Backend[]) {
     const queue = new mp.Queue<number>();
     const lock = new mp.Lock();
     const total = new mp.Value("i32", 0, { lock: false });

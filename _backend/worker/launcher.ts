@@ -69,8 +69,13 @@ class WorkerChild implements ChildHandle {
   #finish(end: ChildEnd): void {
     if (this.#done) return;
     this.#done = true;
-    this.#worker.terminate();
+    // Ended in the table first: a thread that terminate() does not stop
+    // (one busy in synchronous code) finds every library call refused.
     markEnded(this.pid);
+    this.#worker.terminate();
+    // Nor must such a thread keep this process alive once its main module
+    // is done.
+    setWorkerRef(this.#worker, false);
     this.#resolve({ exitCode: end.exitCode, error: end.error });
   }
 }

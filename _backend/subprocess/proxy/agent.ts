@@ -19,6 +19,7 @@ import { shapeOf, SYMBOLS } from "./shape.ts";
 // Revives the proxies that come in a call's arguments.
 import "./client.ts";
 import { adoptTreeState, identity, markEnded } from "../../../_shm/registry.ts";
+import { giveBackFor } from "../../../_shm/give_back.ts";
 import {
   encodeFrame,
   forEachFrame,
@@ -153,9 +154,9 @@ async function perform(
   writer: FrameWriter,
 ): Promise<void> {
   let bytes: Uint8Array;
+  let result: unknown;
   try {
     const args = decodeSync(request.a) as unknown[];
-    let result: unknown;
     if (request.op === "get") {
       result = target[member(request.n)];
     } else if (request.op === "set") {
@@ -174,8 +175,16 @@ async function perform(
     bytes = encodeResult(result, tag);
   } catch (error) {
     bytes = encodeFrame({ err: errorToData(error) } satisfies Reply, tag);
+    await writer.sendBytes(bytes).catch(() => {});
+    return;
   }
-  await writer.sendBytes(bytes).catch(() => {});
+  // A child that died while its call waited here cannot take the answer:
+  // what the call took goes back (an item to its queue, a unit to its
+  // semaphore). A child that died after the answer was written had it.
+  const delivered = await writer.sendBytes(bytes).then(() => true, () => false);
+  if (!delivered && request.op === "call") {
+    giveBackFor(target, request.n, result);
+  }
 }
 
 /**

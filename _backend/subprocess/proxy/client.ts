@@ -16,6 +16,7 @@
 // "pending" at once and settled later, so every method keeps its shape.
 import { dataToError } from "../../../_error.ts";
 import { ProcessError } from "../../../errors.ts";
+import { waitUntilSync } from "../../../_shm/futex.ts";
 import { decodeFrame, encodeFrame, loadV8 } from "../channel.ts";
 import { type MemberKind, SYMBOLS } from "./shape.ts";
 import {
@@ -238,9 +239,8 @@ class Client {
     Atomics.store(this.#ctl, READY, 0);
     Atomics.store(this.#ctl, WAITING, id);
     this.#send(bytes);
-    while (Atomics.load(this.#ctl, READY) === 0) {
-      Atomics.wait(this.#ctl, READY, 0);
-    }
+    const ctl = this.#ctl;
+    waitUntilSync(ctl, READY, Infinity, () => Atomics.load(ctl, READY) !== 0);
     if (Atomics.load(this.#ctl, CLOSED)) {
       Atomics.store(this.#ctl, WAITING, 0);
       throw this.#closedError();
