@@ -54,7 +54,7 @@ const PARENT_ENDS: [string, (run: ProgramRun) => void][] = [
   ["killed", (run) => run.kill("SIGKILL")],
   ["terminated", (run) => run.kill("SIGTERM")],
   ["interrupted", (run) => run.kill("SIGINT")],
-  ["crashed", () => {}],
+  ["crashed", (run) => run.kill("SIGUSR1")],
 ];
 for (const [ending, end] of PARENT_ENDS) {
   for (const child of ["busy", "loading"]) {
@@ -70,7 +70,11 @@ for (const [ending, end] of PARENT_ENDS) {
           assert.ok(pid > 0, "the parent printed its child's pid");
           assert.ok(running(pid));
           end(program);
-          assert.ok(await program.status(30_000), "the parent ended");
+          const status = await program.status(30_000);
+          assert.ok(status, "the parent ended");
+          if (ending === "crashed") {
+            assert.equal(status.code, 1, "of its uncaught error");
+          }
           assert.ok(
             await eventually(() => !running(pid), 1_000),
             "the child ended within 1 s of its parent",
@@ -369,7 +373,7 @@ for (const [ending, mode, end] of TEMP_ENDS) {
 }
 
 Deno.test(
-  "subprocess: a parent that handles SIGINT itself keeps running and its directory",
+  "subprocess: a parent that handles SIGINT itself keeps its directory and can still start children",
   async () => {
     const tmp = await Deno.makeTempDir();
     try {
@@ -380,9 +384,12 @@ Deno.test(
       );
       assert.equal(await program.line(), "ready");
       program.kill("SIGINT");
-      assert.equal(await program.line(), "handled SIGINT");
-      assert.equal(await program.status(200), null, "it still runs");
-      assert.equal([...Deno.readDirSync(tmp)].length, 1, "with its directory");
+      assert.equal(
+        await program.line(),
+        "handled SIGINT: 0",
+        "it still starts children",
+      );
+      assert.equal([...Deno.readDirSync(tmp)].length, 1, "in its directory");
       program.kill("SIGTERM");
       const status = await program.status(30_000);
       assert.equal(

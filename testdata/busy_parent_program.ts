@@ -2,7 +2,8 @@
 // A parent of one subprocess child that never yields to its event loop:
 // busy in its target ("busy"), or still loading its module ("loading").
 // It prints the child's pid, then waits for good ("wait": the test kills it
-// with a signal) or dies of an uncaught error ("crash").
+// with a signal) or until the test sends SIGUSR1, on which it dies of an
+// uncaught error ("crash"; the test first checks that the child runs).
 // Deno.args: [child: "busy" | "loading", end: "wait" | "crash", "daemon" | "plain"].
 import { Event } from "../event.ts";
 import { Process } from "../process.ts";
@@ -30,7 +31,13 @@ if (import.meta.main) {
   });
   p.start();
   if (child !== "loading") await started.wait();
+  if (end === "crash") {
+    Deno.addSignalListener("SIGUSR1", () => {
+      setTimeout(() => {
+        throw new Error("the parent crashed");
+      });
+    });
+  }
   console.log(p.pid);
-  if (end === "crash") throw new Error("the parent crashed");
   await p.join();
 }

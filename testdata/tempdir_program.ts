@@ -2,20 +2,26 @@
 // A parent that starts a subprocess child, waits for it, prints "ready",
 // then ends the way Deno.args[0] says: "return", "throw", "exit", "wait"
 // (for a signal from the test), "block" (its main thread blocked for good,
-// for a signal from the test), or "listen" (it handles SIGINT itself,
-// printing "handled SIGINT", and waits for another signal).
+// for a signal from the test), or "listen" (it handles SIGINT itself, by
+// starting and joining another child and printing "handled SIGINT: <its
+// exit code>", and waits for another signal).
 import { Event } from "../event.ts";
 import { Process } from "../process.ts";
 
 export function noop(): void {}
 
 if (import.meta.main) {
+  const run = () => {
+    const p = new Process({ target: noop, backend: "subprocess" });
+    p.start();
+    return p.join();
+  };
   if (Deno.args[0] === "listen") {
-    Deno.addSignalListener("SIGINT", () => console.log("handled SIGINT"));
+    Deno.addSignalListener("SIGINT", async () => {
+      console.log(`handled SIGINT: ${await run()}`);
+    });
   }
-  const p = new Process({ target: noop, backend: "subprocess" });
-  p.start();
-  await p.join();
+  await run();
   console.log("ready");
   switch (Deno.args[0]) {
     case "throw":
