@@ -130,17 +130,23 @@ export function countSignalListeners(
  * it was. At its first signal listener, whatever the signal, Deno takes
  * over SIGHUP, SIGINT and SIGTERM, and ends the process on each while no
  * listener is for it: so a process that ignored one of them (a background
- * job's SIGINT, nohup's SIGHUP) would die of it. Reads /proc/self/status
- * (Linux, with read permission for it); false when it cannot tell.
+ * job's SIGINT, nohup's SIGHUP) would die of it. Reads /proc/self/status,
+ * which Deno lets a process read only when it holds every permission in
+ * full (Linux); false when it cannot tell.
  *
  * @returns Whether none of SIGHUP, SIGINT and SIGTERM is ignored.
  */
 export function signalListenersAreHarmless(): boolean {
-  const status = "/proc/self/status";
+  const kinds = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
   try {
-    const read = Deno.permissions.querySync({ name: "read", path: status });
-    if (read.state !== "granted") return false;
-    const mask = Deno.readTextFileSync(status).match(/^SigIgn:\s*(\w+)$/m);
+    for (const name of kinds) {
+      const descriptor = { name } as Deno.PermissionDescriptor;
+      if (Deno.permissions.querySync(descriptor).state !== "granted") {
+        return false;
+      }
+    }
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const mask = status.match(/^SigIgn:\s*(\w+)$/m);
     // Bits 0, 1 and 14: signals 1, 2 and 15.
     return mask !== null && (BigInt(`0x${mask[1]}`) & 0x4003n) === 0n;
   } catch {

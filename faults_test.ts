@@ -430,35 +430,50 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "subprocess: the directory of a parent killed by SIGKILL is removed by the next start",
-  async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
-      {
-        await using program = new ProgramRun(
-          testdata("tempdir_program.ts"),
-          ["wait"],
-          { env: { TMPDIR: tmp } },
+// Without --allow-all, Deno lets no one read /proc: the sweep needs none.
+const SWEEP_FLAGS: [string, string[] | undefined][] = [
+  ["", undefined],
+  [
+    ", without --allow-all",
+    ["--allow-read", "--allow-write", "--allow-net", "--allow-run"],
+  ],
+];
+for (const [without, flags] of SWEEP_FLAGS) {
+  Deno.test(
+    `subprocess: the directory of a parent killed by SIGKILL is removed by the next start${without}`,
+    async () => {
+      const tmp = await Deno.makeTempDir();
+      const options = { flags, env: { TMPDIR: tmp } };
+      try {
+        {
+          await using program = new ProgramRun(
+            testdata("tempdir_program.ts"),
+            ["wait"],
+            options,
+          );
+          assert.equal(await program.line(), "ready");
+          program.kill("SIGKILL");
+          assert.ok(await program.status(30_000));
+        }
+        assert.equal(
+          [...Deno.readDirSync(tmp)].length,
+          1,
+          "SIGKILL leaves one",
         );
-        assert.equal(await program.line(), "ready");
-        program.kill("SIGKILL");
-        assert.ok(await program.status(30_000));
+        await using next = new ProgramRun(
+          testdata("tempdir_program.ts"),
+          ["return"],
+          options,
+        );
+        assert.equal(await next.line(), "ready");
+        assert.ok(await next.status(30_000));
+        assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
       }
-      assert.equal([...Deno.readDirSync(tmp)].length, 1, "SIGKILL leaves one");
-      await using next = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["return"],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await next.line(), "ready");
-      assert.ok(await next.status(30_000));
-      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
-);
+    },
+  );
+}
 
 // §9 Python's habits.
 Deno.test("an Array write out of range is a RangeError", () => {

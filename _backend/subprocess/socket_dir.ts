@@ -3,14 +3,14 @@
 // its agents'), made on first use. It goes when the process ends, whichever
 // end the process can see: its event loop empties or it calls Deno.exit
 // (`unload`), an uncaught error, or a signal whose default action is to end
-// it (SIGHUP, SIGINT, SIGTERM: a watcher thread, see `signalWatcher`).
-// What a process cannot see (SIGKILL, Deno itself crashing) leaves its
-// directory behind, so the next process to make one removes those whose
-// owner is dead: each holds an `owner` file that names its process.
+// it (SIGHUP, SIGINT, SIGTERM), which a thread of its own watches.
 //
-// Linux only, for what needs /proc (the owner's identity, which signals the
-// process ignores), and only with read permission for it: a process that
-// cannot tell leaves the signals and other processes' directories alone.
+// What a process cannot see (SIGKILL, Deno itself crashing) leaves its
+// directory behind, so the same thread removes, when the next directory is
+// made, those whose owner is dead: a directory is its owner's as long as
+// one of its sockets takes a connection (a pid could be another process's
+// by then, or mean nothing in this pid namespace, and Deno lets only
+// --allow-all read /proc).
 import {
   countSignalListeners,
   setWorkerRef,
@@ -19,7 +19,6 @@ import {
 import { atChildExit } from "../exit_hooks.ts";
 
 const PREFIX = "deno-multiprocessing-";
-const NAME = new RegExp(`^${PREFIX}\\d+-`);
 
 /** The signals a process cleans up on: those whose default ends it. */
 const SIGNALS: readonly Deno.Signal[] = ["SIGHUP", "SIGINT", "SIGTERM"];
@@ -29,37 +28,101 @@ const mainThread = !("WorkerGlobalScope" in globalThis);
 // program that listens for a signal handles it itself.
 const programListeners = mainThread ? countSignalListeners(SIGNALS) : undefined;
 
-// The watcher's code, in a Blob so that a process without read permission
-// can start it. On a watched signal it removes the directory, then raises
-// the signal again with its own listener gone: Deno ends a process on a
-// signal that no listener is for, so the process dies of it, with the exit
-// status it would have had without the library. A signal that the program
-// listens for itself is the program's: the watcher does nothing, and
-// `unload` cleans up if the program then exits.
-function signalWatcher(): void {
+/** What the janitor is told when it starts. */
+interface JanitorTask {
+  /** This thread's directory. */
+  path: string;
+  /** The directory that holds it, and those of dead processes. */
+  tmp: string;
+  /** The prefix of every socket directory's name. */
+  prefix: string;
+  /** Whether to sweep: this process may read, write and connect there. */
+  sweep: boolean;
+  /** The signals to watch, if any. */
+  signals: readonly Deno.Signal[];
+  /** The program's own listeners of each signal (countSignalListeners). */
+  listeners?: Int32Array;
+}
+
+// The janitor's code, in a Blob so that a process without read permission
+// can start it. On a watched signal it removes this thread's directory,
+// then raises the signal again with its own listener gone: Deno ends a
+// process on a signal that no listener is for, so the process dies of it,
+// with the exit status it would have had without the library. A signal that
+// the program listens for itself is the program's: the janitor does
+// nothing, and `unload` cleans up if the program then exits. It sweeps the
+// other directories once, then says so.
+function janitor(): void {
   // This function runs as a Worker's whole module.
   const scope = self as unknown as {
     onmessage: ((event: MessageEvent) => void) | null;
+    postMessage(message: unknown): void;
+    close(): void;
   };
-  scope.onmessage = (event) => {
-    const { path, signals, listeners } = event.data as {
-      path: string;
-      signals: Deno.Signal[];
-      listeners: Int32Array;
-    };
-    signals.forEach((signal, index) => {
+  const remove = (path: string) => {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  };
+  const watch = (task: JanitorTask) => {
+    task.signals.forEach((signal, index) => {
       const onSignal = () => {
-        if (Atomics.load(listeners, index) > 0) return;
-        try {
-          Deno.removeSync(path, { recursive: true });
-        } catch {
-          // gone already
-        }
+        if (task.listeners && Atomics.load(task.listeners, index) > 0) return;
+        remove(task.path);
         Deno.removeSignalListener(signal, onSignal);
         Deno.kill(Deno.pid, signal);
       };
       Deno.addSignalListener(signal, onSignal);
     });
+  };
+  /**
+   * Whether no socket in `dir` takes a connection: false as soon as one
+   * does, undefined when one cannot say. A directory with no socket may be
+   * in the making, unless it has been so for a minute.
+   */
+  const abandoned = async (dir: string): Promise<boolean | undefined> => {
+    let sockets = 0;
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".sock")) continue;
+      sockets++;
+      try {
+        const path = `${dir}/${entry.name}`;
+        (await Deno.connect({ transport: "unix", path })).close();
+        return false;
+      } catch (error) {
+        if (error instanceof Deno.errors.ConnectionRefused) continue;
+        if (error instanceof Deno.errors.NotFound) continue;
+        return undefined;
+      }
+    }
+    if (sockets > 0) return true;
+    const made = (await Deno.stat(dir)).mtime?.getTime() ?? Date.now();
+    return Date.now() - made > 60_000 ? true : undefined;
+  };
+  const sweep = async (task: JanitorTask) => {
+    const dead: string[] = [];
+    for await (const entry of Deno.readDir(task.tmp)) {
+      const dir = `${task.tmp}/${entry.name}`;
+      if (!entry.isDirectory || !entry.name.startsWith(task.prefix)) continue;
+      if (dir !== task.path && await abandoned(dir).catch(() => false)) {
+        dead.push(dir);
+      }
+    }
+    if (!dead.length) return;
+    // A socket is bound an instant before it listens: look again.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const dir of dead) {
+      if (await abandoned(dir).catch(() => false)) remove(dir);
+    }
+  };
+  scope.onmessage = async (event) => {
+    const task = event.data as JanitorTask;
+    watch(task);
+    if (task.sweep) await sweep(task).catch(() => {});
+    scope.postMessage("swept");
+    if (!task.signals.length) scope.close();
   };
 }
 
@@ -73,15 +136,10 @@ export function socketDir(): string {
   if (dir) return dir;
   const made = dir = Deno.makeTempDirSync({ prefix: `${PREFIX}${Deno.pid}-` });
   removeAtEnd(made);
-  const owner = identify(Deno.pid);
-  if (owner) {
-    try {
-      Deno.writeTextFileSync(`${made}/owner`, owner.join(" "));
-    } catch {
-      // Without it, this directory is left to its owner alone.
-    }
-    sweep(made.slice(0, made.lastIndexOf("/")), owner);
-  }
+  // Signals are the process's, and one sweep per process is enough: a
+  // Worker child leaves both to the main thread (its directory, if a signal
+  // ends the process, to the next sweep).
+  if (mainThread) startJanitor(made);
   return made;
 }
 
@@ -104,100 +162,37 @@ function removeAtEnd(path: string): void {
   globalThis.addEventListener("unhandledrejection", uncaught);
   // A Worker child that calls Deno.exit ends without `unload`.
   atChildExit(remove);
-  // Signals are the process's: a Worker leaves them to the main thread,
-  // and its directory to the next start.
-  if (mainThread) watchSignals(path);
 }
 
 /**
- * Starts the thread that removes `path` on a fatal signal, so that it does
- * even while this thread is blocked in a *Sync call or busy in user code.
+ * Starts the thread that sweeps the directories of dead processes and
+ * removes `path` on a fatal signal, even while this thread is blocked in a
+ * *Sync call or busy in user code. It keeps this process alive until it has
+ * swept, so that a short program sweeps too.
  */
-function watchSignals(path: string): void {
-  if (!signalListenersAreHarmless()) return;
+function startJanitor(path: string): void {
+  const tmp = path.slice(0, path.lastIndexOf("/"));
+  const task: JanitorTask = {
+    path,
+    tmp,
+    prefix: PREFIX,
+    sweep: granted({ name: "read", path: tmp }) &&
+      granted({ name: "write", path: tmp }) && granted({ name: "net" }),
+    signals: signalListenersAreHarmless() ? SIGNALS : [],
+    listeners: programListeners,
+  };
+  if (!task.sweep && !task.signals.length) return;
   const url = URL.createObjectURL(
-    new Blob([`(${signalWatcher})()`], { type: "text/javascript" }),
+    new Blob([`(${janitor})()`], { type: "text/javascript" }),
   );
-  const watcher = new Worker(url, {
+  const worker = new Worker(url, {
     type: "module",
-    name: "multiprocessing signal watcher",
+    name: "multiprocessing janitor",
   });
-  setWorkerRef(watcher, false);
-  // A watcher that fails leaves the signals to Deno, as without it.
-  watcher.onerror = (event) => event.preventDefault();
-  watcher.postMessage({ path, signals: SIGNALS, listeners: programListeners });
-}
-
-/**
- * What names a process for as long as it lives, and no other afterwards:
- * its pid, its start time (so a reused pid is told apart), and its pid
- * namespace (where that pid means something). Undefined when unknown.
- */
-function identify(pid: number): string[] | undefined {
-  if (!readable("/proc")) return undefined;
-  try {
-    const start = startOf(pid);
-    const space = Deno.readLinkSync("/proc/self/ns/pid");
-    return start === undefined ? undefined : [String(pid), start, space];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The start time of the live process `pid` (in clock ticks since boot), or
- * undefined when there is none (a zombie has ended too).
- *
- * @throws When /proc cannot tell.
- */
-function startOf(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  // The fields after the command name, from the third: state, ppid, ...;
-  // the start time is the 22nd.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[0] === "Z" ? undefined : fields[19];
-}
-
-/**
- * Removes the socket directories in `tmp` whose owner is dead. One whose
- * owner cannot be told (no owner file yet, another pid namespace, /proc
- * refuses) is left alone.
- */
-function sweep(tmp: string, self: string[]): void {
-  if (!readable(tmp) || !writable(tmp)) return;
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(tmp)];
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (!entry.isDirectory || !NAME.test(entry.name)) continue;
-    const path = `${tmp}/${entry.name}`;
-    try {
-      const [pid, start, space] = Deno.readTextFileSync(`${path}/owner`)
-        .split(" ");
-      if (space !== self[2] || !/^\d+$/.test(pid)) continue;
-      if (startOf(Number(pid)) === start) continue;
-      Deno.removeSync(path, { recursive: true });
-    } catch {
-      // Not ours to tell, or removed meanwhile by another process.
-    }
-  }
-}
-
-function readable(path: string): boolean {
-  return granted({ name: "read", path });
-}
-
-function writable(path: string): boolean {
-  return granted({ name: "write", path });
+  // A janitor that fails leaves the signals to Deno, as without it.
+  worker.onerror = (event) => event.preventDefault();
+  worker.onmessage = () => setWorkerRef(worker, false);
+  worker.postMessage(task);
 }
 
 /** Whether this process holds `descriptor`, without ever prompting. */
