@@ -45,7 +45,7 @@ interface JanitorTask {
 }
 
 // The janitor's code, in a Blob so that a process without read permission
-// can start it. On a watched signal it removes this thread's directory,
+// can start it. On a watched signal it removes this process's directory,
 // then raises the signal again with its own listener gone: Deno ends a
 // process on a signal that no listener is for, so the process dies of it,
 // with the exit status it would have had without the library. A signal that
