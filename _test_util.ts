@@ -39,3 +39,145 @@ export function startChild(
   p.start();
   return p;
 }
+
+/** The pids of the live (not zombie) processes in process group `pgid`. */
+export function processGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      // Fields after the command name: state, ppid, pgrp, ...
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z") pids.push(Number(entry.name));
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Whether `pid` names a live (not zombie) process. */
+export function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `done` every 20 ms; false when it still fails at the deadline. */
+export async function eventually(
+  done: () => boolean,
+  within: number,
+): Promise<boolean> {
+  const deadline = Date.now() + within;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/**
+ * A Deno program run by a test in a process group of its own, so that the
+ * test can tell which processes it left and end all of them, whatever
+ * happens: `await using` kills the whole group when the test is done.
+ */
+export class ProgramRun implements AsyncDisposable {
+  readonly #process: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  readonly #stderr: Promise<string>;
+  #buffer = "";
+  #status: Deno.CommandStatus | undefined;
+
+  /**
+   * Starts `deno run --allow-all <script> ...args` (or with `flags` in place
+   * of `--allow-all`) in a new session.
+   */
+  constructor(
+    script: URL,
+    args: string[] = [],
+    options: { flags?: string[]; env?: Record<string, string> } = {},
+  ) {
+    this.#process = new Deno.Command("setsid", {
+      args: [
+        Deno.execPath(),
+        "run",
+        ...(options.flags ?? ["--allow-all"]),
+        script.href,
+        ...args,
+      ],
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#lines = this.#process.stdout.pipeThrough(new TextDecoderStream())
+      [Symbol.asyncIterator]();
+    this.#stderr = new Response(this.#process.stderr).text();
+    this.#process.status.then((status) => this.#status = status);
+  }
+
+  /** The program's pid, which is also its process group's id. */
+  get pid(): number {
+    return this.#process.pid;
+  }
+
+  /** The next line the program prints, or `null` at the end of its output. */
+  async line(): Promise<string | null> {
+    while (!this.#buffer.includes("\n")) {
+      const { value, done } = await this.#lines.next();
+      if (done) {
+        const rest = this.#buffer;
+        this.#buffer = "";
+        return rest === "" ? null : rest;
+      }
+      this.#buffer += value;
+    }
+    const end = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 1);
+    return line;
+  }
+
+  /** What the program printed on stderr (once it ended). */
+  stderr(): Promise<string> {
+    return this.#stderr;
+  }
+
+  /** Its status once it ended, or `null` if it still runs after `within` ms. */
+  async status(within: number): Promise<Deno.CommandStatus | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) =>
+      timer = setTimeout(() => resolve(null), within)
+    );
+    try {
+      return await Promise.race([this.#process.status, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends `signal` to the program (not to the rest of its group). */
+  kill(signal: Deno.Signal): void {
+    this.#process.kill(signal);
+  }
+
+  /** The live processes of its group: itself and every descendant. */
+  group(): number[] {
+    return processGroup(this.pid);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      Deno.kill(-this.pid, "SIGKILL");
+    } catch {
+      // The whole group has ended.
+    }
+    await this.#process.status;
+    await this.#lines.return?.();
+    await this.#stderr.catch(() => "");
+  }
+}
