@@ -7,7 +7,7 @@
 import type { ControlMessage, StartInfo } from "./launcher.ts";
 
 const START_INFO = Symbol.for("multiprocessing.startInfo");
-import { printChildError, runChild } from "../child.ts";
+import { printChildError, runChild, setBootstrapping } from "../child.ts";
 import { errorToData } from "../../_error.ts";
 import {
   adoptTreeState,
@@ -22,6 +22,8 @@ import type { ChildEnd } from "../launcher.ts";
 const global = globalThis as { [START_INFO]?: StartInfo };
 const info = global[START_INFO]!;
 delete global[START_INFO];
+// The main module imports the target's module next: runChild clears this.
+setBootstrapping(info.target.module);
 
 // Connecting runs beside the loading of the target's module and, unless the
 // child must wait for its arguments, beside the target itself: a child
