@@ -3,7 +3,7 @@
 // test_worker_finalization_via_atexit_handler_of_multiprocessing: a pool
 // held by an object and never closed. Run with the backend as argument.
 import { getContext } from "../context.ts";
-import type { Backend } from "../_wire.ts";
+import type { Backend } from "../process.ts";
 import type { Pool } from "../pool.ts";
 
 /** Python's `float`, as a task. */
