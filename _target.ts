@@ -109,6 +109,14 @@ export function resolveTarget(
   );
 }
 
+/** Tells the user how to write a target that a child can import. */
+function howToExport(role: TargetRole): string {
+  const pass = role.option ? `${role.option}: ` : "";
+  return role.option === undefined
+    ? "write `export class Work extends Process {...}`"
+    : `write \`export function work(...) {...}\` and pass \`${pass}work\`, or pass \`${pass}{ module: import.meta.url, export: "work" }\``;
+}
+
 function specOfFunction(
   fn: AnyFunction,
   role: TargetRole,
@@ -116,16 +124,14 @@ function specOfFunction(
 ): TargetSpec {
   const name = fn.name;
   const pass = role.option ? `${role.option}: ` : "";
+  const what = role.option === undefined ? "class" : "function";
   if (!name || name === "anonymous" || name.startsWith("bound ")) {
     throw new TypeError(
-      role.option === undefined
-        ? `${
-          capitalized(role.noun)
-        } must be a named class exported by its module (${role.importer} imports it by name): write \`export class Work extends Process {...}\``
-        : `${
-          capitalized(role.noun)
-        } must be a named function exported by its module (${role.importer} imports it by name): ` +
-          `write \`export function work(...) {...}\` and pass \`${pass}work\`, or pass \`${pass}{ module: import.meta.url, export: "work" }\``,
+      `${
+        capitalized(role.noun)
+      } must be a named ${what} exported by its module (${role.importer} imports it by name): ${
+        howToExport(role)
+      }`,
     );
   }
   if (!module) {
@@ -136,7 +142,68 @@ function specOfFunction(
           : `pass ${pass}{ module: import.meta.url, export: "${name}" }`),
     );
   }
+  if (onlyAnObjectKey(module, name)) {
+    throw new TypeError(
+      `${capitalized(role.noun)} "${name}" is not exported by ${module}, ` +
+        `where "${name}" is only an object key (a ${what} written in place is named after its key): ` +
+        `${role.importer} imports ${role.noun} by name, so ${
+          howToExport(role)
+        }`,
+    );
+  }
   return { module, name, source: fn.toString() };
+}
+
+/** The sources of the modules read by {@linkcode onlyAnObjectKey}, by URL. */
+const sources = new Map<string, string | undefined>();
+
+/** The source of a `file:` module this process may read, read once. */
+function sourceOf(module: string): string | undefined {
+  if (!sources.has(module)) {
+    let source: string | undefined;
+    try {
+      const url = new URL(module);
+      const status = url.protocol === "file:"
+        ? Deno.permissions.querySync({ name: "read", path: url })
+        : undefined;
+      if (status?.state === "granted") source = Deno.readTextFileSync(url);
+    } catch {
+      // Unreadable: the child will tell.
+    }
+    sources.set(module, source);
+  }
+  return sources.get(module);
+}
+
+const ID_PART = "[\\p{ID_Continue}$\\u200c\\u200d]";
+
+/**
+ * Whether `name` is no binding of `module` at all, so that no child can
+ * import it from there: it occurs in the module's source, and only as an
+ * object-literal key (`name:`), as the function of `{ target: () => 1 }`
+ * is named. A binding always has a declaration or an import where the name
+ * is not followed by a colon, except a typed variable declaration
+ * (`const name: T`). Conservative: when the source cannot be read, or the
+ * name occurs anywhere else, even in a comment, it says `false` and the
+ * child reports what it finds.
+ */
+function onlyAnObjectKey(module: string, name: string): boolean {
+  const source = sourceOf(module);
+  if (source === undefined) return false;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const occurrences = new RegExp(
+    `(?<!${ID_PART})${escaped}(?!${ID_PART})(\\s*:)?`,
+    "gu",
+  );
+  let found = false;
+  for (const match of source.matchAll(occurrences)) {
+    const declared = /\b(?:const|let|var)\s+$/.test(
+      source.slice(Math.max(0, match.index - 16), match.index),
+    );
+    if (match[1] === undefined || declared) return false;
+    found = true;
+  }
+  return found;
 }
 
 /** Finds the target among a module's exports, by name or by source. */
@@ -177,8 +244,34 @@ async function importedModules(module: string): Promise<string[]> {
   return urls;
 }
 
-/** Imports a target in the child; throws a `TypeError` that says what to do. */
-export async function importTarget(spec: TargetSpec): Promise<AnyFunction> {
+/** The role of a `Process` target, as messages name it. */
+export const PROCESS_TARGET: TargetRole = {
+  noun: "the target",
+  importer: "a child",
+  option: "target",
+};
+
+/** The role of a `Process` subclass, as messages name it. */
+export const PROCESS_SUBCLASS: TargetRole = {
+  noun: "a Process subclass",
+  importer: "a child",
+};
+
+/**
+ * Imports a target in a child. An error of the module's import (not found,
+ * a syntax error, an error its code threw) is thrown as it is.
+ *
+ * @param spec The target.
+ * @param role What it is for, as the message of a missing export names it.
+ * @throws {TypeError} When the module does not export it; the message says
+ * what to do.
+ */
+export async function importTarget(
+  spec: TargetSpec,
+  role: TargetRole = spec.kind === "subclass"
+    ? PROCESS_SUBCLASS
+    : PROCESS_TARGET,
+): Promise<AnyFunction> {
   const mod = await import(spec.module) as Record<string, unknown>;
   const found = findExport(mod, spec);
   if (found) return found;
@@ -189,8 +282,14 @@ export async function importTarget(spec: TargetSpec): Promise<AnyFunction> {
       if (inner) return inner;
     }
   }
+  const pass = role.option ? `${role.option}: ` : "";
   throw new TypeError(
-    `Process target "${spec.name}" is not exported by ${spec.module}: a child imports its target by name, ` +
-      `so export it from that module (export function ${spec.name}(...) {...}) or pass target: { module, export } naming the module that exports it`,
+    `${
+      capitalized(role.noun)
+    } "${spec.name}" is not exported by ${spec.module}: ` +
+      `${role.importer} imports it by name, so export it from that module ` +
+      (role.option === undefined
+        ? `(export class ${spec.name} extends Process {...})`
+        : `(export function ${spec.name}(...) {...}) or pass ${pass}{ module, export } naming the module that exports it`),
   );
 }

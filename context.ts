@@ -102,7 +102,8 @@ const contexts = new Map<Backend, Context>();
  * Returns the API bound to `backend`: its `Process` starts children there
  * unless told otherwise.
  *
- * @param backend `"worker"` (default) or `"subprocess"`.
+ * @param backend `"worker"` or `"subprocess"` (default: the start method,
+ * `"worker"` unless `setStartMethod()` changed it).
  * @returns The context.
  * @throws {TypeError} When `backend` is unknown.
  *
@@ -117,9 +118,8 @@ const contexts = new Map<Backend, Context>();
  * assert.equal(lock.locked(), false);
  * ```
  */
-export function getContext(
-  backend: Backend = processModule.getStartMethod(),
-): Context {
+export function getContext(backend?: Backend): Context {
+  backend ??= processModule.getStartMethod();
   let context = contexts.get(backend);
   if (!context) {
     launcherOf(backend);
@@ -131,7 +131,7 @@ export function getContext(
 
 function makeContext(backend: Backend): Context {
   class BoundProcess<A extends unknown[] = unknown[]> extends Process<A> {
-    constructor(options: ProcessOptions<A> = {}) {
+    constructor(options?: ProcessOptions<A>) {
       super({ backend, ...options });
     }
   }

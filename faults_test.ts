@@ -15,7 +15,13 @@ import { ProcessError } from "./errors.ts";
 import { Event } from "./event.ts";
 import { Lock } from "./lock.ts";
 import { Pool } from "./pool.ts";
-import { activeChildren, cpuCount } from "./process.ts";
+import {
+  activeChildren,
+  type Backend,
+  cpuCount,
+  currentProcess,
+  Process,
+} from "./process.ts";
 import { Queue } from "./queue.ts";
 import { Semaphore } from "./semaphore.ts";
 import { SharedArray, Value } from "./shared.ts";
@@ -563,6 +569,172 @@ Deno.test("Pool refuses Python's further positional arguments rather than ignori
 });
 
 // §10 Messages that say what to do.
+const MESSAGES = new URL("./testdata/message_targets.ts", import.meta.url);
+const PERMISSION_CASES: [Backend, string[], string[]][] = [
+  // The README's permissions table: what each backend needs.
+  ["subprocess", ["--allow-read"], [
+    "--allow-run",
+    "--allow-write",
+    "--allow-net",
+  ]],
+  ["worker", [], ["--allow-read"]],
+];
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a target written in place is a TypeError at start() that says to export it`, async () => {
+    const { inPlace } = await import(MESSAGES.href);
+    const p: Process = inPlace(backend);
+    assert.throws(() => p.start(), (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(
+        error.message,
+        /^The target "target" is not exported by .*message_targets\.ts, where "target" is only an object key/,
+      );
+      assert.match(error.message, /export function work\(/);
+      assert.match(
+        error.message,
+        /target: \{ module: import\.meta\.url, export: "work" \}/,
+      );
+      return true;
+    });
+    assert.equal(p.pid, undefined, "nothing started");
+    assert.equal(activeChildren().length, 0);
+  });
+
+  Deno.test(`${backend}: a target its module does not export fails in the child with a message naming the problem`, async () => {
+    const { notExported } = await import(MESSAGES.href);
+    const p: Process = notExported(backend);
+    p.start();
+    assert.equal(await p.join(), 1);
+    assert.ok(p.error instanceof TypeError);
+    assert.match(
+      p.error.message,
+      /^The target "hidden" is not exported by .*message_targets\.ts: a child imports it by name, so export it from that module \(export function hidden\(\.\.\.\) \{\.\.\.\}\) or pass target: \{ module, export \}/,
+    );
+  });
+
+  Deno.test(`${backend}: a pool task whose module fails to import fails with that import error`, async () => {
+    await using pool = new Pool({ backend, processes: 1 });
+    const cases: [string, RegExp][] = [
+      [testdata("no_such_module.ts").href, /Module not found/],
+      ["data:text/javascript,export function f( {", /SyntaxError/],
+    ];
+    for (const [module, expected] of cases) {
+      await assert.rejects(
+        pool.apply({ module, export: "f" }, []),
+        (error: Error) => {
+          assert.match(error.message, expected);
+          assert.doesNotMatch(error.message, /not exported/);
+          return true;
+        },
+      );
+    }
+  });
+
+  Deno.test(`${backend}: an argument that cannot be cloned is named in a message with no doubled period`, () => {
+    const p = new Process({
+      target: { module: TARGETS, export: "setExitCode" },
+      args: [() => 1],
+      backend,
+    });
+    assert.throws(() => p.start(), (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(
+        error.message,
+        /^Process argument 0 \(args\[0\]\) cannot be passed to a child: .*could not be cloned; pass data the structured clone copies/,
+      );
+      assert.doesNotMatch(error.message, /\.\.|\.$/);
+      return true;
+    });
+    assert.equal(activeChildren().length, 0);
+  });
+
+  Deno.test(`${backend}: a task result that cannot be cloned fails in a message with no doubled period`, async () => {
+    await using pool = new Pool({ backend, processes: 1 });
+    await assert.rejects(
+      pool.apply(poolTask("unclonableResult"), [1]),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(
+          error.message,
+          /^The task's result cannot be sent to the pool: .*could not be cloned; return data the structured clone copies/,
+        );
+        assert.doesNotMatch(error.message, /\.\.|\.$/);
+        return true;
+      },
+    );
+  });
+
+  Deno.test(`${backend}: a Process used out of turn says what to do instead`, async () => {
+    const p = new Process({
+      target: { module: TARGETS, export: "setExitCode" },
+      args: [0],
+      backend,
+    });
+    const name = p.name;
+    assert.throws(() => p.terminate(), {
+      name: "ProcessError",
+      message:
+        `Cannot terminate ${name}: it was never started, so there is nothing to end; call start() first`,
+    });
+    assert.throws(() => p.kill(), {
+      message: /^Cannot kill .*call start\(\) first$/,
+    });
+    p.start();
+    assert.equal(await p.join(), 0);
+    p.close();
+    assert.throws(() => p.start(), {
+      name: "ProcessError",
+      message:
+        `Cannot start ${name}: it is closed; make a new Process to run again`,
+    });
+    await assert.rejects(() => p.join(), {
+      message: `Cannot join ${name}: it is closed; its exitCode stays readable`,
+    });
+    assert.throws(() => p.kill(), {
+      message: /^Cannot kill .*: it is closed; /,
+    });
+    const self = currentProcess();
+    assert.throws(() => self.start(), {
+      message: /make a new Process to start a child$/,
+    });
+    await assert.rejects(() => self.join(), {
+      message: /only its parent can join it/,
+    });
+    assert.throws(() => self.terminate(), {
+      message: /only its parent can end it$/,
+    });
+  });
+}
+
+for (const [backend, flags, missing] of PERMISSION_CASES) {
+  Deno.test(`${backend}: missing permissions are reported once, listing every flag, from the user's call`, async () => {
+    await using program = new ProgramRun(
+      testdata("permission_program.ts"),
+      [backend],
+      { flags: ["--no-prompt", ...flags] },
+    );
+    const status = await program.status(30_000);
+    assert.ok(status, "the program ended by itself");
+    assert.notEqual(status.code, 0);
+    assert.equal(await program.line(), null, "no child ran");
+    const stderr = await program.stderr();
+    const errors = stderr.split("\n").filter((line) => /error/i.test(line));
+    assert.equal(errors.length, 1, stderr);
+    assert.match(
+      errors[0],
+      /NotCapable: Cannot start Process-1 on the .* backend without /,
+    );
+    for (const flag of missing) assert.ok(errors[0].includes(flag), stderr);
+    for (const flag of flags) assert.ok(!errors[0].includes(flag), stderr);
+    const frames = stderr.split("\n").filter((line) => /^\s+at /.test(line));
+    assert.ok(frames.length > 0, stderr);
+    assert.ok(
+      frames.every((line) => line.includes("permission_program.ts")),
+      `the stack starts at the user's call:\n${stderr}`,
+    );
+  });
+}
 
 // §11 No library call stalls the event loop.
 
@@ -595,9 +767,11 @@ for (const backend of BACKENDS) {
     });
     assert.equal(results.length, records.length);
     assert.ok(results.every((record, i) => record.id === i));
-    // The bound leaves room for a loaded machine; bench/pool_bench.ts
-    // measures the lag itself.
-    assert.ok(lag < 500, `the event loop stalled for ${Math.round(lag)} ms`);
+    // Before the pool yielded, this stalled for about 3 s. The bound leaves
+    // room for a loaded machine (705 ms was seen on the subprocess backend
+    // beside the parallel test run); bench/pool_bench.ts measures the lag
+    // against the 50 ms goal itself.
+    assert.ok(lag < 1500, `the event loop stalled for ${Math.round(lag)} ms`);
   });
 }
 

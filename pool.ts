@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { checkBootstrapped, joinQuietly } from "./_backend/child.ts";
 import { dataToError, quoteMessage } from "./_error.ts";
 import { setImmediate } from "node:timers";
 import {
@@ -288,6 +289,7 @@ export class Pool implements AsyncDisposable {
    * ```
    */
   constructor(options?: number | PoolOptions) {
+    checkBootstrapped("a Pool", new.target);
     if ((globalThis as Record<symbol, unknown>)[IN_POOL_WORKER]) {
       throw new ProcessError(
         "A pool worker cannot start a Pool, as in Python, where pool workers are daemons and have no children: " +
@@ -1174,7 +1176,7 @@ export class Pool implements AsyncDisposable {
   /** Reads a worker's results until its channel ends, then accounts for its end. */
   async #read(slot: Slot): Promise<void> {
     let exited = false;
-    slot.process.join().then(() => {
+    joinQuietly(slot.process).then(() => {
       exited = true;
       this.#lose(slot);
       slot.wake?.();
@@ -1208,7 +1210,7 @@ export class Pool implements AsyncDisposable {
     // Its channel closed: the worker is ending, whether or not its end has
     // been reported yet.
     this.#lose(slot);
-    await slot.process.join();
+    await joinQuietly(slot.process);
     this.#ended(slot);
   }
 

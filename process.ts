@@ -40,15 +40,16 @@ import {
 // Each backend's launcher registers itself as it loads.
 import "./_backend/worker/launcher.ts";
 import "./_backend/subprocess/launcher.ts";
-import { registerProcessModule } from "./_backend/child.ts";
-import { dataToError } from "./_error.ts";
+import { checkBootstrapped, registerProcessModule } from "./_backend/child.ts";
+import { dataToError, quoteMessage } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
 import { deadlineOf, settlesBy } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
+  PROCESS_SUBCLASS,
+  PROCESS_TARGET,
   resolveTarget,
-  type TargetRole,
   type TargetSpec,
 } from "./_target.ts";
 import { encode, ownerEnded, wireContext } from "./_wire.ts";
@@ -157,6 +158,7 @@ interface View {
 }
 
 let makeView: (view: View) => Process;
+let joinQuietly: (p: Process) => Promise<number | null>;
 
 /**
  * A child process: Python's `multiprocessing.Process`.
@@ -193,6 +195,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #view: View | undefined;
 
   static {
+    joinQuietly = (p) => p.#join(undefined, false);
     makeView = (view) => {
       const p = new Process({ name: view.name });
       p.#view = view;
@@ -203,11 +206,27 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * Describes a child; nothing runs until {@linkcode Process.start}.
    *
-   * @param options The target, its arguments, and the child's settings.
+   * @param options The target, its arguments, and the child's settings
+   * (default: none, a child that does nothing).
    * @throws {TypeError} When `backend` is unknown, or `permissions` or
    * `v8Flags` is given for a Worker child.
+   *
+   * @example A child on the subprocess backend
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function noop() {}", export: "noop" },
+   *   name: "worker-1",
+   *   backend: "subprocess",
+   * });
+   * assert.equal(p.name, "worker-1");
+   * assert.equal(p.backend, "subprocess");
+   * ```
    */
-  constructor(options: ProcessOptions<A> = {}) {
+  constructor(options?: ProcessOptions<A>) {
+    options ??= {};
     const { target, args = [] as unknown as A, name, daemon, backend } =
       options;
     this.#args = args;
@@ -224,30 +243,92 @@ export class Process<A extends unknown[] = unknown[]> {
   #resolve(target: Target<A>): TargetSpec | undefined {
     if (typeof target === "function") this.#targetFn = target;
     try {
-      return resolveTarget(target, TARGET, this.#callerModule);
+      return resolveTarget(target, PROCESS_TARGET, this.#callerModule);
     } catch (error) {
       this.#targetError = error as TypeError;
       return undefined;
     }
   }
 
-  /** The backend the child runs on. */
+  /**
+   * The backend the child runs on.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   *
+   * console.log(new Process().backend); // "worker"
+   * ```
+   */
   get backend(): Backend {
     return this.#launcher.backend;
   }
 
-  /** The process name. */
+  /**
+   * The process name; a child knows itself by it (`currentProcess().name`).
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process();
+   * assert.match(p.name, /^Process-\d+$/);
+   * p.name = "reader";
+   * assert.equal(p.name, "reader");
+   * ```
+   */
   get name(): string {
     return this.#name;
   }
+  /**
+   * Renames the process.
+   *
+   * @param value The new name.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   *
+   * const p = new Process();
+   * p.name = "reader";
+   * console.log(p.name); // "reader"
+   * ```
+   */
   set name(value: string) {
     this.#name = String(value);
   }
 
-  /** Whether the child is ended when its parent ends; set before start. */
+  /**
+   * Whether the child is ended when its parent ends; set before start.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   *
+   * console.log(new Process().daemon); // false in the main program
+   * ```
+   */
   get daemon(): boolean {
     return this.#view?.daemon ?? this.#daemon;
   }
+  /**
+   * Makes the child a daemon (or not): a daemon child is ended when its
+   * parent ends, and does not keep its parent running.
+   *
+   * @param value Whether the child is a daemon.
+   * @throws {ProcessError} When the child was already started.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process();
+   * p.daemon = true;
+   * assert.equal(p.daemon, true);
+   * ```
+   */
   set daemon(value: boolean) {
     if (this.#handle) {
       throw new ProcessError(
@@ -260,6 +341,18 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * The child's pid: the OS pid for a subprocess, a unique positive number
    * for a Worker; `undefined` before start.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process();
+   * assert.equal(p.pid, undefined);
+   * p.start();
+   * assert.ok(p.pid! > 0);
+   * await p.join();
+   * ```
    */
   get pid(): number | undefined {
     return this.#view?.pid ?? this.#handle?.pid;
@@ -272,6 +365,20 @@ export class Process<A extends unknown[] = unknown[]> {
    * subprocess child that any signal ended gives `-signal`, whoever sent
    * it: `-9` for `kill -9` from outside, `-5` (SIGTRAP) or `-6` (SIGABRT)
    * for V8 giving up, as when the child runs out of memory.
+   *
+   * @example A child that sets `Deno.exitCode`
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f() { Deno.exitCode = 3 }", export: "f" },
+   * });
+   * assert.equal(p.exitCode, null);
+   * p.start();
+   * await p.join();
+   * assert.equal(p.exitCode, 3);
+   * ```
    */
   get exitCode(): number | null {
     return this.#end?.exitCode ?? null;
@@ -280,6 +387,20 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * The child's uncaught error, rebuilt here with its class name, message,
    * the child's stack and `cause`; `undefined` otherwise.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f() { throw new RangeError('Too far') }", export: "f" },
+   * });
+   * p.start(); // the child prints its error on stderr, as Python's does
+   * assert.equal(await p.join(), 1);
+   * assert.ok(p.error instanceof RangeError);
+   * assert.equal(p.error.message, "Too far");
+   * ```
    */
   get error(): Error | undefined {
     return this.#error;
@@ -324,15 +445,34 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * Starts the child. A process can be started once.
    *
-   * @throws {ProcessError} When it was started before or closed.
+   * @throws {ProcessError} When it was started before or closed, or when
+   * this process is a child still importing its target's module (whose
+   * main code is then not guarded by `if (import.meta.main)`).
    * @throws {TypeError} When the target cannot be found by a child, or an
    * argument cannot be passed (the message names its position).
+   * @throws {Deno.errors.NotCapable} When this process lacks a permission
+   * that starting a child on its backend needs (the message lists every
+   * flag that is missing).
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f(x) { Deno.exitCode = x }", export: "f" },
+   *   args: [4],
+   * });
+   * p.start();
+   * assert.throws(() => p.start(), /already started/);
+   * assert.equal(await p.join(), 4);
+   * ```
    */
   start(): void {
-    this.#checkOpen();
+    this.#checkOpen("start");
     if (this.#view) {
       throw new ProcessError(
-        `Cannot start ${this.#name}: it is not a child of this process`,
+        `Cannot start ${this.#name}: it describes a process that this one did not start; make a new Process to start a child`,
       );
     }
     if (this.#handle) {
@@ -340,6 +480,8 @@ export class Process<A extends unknown[] = unknown[]> {
         `${this.#name} was already started: a process can be started only once; make a new Process to run again`,
       );
     }
+    checkBootstrapped("a Process", this.start);
+    checkPermissions(this.#launcher, this.#name, this.start);
     const { target, args: plainArgs } = this.#childTarget();
     const ctx = wireContext(this.#launcher.backend);
     const args = encode(plainArgs, ctx) as unknown[];
@@ -380,7 +522,7 @@ export class Process<A extends unknown[] = unknown[]> {
     if (this.run !== Process.prototype.run) {
       const spec = resolveTarget(
         this.constructor,
-        SUBCLASS,
+        PROCESS_SUBCLASS,
         this.#callerModule,
       );
       return {
@@ -396,19 +538,44 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /**
-   * Waits for the child to end.
+   * Waits for the child to end. While it waits, this process keeps
+   * running, even for a daemon child (which alone would not keep it
+   * running), as Python's `join()` blocks.
    *
    * @param timeout Milliseconds to wait at most; `undefined` waits forever.
    * @returns The exit code, or `null` when the timeout passed first.
-   * @throws {ProcessError} When the process was never started.
+   * @throws {ProcessError} When the process was never started, is closed, or
+   * is not a child of this process.
    * @throws {RangeError} When `timeout` is negative or not a number.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f() { return new Promise(() => {}) }", export: "f" },
+   * });
+   * p.start();
+   * assert.equal(await p.join(10), null); // still running after 10 ms
+   * p.terminate();
+   * assert.equal(await p.join(), -15);
+   * ```
    */
-  async join(timeout?: number): Promise<number | null> {
+  join(timeout?: number): Promise<number | null> {
+    return this.#join(timeout, true);
+  }
+
+  /** `join()`; `hold` keeps this process running until the child ends. */
+  async #join(
+    timeout: number | undefined,
+    hold: boolean,
+  ): Promise<number | null> {
     const deadline = deadlineOf(timeout);
-    this.#checkOpen();
+    this.#checkOpen("join");
     if (this.#view) {
       throw new ProcessError(
-        `Cannot join ${this.#name}: it is not a child of this process`,
+        `Cannot join ${this.#name}: it is not a child of this process; only its parent can join it (to wait for another process, wait for an Event it sets)`,
       );
     }
     const handle = this.#handle;
@@ -418,6 +585,7 @@ export class Process<A extends unknown[] = unknown[]> {
       );
     }
     if (this.#end) return this.#end.exitCode;
+    using _ = hold ? holdEventLoop() : undefined;
     await settlesBy(handle.ended, deadline);
     // `ended`'s own reaction (set in start) ran before ours.
     return this.exitCode;
@@ -427,6 +595,18 @@ export class Process<A extends unknown[] = unknown[]> {
    * Whether the child has started and not yet ended.
    *
    * @returns `true` while the child runs.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process();
+   * assert.equal(p.isAlive(), false);
+   * p.start();
+   * await p.join();
+   * assert.equal(p.isAlive(), false);
+   * ```
    */
   isAlive(): boolean {
     if (this.#view) return this.#view.alive();
@@ -437,26 +617,59 @@ export class Process<A extends unknown[] = unknown[]> {
    * Ends the child as SIGTERM would; its exit code becomes `-15`. Does
    * nothing to a child that already ended.
    *
-   * @throws {ProcessError} When the process was never started.
+   * @throws {ProcessError} When the process was never started, is closed,
+   * or is not a child of this process.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f() { return new Promise(() => {}) }", export: "f" },
+   * });
+   * p.start();
+   * p.terminate();
+   * assert.equal(await p.join(), -15);
+   * ```
    */
   terminate(): void {
-    this.#signal(15);
+    this.#signal(15, "terminate");
   }
 
   /**
    * Ends the child as SIGKILL would; its exit code becomes `-9`.
    *
-   * @throws {ProcessError} When the process was never started.
+   * @throws {ProcessError} When the process was never started, is closed,
+   * or is not a child of this process.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process({
+   *   target: { module: "data:text/javascript,export function f() { return new Promise(() => {}) }", export: "f" },
+   * });
+   * p.start();
+   * p.kill();
+   * assert.equal(await p.join(), -9);
+   * ```
    */
   kill(): void {
-    this.#signal(9);
+    this.#signal(9, "kill");
   }
 
-  #signal(signal: number): void {
-    this.#checkOpen();
+  #signal(signal: number, action: string): void {
+    this.#checkOpen(action);
+    if (this.#view) {
+      throw new ProcessError(
+        `Cannot ${action} ${this.#name}: it is not a child of this process; only its parent can end it`,
+      );
+    }
     if (!this.#handle) {
       throw new ProcessError(
-        `Cannot signal ${this.#name}: it was never started`,
+        `Cannot ${action} ${this.#name}: it was never started, so there is nothing to end; call start() first`,
       );
     }
     if (!this.#end) this.#handle.stop(signal);
@@ -467,6 +680,19 @@ export class Process<A extends unknown[] = unknown[]> {
    * joining or signalling it afterwards throws.
    *
    * @throws {ProcessError} When the child is still running.
+   *
+   * @example
+   * ```ts
+   * import { Process } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const p = new Process();
+   * p.start();
+   * await p.join();
+   * p.close();
+   * assert.equal(p.exitCode, 0);
+   * assert.throws(() => p.start(), /closed/);
+   * ```
    */
   close(): void {
     if (this.#handle && !this.#end) {
@@ -477,10 +703,16 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#closed = true;
   }
 
-  #checkOpen(): void {
-    if (this.#closed) {
-      throw new ProcessError(`${this.#name} is closed`);
-    }
+  #checkOpen(action: string): void {
+    if (!this.#closed) return;
+    const advice = action === "start"
+      ? "make a new Process to run again"
+      : action === "join"
+      ? "its exitCode stays readable"
+      : "its child has ended, or was never started";
+    throw new ProcessError(
+      `Cannot ${action} ${this.#name}: it is closed; ${advice}`,
+    );
   }
 }
 
@@ -502,14 +734,16 @@ function argumentError(args: unknown[], error: unknown): unknown {
     } catch (cause) {
       return new TypeError(
         `Process argument ${i} (args[${i}]) cannot be passed to a child: ${
-          (cause as Error).message
-        }. Pass data the structured clone copies, or a primitive of this library`,
+          quoteMessage(cause)
+        }; pass data the structured clone copies, or a primitive of this library`,
         { cause },
       );
     }
   }
   return new TypeError(
-    `The arguments cannot be passed to a child: ${error.message}`,
+    `The arguments cannot be passed to a child: ${
+      quoteMessage(error)
+    }; pass data the structured clone copies, or primitives of this library`,
     { cause: error },
   );
 }
@@ -528,17 +762,68 @@ function withoutHandles(value: unknown): unknown {
 
 let current: Process | undefined;
 
-registerProcessModule({ activeChildren, Process });
+/**
+ * Checks that this process holds what starting a child on `launcher`'s
+ * backend needs, so that a missing permission is reported once, with every
+ * flag to add, rather than one flag at a time from deep inside the start.
+ * It never stops a start that would work: a need named by its kind only
+ * (see {@linkcode Launcher.needs}) may be met by a partial grant, so it is
+ * listed only beside a need that is surely unmet.
+ */
+function checkPermissions(
+  launcher: Launcher,
+  name: string,
+  entry: () => void,
+): void {
+  const missing = new Set<string>();
+  let surely = false;
+  for (const descriptor of launcher.needs()) {
+    // Before the query, which may add fields to the descriptor.
+    const named = Object.keys(descriptor).length > 1;
+    let held = true;
+    try {
+      held = Deno.permissions.querySync(descriptor).state === "granted";
+    } catch {
+      // A kind this Deno does not know: leave it to the start.
+    }
+    if (held) continue;
+    missing.add(`--allow-${descriptor.name}`);
+    if (named) surely = true;
+  }
+  if (!surely) return;
+  const flags = [...missing];
+  const list = flags.length === 1
+    ? flags[0]
+    : `${flags.slice(0, -1).join(", ")} and ${flags.at(-1)}`;
+  const error = new Deno.errors.NotCapable(
+    `Cannot start ${name} on the ${launcher.backend} backend without ${list}: run the program again with ${
+      flags.length === 1 ? "that flag" : "these flags"
+    }`,
+  );
+  // The stack starts at the user's call, not inside the library.
+  Error.captureStackTrace(error, entry);
+  throw error;
+}
 
-const TARGET: TargetRole = {
-  noun: "the target",
-  importer: "a child",
-  option: "target",
-};
-const SUBCLASS: TargetRole = {
-  noun: "a Process subclass",
-  importer: "a child",
-};
+let loopHolds = 0;
+let loopTimer: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * Keeps this process running until the returned handle is disposed: a
+ * daemon child's Worker or subprocess does not keep it running, and a
+ * promise alone does not either, so a program that only awaits a daemon
+ * child's end would otherwise end first.
+ */
+function holdEventLoop(): Disposable {
+  if (loopHolds++ === 0) loopTimer = setInterval(() => {}, 2 ** 31 - 1);
+  return {
+    [Symbol.dispose]() {
+      if (--loopHolds === 0) clearInterval(loopTimer);
+    },
+  };
+}
+
+registerProcessModule({ activeChildren, Process, joinQuietly });
 
 /**
  * The process this code runs in (`MainProcess` in the main program).
@@ -623,21 +908,34 @@ export function cpuCount(): number {
 }
 
 /**
- * Ends this process with `code` (Python's `sys.exit`). In a child, the
- * parent's `exitCode` becomes `code`; `Deno.exit(code)` does the same.
+ * Ends this process (Python's `sys.exit`). In a child, the parent's
+ * `exitCode` becomes the exit code, as with `Deno.exit(n)`. As Python's,
+ * it takes more than a number: `undefined` or `null` exit with 0, `true`
+ * with 1 and `false` with 0, and anything else (a message) is printed on
+ * stderr and exits with 1.
  *
- * @param code The exit code (default 0).
+ * @param code The exit code, or what Python's `sys.exit` takes (default 0).
  * @returns Never.
  *
  * @example
  * ```ts ignore
  * import { exit } from "@mp/multiprocessing/process";
  *
- * export function work() {
+ * export function work(ok: boolean) {
+ *   if (!ok) exit("No input given"); // printed; the parent sees exitCode 1
  *   exit(3); // the parent sees exitCode 3
  * }
  * ```
  */
-export function exit(code = 0): never {
-  return Deno.exit(code);
+export function exit(code?: number | boolean | string | null): never {
+  return Deno.exit(exitStatus(code));
+}
+
+/** The exit status Python's `sys.exit` gives for `code`. */
+function exitStatus(code: unknown): number {
+  if (code === undefined || code === null) return 0;
+  if (typeof code === "boolean") return Number(code);
+  if (typeof code === "number" && Number.isInteger(code)) return code;
+  console.error(String(code));
+  return 1;
 }

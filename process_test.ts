@@ -1,6 +1,11 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS, sharesMemory, startChild } from "./_test_util.ts";
+import {
+  BACKENDS,
+  ProgramRun,
+  sharesMemory,
+  startChild,
+} from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import {
   activeChildren,
@@ -307,3 +312,16 @@ Deno.test("the main program waits for non-daemon children, not for daemon ones",
     "non-daemon child done",
   ]);
 });
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a program that only awaits the join of a daemon child runs until the child ends`, async () => {
+    await using program = new ProgramRun(
+      new URL("./testdata/daemon_join_program.ts", import.meta.url),
+      [backend],
+    );
+    const status = await program.status(30_000);
+    assert.ok(status, "the program ended by itself");
+    assert.equal(await program.line(), "0", "join() resolved with 0");
+    assert.equal(status.code, 0, await program.stderr());
+  });
+}

@@ -4,8 +4,9 @@
 // daemon ones, as Python's child bootstrap does.
 import type { ChildEnd } from "./launcher.ts";
 import { errorToData } from "../_error.ts";
+import { ProcessError } from "../errors.ts";
 import { identity } from "../_shm/registry.ts";
-import { importTarget, type TargetSpec } from "../_target.ts";
+import { importTarget, type TargetRole, type TargetSpec } from "../_target.ts";
 import { decode } from "../_wire.ts";
 
 // process.ts is not imported here: a subprocess child's start-up pays for
@@ -24,6 +25,8 @@ export interface ProcessModule {
   activeChildren(): ChildLike[];
   /** The `Process` class, whose subclasses a child may run. */
   Process: new (options: { name: string }) => { run(): unknown };
+  /** `join()`, but without keeping this process running meanwhile. */
+  joinQuietly(child: ChildLike): Promise<number | null>;
 }
 
 let processModule: ProcessModule | undefined;
@@ -31,6 +34,81 @@ let processModule: ProcessModule | undefined;
 /** Called by process.ts when it loads. */
 export function registerProcessModule(module: ProcessModule): void {
   processModule = module;
+}
+
+// Set while a child imports its target's module (Python's "bootstrapping
+// phase"). A module whose main code is not guarded by `import.meta.main`
+// runs that code again in every child that imports it: were it to start a
+// process there, each child would start another, without end. A global
+// symbol, so that every copy of this library loaded in the process (by
+// another URL) sees the same flag.
+const BOOTSTRAPPING = Symbol.for("multiprocessing.bootstrapping");
+const flags = globalThis as { [BOOTSTRAPPING]?: string };
+
+/**
+ * Marks this child as importing its target's module (`module`), or as done
+ * with it (`undefined`). Each backend's child entry marks it before the
+ * import starts; {@linkcode importChildTarget} clears it.
+ */
+export function setBootstrapping(module: string | undefined): void {
+  if (module === undefined) delete flags[BOOTSTRAPPING];
+  else flags[BOOTSTRAPPING] = module;
+}
+
+/**
+ * Throws when this child is still importing its target's module: starting
+ * a process then is what an unguarded module does, as Python's spawn
+ * refuses it.
+ *
+ * @param what What was to start: `"a Process"`, `"a Pool"`.
+ * @param entry The public function the user called, where the error's
+ * stack starts.
+ * @throws {ProcessError} While the target's module is being imported.
+ */
+export function checkBootstrapped(
+  what: string,
+  entry:
+    | ((...args: never[]) => unknown)
+    | (abstract new (...args: never[]) => unknown),
+): void {
+  const module = flags[BOOTSTRAPPING];
+  if (module === undefined) return;
+  const error = new ProcessError(
+    `Cannot start ${what} in ${identity().name} while it imports ${module} to find its target: ` +
+      `that module's main code runs again in each child that imports it, which would start processes without end; ` +
+      `guard the main program with \`if (import.meta.main) { ... }\`, as Python's \`if __name__ == "__main__":\``,
+  );
+  Error.captureStackTrace(error, entry);
+  throw error;
+}
+
+/**
+ * Imports a target in a child, with the child marked as bootstrapping
+ * meanwhile (see {@linkcode checkBootstrapped}).
+ */
+export async function importChildTarget(
+  spec: TargetSpec,
+  role?: TargetRole,
+): Promise<(...args: unknown[]) => unknown> {
+  setBootstrapping(spec.module);
+  try {
+    return await importTarget(spec, role);
+  } finally {
+    setBootstrapping(undefined);
+  }
+}
+
+/**
+ * Waits for a child's end as `join()` does, but without keeping this
+ * process running meanwhile: how the library watches children it started
+ * for itself (a pool's workers), which must not keep a program running
+ * that no longer uses them. `join()` keeps it running, as Python's blocks.
+ *
+ * @param child A started `Process`.
+ * @returns Its exit code.
+ */
+export function joinQuietly(child: ChildLike): Promise<number | null> {
+  return processModule!.joinQuietly(child);
 }
 
 /** Prints a child's uncaught error on stderr, as Python's child does. */
@@ -46,22 +124,23 @@ export async function runChild(
   target: TargetSpec,
   encodedArgs: unknown[],
 ): Promise<ChildEnd> {
-  let end: ChildEnd;
+  let failed: ChildEnd | undefined;
   try {
-    const fn = await importTarget(target);
+    const fn = await importChildTarget(target);
     const args = await decode(encodedArgs) as unknown[];
     if (target.kind === "subclass") {
       await runSubclass(fn, args[0] as object);
     } else {
       await fn(...args);
     }
-    end = { exitCode: 0 };
   } catch (error) {
     printChildError(error);
-    end = { exitCode: 1, error: errorToData(error) };
+    failed = { exitCode: 1, error: errorToData(error) };
   }
   await endChildren();
-  return end;
+  // As a Deno program does, a child that returns ends with the code it set
+  // in `Deno.exitCode` (each Worker has its own).
+  return failed ?? { exitCode: Deno.exitCode };
 }
 
 /**

@@ -65,6 +65,13 @@ export interface Launcher {
    * each primitive sent to the child into a handle that works there.
    */
   exporter?(): Exporter;
+  /**
+   * The permissions this process must hold to start a child here. A
+   * descriptor that names its item (a path, host or command) is what the
+   * start uses; one that names only its kind stands for an item that cannot
+   * be known beforehand, which a grant of part of the kind may cover.
+   */
+  needs(): Deno.PermissionDescriptor[];
   /** Allocates the pid the child will have (before its launch). */
   allocatePid(): number;
   /** Starts a child; throws a `DataCloneError` when `args` cannot be sent. */

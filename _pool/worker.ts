@@ -4,10 +4,11 @@
 // one chunk or more), call the task function on each item in order, and send
 // back one message of results per chunk as soon as the chunk is done. `null`
 // tells the worker to end; an empty message is nothing to do.
-import { type ErrorData, errorToData } from "../_error.ts";
+import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
 import { pack, type Packed, unpack } from "./pack.ts";
-import { importTarget, type TargetSpec } from "../_target.ts";
+import type { TargetSpec } from "../_target.ts";
+import { importChildTarget } from "../_backend/child.ts";
 import { ProcessError } from "../errors.ts";
 
 /** A chunk of tasks, as the pool sends it. */
@@ -110,16 +111,17 @@ export async function poolWorker(
   channel.close();
 }
 
-async function importFunction(spec: TargetSpec, what: string): Promise<Fn> {
-  try {
-    return await importTarget(spec);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    throw new TypeError(
-      `Pool ${what} "${spec.name}" is not exported by ${spec.module}: a pool worker imports it by name, ` +
-        `so export it from that module (export function ${spec.name}(...) {...}) or pass { module, export } naming the module that exports it`,
-    );
-  }
+/**
+ * Imports the task function or the initializer. A failed import of its
+ * module is thrown as it is; a module that does not export it gives a
+ * `TypeError` that says what to do.
+ */
+function importFunction(spec: TargetSpec, what: string): Promise<Fn> {
+  return importChildTarget(spec, {
+    noun: `the pool's ${what}`,
+    importer: "a pool worker",
+    option: "",
+  });
 }
 
 /** A chunk's outcome before it is packed for the trip back. */
@@ -194,8 +196,8 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
         errorToData(
           new TypeError(
             `The task's result cannot be sent to the pool: ${
-              (cause as Error).message
-            }. Return data the structured clone copies`,
+              quoteMessage(cause)
+            }; return data the structured clone copies`,
           ),
         ),
       ]);

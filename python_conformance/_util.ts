@@ -41,29 +41,16 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * What every test here holds for its duration: it keeps the event loop
- * open, and when the test ends it ends and joins every child this process
- * still has, so that a failing test leaves none behind (CPython's tearDown
- * and `join_process` do that job).
- *
- * Deviation 12 (issue 18): awaiting `join()` of a daemon child does not keep
- * the event loop alive (a daemon child is unref'd), so a test that only
- * waits for one ends with "Promise resolution is still pending but the event
- * loop has already resolved". Python's `join()` simply blocks. Until the
- * library holds the loop while a join is pending, the timer below does; take
- * it out to see the deviation in every test that starts a daemon child.
+ * What every test here holds for its duration: when the test ends it ends
+ * and joins every child this process still has, so that a failing test
+ * leaves none behind (CPython's tearDown and `join_process` do that job).
  */
 export function testScope(): AsyncDisposable {
-  const loop = setInterval(() => {}, 60_000);
   return {
     async [Symbol.asyncDispose]() {
-      try {
-        const left = activeChildren();
-        for (const p of left) p.kill();
-        await Promise.all(left.map((p) => p.join()));
-      } finally {
-        clearInterval(loop);
-      }
+      const left = activeChildren();
+      for (const p of left) p.kill();
+      await Promise.all(left.map((p) => p.join()));
     },
   };
 }

@@ -2,8 +2,8 @@
 // CPython's _TestSubclassingProcess, ported (see _util.ts for how).
 //
 // Not ported: test_stderr_flush (it replaces the child's sys.stderr by a
-// file); and of test_sys_exit the first half, whose exit reasons are a list
-// and a string written to that file (exit() takes a number here).
+// file); and of test_sys_exit the first half, which reads the exit reasons
+// (a list, a string) the child printed back from that file.
 import assert from "node:assert/strict";
 import { getContext } from "../context.ts";
 import { exit } from "../process.ts";
@@ -31,8 +31,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestSubclassingProcess.test_sys_exit`,
-    // Deviation 13 (issue 18): exit(true) and exit(false) give exit codes true/false on Workers and 0 on subprocesses; Python's sys.exit gives 1 and 0.
-    ignore: true,
     async fn() {
       await using _ = testScope();
       // `target=sys.exit`: the library's exit(), given what sys.exit was.

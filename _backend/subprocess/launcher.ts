@@ -390,6 +390,13 @@ const subprocessLauncher: Launcher = {
   backend: "subprocess",
   takes: ["permissions", "v8Flags"],
   exporter: argumentExporter,
+  // Deno.Command, and Unix sockets in a temporary directory of a random name.
+  needs: () => [
+    { name: "run", command: Deno.execPath() },
+    { name: "read" },
+    { name: "write" },
+    { name: "net", host: "unix:/" },
+  ],
   // The OS gives the pid at spawn; the child reads its own.
   allocatePid: () => 0,
   launch: (spec, options) => new SubprocessChild(spec, options),

@@ -7,7 +7,7 @@
 import type { ControlMessage, StartInfo } from "./launcher.ts";
 
 const START_INFO = Symbol.for("multiprocessing.startInfo");
-import { printChildError, runChild } from "../child.ts";
+import { printChildError, runChild, setBootstrapping } from "../child.ts";
 import { errorToData } from "../../_error.ts";
 import {
   adoptTreeState,
@@ -23,6 +23,8 @@ import { setWorkerRef } from "../../_deno_compat.ts";
 const global = globalThis as { [START_INFO]?: StartInfo };
 const info = global[START_INFO]!;
 delete global[START_INFO];
+// The main module imports the target's module next: runChild clears this.
+setBootstrapping(info.target.module);
 
 // This process ends with its parent (see launcher.ts): the kernel kills it,
 // or, where the parent could not ask the kernel, the watchdog below does.

@@ -85,6 +85,13 @@ const workerLauncher: Launcher = {
   backend: "worker",
   // A Worker child has its parent's permissions and heap.
   takes: [],
+  // What loading the child's entry needs; its target's module may need
+  // more, which the Worker reports as the child's error.
+  needs: () => [
+    ENTRY.protocol === "file:"
+      ? { name: "read", path: ENTRY }
+      : { name: "import", host: ENTRY.host },
+  ],
   allocatePid: allocateWorkerPid,
   launch: (spec, { daemon }) => new WorkerChild(spec, daemon),
 };
