@@ -436,6 +436,35 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "subprocess: the next start leaves the children of a live parent alone",
+  async () => {
+    const tmp = await Deno.makeTempDir();
+    const go = `${tmp}/go`;
+    try {
+      await using living = new ProgramRun(
+        testdata("tempdir_program.ts"),
+        ["proxy", go],
+        { env: { TMPDIR: tmp } },
+      );
+      assert.equal(await living.line(), "ready");
+      // Its child has not used its Event yet: the Event's agent has no
+      // connection, and must take none from the next start.
+      await using next = new ProgramRun(
+        testdata("tempdir_program.ts"),
+        ["return"],
+        { env: { TMPDIR: tmp } },
+      );
+      assert.equal(await next.line(), "ready");
+      assert.ok(await next.status(30_000));
+      await Deno.writeTextFile(go, "");
+      assert.equal(await living.line(), "child 0 set true");
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+);
+
 // Without --allow-all, Deno lets no one read /proc: the sweep needs none.
 const SWEEP_FLAGS: [string, string[] | undefined][] = [
   ["", undefined],

@@ -4,11 +4,30 @@
 // (for a signal from the test), "block" (its main thread blocked for good,
 // for a signal from the test), or "listen" (it handles SIGINT itself, by
 // starting and joining another child and printing "handled SIGINT: <its
-// exit code>", and waits for another signal).
+// exit code>", and waits for another signal). With "proxy" and a path, it
+// prints "ready" once it started a child that is given an Event, then
+// "child <exit code> set <the Event's state>": the child sets the Event,
+// but only once that path exists (its import of this module waits for it,
+// so that it has not used the Event before).
 import { Event } from "../event.ts";
 import { Process } from "../process.ts";
 
 export function noop(): void {}
+
+export function set(event: Event): void {
+  event.set();
+}
+
+if (!import.meta.main && Deno.args[0] === "proxy") {
+  for (;;) {
+    try {
+      Deno.statSync(Deno.args[1]);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
 
 if (import.meta.main) {
   const run = () => {
@@ -16,6 +35,18 @@ if (import.meta.main) {
     p.start();
     return p.join();
   };
+  if (Deno.args[0] === "proxy") {
+    const event = new Event();
+    const p = new Process({
+      target: set,
+      args: [event],
+      backend: "subprocess",
+    });
+    p.start();
+    console.log("ready");
+    console.log(`child ${await p.join()} set ${event.isSet()}`);
+    Deno.exit(0);
+  }
   if (Deno.args[0] === "listen") {
     Deno.addSignalListener("SIGINT", async () => {
       console.log(`handled SIGINT: ${await run()}`);

@@ -34,7 +34,7 @@ import {
 import type { ErrorData } from "../../_error.ts";
 import { PROXY_MODULE } from "./proxy/protocol.ts";
 import { Session, sessionAt } from "./proxy/session.ts";
-import { socketDir } from "./socket_dir.ts";
+import { controlSocket, socketDir } from "./socket_dir.ts";
 import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
 import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
@@ -78,15 +78,11 @@ export type ControlMessage =
 class Home {
   readonly dir: string;
   readonly path: string;
-  #listener: Deno.Listener;
   #expected = new Map<number, SubprocessChild>();
 
   constructor() {
     this.dir = socketDir();
-    this.path = `${this.dir}/control.sock`;
-    this.#listener = Deno.listen({ transport: "unix", path: this.path });
-    this.#listener.unref();
-    this.#accept();
+    this.path = controlSocket((conn) => this.#greet(conn));
   }
 
   expect(token: number, child: SubprocessChild): void {
@@ -95,14 +91,6 @@ class Home {
 
   forget(token: number): void {
     this.#expected.delete(token);
-  }
-
-  async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) this.#greet(conn);
-    } catch {
-      // The listener closed: this process is ending.
-    }
   }
 
   async #greet(conn: Deno.Conn): Promise<void> {

@@ -8,9 +8,12 @@
 // What a process cannot see (SIGKILL, Deno itself crashing) leaves its
 // directory behind, so the same thread removes, when the next directory is
 // made, those whose owner is dead: a directory is its owner's as long as
-// one of its sockets takes a connection (a pid could be another process's
+// its control socket takes a connection (a pid could be another process's
 // by then, or mean nothing in this pid namespace, and Deno lets only
-// --allow-all read /proc).
+// --allow-all read /proc). So the control socket listens as soon as the
+// directory exists, whether or not the process starts children (the
+// launcher's Home answers there); the agents' sockets are never probed: an
+// agent takes the end of a connection for its child's end.
 import {
   countSignalListeners,
   setWorkerRef,
@@ -19,6 +22,7 @@ import {
 import { atChildExit } from "../exit_hooks.ts";
 
 const PREFIX = "deno-multiprocessing-";
+const CONTROL = "control.sock";
 
 /** The signals a process cleans up on: those whose default ends it. */
 const SIGNALS: readonly Deno.Signal[] = ["SIGHUP", "SIGINT", "SIGTERM"];
@@ -36,6 +40,8 @@ interface JanitorTask {
   tmp: string;
   /** The prefix of every socket directory's name. */
   prefix: string;
+  /** The name of the control socket in each. */
+  control: string;
   /** Whether to sweep: this process may read, write and connect there. */
   sweep: boolean;
   /** The signals to watch, if any. */
@@ -78,26 +84,23 @@ function janitor(): void {
     });
   };
   /**
-   * Whether no socket in `dir` takes a connection: false as soon as one
-   * does, undefined when one cannot say. A directory with no socket may be
-   * in the making, unless it has been so for a minute.
+   * Whether `dir`'s owner is dead: its control socket refuses connections,
+   * or it never had one and nothing else for a minute (undefined: one
+   * cannot say, as for a directory in the making).
    */
-  const abandoned = async (dir: string): Promise<boolean | undefined> => {
-    let sockets = 0;
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.name.endsWith(".sock")) continue;
-      sockets++;
-      try {
-        const path = `${dir}/${entry.name}`;
-        (await Deno.connect({ transport: "unix", path })).close();
-        return false;
-      } catch (error) {
-        if (error instanceof Deno.errors.ConnectionRefused) continue;
-        if (error instanceof Deno.errors.NotFound) continue;
-        return undefined;
-      }
+  const abandoned = async (
+    dir: string,
+    task: JanitorTask,
+  ): Promise<boolean | undefined> => {
+    try {
+      const path = `${dir}/${task.control}`;
+      (await Deno.connect({ transport: "unix", path })).close();
+      return false;
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionRefused) return true;
+      if (!(error instanceof Deno.errors.NotFound)) return undefined;
     }
-    if (sockets > 0) return true;
+    for await (const _ of Deno.readDir(dir)) return undefined;
     const made = (await Deno.stat(dir)).mtime?.getTime() ?? Date.now();
     return Date.now() - made > 60_000 ? true : undefined;
   };
@@ -106,7 +109,7 @@ function janitor(): void {
     for await (const entry of Deno.readDir(task.tmp)) {
       const dir = `${task.tmp}/${entry.name}`;
       if (!entry.isDirectory || !entry.name.startsWith(task.prefix)) continue;
-      if (dir !== task.path && await abandoned(dir).catch(() => false)) {
+      if (dir !== task.path && await abandoned(dir, task).catch(() => false)) {
         dead.push(dir);
       }
     }
@@ -114,7 +117,7 @@ function janitor(): void {
     // A socket is bound an instant before it listens: look again.
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const dir of dead) {
-      if (await abandoned(dir).catch(() => false)) remove(dir);
+      if (await abandoned(dir, task).catch(() => false)) remove(dir);
     }
   };
   scope.onmessage = async (event) => {
@@ -127,6 +130,8 @@ function janitor(): void {
 }
 
 let dir: string | undefined;
+let controlListener: Deno.Listener | undefined;
+let onControl: ((conn: Deno.Conn) => void) | undefined;
 
 /**
  * The temporary directory of this thread's sockets, made on first use and
@@ -136,11 +141,54 @@ export function socketDir(): string {
   if (dir) return dir;
   const made = dir = Deno.makeTempDirSync({ prefix: `${PREFIX}${Deno.pid}-` });
   removeAtEnd(made);
+  try {
+    listenForControl();
+  } catch {
+    // Without it, this directory is left to its owner alone (and children,
+    // which need it, cannot start: controlSocket throws why).
+  }
   // Signals are the process's, and one sweep per process is enough: a
   // Worker child leaves both to the main thread (its directory, if a signal
   // ends the process, to the next sweep).
   if (mainThread) startJanitor(made);
   return made;
+}
+
+/**
+ * The path of this thread's control socket, whose connections now go to
+ * `handle` (until then they are closed).
+ *
+ * @param handle Takes each connection.
+ * @returns The socket's path.
+ */
+export function controlSocket(handle: (conn: Deno.Conn) => void): string {
+  socketDir();
+  if (!controlListener) listenForControl();
+  onControl = handle;
+  return controlPath();
+}
+
+function controlPath(): string {
+  return `${dir}/${CONTROL}`;
+}
+
+/** @throws What Deno.listen throws (no permission, say). */
+function listenForControl(): void {
+  const listener = controlListener = Deno.listen({
+    transport: "unix",
+    path: controlPath(),
+  });
+  listener.unref();
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        if (onControl) onControl(conn);
+        else conn.close();
+      }
+    } catch {
+      // The listener closed: this process is ending.
+    }
+  })();
 }
 
 /** Removes `path` at every end of this thread that it can see. */
@@ -176,6 +224,7 @@ function startJanitor(path: string): void {
     path,
     tmp,
     prefix: PREFIX,
+    control: CONTROL,
     sweep: granted({ name: "read", path: tmp }) &&
       granted({ name: "write", path: tmp }) && granted({ name: "net" }),
     signals: signalListenersAreHarmless() ? SIGNALS : [],
