@@ -595,6 +595,8 @@ export class Process<A extends unknown[] = unknown[]> {
    * Whether the child has started and not yet ended.
    *
    * @returns `true` while the child runs.
+   * @throws {ProcessError} When the process is closed (Python's
+   * `ValueError`).
    *
    * @example
    * ```ts
@@ -609,6 +611,7 @@ export class Process<A extends unknown[] = unknown[]> {
    * ```
    */
   isAlive(): boolean {
+    this.#checkOpen("isAlive");
     if (this.#view) return this.#view.alive();
     return this.#handle !== undefined && this.#end === undefined;
   }
@@ -677,7 +680,8 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /**
    * Releases the process object. Its properties stay readable; starting,
-   * joining or signalling it afterwards throws.
+   * joining, signalling it or asking `isAlive()` afterwards throws, as in
+   * Python.
    *
    * @throws {ProcessError} When the child is still running.
    *
@@ -707,12 +711,13 @@ export class Process<A extends unknown[] = unknown[]> {
     if (!this.#closed) return;
     const advice = action === "start"
       ? "make a new Process to run again"
-      : action === "join"
+      : action === "join" || action === "isAlive"
       ? "its exitCode stays readable"
       : "its child has ended, or was never started";
-    throw new ProcessError(
-      `Cannot ${action} ${this.#name}: it is closed; ${advice}`,
-    );
+    const what = action === "isAlive"
+      ? `tell whether ${this.#name} is alive`
+      : `${action} ${this.#name}`;
+    throw new ProcessError(`Cannot ${what}: it is closed; ${advice}`);
   }
 }
 

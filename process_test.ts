@@ -255,6 +255,10 @@ for (const backend of BACKENDS) {
       await p.join();
       p.close();
       assert.throws(() => p.start(), ProcessError);
+      assert.throws(
+        () => p.isAlive(),
+        /Cannot tell whether .* is alive: it is closed/,
+      );
       assert.equal(p.exitCode, -15);
     });
   });

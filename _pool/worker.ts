@@ -198,6 +198,7 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
             `The task's result cannot be sent to the pool: ${
               quoteMessage(cause)
             }; return data the structured clone copies`,
+            { cause },
           ),
         ),
       ]);

@@ -235,14 +235,14 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestQueue.test_closed_queue_empty_exceptions`,
-    // Deviation 5 (issue 18): empty() on a closed queue answers instead of throwing.
-    ignore: true,
     async fn() {
-      // Checking the emptiness of an unused closed queue does not raise: in
-      // Python q.close() is a no-op until the queue has been used.
+      // In Python, checking the emptiness of an unused closed queue does not
+      // raise (q.close() is a no-op until the queue has been used). A
+      // documented difference (README): close() closes a queue here whether
+      // it was used or not, so empty() throws for these too.
       for (const q of [new Queue(), new JoinableQueue()]) {
-        q.close(); // this is a no-op since the feeder thread is None
-        assert.ok(q.empty());
+        q.close();
+        assert.throws(() => q.empty(), isClosedError);
       }
 
       for (const q of [new Queue(), new JoinableQueue()]) {
