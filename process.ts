@@ -40,7 +40,11 @@ import {
 // Each backend's launcher registers itself as it loads.
 import "./_backend/worker/launcher.ts";
 import "./_backend/subprocess/launcher.ts";
-import { checkBootstrapped, registerProcessModule } from "./_backend/child.ts";
+import {
+  checkBootstrapped,
+  inheritedStartMethod,
+  registerProcessModule,
+} from "./_backend/child.ts";
 import { dataToError, quoteMessage } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
 import { deadlineOf, settlesBy } from "./_timeout.ts";
@@ -108,11 +112,14 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   v8Flags?: string[];
 }
 
-let defaultBackend: Backend = "worker";
+// Unset until setStartMethod(): a child then starts its own children as it
+// was started, as Python's inherits the start method.
+let defaultBackend: Backend | undefined;
 
 /**
  * Sets the backend that new processes use when they name none (Python's
- * `multiprocessing.set_start_method`).
+ * `multiprocessing.set_start_method`). A child starts on the backend its
+ * parent started it on, and that is its own default, as in Python.
  *
  * @param backend `"worker"` or `"subprocess"`.
  * @throws {TypeError} When `backend` is unknown.
@@ -133,7 +140,9 @@ export function setStartMethod(backend: Backend): void {
 /**
  * The backend that new processes use when they name none.
  *
- * @returns `"worker"` unless {@linkcode setStartMethod} changed it.
+ * @returns What {@linkcode setStartMethod} set; until then, in a child, the
+ * backend it was started on (Python's child inherits its start method), and
+ * `"worker"` in the main program.
  *
  * @example
  * ```ts
@@ -143,7 +152,7 @@ export function setStartMethod(backend: Backend): void {
  * ```
  */
 export function getStartMethod(): Backend {
-  return defaultBackend;
+  return defaultBackend ?? inheritedStartMethod();
 }
 
 let processCount = 0;
@@ -232,7 +241,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#args = args;
     this.#name = name ?? `Process-${++processCount}`;
     this.#daemon = daemon ?? identity().daemon;
-    this.#launcher = launcherOf(backend ?? defaultBackend);
+    this.#launcher = launcherOf(backend ?? getStartMethod());
     const { permissions, v8Flags } = options;
     checkOptions(this.#launcher, { permissions, v8Flags });
     this.#childOptions = { permissions, v8Flags };

@@ -163,6 +163,11 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
   });
 
+  Deno.test(`${backend}: a child starts its children on its own backend, as Python's inherits its start method`, async () => {
+    const p = start("checkStartMethod", [backend]);
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
   Deno.test(
     `${backend}: a child can start a grandchild`,
     sharesMemory(backend),
