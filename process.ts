@@ -47,7 +47,7 @@ import {
 } from "./_backend/child.ts";
 import { dataToError, quoteMessage } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
-import { deadlineOf, settlesBy } from "./_timeout.ts";
+import { deadlineOf, remaining, settlesBy } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
@@ -164,7 +164,12 @@ interface View {
   name: string;
   daemon: boolean;
   alive: () => boolean;
+  /** Whether it is this process's parent, whose end `join()` waits for. */
+  parent: boolean;
 }
+
+/** How often a join of the parent looks whether it is still alive. */
+const PARENT_POLL_MS = 20;
 
 let makeView: (view: View) => Process;
 let joinQuietly: (p: Process) => Promise<number | null>;
@@ -551,10 +556,16 @@ export class Process<A extends unknown[] = unknown[]> {
    * running, even for a daemon child (which alone would not keep it
    * running), as Python's `join()` blocks.
    *
+   * On {@linkcode parentProcess}'s result it waits for the parent to end,
+   * as Python's does, and resolves with `null` (the parent's exit code is
+   * its own parent's to know): ask `isAlive()` which way it went. A child
+   * ends with its parent, though (see `README.md`), so such a join resolves
+   * only on its timeout, or as this process ends too.
+   *
    * @param timeout Milliseconds to wait at most; `undefined` waits forever.
    * @returns The exit code, or `null` when the timeout passed first.
    * @throws {ProcessError} When the process was never started, is closed, or
-   * is not a child of this process.
+   * is this process (`currentProcess()`).
    * @throws {RangeError} When `timeout` is negative or not a number.
    *
    * @example
@@ -582,9 +593,13 @@ export class Process<A extends unknown[] = unknown[]> {
   ): Promise<number | null> {
     const deadline = deadlineOf(timeout);
     this.#checkOpen("join");
+    if (this.#view?.parent) {
+      await untilEnded(this.#view.alive, deadline);
+      return null;
+    }
     if (this.#view) {
       throw new ProcessError(
-        `Cannot join ${this.#name}: it is not a child of this process; only its parent can join it (to wait for another process, wait for an Event it sets)`,
+        `Cannot join ${this.#name}: it is this process, which cannot wait for its own end (to wait for another process, wait for an Event it sets)`,
       );
     }
     const handle = this.#handle;
@@ -860,6 +875,7 @@ export function currentProcess(): Process {
       name: self.name,
       daemon: self.daemon,
       alive: () => true,
+      parent: false,
     });
   }
   return current;
@@ -886,6 +902,7 @@ export function parentProcess(): Process | null {
     name: self.parentName ?? "",
     daemon: false,
     alive: () => pidIsAlive(pid),
+    parent: true,
   });
 }
 
@@ -943,6 +960,18 @@ export function cpuCount(): number {
  */
 export function exit(code?: number | boolean | string | null): never {
   return Deno.exit(exitStatus(code));
+}
+
+/** Resolves once `alive()` is false or `deadline` has passed. */
+async function untilEnded(
+  alive: () => boolean,
+  deadline: number,
+): Promise<void> {
+  while (alive() && remaining(deadline) > 0) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(PARENT_POLL_MS, remaining(deadline)))
+    );
+  }
 }
 
 /** The exit status Python's `sys.exit` gives for `code`. */

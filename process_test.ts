@@ -168,6 +168,11 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
   });
 
+  Deno.test(`${backend}: a child's join of its parent waits while the parent lives`, async () => {
+    const p = start("joinParent", [30]);
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
   Deno.test(
     `${backend}: a child can start a grandchild`,
     sharesMemory(backend),
@@ -275,7 +280,7 @@ Deno.test("worker: self.close() in a child ends it with exit code 0", async () =
   assert.equal(await p.join(), 0);
 });
 
-Deno.test("the main process describes itself", () => {
+Deno.test("the main process describes itself", async () => {
   const self = currentProcess();
   assert.equal(self.name, "MainProcess");
   assert.equal(self.pid, Deno.pid);
@@ -283,6 +288,7 @@ Deno.test("the main process describes itself", () => {
   assert.equal(parentProcess(), null);
   assert.ok(cpuCount() >= 1);
   assert.throws(() => self.start(), ProcessError);
+  await assert.rejects(self.join(), /Cannot join MainProcess: it is this/);
 });
 
 Deno.test("processes are named Process-N by default", () => {

@@ -109,6 +109,20 @@ export async function checkStartMethod(
   if (await p.join() !== 0) throw p.error;
 }
 
+/**
+ * Joins its parent, which lives on: the join waits out its timeout and
+ * resolves with `null`, as Python's returns; joining itself throws.
+ */
+export async function joinParent(timeout: number): Promise<void> {
+  const parent = parentProcess()!;
+  const got = await parent.join(timeout);
+  if (got !== null || !parent.isAlive()) {
+    throw new Error(`join gave ${got}, alive ${parent.isAlive()}`);
+  }
+  const self = await currentProcess().join().then(() => "joined", String);
+  if (!/Cannot join .*: it is this process/.test(self)) throw new Error(self);
+}
+
 /** Starts a grandchild that writes 7 into cells[1], and waits for it. */
 export async function startGrandchild(cells: Int32Array): Promise<void> {
   const p = new Process({ target: writeCell, args: [cells, 1, 7] });
