@@ -421,7 +421,9 @@ export class Pool implements AsyncDisposable {
    * workers need them, so it may be long or endless.
    *
    * A task's error is thrown by the iteration when its turn comes; breaking
-   * out of the loop drops the tasks not yet run.
+   * out of the loop drops the tasks not yet run. An error that `iterable`
+   * throws comes after the results of the chunks read whole before it: as in
+   * Python, the items of the chunk it interrupted do not run.
    *
    * @typeParam T The items' type.
    * @typeParam R What `fn` returns.
@@ -840,8 +842,9 @@ export class Pool implements AsyncDisposable {
       if (items.length) this.#enqueue(job, index - items.length, items);
       job.inputEnded(index);
     } catch (error) {
-      if (items.length) this.#enqueue(job, index - items.length, items);
-      job.inputFailed(index, error);
+      // As Python's: the chunk being read when the input threw is dropped,
+      // and the error comes after the results of the chunks before it.
+      job.inputFailed(index - items.length, error);
     }
     this.#pump();
   }

@@ -194,6 +194,13 @@ for (const backend of BACKENDS) {
       { name: "SyntaxError", message: "bad input" },
     );
     assert.deepEqual(seen, [2, 3, 4]);
+    // As Python's: the chunk the input was filling when it threw never runs.
+    const chunked = p.imap<number, number>(fn("inc"), failing(), {
+      chunksize: 2,
+    });
+    assert.deepEqual(await chunked.next(), { done: false, value: 2 });
+    assert.deepEqual(await chunked.next(), { done: false, value: 3 });
+    await assert.rejects(chunked.next(), SyntaxError);
     await assert.rejects(p.map(fn("inc"), failing()), SyntaxError);
     assert.deepEqual(await p.map(fn("inc"), [1]), [2]);
   });

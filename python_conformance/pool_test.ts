@@ -228,9 +228,6 @@ for (const backend of BACKENDS) {
     it = pool.imap(sqr, exceptionThrowingGenerator(20, 7), { chunksize: 4 });
     for (let i = 0; i < 4; i++) assert.equal((await it.next()).value, i * i);
     await assert.rejects(it.next(), SayWhenError);
-  }, {
-    // Deviation 7 (issue 18): imap yields the results of the chunk in which the input iterable threw.
-    ignore: true,
   });
 
   poolTest("test_imap_unordered", async (pool) => {
