@@ -114,6 +114,29 @@ for (const backend of BACKENDS) {
     assert.equal(runs.value, 1);
   });
 
+  for (const grandchild of BACKENDS) {
+    Deno.test(`Barrier: a ${backend} child passes it on to a ${grandchild} grandchild`, async () => {
+      const runs = new Value("i32", 0);
+      const barrier = new Barrier(3, {
+        action: { module: TARGETS, export: "countAction" },
+      });
+      const indexes = new SharedArray("i32", [9, 9, 9]);
+      await joinAll([
+        child(backend, "waitAtBarrierWithGrandchild", [
+          barrier,
+          indexes,
+          1,
+          runs,
+          grandchild,
+        ]),
+        child(backend, "waitAtBarrier", [barrier, indexes, 0, runs]),
+      ]);
+      assert.deepEqual(indexes.toArray().sort(), [0, 1, 2]);
+      assert.equal(runs.value, 1);
+      assert.equal(barrier.broken, false);
+    });
+  }
+
   Deno.test(`Barrier: an action that throws in the last child breaks the barrier (${backend})`, async () => {
     const barrier = new Barrier(2, {
       action: { module: TARGETS, export: "countAction" },
