@@ -599,7 +599,7 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     if (this.#view) {
       throw new ProcessError(
-        `Cannot join ${this.#name}: it is this process, which cannot wait for its own end (to wait for another process, wait for an Event it sets)`,
+        `Cannot join ${this.#name}: it is this process; only its parent can join it (to wait for another process, wait for an Event it sets)`,
       );
     }
     const handle = this.#handle;
