@@ -18,6 +18,7 @@
 // busy there and halves the worker's speed.
 import { Pool } from "../pool.ts";
 import { median, report, runPython, timeRuns } from "./_report.ts";
+import { largestTimerLag } from "../_test_util.ts";
 
 export function inc(x: number): number {
   return x + 1;
@@ -114,19 +115,12 @@ async function millionMap(pool: Pool): Promise<MillionMap> {
   const lags: number[] = [];
   const rates: number[] = [];
   for (let run = 0; run < 5; run++) {
-    let last = performance.now();
-    let largest = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      largest = Math.max(largest, now - last - 5);
-      last = now;
-    }, 5);
-    const start = performance.now();
-    const results = await pool.map(inc, items);
-    const took = performance.now() - start;
-    clearInterval(timer);
+    let results: number[] = [];
+    const { lag, took } = await largestTimerLag(async () => {
+      results = await pool.map(inc, items);
+    });
     if (results[MILLION - 1] !== MILLION) throw new Error("wrong result");
-    lags.push(largest);
+    lags.push(lag);
     rates.push(MILLION / took * 1000);
   }
   return { lag: median(lags), perSecond: median(rates) };
