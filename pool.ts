@@ -1396,7 +1396,7 @@ function specOf(
     noun: `the pool's ${what}`,
     importer: "a pool worker",
     option: "",
-  }, callerModule());
+  }, callerModule);
 }
 
 function notIterable(value: unknown): TypeError {

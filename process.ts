@@ -47,6 +47,7 @@ import {
 } from "./_backend/child.ts";
 import { dataToError, quoteMessage } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
+import { holdEventLoop } from "./_deno_compat.ts";
 import { deadlineOf, remaining, settlesBy } from "./_timeout.ts";
 import {
   callerModule,
@@ -832,24 +833,6 @@ function checkPermissions(
   // The stack starts at the user's call, not inside the library.
   Error.captureStackTrace(error, entry);
   throw error;
-}
-
-let loopHolds = 0;
-let loopTimer: ReturnType<typeof setInterval> | undefined;
-
-/**
- * Keeps this process running until the returned handle is disposed: a
- * daemon child's Worker or subprocess does not keep it running, and a
- * promise alone does not either, so a program that only awaits a daemon
- * child's end would otherwise end first.
- */
-function holdEventLoop(): Disposable {
-  if (loopHolds++ === 0) loopTimer = setInterval(() => {}, 2 ** 31 - 1);
-  return {
-    [Symbol.dispose]() {
-      if (--loopHolds === 0) clearInterval(loopTimer);
-    },
-  };
 }
 
 registerProcessModule({ activeChildren, Process, joinQuietly });
