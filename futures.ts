@@ -29,6 +29,9 @@ import { type MapOptions, Pool, type PoolFunction } from "./pool.ts";
 import type { Backend } from "./process.ts";
 import { CancelledError, ProcessError, TimeoutError } from "./errors.ts";
 import { deadlineOf, remaining, settlesBy } from "./_timeout.ts";
+import { internalModule } from "./_target.ts";
+
+internalModule(import.meta.url);
 
 export { Future } from "./_pool/future.ts";
 
@@ -193,7 +196,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   // deno-lint-ignore no-explicit-any
   map<A extends any[], R>(
     fn: PoolFunction<A, R>,
-    ...args: [...MapIterables<A>] | [...MapIterables<A>, ExecutorMapOptions]
+    ...args: [...MapIterables<A>, ExecutorMapOptions] | [...MapIterables<A>]
   ): AsyncIterableIterator<Awaited<R>> {
     this.#checkOpen();
     const last = args.at(-1);

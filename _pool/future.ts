@@ -51,7 +51,8 @@ export class Future<T> {
   #error: unknown;
   #settled: Promise<void>;
   #control: FutureControl;
-  #callbacks: ((future: Future<T>) => void)[] = [];
+  // Closures, not the callbacks: a Future<number> is then a Future<unknown>.
+  #callbacks: (() => void)[] = [];
 
   /**
    * Wraps the promise of a task's result; made by `Pool.submit` and
@@ -93,9 +94,13 @@ export class Future<T> {
   cancel(): boolean {
     if (this.#state === "cancelled") return true;
     if (this.#state !== "pending") return false;
-    return this.#control.cancel(
-      new CancelledError("The task was cancelled before a worker took it"),
+    const reason = new CancelledError(
+      "The task was cancelled before a worker took it",
     );
+    if (!this.#control.cancel(reason)) return false;
+    // At once, as Python's: cancelled() and the callbacks need no await.
+    this.#settle("cancelled", undefined, reason);
+    return true;
   }
 
   /**
@@ -243,7 +248,7 @@ export class Future<T> {
    * ```
    */
   addDoneCallback(fn: (future: Future<T>) => void): void {
-    if (this.#state === "pending") this.#callbacks.push(fn);
+    if (this.#state === "pending") this.#callbacks.push(() => this.#call(fn));
     else this.#call(fn);
   }
 
@@ -268,12 +273,13 @@ export class Future<T> {
   }
 
   #settle(state: State, value: T | undefined, error: unknown): void {
+    if (this.#state !== "pending") return;
     this.#state = state;
     this.#value = value;
     this.#error = error;
     const callbacks = this.#callbacks;
     this.#callbacks = [];
-    for (const fn of callbacks) this.#call(fn);
+    for (const call of callbacks) call();
   }
 
   #call(fn: (future: Future<T>) => void): void {
