@@ -14,7 +14,7 @@
  * };
  * await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
  * const futures = [1, 2, 3].map((x) => executor.submit(square, x));
- * const results: number[] = [];
+ * const results: unknown[] = [];
  * for await (const future of asCompleted(futures)) {
  *   results.push(await future.result());
  * }
@@ -27,13 +27,15 @@ import type { Future } from "./_pool/future.ts";
 import { STARRED } from "./_pool/job.ts";
 import { type MapOptions, Pool, type PoolFunction } from "./pool.ts";
 import type { Backend } from "./process.ts";
-import { CancelledError, ProcessError, TimeoutError } from "./errors.ts";
+import { ProcessError, TimeoutError } from "./errors.ts";
 import { deadlineOf, remaining, settlesBy } from "./_timeout.ts";
 import { internalModule } from "./_target.ts";
 
 internalModule(import.meta.url);
 
 export { Future } from "./_pool/future.ts";
+export type { Backend } from "./process.ts";
+export type { PoolFunction } from "./pool.ts";
 
 /** `wait()` returns when any future is over (Python's `FIRST_COMPLETED`). */
 export const FIRST_COMPLETED = "FIRST_COMPLETED";
@@ -196,7 +198,39 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   // deno-lint-ignore no-explicit-any
   map<A extends any[], R>(
     fn: PoolFunction<A, R>,
-    ...args: [...MapIterables<A>, ExecutorMapOptions] | [...MapIterables<A>]
+    ...iterables: MapIterables<A>
+  ): AsyncIterableIterator<Awaited<R>>;
+  /**
+   * Like the other form, with the options `{ timeout, chunksize }` last.
+   *
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function, or `{ module, export }`.
+   * @param args The iterables (one per parameter), then the options.
+   * @returns The results, in order.
+   *
+   * @example A chunksize
+   * ```ts
+   * import { ProcessPoolExecutor } from "@mp/multiprocessing/futures";
+   * import assert from "node:assert/strict";
+   *
+   * const inc = {
+   *   module: "data:text/javascript,export const inc = (x) => x + 1;",
+   *   export: "inc",
+   * };
+   * await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   * const results = executor.map(inc, [1, 2, 3], { chunksize: 2 });
+   * assert.deepEqual(await Array.fromAsync(results), [2, 3, 4]);
+   * ```
+   */
+  map<R>(
+    // deno-lint-ignore no-explicit-any
+    fn: PoolFunction<any[], R>,
+    ...args: [...Iterable<unknown>[], ExecutorMapOptions]
+  ): AsyncIterableIterator<Awaited<R>>;
+  map<R>(
+    // deno-lint-ignore no-explicit-any
+    fn: PoolFunction<any[], R>,
+    ...args: unknown[]
   ): AsyncIterableIterator<Awaited<R>> {
     this.#checkOpen();
     const last = args.at(-1);
@@ -295,7 +329,7 @@ function* zip(iterables: Iterable<unknown>[]): Generator<unknown[]> {
  * @returns The futures, as they are over.
  * @throws {TimeoutError} (from the iteration) When some are not over in time.
  *
- * @example The fastest first
+ * @example The first done first
  * ```ts
  * import { asCompleted, ProcessPoolExecutor } from "@mp/multiprocessing/futures";
  * import assert from "node:assert/strict";
@@ -304,11 +338,13 @@ function* zip(iterables: Iterable<unknown>[]): Generator<unknown[]> {
  *   module: "data:text/javascript,export const sleep = (ms) => new Promise((r) => setTimeout(() => r(ms), ms));",
  *   export: "sleep",
  * };
- * await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ * await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
  * const futures = [300, 10].map((ms) => executor.submit(sleep, ms));
- * const order: number[] = [];
- * for await (const future of asCompleted(futures)) order.push(await future.result());
- * assert.deepEqual(order, [10, 300]);
+ * const order: unknown[] = [];
+ * for await (const future of asCompleted(futures.toReversed())) {
+ *   order.push(await future.result());
+ * }
+ * assert.deepEqual(order, [300, 10]); // one worker: the first one first
  * ```
  */
 export async function* asCompleted<T>(
@@ -408,5 +444,3 @@ export async function wait<T>(
   const done = new Set(all.filter((f) => f.done()));
   return { done, notDone: new Set(all.filter((f) => !done.has(f))) };
 }
-
-export { CancelledError, TimeoutError };
