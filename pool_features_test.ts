@@ -7,6 +7,7 @@ import { ProcessError, TimeoutError } from "./errors.ts";
 import { Event } from "./event.ts";
 import { emit, Pool, type Progress } from "./pool.ts";
 import { Value } from "./shared.ts";
+import { Process } from "./process.ts";
 import { add, inc } from "./testdata/pool_targets.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
@@ -164,7 +165,7 @@ Deno.test("a timeout that is not a number of ms is a RangeError, and nothing run
   await assert.rejects(pool.map(inc, [1], { timeout: NaN }), RangeError);
 });
 
-Deno.test("the types: a call needs the arguments of its function, and submit infers the result", () => {
+Deno.test("the types: a call or a Process needs the arguments of its function, and submit infers the result", () => {
   // Type-checked, never run: a missing argument list is a compile error.
   const check = (pool: Pool) => {
     // @ts-expect-error: add takes two numbers
@@ -175,6 +176,10 @@ Deno.test("the types: a call needs the arguments of its function, and submit inf
     pool.submit(add, 1);
     // @ts-expect-error: a string is not a number
     pool.apply(add, [1, "2"]);
+    // @ts-expect-error: add takes two numbers
+    new Process({ target: add });
+    new Process({ target: add, args: [1, 2] });
+    new Process({ target: { module: "file:///m.ts", export: "f" } });
     const sum: Promise<number> = pool.submit(add, 1, 2).result();
     const one: Promise<number> = pool.apply(inc, [0]);
     return [sum, one];

@@ -113,6 +113,15 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   v8Flags?: string[];
 }
 
+/**
+ * What {@linkcode Process}'s constructor asks of `args` besides
+ * {@linkcode ProcessOptions}: nothing when the target takes no argument (or
+ * its type is not known, as for `{ module, export }`), else its argument
+ * list, so that `new Process({ target: add })` is a type error.
+ */
+export type ArgsOf<A extends unknown[]> = [] extends A ? unknown
+  : { args: A };
+
 // Unset until setStartMethod(): a child then starts its own children as it
 // was started, as Python's inherits the start method.
 let defaultBackend: Backend | undefined;
@@ -240,8 +249,8 @@ export class Process<A extends unknown[] = unknown[]> {
    * assert.equal(p.backend, "subprocess");
    * ```
    */
-  constructor(options?: ProcessOptions<A>) {
-    options ??= {};
+  constructor(given?: ProcessOptions<A> & ArgsOf<A>) {
+    const options: ProcessOptions<A> = given ?? {};
     const { target, args = [] as unknown as A, name, daemon, backend } =
       options;
     this.#args = args;
