@@ -140,6 +140,9 @@ let onControl: ((conn: Deno.Conn) => void) | undefined;
 export function socketDir(): string {
   if (dir) return dir;
   const made = dir = Deno.makeTempDirSync({ prefix: `${PREFIX}${Deno.pid}-` });
+  // This user's only, whatever the umask: the start modules of children
+  // are in it (Deno makes it so already; this says it).
+  Deno.chmodSync(made, 0o700);
   removeAtEnd(made);
   try {
     listenForControl();
