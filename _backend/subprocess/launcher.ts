@@ -3,15 +3,15 @@
 //
 // Start-up is what a fresh `deno run` costs, and little more: the child's
 // main module statically imports a start module that this process writes
-// for it in its socket folder, which imports our entry and the target's
-// module (static imports need no read permission, and the entry starts
-// connecting to its parent while the target's module loads). The start
-// module holds what the child must be told: the authkey, the socket path and
-// the token that names it there, its identity, target, and arguments when
-// JSON carries them (else they come over the socket). It is readable by
-// this user only (the folder is 0700, the file 0600), and the child removes
-// it as it starts: nothing secret is on its command line, which every local
-// user can read, nor in its environment. (A pipe to the child's stdin would
+// for it in the temporary directory, which imports our entry and the
+// target's module (static imports need no read permission, and the entry
+// starts connecting to its parent while the target's module loads). The
+// start module holds what the child must be told: the authkey, the socket
+// path and the token that names it there, its identity, target, and
+// arguments when JSON carries them (else they come over the socket). It is
+// readable by this user only (made new, mode 0600, under a random name), and
+// the child removes it as it starts: nothing secret is on its command line,
+// which every local user can read, nor in its environment. (A pipe to the child's stdin would
 // do too, but this process's event loop would have to run to fill it: a
 // program that starts a child and then blocks, `p.start();
 // queue.getSync()`, would wait forever.)
@@ -337,7 +337,8 @@ class SubprocessChild implements ChildHandle {
     const setup = parentSetup();
     // Checked before anything is written.
     const grants = grantsOf(options.permissions, setup.permissions);
-    const file = this.#file = `${h.dir}/start-${randomHex(16)}.js`;
+    const tmp = h.dir.slice(0, h.dir.lastIndexOf("/"));
+    const file = `${tmp}/deno-multiprocessing-start-${randomHex(16)}.js`;
     const info: StartInfo = {
       sock: h.path,
       token: this.#token,
@@ -352,7 +353,7 @@ class SubprocessChild implements ChildHandle {
     };
     // The child reaches its parent's sockets whatever else it may do.
     grantItems(grants, "read", [h.dir]);
-    grantItems(grants, "write", [h.dir]);
+    grantItems(grants, "write", [h.dir, file]);
     grantItems(
       grants,
       "net",
@@ -368,8 +369,10 @@ class SubprocessChild implements ChildHandle {
       args.push(`--v8-flags=${options.v8Flags.join(",")}`);
     }
     Deno.writeTextFileSync(file, startModuleOf(info, paths.size > 0), {
+      createNew: true,
       mode: 0o600,
     });
+    this.#file = file;
     const main = `import${JSON.stringify(new URL(`file://${file}`).href)};`;
     // The parent's own arguments are its command line's already.
     args.push(`data:text/javascript,${encodeURIComponent(main)}`, ...Deno.args);

@@ -183,7 +183,12 @@ function addItems(
  */
 export function parseCommandLine(
   argv: string[],
-): { flags: string[]; permissions: PermissionFlags | null; config: boolean } {
+): {
+  flags: string[];
+  permissions: PermissionFlags | null;
+  config: boolean;
+  subcommand: string;
+} {
   let at = 1;
   let subcommand = "run";
   if (SUBCOMMANDS.has(argv[1])) subcommand = argv[at++];
@@ -213,7 +218,7 @@ export function parseCommandLine(
     else if (name in SHORT_KIND) {
       addItems(allowed, SHORT_KIND[name], items(value));
     } else if (/^--(allow|deny|ignore)-[a-z]+$/.test(name)) {
-      const [, what, kind] = name.split("-").filter(Boolean);
+      const [what, kind] = name.split("-").filter(Boolean);
       if (!(KINDS as readonly string[]).includes(kind)) continue;
       const map = what === "allow"
         ? allowed
@@ -242,22 +247,22 @@ export function parseCommandLine(
       if (value !== true) permissions.lists.set(kind, value);
     }
   }
-  return { flags, permissions: sets ? null : permissions, config };
+  return { flags, permissions: sets ? null : permissions, config, subcommand };
 }
 
 /**
  * The configuration file Deno would have found for this process: the first
- * `deno.json` or `deno.jsonc` from the main module's folder up, else from
- * the current directory up; none when this process may not look.
+ * `deno.json` or `deno.jsonc` from the main module's folder up (`deno run`
+ * of a file), or from the start directory up (`deno test`, `deno eval`...);
+ * none when this process may not look.
  */
-export function findConfig(): string | undefined {
-  const starts: string[] = [];
-  if (Deno.mainModule.startsWith("file:")) {
+export function findConfig(subcommand = "run"): string | undefined {
+  let start = startDir;
+  if (!MANY_FILES.has(subcommand) && Deno.mainModule.startsWith("file:")) {
     const main = new URL(Deno.mainModule).pathname;
-    starts.push(main.slice(0, main.lastIndexOf("/")));
+    start = main.slice(0, main.lastIndexOf("/"));
   }
-  if (startDir) starts.push(startDir);
-  for (const start of starts) {
+  if (start !== undefined) {
     for (let dir = start; dir; dir = dir.slice(0, dir.lastIndexOf("/"))) {
       for (const name of ["deno.json", "deno.jsonc"]) {
         const path = `${dir}/${name}`;
@@ -280,10 +285,10 @@ export function parentSetup(): ParentSetup {
   if (learnt) return learnt;
   const argv = ownCommandLine();
   if (argv) {
-    const { flags, permissions, config } = parseCommandLine(argv);
+    const { flags, permissions, config, subcommand } = parseCommandLine(argv);
     // A configuration Deno found by itself must be named: a child's main
     // module is a data: URL, from which Deno finds none.
-    const found = config ? undefined : findConfig();
+    const found = config ? undefined : findConfig(subcommand);
     if (found) flags.unshift(`--config=${found}`);
     return learnt = { flags, permissions, source: "cmdline" };
   }
