@@ -166,17 +166,20 @@ Deno.test("trust: permissions { read: true } keeps the parent's read denials", a
   assert.equal(child.writeOther, "NotCapable");
 });
 
-Deno.test("trust: a parent that cannot read its command line refuses to guess, and names the option", async () => {
+Deno.test("trust: a parent that cannot learn its denials refuses to guess, and names the option", async () => {
   using folder = probeFolder();
   const { dir } = folder;
-  // No --allow-all, no cat: the denials cannot be learnt.
-  const flags = [
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    `--allow-run=${Deno.execPath()}`,
-    "--allow-env",
-  ];
+  // A permission set of the configuration (-P): the command line does not
+  // say what it denies.
+  Deno.writeTextFileSync(
+    `${dir}/deno.json`,
+    JSON.stringify({
+      permissions: {
+        default: { read: true, write: true, net: true, env: true, run: true },
+      },
+    }),
+  );
+  const flags = [`--config=${dir}/deno.json`, "-P"];
   const { lines } = await runProgram(PROGRAM, [dir], flags);
   assert.match(lines.refused, /^NotCapable: Cannot give a child "inherit" of/);
   assert.match(lines.refused, /permissions: \{ \w+: \[\.\.\.\] \}/);
@@ -210,6 +213,10 @@ export function hello(): void {
   try {
     const cmdline = Deno.readTextFileSync("/proc/self/cmdline");
     flags = cmdline.split("\\0").filter((arg) => arg.startsWith("--"));
+  } catch {
+    // Not permitted.
+  }
+  try {
     env = Deno.env.get("MP_FROM_ENV_FILE") ?? null;
   } catch {
     // Not permitted.
@@ -269,21 +276,27 @@ for (const backend of BACKENDS) {
   });
 }
 
-Deno.test("trust: subprocess: without its command line, a parent finds its deno.json as Deno does", async () => {
+Deno.test("trust: subprocess: a parent that may run only deno still learns its setup", async () => {
   using folder = project();
   const { dir } = folder;
   const { lines, stderr } = await runProgram(
     new URL(`file://${dir}/main.ts`),
-    ["subprocess", JSON.stringify("none")],
+    ["subprocess", JSON.stringify({ env: ["MP_FROM_ENV_FILE"] })],
     [
       "--allow-read",
       "--allow-write",
       "--allow-net",
       `--allow-run=${Deno.execPath()}`,
+      "--allow-env",
+      "--unstable-kv",
+      `--env-file=${dir}/.env`,
     ],
   );
   assert.equal(lines.exit, "0", `${JSON.stringify(lines)}\n${stderr}`);
-  assert.ok(lines.child, stderr);
+  const child = JSON.parse(lines.child);
+  assert.equal(child.kv, "function");
+  assert.equal(child.env, "yes");
+  assert.deepEqual(child.flags, []);
 });
 
 for (const backend of BACKENDS) {

@@ -8,11 +8,13 @@
 // Deno tells a program none of this, so it comes from the command line the
 // process was started with, `/proc/self/cmdline`. Deno lets only a process
 // with all permissions and no denials read it; one that may run `cat` reads
-// it through `cat`. Where neither can (not Linux, or no permission), the
-// configuration file is found as Deno finds it, from the main module's
-// folder up, then the current directory's, and the permissions stay unknown:
-// the child is then refused a kind it would get in full (see
-// permissions.ts). Relative paths are made absolute against the directory
+// it through `cat`; one that may run only `deno` (which is all a process
+// needs to start children) runs `deno eval --allow-all` with code that only
+// prints that file, once: Deno's own documentation warns that a program
+// allowed to run `deno` can do anything already. Where none of these can
+// (not Linux, or no permission), the configuration file is found as Deno
+// finds it, and the permissions stay unknown: the child is then refused a
+// kind it would get in full (see permissions.ts). Relative paths are made absolute against the directory
 // this process started in (as far as it can tell: the directory current
 // when the library loaded), since a child starts in the parent's current
 // directory, which may have changed.
@@ -144,17 +146,29 @@ export function ownCommandLine(): string[] | null {
       // It denies something: try cat.
     }
   }
-  if (granted({ name: "run", command: "cat" })) {
+  const path = `/proc/${Deno.pid}/cmdline`;
+  const readers: [string, string[]][] = [
+    ["cat", [path]],
+    [Deno.execPath(), [
+      "eval",
+      "--no-config",
+      "--allow-all",
+      `const b=Deno.readFileSync(${JSON.stringify(path)});` +
+      `for(let n=0;n<b.length;)n+=Deno.stdout.writeSync(b.subarray(n))`,
+    ]],
+  ];
+  for (const [command, args] of readers) {
+    if (!granted({ name: "run", command })) continue;
     try {
-      const out = new Deno.Command("cat", {
-        args: [`/proc/${Deno.pid}/cmdline`],
+      const out = new Deno.Command(command, {
+        args,
         stdin: "null",
         stdout: "piped",
         stderr: "null",
       }).outputSync();
       if (out.success && out.stdout.length) return split(out.stdout);
     } catch {
-      // No cat.
+      // Not installed.
     }
   }
   return null;
