@@ -11,10 +11,12 @@
 // arguments when JSON carries them (else they come over the socket). It is
 // readable by this user only (made new, mode 0600, under a random name), and
 // the child removes it as it starts: nothing secret is on its command line,
-// which every local user can read, nor in its environment. (A pipe to the child's stdin would
-// do too, but this process's event loop would have to run to fill it: a
-// program that starts a child and then blocks, `p.start();
-// queue.getSync()`, would wait forever.)
+// which every local user can read, nor in its environment. (A pipe to the
+// child's stdin would do too, but this process's event loop would have to
+// run to fill it: a program that starts a child and then blocks,
+// `p.start(); queue.getSync()`, would wait forever.) This module stays
+// light: `node:v8` is loaded only when a value needs it, since every Worker
+// child imports this file.
 //
 // The child runs with its parent's setup (configuration file, lock file,
 // import map, `--unstable-*`...) and never more permission than its parent
