@@ -27,8 +27,8 @@ async function runProgram(
   await using run = new ProgramRun(script, args, { flags, env });
   const lines: Record<string, string> = {};
   for (let line = await run.line(); line !== null; line = await run.line()) {
-    const space = line.indexOf(" ");
-    lines[line.slice(0, space)] = line.slice(space + 1);
+    const [word, ...rest] = line.split(" ");
+    lines[word] = rest.join(" ");
   }
   assert.notEqual(await run.status(30_000), null, "the program did not end");
   return { lines, stderr: await run.stderr() };
@@ -458,4 +458,23 @@ Deno.test("trust: subprocess: a child's command line and environment hold no arg
     await p.join();
   }
   assert.equal(p.exitCode, 0, p.error?.stack);
+});
+
+Deno.test("trust: a start module left behind (parent and child killed as it started) goes with the next sweep", async () => {
+  using folder = probeFolder();
+  const tmp = `${folder.dir}/tmp`;
+  const old = `${tmp}/deno-multiprocessing-start-${"0".repeat(32)}.js`;
+  const fresh = `${tmp}/deno-multiprocessing-start-${"1".repeat(32)}.js`;
+  for (const path of [old, fresh]) Deno.writeTextFileSync(path, "");
+  const longAgo = new Date(Date.now() - 5 * 60_000);
+  Deno.utimeSync(old, longAgo, longAgo);
+  const { lines, stderr } = await runProgram(
+    new URL("./testdata/tempdir_program.ts", import.meta.url),
+    ["return"],
+    ["--allow-all"],
+    { TMPDIR: tmp },
+  );
+  assert.equal(lines.ready, "", stderr);
+  assert.throws(() => Deno.statSync(old), Deno.errors.NotFound);
+  assert.ok(Deno.statSync(fresh).isFile);
 });

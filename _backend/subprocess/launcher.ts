@@ -49,7 +49,7 @@ import {
 import type { ErrorData } from "../../_error.ts";
 import { PROXY_MODULE } from "./proxy/protocol.ts";
 import { Session, sessionAt } from "./proxy/session.ts";
-import { controlSocket, socketDir } from "./socket_dir.ts";
+import { controlSocket, socketDir, startModulePath } from "./socket_dir.ts";
 import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
 import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
@@ -339,8 +339,7 @@ class SubprocessChild implements ChildHandle {
     const setup = parentSetup();
     // Checked before anything is written.
     const grants = grantsOf(options.permissions, setup.permissions);
-    const tmp = h.dir.slice(0, h.dir.lastIndexOf("/"));
-    const file = `${tmp}/deno-multiprocessing-start-${randomHex(16)}.js`;
+    const file = startModulePath(randomHex(16));
     const info: StartInfo = {
       sock: h.path,
       token: this.#token,
