@@ -267,12 +267,15 @@ export function parseCommandLine(
 /**
  * The configuration file Deno would have found for this process: the first
  * `deno.json` or `deno.jsonc` from the main module's folder up (`deno run`
- * of a file), or from the start directory up (`deno test`, `deno eval`...);
- * none when this process may not look.
+ * of a file), or from the start directory up (`deno test`, `deno bench`);
+ * none for a main module that is not a file (a subprocess child's), or when
+ * this process may not look.
  */
 export function findConfig(subcommand = "run"): string | undefined {
   let start = startDir;
-  if (!MANY_FILES.has(subcommand) && Deno.mainModule.startsWith("file:")) {
+  if (!MANY_FILES.has(subcommand)) {
+    // A main module that is not a file (a child's data: URL) finds none.
+    if (!Deno.mainModule.startsWith("file:")) return undefined;
     const main = new URL(Deno.mainModule).pathname;
     start = main.slice(0, main.lastIndexOf("/"));
   }
