@@ -61,6 +61,7 @@ import { encode, ownerEnded, wireContext } from "./_wire.ts";
 import type { PermissionOptions } from "./subprocess.ts";
 export type { PermissionOptions, PermissionValue } from "./subprocess.ts";
 import { ProcessError } from "./errors.ts";
+import { ownAuthkey } from "./_net/handshake.ts";
 
 internalModule(import.meta.url);
 
@@ -380,6 +381,28 @@ export class Process<A extends unknown[] = unknown[]> {
    */
   get pid(): number | undefined {
     return this.#view?.pid ?? this.#handle?.pid;
+  }
+
+  /**
+   * The process tree's authentication key (Python's `authkey`): 32 random
+   * bytes made by the main process and inherited by every child on both
+   * backends. Every socket of the library (a subprocess child's control
+   * and proxy sockets) admits only a peer that proves it holds this key, by
+   * an HMAC challenge-response. A child runs with its parent's key, so it is
+   * the same for every `Process`; each read is a copy.
+   *
+   * @example
+   * ```ts
+   * import { currentProcess } from "@mp/multiprocessing/process";
+   * import assert from "node:assert/strict";
+   *
+   * const key = currentProcess().authkey;
+   * assert.equal(key.length, 32);
+   * assert.deepEqual(currentProcess().authkey, key);
+   * ```
+   */
+  get authkey(): Uint8Array {
+    return ownAuthkey().slice();
   }
 
   /**

@@ -84,6 +84,8 @@ export interface StartMessage {
   tree: import("../_shm/registry.ts").TreeState;
   target: TargetSpec;
   args: unknown[];
+  /** The process tree's authkey. */
+  authkey: Uint8Array;
 }
 
 /** The message a child's entry sends last. */

@@ -36,7 +36,7 @@ import {
   withStartMethod,
 } from "./_util.ts";
 
-/** `current.authkey`: part of the contract once issue 12 lands. */
+/** `current.authkey` (issue 12). */
 function authkeyOf(p: Process): unknown {
   return (p as unknown as { authkey: unknown }).authkey;
 }
@@ -46,8 +46,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestProcess.test_current`,
-    // Needs currentProcess().authkey, which issue 12 adds.
-    ignore: true,
     fn() {
       const current = mp.currentProcess();
       const authkey = authkeyOf(current);
@@ -170,8 +168,7 @@ for (const backend of BACKENDS) {
     p.daemon = true;
     const current = mp.currentProcess();
 
-    // Equal today only because neither has an authkey yet; test_current
-    // checks that there is one (issue 12).
+    // A child's authkey is its parent's.
     assert.deepEqual(authkeyOf(p), authkeyOf(current));
     assert.equal(p.isAlive(), false);
     assert.equal(p.daemon, true);

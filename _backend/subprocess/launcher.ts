@@ -2,12 +2,25 @@
 // Children as OS processes: `deno run` of `Deno.execPath()`.
 //
 // Start-up is what a fresh `deno run` costs, and little more: the child's
-// main module is a `data:` URL that statically imports our entry and the
+// main module statically imports a start module that this process writes
+// for it in the temporary directory, which imports our entry and the
 // target's module (static imports need no read permission, and the entry
-// starts connecting to its parent while the target's module loads); its
-// identity, target and arguments come in `argv` as JSON when JSON carries
-// them, else over the socket. This module stays light: `node:v8` is loaded
-// only when a value needs it, since every Worker child imports this file.
+// starts connecting to its parent while the target's module loads). The
+// start module holds what the child must be told: the authkey, the socket
+// path and the token that names it there, its identity, target, and
+// arguments when JSON carries them (else they come over the socket). It is
+// readable by this user only (made new, mode 0600, under a random name), and
+// the child removes it as it starts: nothing secret is on its command line,
+// which every local user can read, nor in its environment. (A pipe to the
+// child's stdin would do too, but this process's event loop would have to
+// run to fill it: a program that starts a child and then blocks,
+// `p.start(); queue.getSync()`, would wait forever.) This module stays
+// light: `node:v8` is loaded only when a value needs it, since every Worker
+// child imports this file.
+//
+// The child runs with its parent's setup (configuration file, lock file,
+// import map, `--unstable-*`...) and never more permission than its parent
+// holds, denials included: see setup.ts and permissions.ts.
 //
 // Each parent has one control socket (a Unix socket in a temporary
 // directory, see socket_dir.ts) to which its children connect: a child
@@ -15,7 +28,9 @@
 // when its parent does, next time it is idle. Primitives passed to a
 // child stay in the parent, held by an agent Worker per child (see
 // proxy/session.ts and proxy/agent.ts) that performs the child's calls on
-// them; only children given primitives get an agent.
+// them; only children given primitives get an agent. Every connection to
+// either socket begins with the challenge-response of _net/handshake.ts
+// under the authkey of the process tree, before a frame is read.
 //
 // A child ends with its parent, however busy it is, even while its module
 // still loads: `setpriv --pdeathsig KILL` (util-linux) asks the kernel to
@@ -34,10 +49,16 @@ import {
 import type { ErrorData } from "../../_error.ts";
 import { PROXY_MODULE } from "./proxy/protocol.ts";
 import { Session, sessionAt } from "./proxy/session.ts";
-import { controlSocket, socketDir } from "./socket_dir.ts";
+import { controlSocket, socketDir, startModulePath } from "./socket_dir.ts";
 import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
 import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
+import { parentSetup } from "./setup.ts";
+import {
+  connChannel,
+  ownAuthkey,
+  serverHandshake,
+} from "../../_net/handshake.ts";
 import type { TargetSpec } from "../../_target.ts";
 import type { Exporter } from "../../_wire.ts";
 import { exitCodeOf } from "../../_deno_compat.ts";
@@ -45,16 +66,20 @@ import { exitCodeOf } from "../../_deno_compat.ts";
 const ENTRY = new URL("./main.ts", import.meta.url).href;
 /**
  * Arguments longer than this (as JSON) go over the socket rather than in the
- * child's command line (Linux takes at most 128 KiB in one argument).
+ * child's start module.
  */
 const ARGV_LIMIT = 64 * 1024;
 
-/** What a child is told at start (see {@linkcode entryOf}). */
+/** What a child is told at start (see {@linkcode startModuleOf}). */
 export interface StartInfo {
   /** The parent's control socket. */
   sock: string;
-  /** Names the child to its parent on the socket. */
-  token: number;
+  /** Names the child to its parent on the socket (random). */
+  token: string;
+  /** The process tree's authkey, in hex. */
+  authkey: string;
+  /** The start module, which the child removes. */
+  file: string;
   identity: Omit<Identity, "pid">;
   target: TargetSpec;
   /** The arguments, when JSON carries them; else they come on the socket. */
@@ -69,7 +94,7 @@ export interface StartInfo {
 
 /** The messages on a control socket. */
 export type ControlMessage =
-  | { t: "hello"; token: number }
+  | { t: "hello"; token: string }
   | { t: "start"; args?: unknown[] }
   | { t: "end"; error: ErrorData }
   | { t: "ack" };
@@ -78,23 +103,30 @@ export type ControlMessage =
 class Home {
   readonly dir: string;
   readonly path: string;
-  #expected = new Map<number, SubprocessChild>();
+  #expected = new Map<string, SubprocessChild>();
 
   constructor() {
     this.dir = socketDir();
     this.path = controlSocket((conn) => this.#greet(conn));
   }
 
-  expect(token: number, child: SubprocessChild): void {
+  expect(token: string, child: SubprocessChild): void {
     this.#expected.set(token, child);
   }
 
-  forget(token: number): void {
+  forget(token: string): void {
     this.#expected.delete(token);
   }
 
   async #greet(conn: Deno.Conn): Promise<void> {
     conn.unref();
+    try {
+      await serverHandshake(connChannel(conn), ownAuthkey());
+    } catch {
+      // Not one of ours: it learns nothing and is heard no further.
+      conn.close();
+      return;
+    }
     const frames = readFrames(conn);
     const first = await frames.next();
     const hello = first.value?.value as ControlMessage | undefined;
@@ -181,13 +213,13 @@ function unshareable(value: unknown, depth: number): string | undefined {
 }
 
 /**
- * The data: URL of a child's main module. Its first import (evaluated
- * first) hands the start information to the entry through a global, so
- * that the child's `Deno.args` can be its parent's, as a Worker child's
- * are: a module that reads `Deno.args` at its top level reads the same in
- * the child.
+ * The source of a child's start module. Its first import (evaluated first)
+ * hands the start information to the entry through a global, so that the
+ * child's `Deno.args` can be its parent's, as a Worker child's are: a
+ * module that reads `Deno.args` at its top level reads the same in the
+ * child.
  */
-function entryOf(info: StartInfo, proxies: boolean): string {
+function startModuleOf(info: StartInfo, proxies: boolean): string {
   const bytes = new TextEncoder().encode(
     `globalThis[Symbol.for("multiprocessing.startInfo")]=${
       JSON.stringify(info)
@@ -202,7 +234,16 @@ function entryOf(info: StartInfo, proxies: boolean): string {
     `import{main}from${JSON.stringify(ENTRY)};` +
     (proxies ? `import${JSON.stringify(PROXY_MODULE)};` : "") +
     `import*as t from${JSON.stringify(info.target.module)};main(t);`;
-  return `data:text/javascript,${encodeURIComponent(code)}`;
+  return code;
+}
+
+/** A random hex string of `bytes` bytes. */
+function randomHex(bytes: number): string {
+  return hex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -236,12 +277,11 @@ function deathSignalArgs(): string[] | null {
   return deathSignal;
 }
 
-let tokens = 0;
-
 class SubprocessChild implements ChildHandle {
   readonly pid: number;
   readonly ended: Promise<ChildEnd>;
-  #token = ++tokens;
+  #token = randomHex(16);
+  #file: string | undefined;
   #child: Deno.ChildProcess;
   #session: Session | undefined;
   #socketArgs: unknown[] | undefined;
@@ -270,6 +310,7 @@ class SubprocessChild implements ChildHandle {
     } catch (error) {
       // Nothing runs: the agent made for the arguments goes too.
       h.forget(this.#token);
+      this.#removeStartModule();
       this.#session?.end();
       throw error;
     }
@@ -295,9 +336,15 @@ class SubprocessChild implements ChildHandle {
     }
     const { pid: _, ...identity } = spec.identity;
     const h = homeOf();
+    const setup = parentSetup();
+    // Checked before anything is written.
+    const grants = grantsOf(options.permissions, setup.permissions);
+    const file = startModulePath(randomHex(16));
     const info: StartInfo = {
       sock: h.path,
       token: this.#token,
+      authkey: hex(ownAuthkey()),
+      file,
       identity,
       target: spec.target,
       ...(inArgv ? { args: spec.args } : {}),
@@ -305,27 +352,50 @@ class SubprocessChild implements ChildHandle {
       ppid: Deno.pid,
       watchParent,
     };
-    const grants = grantsOf(options.permissions);
     // The child reaches its parent's sockets whatever else it may do.
     grantItems(grants, "read", [h.dir]);
-    grantItems(grants, "write", [h.dir]);
+    grantItems(grants, "write", [h.dir, file]);
     grantItems(
       grants,
       "net",
       [h.path, ...paths].map((path) => `unix:${path}`),
     );
-    const args = ["run", "--no-prompt", ...permissionFlags(grants)];
+    const args = [
+      "run",
+      "--no-prompt",
+      ...setup.flags,
+      ...permissionFlags(grants, setup.permissions),
+    ];
     if (options.v8Flags?.length) {
       args.push(`--v8-flags=${options.v8Flags.join(",")}`);
     }
-    args.push(entryOf(info, paths.size > 0), ...Deno.args);
+    Deno.writeTextFileSync(file, startModuleOf(info, paths.size > 0), {
+      createNew: true,
+      mode: 0o600,
+    });
+    this.#file = file;
+    const main = `import${JSON.stringify(new URL(`file://${file}`).href)};`;
+    // The parent's own arguments are its command line's already.
+    args.push(`data:text/javascript,${encodeURIComponent(main)}`, ...Deno.args);
     return args;
+  }
+
+  /** Removes the start module, if the child did not. */
+  #removeStartModule(): void {
+    if (!this.#file) return;
+    try {
+      Deno.removeSync(this.#file);
+    } catch {
+      // The child removed it.
+    }
+    this.#file = undefined;
   }
 
   async #wait(): Promise<ChildEnd> {
     const status = await this.#child.status;
     markEnded(this.pid);
     homeOf().forget(this.#token);
+    this.#removeStartModule();
     try {
       this.#conn?.close();
     } catch {
@@ -341,6 +411,7 @@ class SubprocessChild implements ChildHandle {
     frames: AsyncGenerator<{ tag: number; value: unknown }>,
   ): Promise<void> {
     this.#conn = conn;
+    this.#removeStartModule();
     const writer = new FrameWriter(conn);
     // The child cannot run without its agent or its arguments: it ends
     // with the reason. (A child whose arguments fit in argv does not wait

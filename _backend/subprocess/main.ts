@@ -1,7 +1,7 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// The entry of every subprocess child. Its main module (a data: URL, see
-// launcher.ts) imports this module first, then the target's
-// module, then calls `main` with the latter's exports. This module starts
+// The entry of every subprocess child. Its start module (see launcher.ts)
+// imports this module first, then the target's module, then calls `main`
+// with the latter's exports. This module starts
 // connecting to the parent as soon as it is evaluated, so that the
 // connection is made while the target's module loads.
 import type { ControlMessage, StartInfo } from "./launcher.ts";
@@ -23,11 +23,26 @@ import {
 import { type Frame, FrameWriter, readFrames } from "./channel.ts";
 import type { ChildEnd } from "../launcher.ts";
 import { setWorkerRef } from "../../_deno_compat.ts";
+import {
+  adoptAuthkey,
+  clientHandshake,
+  connChannel,
+  ownAuthkey,
+} from "../../_net/handshake.ts";
 
 // Set by the first import of the child's main module.
 const global = globalThis as { [START_INFO]?: StartInfo };
 const info = global[START_INFO]!;
 delete global[START_INFO];
+// Loaded already: what it held is for this process only.
+try {
+  Deno.removeSync(info.file);
+} catch {
+  // The parent removed it.
+}
+adoptAuthkey(
+  Uint8Array.from(info.authkey.match(/../g)!, (byte) => parseInt(byte, 16)),
+);
 // The main module imports the target's module next: runChild clears this.
 setBootstrapping(info.target.module);
 setStartedBy("subprocess");
@@ -61,6 +76,7 @@ function watchParent(ppid: number): void {
 // parent's death, or to receive what did not fit in argv.
 const control = Deno.connect({ transport: "unix", path: info.sock }).then(
   async (conn) => {
+    await clientHandshake(connChannel(conn), ownAuthkey());
     await new FrameWriter(conn).send(
       { t: "hello", token: info.token } satisfies ControlMessage,
     );

@@ -23,6 +23,14 @@ import { atChildExit } from "../exit_hooks.ts";
 
 const PREFIX = "deno-multiprocessing-";
 const CONTROL = "control.sock";
+/** The prefix of a child's start module (see launcher.ts). */
+const START = `${PREFIX}start-`;
+/**
+ * A start module this old was never read: a child reads its own as it
+ * starts loading, and removes it (its parent too, when the child connects
+ * or ends); one is left only when both died meanwhile.
+ */
+const START_TTL = 60_000;
 
 /** The signals a process cleans up on: those whose default ends it. */
 const SIGNALS: readonly Deno.Signal[] = ["SIGHUP", "SIGINT", "SIGTERM"];
@@ -42,6 +50,10 @@ interface JanitorTask {
   prefix: string;
   /** The name of the control socket in each. */
   control: string;
+  /** The prefix of the start modules of children, beside the folders. */
+  start: string;
+  /** How old a start module is when it was left behind. */
+  startTtl: number;
   /** Whether to sweep: this process may read, write and connect there. */
   sweep: boolean;
   /** The signals to watch, if any. */
@@ -108,6 +120,11 @@ function janitor(): void {
     const dead: string[] = [];
     for await (const entry of Deno.readDir(task.tmp)) {
       const dir = `${task.tmp}/${entry.name}`;
+      if (entry.isFile && entry.name.startsWith(task.start)) {
+        const made = (await Deno.stat(dir).catch(() => null))?.mtime;
+        if (made && Date.now() - made.getTime() > task.startTtl) remove(dir);
+        continue;
+      }
       if (!entry.isDirectory || !entry.name.startsWith(task.prefix)) continue;
       if (dir !== task.path && await abandoned(dir, task).catch(() => false)) {
         dead.push(dir);
@@ -140,6 +157,9 @@ let onControl: ((conn: Deno.Conn) => void) | undefined;
 export function socketDir(): string {
   if (dir) return dir;
   const made = dir = Deno.makeTempDirSync({ prefix: `${PREFIX}${Deno.pid}-` });
+  // This user's only, whatever the umask: the start modules of children
+  // are in it (Deno makes it so already; this says it).
+  Deno.chmodSync(made, 0o700);
   removeAtEnd(made);
   try {
     listenForControl();
@@ -166,6 +186,16 @@ export function controlSocket(handle: (conn: Deno.Conn) => void): string {
   if (!controlListener) listenForControl();
   onControl = handle;
   return controlPath();
+}
+
+/**
+ * A new path for a child's start module: in the temporary directory beside
+ * this thread's socket folder (whose path it does not show), removed by the
+ * next sweep if nobody removed it.
+ */
+export function startModulePath(name: string): string {
+  const tmp = socketDir().slice(0, socketDir().lastIndexOf("/"));
+  return `${tmp}/${START}${name}.js`;
 }
 
 function controlPath(): string {
@@ -224,6 +254,8 @@ function startJanitor(path: string): void {
     path,
     tmp,
     prefix: PREFIX,
+    start: START,
+    startTtl: START_TTL,
     control: CONTROL,
     sweep: granted({ name: "read", path: tmp }) &&
       granted({ name: "write", path: tmp }) && granted({ name: "net" }),

@@ -9,6 +9,7 @@ import {
   type Launcher,
   type LaunchSpec,
   registerLauncher,
+  type StartMessage,
 } from "../launcher.ts";
 import {
   allocateWorkerPid,
@@ -17,6 +18,7 @@ import {
   markEnded,
 } from "../../_shm/registry.ts";
 import { setWorkerRef } from "../../_deno_compat.ts";
+import { ownAuthkey } from "../../_net/handshake.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url);
 
@@ -48,12 +50,16 @@ class WorkerChild implements ChildHandle {
     };
     markAlive(this.pid);
     try {
-      this.#worker.postMessage({
-        type: "start",
-        tree: childTreeState(spec.identity),
-        target: spec.target,
-        args: spec.args,
-      }, spec.transfer);
+      this.#worker.postMessage(
+        {
+          type: "start",
+          tree: childTreeState(spec.identity),
+          target: spec.target,
+          args: spec.args,
+          authkey: ownAuthkey(),
+        } satisfies StartMessage,
+        spec.transfer,
+      );
     } catch (error) {
       this.#worker.terminate();
       markEnded(this.pid);

@@ -9,6 +9,7 @@ import { errorToData } from "../../_error.ts";
 import { runChildExitHooks } from "../exit_hooks.ts";
 import { adoptTreeState } from "../../_shm/registry.ts";
 import { beforeWorkerEnds } from "../../_deno_compat.ts";
+import { adoptAuthkey } from "../../_net/handshake.ts";
 
 let reported = false;
 function reportEnd(end: Omit<EndMessage, "type">): void {
@@ -39,6 +40,7 @@ self.onmessage = async (event: MessageEvent<StartMessage>) => {
   self.onmessage = null;
   adoptTreeState(event.data.tree);
   setStartedBy("worker");
+  adoptAuthkey(event.data.authkey);
   const end = await runChild(event.data.target, event.data.args);
   reportEnd(end);
   closeWorker();

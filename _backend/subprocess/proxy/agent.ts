@@ -16,6 +16,7 @@ import {
   served,
 } from "./protocol.ts";
 import { shapeOf, SYMBOLS } from "./shape.ts";
+import { connChannel, serverHandshake } from "../../../_net/handshake.ts";
 // Revives the proxies that come in a call's arguments.
 import "./client.ts";
 import { adoptTreeState, identity, markEnded } from "../../../_shm/registry.ts";
@@ -39,6 +40,8 @@ import {
 } from "../../../_wire.ts";
 
 let path = "";
+// The process tree's authkey, which every connection must prove it holds.
+let authkey: Uint8Array | undefined;
 let listener: Deno.Listener | undefined;
 const table = new Map<number, unknown>();
 const arriving = new Map<number, Promise<unknown>>();
@@ -215,6 +218,13 @@ function dispatch(
 }
 
 async function serve(conn: Deno.Conn): Promise<void> {
+  try {
+    await serverHandshake(connChannel(conn), authkey!);
+  } catch {
+    // Not one of ours: it learns nothing, and its end is not the child's.
+    conn.close();
+    return;
+  }
   conns.add(conn);
   const writer = new FrameWriter(conn);
   await identified.promise;
@@ -279,6 +289,7 @@ self.onmessage = (event: MessageEvent<AgentMessage>) => {
   switch (message.t) {
     case "init":
       path = message.path;
+      authkey = message.authkey;
       served.set(path, table);
       listener = Deno.listen({ transport: "unix", path });
       accept();

@@ -41,13 +41,23 @@ import {
 } from "../../../_wire.ts";
 import { setWorkerRef } from "../../../_deno_compat.ts";
 import { exportOwn } from "./session.ts";
+import {
+  HANDSHAKE_SOURCE,
+  type HandshakeKit,
+  ownAuthkey,
+} from "../../../_net/handshake.ts";
 
 await loadV8();
 
+// The handshake's functions in the I/O Worker, which cannot import them:
+// its Blob defines them first (see IO_URL).
+declare const HANDSHAKE: HandshakeKit;
+
 // The I/O Worker's code, in a Blob so that a child without read permission
-// can start it. It only moves bytes: frames from the outbox to the socket,
-// and answers back, into the shared buffer when this thread waits for that
-// call, else as a message.
+// can start it. It authenticates its connection (the agent's socket
+// answers only the holders of the process tree's authkey), then only moves
+// bytes: frames from the outbox to the socket, and answers back, into the
+// shared buffer when this thread waits for that call, else as a message.
 function ioWorker(): void {
   const HEADER = 9;
   // This function runs as a Worker's whole module.
@@ -154,13 +164,24 @@ function ioWorker(): void {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+    try {
+      await HANDSHAKE.clientHandshake(
+        HANDSHAKE.connChannel(conn),
+        event.data.authkey,
+      );
+    } catch {
+      conn.close();
+      return closed();
+    }
     read();
     pump();
   };
 }
 
 const IO_URL = URL.createObjectURL(
-  new Blob([`(${ioWorker})()`], { type: "text/javascript" }),
+  new Blob([`const HANDSHAKE=${HANDSHAKE_SOURCE};(${ioWorker})()`], {
+    type: "text/javascript",
+  }),
 );
 
 // ctl: [0] an answer is there, [1] the call this thread waits for,
@@ -199,6 +220,7 @@ class Client {
       ctl: this.#ctl,
       data: this.#data,
       out: this.#out,
+      authkey: ownAuthkey(),
     });
     setWorkerRef(this.#worker, false);
   }

@@ -59,7 +59,7 @@ export type Reply = { ok?: unknown } | { err: ErrorData } | {
 
 /** Messages from a process's main thread to an agent it started. */
 export type AgentMessage =
-  | { t: "init"; path: string }
+  | { t: "init"; path: string; authkey: Uint8Array }
   | { t: "export"; id: number; record: unknown }
   | { t: "identity"; tree: TreeState }
   | { t: "end" };

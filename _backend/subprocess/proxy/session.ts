@@ -20,6 +20,7 @@ import { setWorkerRef } from "../../../_deno_compat.ts";
 import { type AgentMessage, type AgentReport, proxyForm } from "./protocol.ts";
 import { shapeOf } from "./shape.ts";
 import { socketDir } from "../socket_dir.ts";
+import { ownAuthkey } from "../../../_net/handshake.ts";
 
 const AGENT = new URL("./agent.ts", import.meta.url);
 
@@ -61,7 +62,7 @@ export class Session {
       listening.reject(new Error(`The agent failed: ${event.message}`));
       this.#closed.resolve();
     };
-    this.#post({ t: "init", path: this.path });
+    this.#post({ t: "init", path: this.path, authkey: ownAuthkey() });
     sessions.set(this.path, this);
   }
 
