@@ -13,7 +13,20 @@
 
 /**
  * A Python `tuple`: an array that pickles as a tuple rather than a list. A
- * tuple read from a pickle is one of these.
+ * tuple read from a pickle is one of these (frozen). Make one with
+ * {@linkcode tuple}.
+ *
+ * @typeParam T The type of the items.
+ *
+ * @example A tuple is an array
+ * ```ts
+ * import { Tuple, tuple } from "@mp/multiprocessing/connection";
+ * import assert from "node:assert/strict";
+ *
+ * const pair = tuple(1, "one");
+ * assert(pair instanceof Tuple && Array.isArray(pair));
+ * assert.deepEqual([...pair], [1, "one"]);
+ * ```
  */
 export class Tuple<T = unknown> extends Array<T> {
   /** Methods such as `map` and `slice` make plain arrays. */
@@ -22,7 +35,25 @@ export class Tuple<T = unknown> extends Array<T> {
   }
 }
 
-/** Makes a frozen {@linkcode Tuple} of `items`. */
+/**
+ * Makes a frozen {@linkcode Tuple} of `items`: what `send` turns into a
+ * Python tuple (an array becomes a list).
+ *
+ * @typeParam T The types of the items.
+ * @param items The items.
+ * @returns The tuple.
+ *
+ * @example A dict keyed by tuples
+ * ```ts
+ * import { tuple } from "@mp/multiprocessing/connection";
+ * import assert from "node:assert/strict";
+ *
+ * const point = tuple(3, 4);
+ * const names = new Map([[point, "p"]]);
+ * assert.equal(names.get(point), "p");
+ * assert(Object.isFrozen(point));
+ * ```
+ */
 export function tuple<T extends unknown[]>(...items: T): Tuple<T[number]> {
   return Object.freeze(Object.setPrototypeOf(items, Tuple.prototype));
 }
