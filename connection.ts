@@ -725,8 +725,9 @@ export class SocketConnection<T = unknown>
       if (long > BigInt(limit)) throw this.#tooLong(long, limit, method);
       size = Number(long);
     } else if (size < 0) {
+      const Kind = method === "handshake" ? AuthenticationError : ProcessError;
       throw this.#break(
-        new ProcessError(
+        new Kind(
           `The peer sent a bad message length (${size}): it does not speak this protocol, and the connection is closed`,
         ),
       );
@@ -745,8 +746,10 @@ export class SocketConnection<T = unknown>
   }
 
   #tooLong(size: number | bigint, limit: number, method: string): Error {
+    // A peer that babbles in the handshake fails to authenticate.
+    const Kind = method === "handshake" ? AuthenticationError : ProcessError;
     return this.#break(
-      new ProcessError(
+      new Kind(
         method === "handshake"
           ? `The peer sent a message of ${size} bytes in the handshake, where at most ${limit} are expected: it does not speak this protocol, and the connection is closed`
           : `The peer sent a message of ${size} bytes, more than maxMessageBytes (${limit}): the connection is closed; raise maxMessageBytes on both ends to send such messages`,
