@@ -227,6 +227,7 @@ export class SocketConnection<T = unknown>
   #conn: Deno.Conn | undefined;
   #settings: Settings;
   #buffer = new Uint8Array(READ_CHUNK);
+  #bufferView = new DataView(this.#buffer.buffer);
   #start = 0;
   #end = 0;
   /** The read under way, shared by whoever waits for bytes. */
@@ -239,6 +240,8 @@ export class SocketConnection<T = unknown>
   /** Receives, and writes, one after another. */
   #receiving: Promise<unknown> = Promise.resolve();
   #sending: Promise<unknown> = Promise.resolve();
+  /** How many writes are under way or waiting. */
+  #writes = 0;
 
   static {
     openConnection = async (conn, settings, authkey, role) => {
@@ -647,7 +650,11 @@ export class SocketConnection<T = unknown>
       view.setBigUint64(4, BigInt(payload.length));
     } else view.setInt32(0, payload.length);
     frame.set(payload, header);
-    const written = this.#sending.then(() => writeAll(conn, frame)).catch(
+    // The first write goes out at once; later ones wait for it.
+    const write = this.#writes++ === 0
+      ? writeAll(conn, frame)
+      : this.#sending.then(() => writeAll(conn, frame));
+    const written = write.finally(() => this.#writes--).catch(
       (error) => {
         throw this.#broken ?? this.#sendError(error);
       },
@@ -758,7 +765,10 @@ export class SocketConnection<T = unknown>
   }
 
   #view(): DataView {
-    return new DataView(this.#buffer.buffer);
+    if (this.#bufferView.buffer !== this.#buffer.buffer) {
+      this.#bufferView = new DataView(this.#buffer.buffer);
+    }
+    return this.#bufferView;
   }
 
   /**

@@ -851,6 +851,7 @@ function latin1(s: string): Uint8Array {
  * stays so; a dict or tuple that contains itself is refused.
  */
 function resolve(root: unknown): unknown {
+  if (typeof root !== "object" || root === null) return root;
   const done = new Map<unknown, unknown>();
   const open = new Set<unknown>();
   const visit = (value: unknown): unknown => {
