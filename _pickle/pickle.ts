@@ -566,6 +566,11 @@ export function loads(input: Uint8Array): unknown {
       return new Named(name);
     }
     if (module === "_codecs" && name === "encode") return new Named(name);
+    // queue.Empty and queue.Full, which a manager's queue raises.
+    if (
+      (module === "_queue" && name === "Empty") ||
+      (module === "queue" && (name === "Empty" || name === "Full"))
+    ) return new Named(name);
     fail(
       `it names ${module}.${name}, and only data and builtin exceptions are accepted (a pickle that imports or calls anything is refused, so a peer cannot run code here)`,
     );
