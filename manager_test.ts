@@ -3,8 +3,11 @@
 // server and a Python client are started by each test and killed in
 // `finally`; nothing listens beyond loopback.
 import assert from "node:assert/strict";
-import { BaseManager } from "./manager.ts";
-import { AuthenticationError, Empty, ProcessError } from "./errors.ts";
+import { BaseManager, Manager } from "./manager.ts";
+import { AuthenticationError, Empty, Full, ProcessError } from "./errors.ts";
+import { BACKENDS, startChild } from "./_test_util.ts";
+
+const TARGETS = new URL("./testdata/manager_targets.ts", import.meta.url);
 
 const KEY = "abracadabra";
 
@@ -120,11 +123,97 @@ for (const transport of ["tcp", "unix"] as const) {
   });
 }
 
-Deno.test("manager: a released handle refuses calls", async () => {
+Deno.test("manager: a closed handle refuses calls", async () => {
   await using server = await startServer("0");
   const manager = new BaseManager({ address: server.address, authkey: KEY });
   const queue = await manager.create("get_queue");
-  await queue.release();
-  await queue.release();
-  await assert.rejects(queue.call("qsize"), /released/);
+  await queue.close();
+  await queue.close();
+  await assert.rejects(queue.call("qsize"), /closed/);
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`Manager (${backend}): a dict, a Value and a Lock shared by 4 children`, async () => {
+    await using manager = new Manager();
+    await manager.start();
+    const d = await manager.dict<string, number>();
+    const total = await manager.Value("i", 0);
+    const lock = await manager.Lock();
+    const children = [0, 1, 2, 3].map((child) =>
+      startChild(TARGETS, backend, "fillDict", [d, total, lock, child, 25])
+    );
+    try {
+      for (const p of children) await p.join();
+    } finally {
+      for (const p of children) if (p.isAlive()) p.kill();
+    }
+    assert.deepEqual(children.map((p) => p.exitCode), [0, 0, 0, 0]);
+    assert.equal(await d.size(), 100);
+    assert.equal(await total.get(), 100);
+    for (const child of [0, 1, 2, 3]) {
+      assert.equal(await d.get(`${child}:24`), child * 1000 + 24);
+    }
+    assert.equal(await d.get("missing"), undefined);
+  });
+}
+
+Deno.test("Manager: Python's SyncManager uses a Deno Manager", async () => {
+  await using manager = new Manager({ authkey: KEY });
+  await manager.start();
+  const { code, stdout } = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      `
+import sys
+from multiprocessing.managers import SyncManager
+m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode())
+m.connect()
+d = m.dict()
+d["from"] = "python"
+d.update({"n": 2 ** 70})
+q = m.Queue()
+q.put([1, 2])
+ns = m.Namespace(x=1)
+ns.y = 2
+print(len(d), d["n"], d.get("from"), q.get(), q.qsize(), ns.x + ns.y, sep=",")
+`,
+      manager.address as string,
+      KEY,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0);
+  assert.equal(
+    new TextDecoder().decode(stdout).trim(),
+    "2,1180591620717411303424,python,[1, 2],0,3",
+  );
+});
+
+Deno.test("Manager: objects of each kind", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const list = await manager.list<number>([3, 1]);
+  await list.extend([2]);
+  assert.equal(await list.pop(0), 3);
+  await assert.rejects(list.at(5), { name: "IndexError" });
+  assert.deepEqual(await list.toArray(), [1, 2]);
+  const queue = await manager.Queue<string>(1);
+  await queue.put("a");
+  await assert.rejects(queue.put("b", { timeout: 10 }), Full);
+  const got = queue.get();
+  assert.equal(await got, "a");
+  await assert.rejects(queue.get({ timeout: 10 }), Empty);
+  const event = await manager.Event();
+  // One handle's calls run in order, so a wait there would hold back a
+  // set through the same handle: wait with a timeout first.
+  assert.equal(await event.wait(10), false);
+  await event.set();
+  assert.equal(await event.wait(), true);
+  assert.equal(await event.isSet(), true);
+  const d = await manager.dict(new Map([[1, "one"]]));
+  assert.equal(await d.delete(1), true);
+  assert.equal(await d.delete(1), false);
+  const ns = await manager.Namespace();
+  await assert.rejects(ns.get("nope"), { name: "AttributeError" });
 });

@@ -320,8 +320,9 @@ function describe(value: unknown): string {
  * numbers that are safe integers and `bigint`s as int, other numbers as
  * float, strings, `Uint8Array`/`ArrayBuffer` as bytes, arrays as list,
  * {@linkcode Tuple}s as tuple, plain objects and `Map`s as dict, `Set`s as
- * set, and an `Error` as a builtin exception of its name (`Exception` when
- * Python has no such builtin).
+ * set, and an `Error` as a builtin exception of its name (`queue.Empty` and
+ * `queue.Full` for `Empty` and `Full`; `Exception` when Python has no such
+ * builtin).
  *
  * @throws {TypeError} For any other value, and for a value that contains
  * itself.
@@ -415,8 +416,9 @@ export function dumps(value: unknown): Uint8Array {
     );
   };
   const writeError = (error: Error): void => {
-    const known = EXCEPTIONS.has(error.name);
-    writeString(out, "builtins");
+    const queued = error.name === "Empty" || error.name === "Full";
+    const known = queued || EXCEPTIONS.has(error.name);
+    writeString(out, queued ? "queue" : "builtins");
     writeString(out, known ? error.name : "Exception");
     out.byte(STACK_GLOBAL);
     writeTuple([known ? error.message : `${error.name}: ${error.message}`]);
