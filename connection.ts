@@ -326,10 +326,15 @@ export class SocketConnection<T = unknown>
    */
   async send(value: T): Promise<void> {
     this.#checkOpen("send");
-    const bytes = this.#settings.serializer === "pickle"
-      ? dumps(value)
-      : this.#clone(value);
-    await this.#writeFrame(bytes, "send");
+    if (this.#settings.serializer === "pickle") {
+      const framed = dumps(value, 4);
+      if (framed.length - 4 <= MAX_SHORT) {
+        new DataView(framed.buffer).setInt32(0, framed.length - 4);
+        return await this.#write(framed, "send");
+      }
+      return await this.#writeFrame(framed.subarray(4), "send");
+    }
+    await this.#writeFrame(this.#clone(value), "send");
   }
 
   #clone(value: unknown): Uint8Array {
@@ -425,10 +430,25 @@ export class SocketConnection<T = unknown>
    * ```
    */
   async recv(): Promise<T> {
-    const bytes = await this.#receive("recv");
+    this.#checkOpen("recv");
+    // Decoded in turn, from the read buffer itself: nothing reads meanwhile.
+    return await this.#inTurn(async () =>
+      this.#decode(
+        await this.#readFrame(
+          this.#settings.maxMessageBytes,
+          Infinity,
+          "recv",
+          true,
+        ),
+      )
+    );
+  }
+
+  #decode(bytes: Uint8Array): T {
     if (this.#settings.serializer === "structured-clone") {
       try {
-        return deserialize(bytes) as T;
+        // A copy: typed arrays it makes may view the bytes they came from.
+        return deserialize(bytes.slice()) as T;
       } catch (error) {
         throw new TypeError(
           `Cannot read the message in the structured-clone format (${
@@ -650,6 +670,12 @@ export class SocketConnection<T = unknown>
       view.setBigUint64(4, BigInt(payload.length));
     } else view.setInt32(0, payload.length);
     frame.set(payload, header);
+    return this.#write(frame, method);
+  }
+
+  /** Writes a whole frame, after the frames before it. */
+  #write(frame: Uint8Array, method: string): Promise<void> {
+    const conn = this.#checkOpen(method);
     // The first write goes out at once; later ones wait for it.
     const write = this.#writes++ === 0
       ? writeAll(conn, frame)
@@ -716,6 +742,7 @@ export class SocketConnection<T = unknown>
     limit: number,
     firstWait: number,
     method: string,
+    borrow = false,
   ): Promise<Uint8Array> {
     this.#checkOpen(method);
     if (!await this.#need(4, firstWait, true, method)) {
@@ -740,6 +767,11 @@ export class SocketConnection<T = unknown>
       );
     }
     if (size > limit) throw this.#tooLong(size, limit, method);
+    if (borrow && this.#end - this.#start >= size) {
+      // A view of the read buffer, valid until the next read.
+      this.#start += size;
+      return this.#buffer.subarray(this.#start - size, this.#start);
+    }
     const payload = new Uint8Array(size);
     let at = 0;
     for (;;) {

@@ -1194,9 +1194,14 @@ export class Manager implements AsyncDisposable {
    * ```
    */
   async shutdown(): Promise<void> {
+    const address = this.#address;
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#address = undefined;
+    // A terminated server does not close its listener: remove its socket.
+    if (typeof address === "string" && !this.#folder) {
+      await Deno.remove(address).catch(() => {});
+    }
     if (this.#folder) {
       await Deno.remove(this.#folder, { recursive: true }).catch(() => {});
       this.#folder = undefined;

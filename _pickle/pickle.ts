@@ -324,11 +324,15 @@ function describe(value: unknown): string {
  * `queue.Full` for `Empty` and `Full`; `Exception` when Python has no such
  * builtin).
  *
+ * `headroom` bytes are left (zero) before the pickle.
+ *
  * @throws {TypeError} For any other value, and for a value that contains
  * itself.
  */
-export function dumps(value: unknown): Uint8Array {
+export function dumps(value: unknown, headroom = 0): Uint8Array {
   const out = new Output();
+  // Room before the pickle for a frame's length, so it is not copied again.
+  out.reserve(headroom);
   out.byte(PROTO);
   out.byte(4);
   const open = new Set<object>();
@@ -426,7 +430,7 @@ export function dumps(value: unknown): Uint8Array {
   };
   write(value);
   out.byte(STOP);
-  return out.bytes.slice(0, out.length);
+  return out.bytes.subarray(0, out.length);
 }
 
 // ---------------------------------------------------------------- reading
