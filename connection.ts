@@ -660,7 +660,7 @@ export class SocketConnection<T = unknown>
 
   /** Writes one frame, after the frames before it. */
   #writeFrame(payload: Uint8Array, method: string): Promise<void> {
-    const conn = this.#checkOpen(method);
+    this.#checkOpen(method);
     const long = payload.length > MAX_SHORT;
     const header = long ? 12 : 4;
     const frame = new Uint8Array(header + payload.length);
