@@ -30,7 +30,6 @@
  *
  * @module
  */
-import { deserialize, serialize } from "node:v8";
 import {
   type ByteChannel,
   clientHandshake,
@@ -185,6 +184,13 @@ function isLoopback(hostname: string): boolean {
     host === "::ffff:127.0.0.1";
 }
 
+type V8 = typeof import("node:v8");
+let v8Module: Promise<V8> | undefined;
+/** `node:v8`, loaded when a connection first uses the structured clone. */
+function v8(): Promise<V8> {
+  return v8Module ??= import("node:v8");
+}
+
 /** Writes all of `bytes`; `conn.write` may write part. */
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let at = 0;
@@ -334,10 +340,10 @@ export class SocketConnection<T = unknown>
       }
       return await this.#writeFrame(framed.subarray(4), "send");
     }
-    await this.#writeFrame(this.#clone(value), "send");
+    await this.#writeFrame(this.#clone(value, await v8()), "send");
   }
 
-  #clone(value: unknown): Uint8Array {
+  #clone(value: unknown, { serialize }: V8): Uint8Array {
     try {
       return serialize(value);
     } catch (error) {
@@ -432,8 +438,12 @@ export class SocketConnection<T = unknown>
   async recv(): Promise<T> {
     this.#checkOpen("recv");
     // Decoded in turn, from the read buffer itself: nothing reads meanwhile.
+    const format = this.#settings.serializer === "pickle"
+      ? undefined
+      : await v8();
     return await this.#inTurn(async () =>
       this.#decode(
+        format,
         await this.#readFrame(
           this.#settings.maxMessageBytes,
           Infinity,
@@ -444,11 +454,11 @@ export class SocketConnection<T = unknown>
     );
   }
 
-  #decode(bytes: Uint8Array): T {
-    if (this.#settings.serializer === "structured-clone") {
+  #decode(format: V8 | undefined, bytes: Uint8Array): T {
+    if (format) {
       try {
         // A copy: typed arrays it makes may view the bytes they came from.
-        return deserialize(bytes.slice()) as T;
+        return format.deserialize(bytes.slice()) as T;
       } catch (error) {
         throw new TypeError(
           `Cannot read the message in the structured-clone format (${
