@@ -38,6 +38,13 @@ import {
 } from "./connection.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { ownAuthkey } from "./_net/handshake.ts";
+import {
+  callerModule,
+  internalModule,
+  resolveTarget,
+  type TargetRole,
+  type TargetSpec,
+} from "./_target.ts";
 import { setWorkerRef } from "./_deno_compat.ts";
 import {
   crossesProcesses,
@@ -916,6 +923,14 @@ function proxyFor(state: HandleState): SharedObject {
   );
 }
 
+internalModule(import.meta.url);
+
+const FACTORY: TargetRole = {
+  noun: "a registered factory",
+  importer: "the manager's server",
+  option: "factory",
+};
+
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
   /**
@@ -957,6 +972,7 @@ export class Manager implements AsyncDisposable {
   #address: Address | undefined;
   #authkey: Uint8Array;
   #folder: string | undefined;
+  #registry: Record<string, TargetSpec> = {};
 
   /**
    * Makes a manager; {@linkcode Manager.start} starts its server.
@@ -1030,7 +1046,11 @@ export class Manager implements AsyncDisposable {
         };
       },
     );
-    worker.postMessage({ address, authkey: this.#authkey });
+    worker.postMessage({
+      address,
+      authkey: this.#authkey,
+      registry: this.#registry,
+    });
     const { address: listening, error } = await reply;
     if (error !== undefined) {
       await this.shutdown();
@@ -1069,6 +1089,66 @@ export class Manager implements AsyncDisposable {
       exposed: [...exposed],
       owned: false,
     }) as P;
+  }
+
+  /**
+   * Registers a type of your own (Python's `BaseManager.register`): the
+   * server makes an object with `factory(...args)` for each
+   * {@linkcode Manager.create} of `typeid`, and the object's methods whose
+   * names do not start with `_` are exposed.
+   *
+   * @param typeid The name of the type.
+   * @param factory An exported function, or `{ module, export }`: the
+   * server (in a Worker) imports it.
+   * @throws {ProcessError} When the manager was started already.
+   * @throws {TypeError} When `factory` is not exported.
+   *
+   * @example A counter of your own
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * // In your module: export function makeCounter() { ... }
+   * const source = "export function makeCounter(start) {" +
+   *   " let n = start; return { add(k) { n += k; return n; } }; }";
+   * const module = `data:text/javascript,${encodeURIComponent(source)}`;
+   * await using manager = new Manager();
+   * manager.register("Counter", { module, export: "makeCounter" });
+   * await manager.start();
+   * const counter = await manager.create("Counter", [10]);
+   * assert.equal(await counter.call("add", [5]), 15);
+   * ```
+   */
+  register(
+    typeid: string,
+    factory:
+      | ((...args: never[]) => unknown)
+      | { module: string | URL; export: string },
+  ): void {
+    if (this.#worker) {
+      throw new ProcessError(
+        `Cannot register ${typeid} on a started manager: register() before start()`,
+      );
+    }
+    this.#registry[typeid] = resolveTarget(factory, FACTORY, callerModule);
+  }
+
+  /**
+   * A new object of a type registered with {@linkcode Manager.register}.
+   *
+   * @param typeid The name it was registered under.
+   * @param args The factory's arguments.
+   * @returns Its handle: call its methods with
+   * {@linkcode SharedObject.call}.
+   * @throws {ProcessError} When no such type was registered.
+   *
+   * @example See {@linkcode Manager.register}.
+   * ```ts ignore
+   * const counter = await manager.create("Counter", [10]);
+   * ```
+   */
+  create(typeid: string, args: unknown[] = []): Promise<SharedObject> {
+    return this.#create(typeid, args);
   }
 
   /**

@@ -217,3 +217,19 @@ Deno.test("Manager: objects of each kind", async () => {
   const ns = await manager.Namespace();
   await assert.rejects(ns.get("nope"), { name: "AttributeError" });
 });
+
+Deno.test("Manager: register(typeid, factory) serves a type of your own", async () => {
+  await using manager = new Manager();
+  manager.register("Counter", { module: TARGETS.href, export: "makeCounter" });
+  await manager.start();
+  assert.throws(
+    () => manager.register("Late", { module: TARGETS.href, export: "x" }),
+    /before start/,
+  );
+  const counter = await manager.create("Counter", [10]);
+  assert.deepEqual([...counter.exposed], ["add"]);
+  assert.equal(await counter.call("add", [5]), 15);
+  assert.equal(await counter.call("add", [1]), 16);
+  await assert.rejects(counter.call("_secret"), /does not expose/);
+  await assert.rejects(manager.create("Nothing"), ProcessError);
+});

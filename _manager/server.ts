@@ -410,6 +410,38 @@ export const TYPES: Record<string, Factory> = {
   Event: makeEvent,
 };
 
+/**
+ * Adds a type of the user's: `factory(...args)` makes the object, whose
+ * methods not starting with `_` are exposed.
+ */
+export function registerType(
+  typeid: string,
+  factory: (...args: unknown[]) => unknown,
+): void {
+  TYPES[typeid] = (args) => {
+    const object = factory(...args) as Record<string, unknown>;
+    if (typeof object !== "object" || object === null) {
+      throw new TypeError(`The factory of ${typeid} made no object`);
+    }
+    const methods: Held["methods"] = {};
+    for (
+      let proto: object | null = object;
+      proto && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const fn = object[name];
+        if (
+          name === "constructor" || name.startsWith("_") || name in methods ||
+          typeof fn !== "function"
+        ) continue;
+        methods[name] = (fn as (...args: unknown[]) => unknown).bind(object);
+      }
+    }
+    return { methods, value: () => null };
+  };
+}
+
 /** Serves the manager protocol on `listener` until it is closed. */
 export async function serve(listener: Listener): Promise<void> {
   const objects = new Map<string, Held>();

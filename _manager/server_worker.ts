@@ -4,12 +4,22 @@
 // address and authkey, listens, posts back the address it got, and serves.
 /// <reference lib="deno.worker" />
 import { Listener } from "../connection.ts";
-import { serve } from "./server.ts";
+import { registerType, serve } from "./server.ts";
 
-self.onmessage = (event: MessageEvent) => {
-  const { address, authkey } = event.data;
+self.onmessage = async (event: MessageEvent) => {
+  const { address, authkey, registry } = event.data;
   let listener: Listener;
   try {
+    for (const [typeid, spec] of Object.entries(registry ?? {})) {
+      const { module, name } = spec as { module: string; name: string };
+      const factory = (await import(module))[name];
+      if (typeof factory !== "function") {
+        throw new TypeError(
+          `The factory of ${typeid}, ${name} of ${module}, is not an exported function`,
+        );
+      }
+      registerType(typeid, factory);
+    }
     listener = new Listener(address, { authkey });
   } catch (error) {
     self.postMessage({ error: (error as Error).message });

@@ -20,3 +20,18 @@ export async function fillDict(
   }
   await d.close();
 }
+
+/** A type of the user's for `Manager.register`. */
+export function makeCounter(start: number): {
+  add(k: number): number;
+  _secret(): string;
+} {
+  let n = start;
+  return {
+    add(k: number) {
+      n += k;
+      return n;
+    },
+    _secret: () => "hidden",
+  };
+}
