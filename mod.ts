@@ -33,3 +33,5 @@ export * from "./queue.ts";
 export * from "./pool.ts";
 export * from "./subprocess.ts";
 export * from "./futures.ts";
+export * from "./connection.ts";
+export * from "./manager.ts";

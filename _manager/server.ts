@@ -1,0 +1,597 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// A manager's server: the objects it holds, and CPython's manager protocol
+// over a Listener, so that the proxies of this library and Python's own
+// (`BaseManager(address, authkey).connect()`, `DictProxy`, ...) can use them.
+//
+// A request is a pickled `(id, method, args, kwargs)`; the answer is
+// `("#RETURN", result)`, `("#ERROR", exception)` or `("#TRACEBACK", text)`.
+// A connection's first request names a server function (`create`,
+// `accept_connection`, `incref`, `decref`, `dummy`, ...); after
+// `accept_connection` the connection stays open for calls on objects.
+import {
+  type Listener,
+  type SocketConnection,
+  Tuple,
+  tuple,
+} from "../connection.ts";
+
+/** A shared object: a method table and its exposed names. */
+export interface Held {
+  methods: Record<string, (...args: unknown[]) => unknown>;
+  /** `#GETVALUE`: a copy of the whole object. */
+  value(): unknown;
+}
+
+type Factory = (args: unknown[], kwargs: Record<string, unknown>) => Held;
+
+function pyError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** A key of a dict, as a string: equal Python keys give equal strings. */
+function keyOf(key: unknown): string {
+  switch (typeof key) {
+    case "string":
+      return "s" + key;
+    case "number":
+    case "bigint":
+      return "n" + String(key);
+    case "boolean":
+      return "n" + (key ? "1" : "0");
+    default:
+      if (key === null || key === undefined) return "N";
+      if (key instanceof Tuple) return "t" + JSON.stringify(key.map(keyOf));
+      if (key instanceof Uint8Array) return "b" + key.join(",");
+      throw pyError("TypeError", `unhashable type: '${describe(key)}'`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "list";
+  if (value instanceof Map) return "dict";
+  if (value instanceof Set) return "set";
+  return typeof value;
+}
+
+/** Python's `dict`. */
+function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const entries = new Map<string, [unknown, unknown]>();
+  const update = (other: unknown) => {
+    if (other instanceof Map) {
+      for (const [k, v] of other) entries.set(keyOf(k), [k, v]);
+    } else if (other && typeof other === "object" && !Array.isArray(other)) {
+      for (const [k, v] of Object.entries(other)) entries.set(keyOf(k), [k, v]);
+    } else if (Array.isArray(other)) {
+      for (const pair of other) {
+        const [k, v] = pair as unknown[];
+        entries.set(keyOf(k), [k, v]);
+      }
+    }
+  };
+  if (args[0] !== undefined) update(args[0]);
+  update(kwargs);
+  const missing = (key: unknown) => pyError("KeyError", String(key));
+  const copy = () => {
+    const all = [...entries.values()];
+    return all.every(([k]) => typeof k === "string")
+      ? Object.fromEntries(all)
+      : new Map(all);
+  };
+  return {
+    value: copy,
+    methods: {
+      __getitem__(key) {
+        const entry = entries.get(keyOf(key));
+        if (!entry) throw missing(key);
+        return entry[1];
+      },
+      __setitem__(key, value) {
+        entries.set(keyOf(key), [key, value]);
+      },
+      __delitem__(key) {
+        if (!entries.delete(keyOf(key))) throw missing(key);
+      },
+      __contains__: (key) => entries.has(keyOf(key)),
+      __len__: () => entries.size,
+      get(key, fallback = null) {
+        const entry = entries.get(keyOf(key));
+        return entry ? entry[1] : fallback;
+      },
+      keys: () => [...entries.values()].map(([k]) => k),
+      values: () => [...entries.values()].map(([, v]) => v),
+      items: () => [...entries.values()].map(([k, v]) => tuple(k, v)),
+      pop(key, ...fallback) {
+        const k = keyOf(key);
+        const entry = entries.get(k);
+        if (!entry) {
+          if (fallback.length) return fallback[0];
+          throw missing(key);
+        }
+        entries.delete(k);
+        return entry[1];
+      },
+      popitem() {
+        const last = [...entries.keys()].at(-1);
+        if (last === undefined) {
+          throw pyError("KeyError", "popitem(): dictionary is empty");
+        }
+        const [k, v] = entries.get(last)!;
+        entries.delete(last);
+        return tuple(k, v);
+      },
+      setdefault(key, fallback = null) {
+        const k = keyOf(key);
+        if (!entries.has(k)) entries.set(k, [key, fallback]);
+        return entries.get(k)![1];
+      },
+      update: (other) => update(other),
+      clear: () => entries.clear(),
+      copy,
+    },
+  };
+}
+
+/** Python's `list`. */
+function makeList(args: unknown[]): Held {
+  const items: unknown[] = Array.isArray(args[0]) ? [...args[0]] : [];
+  const at = (index: unknown): number => {
+    if (typeof index !== "number" || !Number.isInteger(index)) {
+      throw pyError("TypeError", "list indices must be integers");
+    }
+    const i = index < 0 ? items.length + index : index;
+    if (i < 0 || i >= items.length) {
+      throw pyError("IndexError", "list index out of range");
+    }
+    return i;
+  };
+  const find = (value: unknown): number =>
+    items.findIndex((item) => keyOfOrSelf(item) === keyOfOrSelf(value));
+  return {
+    value: () => [...items],
+    methods: {
+      __getitem__: (index) => items[at(index)],
+      __setitem__(index, value) {
+        items[at(index)] = value;
+      },
+      __delitem__(index) {
+        items.splice(at(index), 1);
+      },
+      __len__: () => items.length,
+      __contains__: (value) => find(value) >= 0,
+      append(value) {
+        items.push(value);
+      },
+      extend(values) {
+        items.push(...(values as unknown[]));
+      },
+      insert(index, value) {
+        const n = index as number;
+        items.splice(n < 0 ? Math.max(0, items.length + n) : n, 0, value);
+      },
+      pop(index = -1) {
+        const i = at(index);
+        return items.splice(i, 1)[0];
+      },
+      remove(value) {
+        const i = find(value);
+        if (i < 0) throw pyError("ValueError", "list.remove(x): x not in list");
+        items.splice(i, 1);
+      },
+      index(value) {
+        const i = find(value);
+        if (i < 0) throw pyError("ValueError", "value is not in list");
+        return i;
+      },
+      count: (value) =>
+        items.filter((item) => keyOfOrSelf(item) === keyOfOrSelf(value))
+          .length,
+      reverse() {
+        items.reverse();
+      },
+    },
+  };
+}
+
+/** A comparable form of a value: its dict key, or the value itself. */
+function keyOfOrSelf(value: unknown): unknown {
+  try {
+    return keyOf(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Python's `Namespace`: attributes. */
+function makeNamespace(
+  _args: unknown[],
+  kwargs: Record<string, unknown>,
+): Held {
+  const attributes = new Map(Object.entries(kwargs));
+  return {
+    value: () => Object.fromEntries(attributes),
+    methods: {
+      __getattribute__(name) {
+        if (!attributes.has(name as string)) {
+          throw pyError(
+            "AttributeError",
+            `'Namespace' object has no attribute '${name}'`,
+          );
+        }
+        return attributes.get(name as string);
+      },
+      __setattr__(name, value) {
+        attributes.set(name as string, value);
+      },
+      __delattr__(name) {
+        if (!attributes.delete(name as string)) {
+          throw pyError("AttributeError", String(name));
+        }
+      },
+    },
+  };
+}
+
+/** Python's `Value` (as `SyncManager.Value`): `get` and `set`. */
+function makeValue(args: unknown[]): Held {
+  let value: unknown = args[1] ?? null;
+  return {
+    value: () => value,
+    methods: {
+      get: () => value,
+      set(next) {
+        value = next;
+      },
+    },
+  };
+}
+
+/** Resolvers woken in order, each at most once. */
+class Waiters {
+  #queue: (() => void)[] = [];
+  /** Waits until woken or `timeout` seconds (Python's unit) pass. */
+  wait(timeout: unknown): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#queue.push(wake);
+      if (typeof timeout === "number") {
+        timer = setTimeout(() => {
+          this.#queue = this.#queue.filter((w) => w !== wake);
+          resolve(false);
+        }, Math.max(0, timeout * 1000));
+      }
+    });
+  }
+  wakeOne(): void {
+    this.#queue.shift()?.();
+  }
+  wakeAll(): void {
+    for (const wake of this.#queue.splice(0)) wake();
+  }
+}
+
+/** Python's `queue.Queue(maxsize)`. */
+function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const maxsize = Number(args[0] ?? kwargs.maxsize ?? 0);
+  const items: unknown[] = [];
+  const getters = new Waiters();
+  const putters = new Waiters();
+  let unfinished = 0;
+  const joiners = new Waiters();
+  const full = () => maxsize > 0 && items.length >= maxsize;
+  const get = async (block: unknown = true, timeout: unknown = null) => {
+    const deadline = typeof timeout === "number"
+      ? performance.now() + timeout * 1000
+      : Infinity;
+    while (items.length === 0) {
+      const left = (deadline - performance.now()) / 1000;
+      if (
+        !block || left <= 0 ||
+        !await getters.wait(deadline === Infinity ? null : left)
+      ) {
+        if (items.length) break;
+        throw pyError("Empty", "");
+      }
+    }
+    const item = items.shift();
+    putters.wakeOne();
+    return item;
+  };
+  const put = async (
+    item: unknown,
+    block: unknown = true,
+    timeout: unknown = null,
+  ) => {
+    const deadline = typeof timeout === "number"
+      ? performance.now() + timeout * 1000
+      : Infinity;
+    while (full()) {
+      const left = (deadline - performance.now()) / 1000;
+      if (
+        !block || left <= 0 ||
+        !await putters.wait(deadline === Infinity ? null : left)
+      ) {
+        if (!full()) break;
+        throw pyError("Full", "");
+      }
+    }
+    items.push(item);
+    unfinished++;
+    getters.wakeOne();
+  };
+  return {
+    value: () => [...items],
+    methods: {
+      get: (block, timeout) => get(block, timeout),
+      put: (item, block, timeout) => put(item, block, timeout),
+      get_nowait: () => get(false),
+      put_nowait: (item) => put(item, false),
+      qsize: () => items.length,
+      empty: () => items.length === 0,
+      full,
+      task_done() {
+        if (unfinished <= 0) {
+          throw pyError("ValueError", "task_done() called too many times");
+        }
+        if (--unfinished === 0) joiners.wakeAll();
+      },
+      async join() {
+        while (unfinished > 0) await joiners.wait(null);
+      },
+    },
+  };
+}
+
+/** Python's `threading.Lock` (acquire, release). */
+function makeLock(): Held {
+  let locked = false;
+  const waiters = new Waiters();
+  return {
+    value: () => locked,
+    methods: {
+      async acquire(blocking = true, timeout = -1) {
+        const deadline = typeof timeout === "number" && timeout >= 0
+          ? performance.now() + timeout * 1000
+          : Infinity;
+        while (locked) {
+          const left = (deadline - performance.now()) / 1000;
+          if (!blocking || left <= 0) return false;
+          await waiters.wait(deadline === Infinity ? null : left);
+        }
+        locked = true;
+        return true;
+      },
+      release() {
+        if (!locked) throw pyError("RuntimeError", "release unlocked lock");
+        locked = false;
+        waiters.wakeOne();
+      },
+    },
+  };
+}
+
+/** Python's `threading.Event`. */
+function makeEvent(): Held {
+  let flag = false;
+  const waiters = new Waiters();
+  return {
+    value: () => flag,
+    methods: {
+      is_set: () => flag,
+      set() {
+        flag = true;
+        waiters.wakeAll();
+      },
+      clear() {
+        flag = false;
+      },
+      async wait(timeout = null) {
+        if (!flag) await waiters.wait(timeout);
+        return flag;
+      },
+    },
+  };
+}
+
+/** The types every manager serves, by Python's typeids. */
+export const TYPES: Record<string, Factory> = {
+  dict: makeDict,
+  list: makeList,
+  Namespace: makeNamespace,
+  Value: makeValue,
+  Queue: makeQueue,
+  JoinableQueue: makeQueue,
+  Lock: makeLock,
+  Event: makeEvent,
+};
+
+/**
+ * Adds a type of the user's: `factory(...args)` makes the object, whose
+ * methods not starting with `_` are exposed.
+ */
+export function registerType(
+  typeid: string,
+  factory: (...args: unknown[]) => unknown,
+): void {
+  TYPES[typeid] = (args) => {
+    const object = factory(...args) as Record<string, unknown>;
+    if (typeof object !== "object" || object === null) {
+      throw new TypeError(`The factory of ${typeid} made no object`);
+    }
+    const methods: Held["methods"] = {};
+    for (
+      let proto: object | null = object;
+      proto && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const fn = object[name];
+        if (
+          name === "constructor" || name.startsWith("_") || name in methods ||
+          typeof fn !== "function"
+        ) continue;
+        methods[name] = (fn as (...args: unknown[]) => unknown).bind(object);
+      }
+    }
+    return { methods, value: () => null };
+  };
+}
+
+/** Serves the manager protocol on `listener` until it is closed. */
+export async function serve(listener: Listener): Promise<void> {
+  const objects = new Map<string, Held>();
+  let next = 0;
+  const functions: Record<
+    string,
+    (
+      conn: SocketConnection,
+      args: unknown[],
+      kwargs: Record<string, unknown>,
+    ) => unknown
+  > = {
+    dummy: () => null,
+    create(_conn, [typeid, ...args], kwargs) {
+      const factory = TYPES[typeid as string];
+      if (!factory) throw new Error(`KeyError: ${String(typeid)}`);
+      const id = (++next).toString(16);
+      const held = factory(args, kwargs);
+      objects.set(id, held);
+      return tuple(id, tuple(...Object.keys(held.methods)));
+    },
+    // Objects live until the manager shuts down: counting is not needed.
+    incref: () => null,
+    decref: () => null,
+    number_of_objects: () => objects.size,
+    get_methods: (_conn, [token]) => {
+      const held = objects.get(String((token as { id?: unknown })?.id));
+      return tuple(...Object.keys(held?.methods ?? {}));
+    },
+  };
+
+  const serveClient = async (conn: SocketConnection) => {
+    for (;;) {
+      let request: unknown;
+      try {
+        request = await conn.recv();
+      } catch {
+        return; // EOF, or a broken peer: its connection only.
+      }
+      let answer: unknown;
+      try {
+        const [id, method, args, kwargs] = request as [
+          string,
+          string,
+          unknown[],
+          Record<string, unknown>,
+        ];
+        const held = objects.get(id);
+        if (!held) throw new Error(`KeyError: no object ${id}`);
+        if (method === "#GETVALUE") answer = tuple("#RETURN", held.value());
+        else if (method === "__str__" || method === "__repr__") {
+          answer = tuple("#RETURN", String(held.value()));
+        } else {
+          const fn = held.methods[method];
+          if (!fn) {
+            throw new Error(
+              `AttributeError: method '${method}' is not in exposed=${
+                Object.keys(held.methods)
+              }`,
+            );
+          }
+          try {
+            answer = tuple(
+              "#RETURN",
+              await fn(...argumentsOf(method, args ?? [], kwargs)),
+            );
+          } catch (error) {
+            answer = tuple("#ERROR", error);
+          }
+        }
+      } catch (error) {
+        answer = tuple("#TRACEBACK", String((error as Error).message) + "\n");
+      }
+      try {
+        await conn.send(answer);
+      } catch {
+        return;
+      }
+    }
+  };
+
+  const handle = async (conn: SocketConnection) => {
+    let answer: unknown;
+    try {
+      const [, name, args, kwargs] = await conn.recv() as [
+        unknown,
+        string,
+        unknown[],
+        Record<string, unknown>,
+      ];
+      if (name === "accept_connection") {
+        await conn.send(tuple("#RETURN", null));
+        await serveClient(conn);
+        return;
+      }
+      if (name === "shutdown") {
+        await conn.send(tuple("#RETURN", null));
+        listener.close();
+        return;
+      }
+      const fn = functions[name];
+      if (!fn) throw new Error(`'${name}' unrecognized`);
+      answer = tuple(
+        "#RETURN",
+        await fn(conn, [...(args ?? [])], kwargs ?? {}),
+      );
+    } catch (error) {
+      answer = tuple("#TRACEBACK", `${(error as Error).message}\n`);
+    }
+    try {
+      await conn.send(answer);
+    } catch {
+      // The client went away.
+    }
+  };
+
+  for (;;) {
+    let conn: SocketConnection;
+    try {
+      conn = await listener.accept();
+    } catch {
+      return; // Closed.
+    }
+    handle(conn).finally(() => conn.close());
+  }
+}
+
+/**
+ * Python passes some arguments by keyword (`get(timeout=1)`): the names of
+ * each method's parameters, in order, turn them into positions.
+ */
+const PARAMETERS: Record<string, string[]> = {
+  get: ["block", "timeout"],
+  put: ["item", "block", "timeout"],
+  acquire: ["blocking", "timeout"],
+  wait: ["timeout"],
+};
+
+/** The arguments of a call, with Python's keyword arguments in place. */
+function argumentsOf(
+  method: string,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+): unknown[] {
+  const out = [...args];
+  if (!kwargs || Object.keys(kwargs).length === 0) return out;
+  const names = PARAMETERS[method];
+  if (!names) return [...out, kwargs];
+  names.forEach((name, i) => {
+    if (name in kwargs) out[i] = kwargs[name];
+  });
+  return out;
+}

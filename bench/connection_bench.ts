@@ -1,0 +1,147 @@
+// Client/Listener round trip of a small message, over TCP loopback and a
+// Unix socket with an authkey, beside Python's Client/Listener over the
+// same transports, in one run: Deno to a Deno echo server in a subprocess,
+// Deno to a Python echo server, and Python to Python.
+//
+//   deno run -A bench/connection_bench.ts
+import { type Address, Client, Listener } from "../connection.ts";
+import { median, report, runPython } from "./_report.ts";
+
+const KEY = "bench key";
+
+/** The echo server, in its own `deno run`: one client, until EOF. */
+async function serve(where: string): Promise<void> {
+  const address: Address = where.startsWith("/")
+    ? where
+    : { hostname: "127.0.0.1", port: Number(where) };
+  await using listener = new Listener(address, { authkey: KEY });
+  console.log(JSON.stringify(listener.address));
+  await using conn = await listener.accept();
+  for await (const message of conn) await conn.send(message);
+}
+
+/** Starts an echo server (Deno or Python) and reads the address it prints. */
+async function startServer(
+  python: boolean,
+  where: string,
+): Promise<{ child: Deno.ChildProcess; address: Address }> {
+  const script = new URL(
+    python ? "connection_bench.py" : "connection_bench.ts",
+    import.meta.url,
+  ).pathname;
+  const child = new Deno.Command(python ? "python3" : Deno.execPath(), {
+    args: python
+      ? [script, "serve", where, KEY]
+      : ["run", "--allow-all", script, "serve", where],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("The echo server ended before it listened");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const printed = JSON.parse(text);
+  const address = typeof printed === "string"
+    ? printed
+    : Array.isArray(printed)
+    ? { hostname: printed[0], port: printed[1] }
+    : printed;
+  return { child, address };
+}
+
+/** Microseconds per round trip of a small message with an echo server. */
+async function roundTrip(
+  python: boolean,
+  where: string,
+  n: number,
+): Promise<number> {
+  const { child, address } = await startServer(python, where);
+  try {
+    await using conn = await Client<number>(address, { authkey: KEY });
+    for (let i = 0; i < 1000; i++) {
+      await conn.send(i);
+      await conn.recv();
+    }
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      await conn.send(i);
+      await conn.recv();
+    }
+    return (performance.now() - start) * 1000 / n;
+  } finally {
+    await child.status;
+  }
+}
+
+if (import.meta.main) {
+  if (Deno.args[0] === "serve") {
+    await serve(Deno.args[1]);
+    Deno.exit(0);
+  }
+  const n = 10_000;
+  const runs = 3;
+  const dir = await Deno.makeTempDir({ prefix: "mp_conn_bench_" });
+  const results: Record<string, number[]> = {};
+  try {
+    for (let r = 0; r < runs; r++) {
+      for (const transport of ["tcp", "unix"]) {
+        for (const python of [false, true]) {
+          const where = transport === "tcp" ? "0" : `${dir}/s${r}${python}`;
+          const key = `${transport} ${python ? "python" : "deno"}`;
+          (results[key] ??= []).push(await roundTrip(python, where, n));
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const python = await runPython("connection_bench.py", [
+    String(n),
+    String(runs),
+  ]);
+  const tcp = median(results["tcp deno"]);
+  const unix = median(results["unix deno"]);
+  report(
+    "Client/Listener round trip of a small message, with an authkey (median µs)",
+    [
+      { what: "Deno Client <-> Deno Listener, TCP", value: tcp, unit: "µs" },
+      {
+        what: "Deno Client <-> Python Listener, TCP",
+        value: median(results["tcp python"]),
+        unit: "µs",
+      },
+      {
+        what: "Python Client <-> Python Listener, TCP",
+        value: python.tcp,
+        unit: "µs",
+      },
+      { what: "Deno Client <-> Deno Listener, Unix", value: unix, unit: "µs" },
+      {
+        what: "Deno Client <-> Python Listener, Unix",
+        value: median(results["unix python"]),
+        unit: "µs",
+      },
+      {
+        what: "Python Client <-> Python Listener, Unix",
+        value: python.unix,
+        unit: "µs",
+      },
+    ],
+    [{
+      what: "Deno / Python, TCP",
+      value: tcp / python.tcp,
+      target: "<= 1.0",
+      met: tcp / python.tcp <= 1.0,
+    }, {
+      what: "Deno / Python, Unix socket",
+      value: unix / python.unix,
+      target: "<= 1.0",
+      met: unix / python.unix <= 1.0,
+    }],
+  );
+}

@@ -1,0 +1,421 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Listener and Client against real Python (python3's own Listener and
+// Client, over TCP loopback and Unix sockets), and against peers that send
+// garbage, too much, or stall. Every Python peer is started by its test and
+// killed in `finally`; nothing listens beyond loopback.
+import assert from "node:assert/strict";
+import {
+  Client,
+  Listener,
+  type SocketConnection,
+  Tuple,
+  tuple,
+} from "./connection.ts";
+import {
+  AuthenticationError,
+  EOFError,
+  ProcessError,
+  TimeoutError,
+} from "./errors.ts";
+
+const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
+const KEY = "a shared secret";
+
+/**
+ * A Python peer: `listen ADDRESS KEY` serves connections on a Python
+ * Listener (and prints its address, then "rejected" for each peer that
+ * fails the handshake); `connect ADDRESS KEY` connects with a Python Client
+ * and serves that one connection. Serving: receive (kind, value) and answer.
+ */
+const PEER = `
+import json, sys
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Listener
+
+def serve(conn):
+    while True:
+        try:
+            kind, value = conn.recv()
+        except EOFError:
+            return
+        if kind == "echo":
+            conn.send(value)
+        elif kind == "repr":
+            conn.send(repr(value))
+        elif kind == "bytes":
+            conn.send_bytes(conn.recv_bytes())
+        elif kind == "raise":
+            conn.send(KeyError(value))
+
+mode, where, key = sys.argv[1:4]
+address = where if where.startswith("/") else ("127.0.0.1", int(where))
+authkey = key.encode() if key != "-" else None
+if mode == "listen":
+    with Listener(address, authkey=authkey) as listener:
+        print(json.dumps(listener.address), flush=True)
+        while True:
+            try:
+                conn = listener.accept()
+            except AuthenticationError:
+                print("rejected", flush=True)
+                continue
+            with conn:
+                serve(conn)
+else:
+    try:
+        conn = Client(address, authkey=authkey)
+    except AuthenticationError as error:
+        print("AuthenticationError", error, flush=True)
+        sys.exit(3)
+    print("connected", flush=True)
+    with conn:
+        serve(conn)
+`;
+
+/** A running `python3` peer; disposing it kills it and waits for its end. */
+class PythonPeer implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  #buffer = "";
+
+  constructor(args: string[]) {
+    this.#child = new Deno.Command("python3", {
+      args: ["-c", PEER, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream())
+      [Symbol.asyncIterator]();
+  }
+
+  /** The next line the peer prints. */
+  async line(): Promise<string> {
+    for (;;) {
+      const newline = this.#buffer.indexOf("\n");
+      if (newline >= 0) {
+        const line = this.#buffer.slice(0, newline);
+        this.#buffer = this.#buffer.slice(newline + 1);
+        return line;
+      }
+      const next = await this.#lines.next();
+      if (next.done) throw new Error("The Python peer ended without a line");
+      this.#buffer += next.value;
+    }
+  }
+
+  /** The peer's exit code, once it ends by itself. */
+  async code(): Promise<number> {
+    return (await this.#child.status).code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Ended already.
+    }
+    await this.#child.status;
+    await this.#lines.return?.();
+  }
+}
+
+/** A Python Listener on `where` ("0" for a TCP port, or a path). */
+async function pythonListener(
+  where: string,
+  key = KEY,
+): Promise<
+  { peer: PythonPeer; address: string | { hostname: string; port: number } }
+> {
+  const peer = new PythonPeer(["listen", where, key]);
+  const address = JSON.parse(await peer.line());
+  return {
+    peer,
+    address: typeof address === "string"
+      ? address
+      : { hostname: address[0], port: address[1] },
+  };
+}
+
+function whereOf(address: string | { port: number }): string {
+  return typeof address === "string" ? address : String(address.port);
+}
+
+/** A temporary folder for Unix sockets, removed by disposing. */
+async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "mp_conn_" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+const NESTED = {
+  name: "héllo ✓",
+  list: [1, -2, 3.5, null, true, false, [[]]],
+  pair: tuple("a", 1),
+  nested: { deeper: { deepest: ["x"] } },
+  set: new Set([1, 2, 3]),
+  ints: [2 ** 31, -(2 ** 31) - 1, 2n ** 64n, -(2n ** 100n), 2n ** 1000n],
+};
+const NESTED_REPR =
+  "{'name': 'héllo ✓', 'list': [1, -2, 3.5, None, True, False, [[]]], 'pair': ('a', 1), 'nested': {'deeper': {'deepest': ['x']}}, 'set': {1, 2, 3}, 'ints': [2147483648, -2147483649, 18446744073709551616, -1267650600228229401496703205376, " +
+  (2n ** 1000n).toString() + "]}";
+
+/** Checks a connection whose other end is a Python `serve` loop. */
+async function roundTrips(conn: SocketConnection): Promise<void> {
+  await conn.send(tuple("repr", NESTED));
+  assert.equal(await conn.recv(), NESTED_REPR);
+  await conn.send(tuple("echo", NESTED));
+  const back = await conn.recv() as typeof NESTED;
+  assert(back.pair instanceof Tuple);
+  assert.deepEqual({ ...back, pair: [...back.pair] }, {
+    ...NESTED,
+    pair: ["a", 1],
+  });
+  const mib = crypto.getRandomValues(new Uint8Array(65536));
+  const big = new Uint8Array(1024 * 1024);
+  for (let at = 0; at < big.length; at += mib.length) big.set(mib, at);
+  await conn.send(tuple("echo", big));
+  assert.deepEqual(await conn.recv(), big);
+  await conn.send(tuple("bytes", null));
+  await conn.sendBytes(big);
+  assert.deepEqual(await conn.recvBytes(), big);
+  await conn.send(tuple("raise", "missing"));
+  const error = await conn.recv() as Error;
+  assert(error instanceof Error);
+  assert.equal(error.name, "KeyError");
+  assert.equal(error.message, "missing");
+}
+
+for (const transport of ["tcp", "unix"] as const) {
+  Deno.test(`connection (${transport}): a Deno Client talks to a Python Listener`, async () => {
+    await using dir = await tempDir();
+    const where = transport === "tcp" ? "0" : `${dir.path}/py.sock`;
+    const { peer, address } = await pythonListener(where);
+    await using _peer = peer;
+    {
+      await using conn = await Client(address, { authkey: KEY });
+      await roundTrips(conn);
+    }
+    // A wrong key: refused by Python, which goes on serving.
+    await assert.rejects(
+      Client(address, { authkey: "wrong key" }),
+      AuthenticationError,
+    );
+    assert.equal(await peer.line(), "rejected");
+    await using again = await Client(address, { authkey: KEY });
+    await again.send(tuple("echo", "still serving"));
+    assert.equal(await again.recv(), "still serving");
+  });
+
+  Deno.test(`connection (${transport}): a Python Client talks to a Deno Listener`, async () => {
+    await using dir = await tempDir();
+    const rejected: Error[] = [];
+    await using listener = new Listener(
+      transport === "tcp" ? LOOPBACK : `${dir.path}/deno.sock`,
+      { authkey: KEY, onReject: (error) => rejected.push(error) },
+    );
+    const where = whereOf(listener.address as string | { port: number });
+    {
+      await using peer = new PythonPeer(["connect", where, KEY]);
+      await using conn = await listener.accept();
+      assert.equal(await peer.line(), "connected");
+      await roundTrips(conn);
+    }
+    // A wrong key: Python is told, the listener drops it and serves on.
+    {
+      await using intruder = new PythonPeer(["connect", where, "wrong key"]);
+      assert.match(await intruder.line(), /^AuthenticationError/);
+      assert.equal(await intruder.code(), 3);
+    }
+    await using peer = new PythonPeer(["connect", where, KEY]);
+    await using conn = await listener.accept();
+    assert.equal(rejected.length, 1);
+    assert(rejected[0] instanceof AuthenticationError);
+    await conn.send(tuple("echo", 2n ** 200n));
+    assert.equal(await conn.recv(), 2n ** 200n);
+    await peer.line();
+  });
+}
+
+Deno.test("connection: a Unix listener removes its socket file when closed", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/gone.sock`;
+  const listener = new Listener(path);
+  assert((await Deno.lstat(path)).isSocket);
+  listener.close();
+  await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+});
+
+Deno.test("connection: Deno to Deno with a key, both ways, and a wrong key", async () => {
+  const rejected: Error[] = [];
+  await using listener = new Listener(LOOPBACK, {
+    authkey: new TextEncoder().encode(KEY),
+    onReject: (error) => rejected.push(error),
+  });
+  const accepted = listener.accept();
+  await assert.rejects(
+    Client(listener.address, { authkey: "wrong" }),
+    AuthenticationError,
+  );
+  await using client = await Client<unknown>(listener.address, {
+    authkey: KEY,
+  });
+  await using server = await accepted;
+  assert.equal(rejected.length, 1);
+  assert(rejected[0] instanceof AuthenticationError);
+  await server.send([1n, 2 ** 60, -0]);
+  assert.deepEqual(await client.recv(), [1, 2 ** 60, -0]);
+});
+
+Deno.test("connection: the structured-clone format carries what pickle cannot", async () => {
+  await using listener = new Listener(LOOPBACK, {
+    serializer: "structured-clone",
+  });
+  const accepted = listener.accept();
+  await using client = await Client(listener.address, {
+    serializer: "structured-clone",
+  });
+  await using server = await accepted;
+  const cyclic: Record<string, unknown> = { when: new Date(0) };
+  cyclic.self = cyclic;
+  cyclic.floats = new Float64Array([1.5]);
+  await client.send(cyclic);
+  const got = await server.recv() as typeof cyclic;
+  assert.equal(got.self, got);
+  assert.deepEqual(got.when, new Date(0));
+  assert.deepEqual(got.floats, new Float64Array([1.5]));
+  await assert.rejects(client.send(() => 1), TypeError);
+});
+
+/** A raw socket to `listener`, to send what no good peer would. */
+async function rawTo(listener: Listener): Promise<Deno.TcpConn> {
+  const { port } = listener.address as { port: number };
+  return await Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setInt32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+Deno.test("connection: garbage, an oversized message and a stall each fail their own connection", async () => {
+  await using listener = new Listener(LOOPBACK, {
+    maxMessageBytes: 1024,
+    timeout: 200,
+  });
+  // Not a pickle: a clear error, and the connection goes on.
+  {
+    using raw = await rawTo(listener);
+    using conn = await listener.accept();
+    await raw.write(frame(new TextEncoder().encode("hello")));
+    await raw.write(frame(Uint8Array.of(0x80, 4, 0x4b, 7, 0x2e)));
+    await assert.rejects(conn.recv(), {
+      name: "TypeError",
+      message: /Cannot unpickle/,
+    });
+    assert.equal(await conn.recv(), 7);
+  }
+  // The long form of the length (-1, then 8 bytes), as Python writes past
+  // 2 GiB, is read too.
+  {
+    using raw = await rawTo(listener);
+    using conn = await listener.accept();
+    const long = new Uint8Array(12 + 3);
+    new DataView(long.buffer).setInt32(0, -1);
+    new DataView(long.buffer).setBigUint64(4, 3n);
+    long.set([1, 2, 3], 12);
+    await raw.write(long);
+    assert.deepEqual(await conn.recvBytes(), Uint8Array.of(1, 2, 3));
+  }
+  // Over the maximum, or a bad length: the connection is closed.
+  for (const bytes of [new Uint8Array(2000), new Uint8Array(4).fill(0xf0)]) {
+    using raw = await rawTo(listener);
+    using conn = await listener.accept();
+    await raw.write(bytes.length === 4 ? bytes : frame(bytes));
+    await assert.rejects(conn.recvBytes(), ProcessError);
+    assert.equal(conn.closed, true);
+    await assert.rejects(conn.recv(), ProcessError);
+  }
+  // A peer that stops in the middle of a message.
+  {
+    using raw = await rawTo(listener);
+    using conn = await listener.accept();
+    await raw.write(frame(new Uint8Array(100)).subarray(0, 50));
+    await assert.rejects(conn.recvBytes(), TimeoutError);
+    assert.equal(conn.closed, true);
+  }
+  // A peer that closes in the middle of a message.
+  {
+    const raw = await rawTo(listener);
+    using conn = await listener.accept();
+    await raw.write(frame(new Uint8Array(100)).subarray(0, 50));
+    raw.close();
+    await assert.rejects(conn.recvBytes(), EOFError);
+  }
+  // The listener still serves.
+  await using client = await Client(listener.address);
+  await using conn = await listener.accept();
+  await client.send("fine");
+  assert.equal(await conn.recv(), "fine");
+});
+
+Deno.test("connection: a peer that stalls or babbles in the handshake delays no other", async () => {
+  const rejected: Error[] = [];
+  const bothRejected = Promise.withResolvers<void>();
+  await using listener = new Listener(LOOPBACK, {
+    authkey: KEY,
+    timeout: 300,
+    onReject: (error) => {
+      if (rejected.push(error) === 2) bothRejected.resolve();
+    },
+  });
+  const accepted = listener.accept();
+  using _silent = await rawTo(listener);
+  using babbler = await rawTo(listener);
+  await babbler.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+  await using client = await Client(listener.address, { authkey: KEY });
+  await using conn = await accepted;
+  await client.send("through");
+  assert.equal(await conn.recv(), "through");
+  // The two bad peers are dropped: one by its garbage, one by the timeout.
+  await bothRejected.promise;
+  const names = rejected.map((error) => error.name).sort();
+  assert.deepEqual(names, ["AuthenticationError", "TimeoutError"].sort());
+});
+
+Deno.test("connection: a listener beyond loopback needs an authkey", () => {
+  assert.throws(
+    () => new Listener({ hostname: "0.0.0.0", port: 0 }),
+    { name: "ProcessError", message: /without an authkey/ },
+  );
+  assert.throws(
+    () => new Listener({ hostname: "localhost", port: 70000 }),
+    TypeError,
+  );
+  assert.throws(
+    () => new Listener(LOOPBACK, { maxMessageBytes: 0 }),
+    RangeError,
+  );
+});
+
+Deno.test("connection: closing ends waits and EOF reaches the peer", async () => {
+  const listener = new Listener(LOOPBACK);
+  const waiting = listener.accept();
+  listener.close();
+  await assert.rejects(waiting, /closed/);
+  await assert.rejects(listener.accept(), /closed/);
+  await assert.rejects(Client(listener.address), ProcessError);
+
+  await using second = new Listener(LOOPBACK);
+  const accepted = second.accept();
+  const client = await Client(second.address);
+  await using server = await accepted;
+  const pending = server.recv();
+  client.close();
+  await assert.rejects(pending, EOFError);
+  await assert.rejects(client.send(1), /closed/);
+});
