@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { identity, isAlive } from "./_shm/registry.ts";
+import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import {
   callerModule,
   importTarget,
@@ -682,6 +682,14 @@ export class Barrier {
    * a reaper counted it out must not count itself out again.
    */
   #depart(): void {
+    try {
+      checkRunning();
+    } catch {
+      // Its parent ended this party mid-wait (a killed Worker thread can
+      // still unwind here): it leaves its slot to a reaper, which breaks
+      // the barrier, as for a party that died at once.
+      return;
+    }
     const cells = this.#cells;
     const me = identity().pid;
     for (let i = 0; i < this.parties; i++) {
