@@ -32,6 +32,7 @@ const SYMBOLS = {
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
   // Blocks the calling thread: the sync waits, and wakes (which never block).

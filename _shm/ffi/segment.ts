@@ -48,6 +48,15 @@ function failed(lib: Libc, what: string): Error {
   return new Error(`Cannot ${what}: ${reason}`);
 }
 
+/** What the descriptor link `path` names (`/memfd:label (deleted)`). */
+function linkOf(lib: Libc, path: string): string {
+  const target = new Uint8Array(4096);
+  const length = Number(
+    lib.readlink(cString(path), target, BigInt(target.length)),
+  );
+  return length < 0 ? "" : new TextDecoder().decode(target.subarray(0, length));
+}
+
 /** One mapping of a shared segment into this process. */
 export class Segment {
   /** The size in bytes. */
@@ -104,12 +113,36 @@ export class Segment {
    * Maps the segment that `locator` (another's {@linkcode Segment.locator})
    * names, whole.
    *
+   * @param label When given, the segment must be the one made with this
+   * label (a descriptor number can be reused for another file).
    * @throws {Error} When it cannot be opened or mapped.
+   * @throws {Deno.errors.NotFound} When it is not there (or not the one
+   * `label` names).
    */
-  static attach(locator: string): Segment {
+  static attach(locator: string, label?: string): Segment {
     const lib = requireLibc();
+    const expected = `/memfd:${label} (deleted)`;
+    // Looked at before opening too: opening another file (a FIFO) could
+    // block or have effects.
+    if (label !== undefined && linkOf(lib, locator) !== expected) {
+      throw new Deno.errors.NotFound(
+        `Cannot open the shared memory at ${locator}: it is no longer there`,
+      );
+    }
     const fd = lib.open(cString(locator), O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) throw failed(lib, `open the shared memory at ${locator}`);
+    if (fd < 0) {
+      const missing = errno(lib) === 2;
+      const error = failed(lib, `open the shared memory at ${locator}`);
+      throw missing ? new Deno.errors.NotFound(error.message) : error;
+    }
+    if (
+      label !== undefined && linkOf(lib, `/proc/self/fd/${fd}`) !== expected
+    ) {
+      lib.close(fd);
+      throw new Deno.errors.NotFound(
+        `Cannot open the shared memory at ${locator}: it is no longer there (its descriptor now names another file)`,
+      );
+    }
     const size = Number(lib.lseek(fd, 0n, SEEK_END));
     if (size <= 0) {
       lib.close(fd);
@@ -131,6 +164,11 @@ export class Segment {
       );
     }
     return `/proc/${Deno.pid}/fd/${this.#fd}`;
+  }
+
+  /** The descriptor in this process, or -1 once closed. */
+  get descriptor(): number {
+    return this.#fd;
   }
 
   /** Whether the mapping is still there. */
@@ -169,6 +207,14 @@ export class Segment {
    */
   unmap(): void {
     this.closeDescriptor();
+    this.unmapKeepingDescriptor();
+  }
+
+  /**
+   * Unmaps the segment, keeping the descriptor (and so the locator) open.
+   * Every view must have been detached first.
+   */
+  unmapKeepingDescriptor(): void {
     if (!this.#mapped) return;
     this.#mapped = false;
     this.#lib.munmap(this.base, BigInt(this.size));
