@@ -23,6 +23,12 @@
  */
 import { identity, isAlive } from "./_shm/registry.ts";
 import {
+  allocate,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+} from "./_shm/memory.ts";
+import {
   callerModule,
   importTarget,
   internalModule,
@@ -89,7 +95,7 @@ export interface BarrierOptions {
 }
 
 interface BarrierState {
-  buffer: SharedArrayBuffer;
+  buffer: MemoryForm;
   cond: unknown;
   timeout: number | undefined;
   action: TargetSpec | undefined;
@@ -165,7 +171,7 @@ export class Barrier {
     const revived = reviving;
     reviving = undefined;
     if (revived) {
-      this.#cells = new Int32Array(revived.buffer);
+      this.#cells = new Int32Array(memoryOf(revived.buffer));
       this.#cond = decodeSync(revived.cond) as Condition;
       this.#timeout = revived.timeout;
       this.#actionSpec = revived.action;
@@ -181,7 +187,7 @@ export class Barrier {
     }
     checkTimeout(options?.timeout);
     this.#timeout = options?.timeout;
-    this.#cells = new Int32Array(new SharedArrayBuffer(4 * (PIDS + parties)));
+    this.#cells = new Int32Array(allocate(4 * (PIDS + parties)));
     this.#cells[PARTIES] = parties;
     // A Lock, not an RLock: two async parties of one process must not share
     // a hold (an RLock's owner is the whole process).
@@ -566,7 +572,7 @@ export class Barrier {
       kind: "Barrier",
       module: import.meta.url,
       state: {
-        buffer: this.#cells.buffer as SharedArrayBuffer,
+        buffer: memoryForm(this.#cells.buffer, ctx.exporter !== undefined),
         cond: encode(this.#cond, ctx),
         timeout: this.#timeout,
         action,

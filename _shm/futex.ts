@@ -31,6 +31,11 @@
 // (`checkRunning`) before each try, and a wait of a process its parent
 // ended throws instead of taking anything.
 //
+// Memory that is not a `SharedArrayBuffer` (a segment shared with other OS
+// processes, see memory.ts) is waited on through the kernel's futex
+// instead (ffi/kernel_futex.ts), with the same meaning: every wait and
+// notify below picks its flavour by the buffer.
+//
 // The async flavour uses `Atomics.waitAsync`, whose pending promise does
 // not keep Deno's event loop alive: a program whose only pending work is
 // such a wait would end with "promise never resolved". While any async wait
@@ -39,6 +44,7 @@
 // wait does not block the thread, so `terminate()` stops it as it should.
 import { checkRunning } from "./registry.ts";
 import { MAX_TIMER_MS, remaining } from "../_timeout.ts";
+import * as kernel from "./ffi/kernel_futex.ts";
 
 /** The longest sleep between two tries, in milliseconds, unless told otherwise. */
 export const SLICE = 50;
@@ -171,7 +177,9 @@ export function wake(
 ): void {
   Atomics.add(cells, index, 1);
   if (sleepers < 0 || Atomics.load(cells, sleepers) > 0) {
-    Atomics.notify(cells, index, count);
+    if (cells.buffer instanceof SharedArrayBuffer) {
+      Atomics.notify(cells, index, count);
+    } else kernel.notify(cells, index, count);
   }
 }
 
@@ -245,7 +253,9 @@ function block(
   value: number,
   ms: number,
 ): "ok" | "not-equal" | "timed-out" {
-  return Atomics.wait(cells, index, value, ms);
+  return cells.buffer instanceof SharedArrayBuffer
+    ? Atomics.wait(cells, index, value, ms)
+    : kernel.waitSync(cells, index, value, ms);
 }
 
 let keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -258,7 +268,11 @@ async function park(
   value: number,
   ms: number,
 ): Promise<void> {
-  const result = Atomics.waitAsync(cells, index, value, ms);
+  const result = cells.buffer instanceof SharedArrayBuffer
+    ? Atomics.waitAsync(cells, index, value, ms)
+    : Atomics.load(cells, index) === value
+    ? { async: true as const, value: kernel.waitAsync(cells, index, value, ms) }
+    : { async: false as const };
   if (!result.async) return;
   if (parked++ === 0) {
     keepAlive ??= setInterval(() => {}, MAX_TIMER_MS);
