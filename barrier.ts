@@ -27,6 +27,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import {
   callerModule,
@@ -585,3 +586,4 @@ registerKind("Barrier", (state) => {
   reviving = state as BarrierState;
   return new Barrier(1);
 });
+registerSegmentClass(Barrier);

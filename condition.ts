@@ -40,6 +40,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import {
@@ -599,3 +600,4 @@ registerKind("Condition", (state) => {
   reviving = { buffer: memoryOf(buffer), lock };
   return new Condition();
 });
+registerSegmentClass(Condition);

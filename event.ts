@@ -24,6 +24,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -201,3 +202,4 @@ registerKind("Event", (state) => {
   reviving = memoryOf(state as MemoryForm);
   return new Event();
 });
+registerSegmentClass(Event);

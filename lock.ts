@@ -42,6 +42,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import { ownerEnded, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -632,3 +633,4 @@ registerKind("RLock", (state) => {
   reviving = memoryOf(state as MemoryForm);
   return new RLock();
 });
+registerSegmentClass(SemLock);

@@ -29,6 +29,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -382,3 +383,4 @@ registerKind("BoundedSemaphore", (state) => {
   reviving = memoryOf(state as MemoryForm);
   return new BoundedSemaphore();
 });
+registerSegmentClass(Semaphore);

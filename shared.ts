@@ -35,6 +35,7 @@ import {
   type MemoryForm,
   memoryForm,
   memoryOf,
+  registerSegmentClass,
 } from "./_shm/memory.ts";
 import {
   decodeSync,
@@ -765,3 +766,4 @@ registerKind("Array", (state) => {
 });
 
 export { SharedArray as Array };
+registerSegmentClass(SynchronizedBase);

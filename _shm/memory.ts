@@ -140,6 +140,24 @@ export function inSegment(buffer: ArrayBufferLike): boolean {
  */
 export const NOT_SHAREABLE: unique symbol = Symbol("not shareable");
 
+// The classes whose every instance keeps its state in memory from
+// `allocate` (and nested primitives of such classes), so that exporting one
+// to another OS process may try its wire form: other primitives' wire
+// forms can have effects (a Connection's marks it passed).
+// deno-lint-ignore ban-types
+const segmentClasses: Function[] = [];
+
+/** Called once by each module whose primitives live in `allocate`'s memory. */
+// deno-lint-ignore ban-types
+export function registerSegmentClass(cls: Function): void {
+  segmentClasses.push(cls);
+}
+
+/** Whether `value` is of a class given to {@linkcode registerSegmentClass}. */
+export function isSegmentClass(value: object): boolean {
+  return segmentClasses.some((cls) => value instanceof cls);
+}
+
 /** What registry.ts lends this module: the table's slice, and joining one. */
 export interface TreeHooks {
   form(): SegmentSlice | undefined;

@@ -11,7 +11,11 @@
 // wraps. A child whose permissions leave FFI out cannot map segments: its
 // primitives are proxied after all (`withoutSharedMemory`), so that FFI
 // stays the user's choice.
-import { NOT_SHAREABLE, usesSegments } from "../../_shm/memory.ts";
+import {
+  isSegmentClass,
+  NOT_SHAREABLE,
+  usesSegments,
+} from "../../_shm/memory.ts";
 import {
   encode,
   type Exporter,
@@ -33,7 +37,7 @@ const exported = new WeakMap<object, { value: Shareable; proxy: Exporter }>();
  */
 export function sharedMemoryExporter(proxy: Exporter): Exporter {
   const exporter: Exporter = (value) => {
-    if (!usesSegments()) return proxy(value);
+    if (!isSegmentClass(value) || !usesSegments()) return proxy(value);
     // Primitives inside (a Condition's lock) come back here.
     const ctx = wireContext("subprocess", exporter);
     let form: WireForm;
