@@ -1,7 +1,8 @@
 # Python's side of shm_bench.ts, for one start method (argv[1]: spawn or
 # fork): uncontended Lock pairs per second, 2 children x 50k locked
 # increments of a Value (from both ready to both joined), and a child's
-# 200k element writes of an Array (timed in the child). JSON on the last line.
+# 200k element writes of an Array (timed in the child), and 100k small ints
+# through a Queue from a child. JSON on the last line.
 import json
 import multiprocessing as mp
 import statistics
@@ -57,6 +58,27 @@ def array_ms(ctx, n):
     return took.value
 
 
+def produce(q, count):
+    q.put(-1)
+    for i in range(count):
+        q.put(i)
+
+
+def queue_rate(ctx, count):
+    q = ctx.Queue()
+    p = ctx.Process(target=produce, args=(q, count))
+    p.start()
+    q.get()
+    start = time.perf_counter()
+    total = 0
+    for _ in range(count):
+        total += q.get()
+    seconds = time.perf_counter() - start
+    p.join()
+    assert total == count * (count - 1) // 2
+    return count / seconds
+
+
 if __name__ == "__main__":
     method = sys.argv[1]
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -64,4 +86,5 @@ if __name__ == "__main__":
     lock = statistics.median(pairs_per_second(ctx.Lock(), 1_000_000) for _ in range(runs))
     counter = statistics.median(counter_ms(ctx, 50_000) for _ in range(runs))
     array = statistics.median(array_ms(ctx, 200_000) for _ in range(runs))
-    print(json.dumps({"lock_pairs_per_s": lock, "counter_ms": counter, "array_ms": array}))
+    queue = statistics.median(queue_rate(ctx, 100_000) for _ in range(runs))
+    print(json.dumps({"lock_pairs_per_s": lock, "counter_ms": counter, "array_ms": array, "queue_per_s": queue}))

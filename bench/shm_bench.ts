@@ -3,7 +3,9 @@
 // - uncontended Lock acquireSync()+release() pairs per second;
 // - 2 subprocess children x 50k locked increments of a Value, from both
 //   ready to both joined (the proxy does fewer, scaled to 50k);
-// - a child's 200k element writes of a shared Array, timed in the child.
+// - a child's 200k element writes of a shared Array, timed in the child;
+// - 100k small ints through a Queue from a subprocess child, from its
+//   first item to the parent's last get.
 // The proxy's numbers come from this script run again with
 // MP_SHARED_MEMORY=proxy (`--proxy`), which prints them as JSON.
 //
@@ -11,6 +13,7 @@
 import { Barrier } from "../barrier.ts";
 import { Lock } from "../lock.ts";
 import { type Backend, Process } from "../process.ts";
+import { Queue } from "../queue.ts";
 import { SharedArray, Value } from "../shared.ts";
 import { usesSegments } from "../_shm/memory.ts";
 import { median, report, runPython } from "./_report.ts";
@@ -39,6 +42,26 @@ export function writeElements(arr: SharedArray<"i32">, took: Value<"d">): void {
   const start = performance.now();
   for (let i = 0; i < n; i++) arr.set(i, i);
   took.value = performance.now() - start;
+}
+
+/** A child: a start mark, then `count` ints. */
+export async function produce(q: Queue<number>, count: number): Promise<void> {
+  await q.put(-1);
+  for (let i = 0; i < count; i++) await q.put(i);
+}
+
+async function queueRate(backend: Backend, count: number): Promise<number> {
+  const q = new Queue<number>();
+  const p = new Process({ target: produce, args: [q, count], backend });
+  p.start();
+  await q.get();
+  const start = performance.now();
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += await q.get();
+  const seconds = (performance.now() - start) / 1000;
+  await p.join();
+  if (sum !== count * (count - 1) / 2) throw new Error(`wrong sum ${sum}`);
+  return count / seconds;
 }
 
 function pairsPerSecond(n: number): number {
@@ -94,6 +117,7 @@ interface Measured {
   worker_counter_ms: number;
   subprocess_array_ms: number;
   worker_array_ms: number;
+  subprocess_queue_per_s: number;
 }
 
 const COUNT = 50_000;
@@ -101,6 +125,8 @@ const ELEMENTS = 200_000;
 // Through the proxy every operation is a round trip: fewer, scaled up.
 const PROXY_COUNT = 1_000;
 const PROXY_ELEMENTS = 4_000;
+const ITEMS = 100_000;
+const PROXY_ITEMS = 2_000;
 
 async function measure(runs: number): Promise<Measured> {
   const proxied = !usesSegments();
@@ -113,12 +139,15 @@ async function measure(runs: number): Promise<Measured> {
   const workerCounter = await medianOf(runs, () => counterMs("worker", COUNT));
   const subArray = await medianOf(runs, () => arrayMs("subprocess", elements));
   const workerArray = await medianOf(runs, () => arrayMs("worker", ELEMENTS));
+  const items = proxied ? PROXY_ITEMS : ITEMS;
+  const queue = await medianOf(runs, () => queueRate("subprocess", items));
   return {
     lock_pairs_per_s: lock,
     subprocess_counter_ms: subCounter * COUNT / count,
     worker_counter_ms: workerCounter,
     subprocess_array_ms: subArray * ELEMENTS / elements,
     worker_array_ms: workerArray,
+    subprocess_queue_per_s: queue,
   };
 }
 
@@ -220,7 +249,32 @@ if (import.meta.main) {
       value: fork.array_ms,
       unit: "ms",
     },
+    {
+      what: "subprocess Queue 100k ints 1 -> 1, FFI",
+      value: ffi.subprocess_queue_per_s,
+      unit: "items/s",
+    },
+    {
+      what: `subprocess Queue, proxy (${PROXY_ITEMS} items)`,
+      value: proxy.subprocess_queue_per_s,
+      unit: "items/s",
+    },
+    {
+      what: "Python Queue 100k ints (spawn)",
+      value: spawn.queue_per_s,
+      unit: "items/s",
+    },
+    {
+      what: "Python Queue 100k ints (fork)",
+      value: fork.queue_per_s,
+      unit: "items/s",
+    },
   ], [{
+    what: "subprocess Queue items/s, FFI / Python spawn",
+    value: ffi.subprocess_queue_per_s / spawn.queue_per_s,
+    target: ">= 1",
+    met: ffi.subprocess_queue_per_s >= spawn.queue_per_s,
+  }, {
     what: "subprocess increments, FFI / Python spawn",
     value: ffi.subprocess_counter_ms / spawn.counter_ms,
     target: "<= 1",
