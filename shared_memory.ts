@@ -28,6 +28,8 @@
  * `SIGKILL` too). Its name lasts while the process that made it runs and
  * has not called {@linkcode SharedMemory.unlink}; the bytes last while any
  * process has them attached. The name is chosen by the library.
+ * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
+ * and bytes in such a block.
  *
  * @module
  */
@@ -343,11 +345,317 @@ export class SharedMemory {
   }
 }
 
+/** What a {@linkcode ShareableList} holds: Python's int, float, bool, str, bytes and None. */
+export type ShareableItem =
+  | number
+  | bigint
+  | boolean
+  | string
+  | Uint8Array
+  | null;
+
+// The list's layout in its block: the item count, then per item its kind,
+// the offset of its bytes and how many bytes it may take, then the bytes.
+const NUMBER = 1;
+const BIGINT = 2;
+const BOOLEAN = 3;
+const NULL = 4;
+const STRING = 5;
+const BYTES = 6;
+const SLOT = 12;
+
+function kindOfItem(value: unknown): number {
+  if (typeof value === "number") return NUMBER;
+  if (typeof value === "bigint") return BIGINT;
+  if (typeof value === "boolean") return BOOLEAN;
+  if (value === null) return NULL;
+  if (typeof value === "string") return STRING;
+  if (value instanceof Uint8Array) return BYTES;
+  throw new TypeError(
+    `A ShareableList holds numbers, bigints, booleans, strings, Uint8Arrays and null, not ${
+      typeof value === "object"
+        ? value.constructor?.name ?? "object"
+        : typeof value
+    }: convert the item first`,
+  );
+}
+
+function bytesOf(value: ShareableItem): Uint8Array {
+  return typeof value === "string"
+    ? new TextEncoder().encode(value)
+    : value as Uint8Array;
+}
+
+/** The bytes an item may take: 8 for a scalar, its own length (at least 8) for the rest. */
+function capacityOf(value: ShareableItem): number {
+  const kind = kindOfItem(value);
+  if (kind !== STRING && kind !== BYTES) return 8;
+  return Math.max(8, Math.ceil((4 + bytesOf(value).length) / 8) * 8);
+}
+
+/**
+ * A fixed-length list in shared memory (Python's
+ * `multiprocessing.shared_memory.ShareableList`): numbers, bigints,
+ * booleans, strings, `Uint8Array`s and `null`, read and written by every
+ * process that attached its {@linkcode ShareableList.shm}. An item may be
+ * replaced by one of any kind, as long as it fits in the bytes its first
+ * value took (a string or byte array no longer than that one; a scalar in
+ * any slot). Reads and writes take no lock: guard a sequence of them with a
+ * `Lock`, as in Python.
+ *
+ * @example Make a list, and attach to it by name
+ * ```ts
+ * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+ * import assert from "node:assert/strict";
+ *
+ * const made = new ShareableList([1.5, 2n, true, "hello", null]);
+ * const attached = new ShareableList(null, { name: made.shm.name });
+ * attached.set(3, "world");
+ * assert.equal(made.get(3), "world");
+ * assert.deepEqual([...made], [1.5, 2n, true, "world", null]);
+ * attached.shm.close();
+ * made.shm.close();
+ * made.shm.unlink();
+ * ```
+ */
+export class ShareableList implements Iterable<ShareableItem> {
+  /** The block that holds the list. */
+  readonly shm: SharedMemory;
+  #view: DataView;
+
+  /**
+   * Makes a list of `sequence` in a new block, or (with `null` and
+   * `{ name }`) attaches to the list in the block `name`.
+   *
+   * @param sequence The items of a new list, or `null` to attach.
+   * @param options `{ name }` of the block to attach to.
+   * @throws {TypeError} For an item of another kind, or `null` without a
+   * name.
+   * @throws {Error} Where FFI is not granted or supported (see
+   * {@linkcode SharedMemory}).
+   *
+   * @example An empty string leaves room for 4 bytes
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const list = new ShareableList([""]);
+   * list.set(0, "four");
+   * assert.throws(() => list.set(0, "fives"), RangeError);
+   * list.shm.unlink();
+   * ```
+   */
+  constructor(
+    sequence: Iterable<ShareableItem> | null,
+    options?: { name?: string },
+  ) {
+    if (sequence === null) {
+      if (typeof options?.name !== "string") {
+        throw new TypeError(
+          "Cannot attach to a ShareableList without its name: pass null and { name } (its .shm.name), or the items of a new list",
+        );
+      }
+      this.shm = new SharedMemory({ name: options.name });
+      this.#view = new DataView(this.shm.buf.buffer);
+      return;
+    }
+    const items = [...sequence];
+    const capacities = items.map(capacityOf);
+    const header = Math.ceil((8 + SLOT * items.length) / 8) * 8;
+    const size = capacities.reduce((sum, bytes) => sum + bytes, header);
+    this.shm = new SharedMemory({ create: true, size });
+    const view = this.#view = new DataView(this.shm.buf.buffer);
+    view.setInt32(0, items.length, true);
+    let offset = header;
+    items.forEach((item, i) => {
+      view.setInt32(8 + SLOT * i + 4, offset, true);
+      view.setInt32(8 + SLOT * i + 8, capacities[i], true);
+      offset += capacities[i];
+      this.set(i, item);
+    });
+  }
+
+  /**
+   * The number of items.
+   *
+   * @returns The length, fixed when the list was made.
+   *
+   * @example Three items
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, 2, 3]);
+   * assert.equal(list.length, 3);
+   * list.shm.unlink();
+   * ```
+   */
+  get length(): number {
+    return this.#view.getInt32(0, true);
+  }
+
+  #slot(index: number): number {
+    const length = this.length;
+    const i = index < 0 ? index + length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= length) {
+      throw new RangeError(
+        `Index ${index} is out of range for a ShareableList of ${length} items`,
+      );
+    }
+    return 8 + SLOT * i;
+  }
+
+  /**
+   * The item at `index` (negative counts from the end).
+   *
+   * @param index The position.
+   * @returns The item.
+   * @throws {RangeError} Out of range.
+   *
+   * @example The last item
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList(["a", new Uint8Array([1, 2])]);
+   * assert.deepEqual(list.get(-1), new Uint8Array([1, 2]));
+   * list.shm.unlink();
+   * ```
+   */
+  get(index: number): ShareableItem {
+    const view = this.#view;
+    const slot = this.#slot(index);
+    const kind = view.getInt32(slot, true);
+    const offset = view.getInt32(slot + 4, true);
+    switch (kind) {
+      case NUMBER:
+        return view.getFloat64(offset, true);
+      case BIGINT:
+        return view.getBigInt64(offset, true);
+      case BOOLEAN:
+        return view.getUint8(offset) !== 0;
+      case NULL:
+        return null;
+      default: {
+        const length = view.getUint32(offset, true);
+        const bytes = new Uint8Array(view.buffer, offset + 4, length).slice();
+        return kind === STRING ? new TextDecoder().decode(bytes) : bytes;
+      }
+    }
+  }
+
+  /**
+   * Replaces the item at `index` (negative counts from the end).
+   *
+   * @param index The position.
+   * @param value The new item, of any kind the list holds.
+   * @throws {RangeError} Out of range, or a string or byte array longer
+   * than the slot's bytes.
+   * @throws {TypeError} For a value of another kind.
+   *
+   * @example Any kind in any slot, if it fits
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([0]);
+   * list.set(0, "abc");
+   * list.set(0, 7n);
+   * assert.equal(list.get(0), 7n);
+   * list.shm.unlink();
+   * ```
+   */
+  set(index: number, value: ShareableItem): void {
+    const view = this.#view;
+    const slot = this.#slot(index);
+    const kind = kindOfItem(value);
+    const offset = view.getInt32(slot + 4, true);
+    const capacity = view.getInt32(slot + 8, true);
+    if (kind === STRING || kind === BYTES) {
+      const bytes = bytesOf(value);
+      if (4 + bytes.length > capacity) {
+        throw new RangeError(
+          `Cannot store ${bytes.length} bytes at index ${index} of a ShareableList: its slot holds ${
+            capacity - 4
+          }; make the list with a longer item there`,
+        );
+      }
+      view.setUint32(offset, bytes.length, true);
+      new Uint8Array(view.buffer, offset + 4, bytes.length).set(bytes);
+    } else if (kind === NUMBER) view.setFloat64(offset, value as number, true);
+    else if (kind === BIGINT) view.setBigInt64(offset, value as bigint, true);
+    else if (kind === BOOLEAN) view.setUint8(offset, value ? 1 : 0);
+    view.setInt32(slot, kind, true);
+  }
+
+  /**
+   * The items, in order.
+   *
+   * @returns An iterator over a snapshot taken item by item.
+   *
+   * @example Spread into an array
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, null]);
+   * assert.deepEqual([...list], [1, null]);
+   * list.shm.unlink();
+   * ```
+   */
+  *[Symbol.iterator](): Iterator<ShareableItem> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+
+  /**
+   * Closes this process's attachment of {@linkcode ShareableList.shm}.
+   *
+   * @example Closed at the end of the scope
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   *
+   * let name: string;
+   * {
+   *   using list = new ShareableList([1]);
+   *   name = list.shm.name;
+   *   list.shm.unlink();
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.shm.close();
+  }
+
+  /**
+   * The block's name, which a child attaches by.
+   *
+   * @ignore
+   */
+  readonly [crossesProcesses] = true;
+
+  /**
+   * The block's name, which a child attaches by.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
+    return {
+      kind: "ShareableList",
+      module: import.meta.url,
+      state: this.shm.name,
+    };
+  }
+}
+
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+registerKind(
+  "ShareableList",
+  (name) => new ShareableList(null, { name: name as string }),
+);
 registerKind(
   "SharedMemory",
   (name) => new SharedMemory({ name: name as string }),

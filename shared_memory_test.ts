@@ -1,6 +1,6 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { SharedMemory } from "./shared_memory.ts";
+import { ShareableList, SharedMemory } from "./shared_memory.ts";
 import { BACKENDS, ProgramRun, startChild } from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/shared_memory_targets.ts", import.meta.url);
@@ -199,3 +199,41 @@ for (
     }
   });
 }
+
+Deno.test("ShareableList: every kind round-trips, in place and in another process", async () => {
+  using list = new ShareableList([
+    3.25,
+    -(2n ** 62n),
+    false,
+    "héllo",
+    new Uint8Array([0, 255]),
+    null,
+  ]);
+  assert.equal(list.length, 6);
+  assert.deepEqual([...list], [
+    3.25,
+    -(2n ** 62n),
+    false,
+    "héllo",
+    new Uint8Array([0, 255]),
+    null,
+  ]);
+  list.set(-1, 1);
+  list.set(2, true);
+  assert.equal(list.get(5), 1);
+  assert.equal(list.get(2), true);
+  assert.throws(() => list.get(6), RangeError);
+  assert.throws(() => list.set(0, {} as never), TypeError);
+  assert.throws(() => list.set(3, "much longer than it was"), RangeError);
+  assert.equal(list.get(3), "héllo", "a refused write changes nothing");
+  const child = startChild(TARGETS, "subprocess", "appendToList", [list]);
+  try {
+    assert.equal(await child.join(), 0);
+    assert.equal(list.get(0), 4.25);
+    assert.equal(list.get(3), "hi");
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await child.join();
+    list.shm.unlink();
+  }
+});
