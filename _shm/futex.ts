@@ -148,7 +148,8 @@ async function sleepThenTry(
   options: SleepOptions | undefined,
 ): Promise<boolean> {
   const slice = options?.slice ?? SLICE;
-  const brief = options?.brief;
+  const brief = options?.brief ??
+    (cells.buffer instanceof SharedArrayBuffer ? undefined : segmentBrief);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
@@ -231,6 +232,15 @@ export class Brief {
     return false;
   }
 }
+
+/**
+ * The {@linkcode Brief} of every async wait on segment memory that brings
+ * none: parking there is a futex call on a thread of Deno's pool, whose
+ * round trip costs tens of microseconds more than `Atomics.waitAsync`, so a
+ * wait that the next put or release would end within 0.1 ms is better
+ * spent blocked. It adapts to the process's waits as a whole.
+ */
+const segmentBrief = new Brief();
 
 /** Spins while `cells[index]` is `value`, `ms` at most; true if it changed. */
 function spinWhile(
