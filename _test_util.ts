@@ -200,3 +200,35 @@ export class ProgramRun implements AsyncDisposable {
     await this.#stderr.catch(() => "");
   }
 }
+
+/** What {@linkcode largestTimerLag} measured. */
+export interface TimerLag {
+  /** The longest a 5 ms timer fired late while the work ran, in ms. */
+  lag: number;
+  /** How long the work took, in ms. */
+  took: number;
+}
+
+/**
+ * Runs `work` while a 5 ms timer measures how late it fires at worst: the
+ * longest stretch for which the event loop was blocked. Shared by the fault
+ * matrix and the pool benchmark, so that both measure the same thing.
+ */
+export async function largestTimerLag(
+  work: () => Promise<void>,
+): Promise<TimerLag> {
+  let last = performance.now();
+  let lag = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lag = Math.max(lag, now - last - 5);
+    last = now;
+  }, 5);
+  const start = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return { lag, took: performance.now() - start };
+}

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   BACKENDS,
   eventually,
+  largestTimerLag,
   ProgramRun,
   running,
   startChild,
@@ -358,112 +359,83 @@ const TEMP_ENDS: [string, string, (run: ProgramRun) => void][] = [
     (run) => run.kill("SIGINT"),
   ],
 ];
-for (const [ending, mode, end] of TEMP_ENDS) {
-  Deno.test(
-    `subprocess: a parent that ${ending} leaves no temporary directory`,
-    async () => {
-      const tmp = await Deno.makeTempDir();
-      try {
-        await using program = new ProgramRun(testdata("tempdir_program.ts"), [
-          mode,
-        ], { env: { TMPDIR: tmp } });
-        assert.equal(await program.line(), "ready");
-        end(program);
-        assert.ok(await program.status(30_000), "the program ended");
-        assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
-      } finally {
-        await Deno.remove(tmp, { recursive: true });
-      }
-    },
-  );
+/**
+ * Runs `body` with a fresh temporary directory and a way to start
+ * testdata/tempdir_program.ts with it as TMPDIR; removes it after.
+ */
+async function inTempDir(
+  body: (
+    tmp: string,
+    program: (args: string[], flags?: string[]) => ProgramRun,
+  ) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir();
+  const program = (args: string[], flags?: string[]) =>
+    new ProgramRun(testdata("tempdir_program.ts"), args, {
+      flags,
+      env: { TMPDIR: tmp },
+    });
+  try {
+    await body(tmp, program);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 }
 
-Deno.test(
-  "subprocess: a parent that handles SIGINT itself keeps its directory and can still start children",
-  async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
-      await using program = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["listen"],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await program.line(), "ready");
-      program.kill("SIGINT");
-      assert.equal(
-        await program.line(),
-        "handled SIGINT: 0",
-        "it still starts children",
-      );
-      assert.equal([...Deno.readDirSync(tmp)].length, 1, "in its directory");
-      program.kill("SIGTERM");
-      const status = await program.status(30_000);
-      assert.equal(
-        status?.signal,
-        "SIGTERM",
-        "a signal it leaves still ends it",
-      );
-      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
-);
+const entries = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name);
 
-Deno.test(
-  "subprocess: the next start leaves the directory of a live parent alone",
-  async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
-      await using living = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["wait"],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await living.line(), "ready");
-      const [dir] = [...Deno.readDirSync(tmp)].map((e) => e.name);
-      await using next = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["return"],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await next.line(), "ready");
-      assert.ok(await next.status(30_000));
-      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [dir]);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
-);
+/** Starts a program in `mode` and waits until it ran to its end. */
+async function runToEnd(run: ProgramRun): Promise<void> {
+  assert.equal(await run.line(), "ready");
+  assert.ok(await run.status(30_000), "the program ended");
+}
 
-Deno.test(
-  "subprocess: the next start leaves the children of a live parent alone",
-  async () => {
-    const tmp = await Deno.makeTempDir();
+for (const [ending, mode, end] of TEMP_ENDS) {
+  Deno.test(`subprocess: a parent that ${ending} leaves no temporary directory`, () =>
+    inTempDir(async (tmp, program) => {
+      await using run = program([mode]);
+      assert.equal(await run.line(), "ready");
+      end(run);
+      assert.ok(await run.status(30_000), "the program ended");
+      assert.deepEqual(entries(tmp), []);
+    }));
+}
+
+Deno.test("subprocess: a parent that handles SIGINT itself keeps its directory and can still start children", () =>
+  inTempDir(async (tmp, program) => {
+    await using run = program(["listen"]);
+    assert.equal(await run.line(), "ready");
+    run.kill("SIGINT");
+    assert.equal(await run.line(), "handled SIGINT: 0", "it starts children");
+    assert.equal(entries(tmp).length, 1, "in its directory");
+    run.kill("SIGTERM");
+    const status = await run.status(30_000);
+    assert.equal(status?.signal, "SIGTERM", "a signal it leaves still ends it");
+    assert.deepEqual(entries(tmp), []);
+  }));
+
+Deno.test("subprocess: the next start leaves the directory of a live parent alone", () =>
+  inTempDir(async (tmp, program) => {
+    await using living = program(["wait"]);
+    assert.equal(await living.line(), "ready");
+    const [dir] = entries(tmp);
+    await using next = program(["return"]);
+    await runToEnd(next);
+    assert.deepEqual(entries(tmp), [dir]);
+  }));
+
+Deno.test("subprocess: the next start leaves the children of a live parent alone", () =>
+  inTempDir(async (tmp, program) => {
     const go = `${tmp}/go`;
-    try {
-      await using living = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["proxy", go],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await living.line(), "ready");
-      // Its child has not used its Event yet: the Event's agent has no
-      // connection, and must take none from the next start.
-      await using next = new ProgramRun(
-        testdata("tempdir_program.ts"),
-        ["return"],
-        { env: { TMPDIR: tmp } },
-      );
-      assert.equal(await next.line(), "ready");
-      assert.ok(await next.status(30_000));
-      await Deno.writeTextFile(go, "");
-      assert.equal(await living.line(), "child 0 set true");
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
-);
+    await using living = program(["proxy", go]);
+    assert.equal(await living.line(), "ready");
+    // Its child has not used its Event yet: the Event's agent has no
+    // connection, and must take none from the next start.
+    await using next = program(["return"]);
+    await runToEnd(next);
+    await Deno.writeTextFile(go, "");
+    assert.equal(await living.line(), "child 0 set true");
+  }));
 
 // Without --allow-all, Deno lets no one read /proc: the sweep needs none.
 const SWEEP_FLAGS: [string, string[] | undefined][] = [
@@ -474,40 +446,19 @@ const SWEEP_FLAGS: [string, string[] | undefined][] = [
   ],
 ];
 for (const [without, flags] of SWEEP_FLAGS) {
-  Deno.test(
-    `subprocess: the directory of a parent killed by SIGKILL is removed by the next start${without}`,
-    async () => {
-      const tmp = await Deno.makeTempDir();
-      const options = { flags, env: { TMPDIR: tmp } };
-      try {
-        {
-          await using program = new ProgramRun(
-            testdata("tempdir_program.ts"),
-            ["wait"],
-            options,
-          );
-          assert.equal(await program.line(), "ready");
-          program.kill("SIGKILL");
-          assert.ok(await program.status(30_000));
-        }
-        assert.equal(
-          [...Deno.readDirSync(tmp)].length,
-          1,
-          "SIGKILL leaves one",
-        );
-        await using next = new ProgramRun(
-          testdata("tempdir_program.ts"),
-          ["return"],
-          options,
-        );
-        assert.equal(await next.line(), "ready");
-        assert.ok(await next.status(30_000));
-        assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
-      } finally {
-        await Deno.remove(tmp, { recursive: true });
+  Deno.test(`subprocess: the directory of a parent killed by SIGKILL is removed by the next start${without}`, () =>
+    inTempDir(async (tmp, program) => {
+      {
+        await using killed = program(["wait"], flags);
+        assert.equal(await killed.line(), "ready");
+        killed.kill("SIGKILL");
+        assert.ok(await killed.status(30_000));
       }
-    },
-  );
+      assert.equal(entries(tmp).length, 1, "SIGKILL leaves one");
+      await using next = program(["return"], flags);
+      await runToEnd(next);
+      assert.deepEqual(entries(tmp), []);
+    }));
 }
 
 // §9 Python's habits.
@@ -738,45 +689,27 @@ for (const [backend, flags, missing] of PERMISSION_CASES) {
 
 // §11 No library call stalls the event loop.
 
-/** Runs `work` while a 5 ms timer measures how late it fires at worst. */
-async function largestTimerLag(work: () => Promise<void>): Promise<number> {
-  let last = performance.now();
-  let largest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    largest = Math.max(largest, now - last - 5);
-    last = now;
-  }, 5);
-  try {
-    await work();
-  } finally {
-    clearInterval(timer);
-  }
-  return largest;
-}
-
 for (const backend of BACKENDS) {
-  Deno.test({
-    name: `${backend}: a map over a million records leaves the event loop free`,
-    // A timing in a test fails on a loaded machine (51 s, lag over 1.5 s,
-    // beside three other test files): bench/pool_bench.ts measures the lag.
-    ignore: true,
-  }, async () => {
+  Deno.test(`${backend}: a map over a million records leaves the event loop free`, async () => {
     // One worker: the test's own processes leave a core to the event loop.
     await using pool = new Pool({ backend, processes: 1 });
     await pool.map(poolTask("identity"), range(100)); // The worker is up.
     const records = range(1e6).map((id) => ({ id }));
     let results: { id: number }[] = [];
-    const lag = await largestTimerLag(async () => {
+    const { lag, took } = await largestTimerLag(async () => {
       results = await pool.map(poolTask("identity"), records);
     });
     assert.equal(results.length, records.length);
     assert.ok(results.every((record, i) => record.id === i));
-    // Before the pool yielded, this stalled for about 3 s. The bound leaves
-    // room for a loaded machine (705 ms was seen on the subprocess backend
-    // beside the parallel test run); bench/pool_bench.ts measures the lag
-    // against the 50 ms goal itself.
-    assert.ok(lag < 1500, `the event loop stalled for ${Math.round(lag)} ms`);
+    // A ratio within the run, not a time: before the pool yielded, one
+    // stall of about 3 s took most of the map. Now the longest stall is a
+    // garbage collection or a 25 ms copy of the input, a small part of it
+    // however loaded the machine (bench/pool_bench.ts measures the lag
+    // against the 50 ms goal).
+    assert.ok(
+      lag < took / 3,
+      `the event loop stalled for ${Math.round(lag)} of ${Math.round(took)} ms`,
+    );
   });
 }
 

@@ -40,8 +40,9 @@ for (const backend of BACKENDS) {
 
       assert.equal(await conn.poll(), false);
 
-      // Deviation 11 (issue 18): poll(-1) throws RangeError.
-      assert.equal(await conn.poll(-1), false);
+      // A documented difference (README): a negative timeout is a
+      // RangeError, as SPEC.md says; Python's poll(-1) is poll(0).
+      await assert.rejects(conn.poll(-1), RangeError);
 
       assert.equal(await conn.poll(TIMEOUT1), false);
 
