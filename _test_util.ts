@@ -2,12 +2,31 @@
 // Shared by the tests: which backends to run every cross-process test on.
 import type { Backend } from "./process.ts";
 import { Process, type ProcessOptions } from "./process.ts";
+import { usesSegments } from "./_shm/memory.ts";
 
 /**
  * The backends that each cross-process test runs on. A test file loops over
  * these so that the same assertions hold on every backend.
  */
 export const BACKENDS: readonly Backend[] = ["worker", "subprocess"];
+
+/**
+ * How primitives reach subprocess children in this run: `"ffi"` (shared
+ * memory, where FFI is granted) unless `MP_SHARED_MEMORY=proxy` (or no FFI)
+ * keeps them in the parent, behind the proxy. The `test` task runs the
+ * cross-process suites both ways.
+ */
+export const SUBPROCESS_PRIMITIVES: "ffi" | "proxy" = usesSegments()
+  ? "ffi"
+  : "proxy";
+
+/**
+ * Options for a test of the proxy itself (how a subprocess child's calls
+ * travel to its parent): it runs where primitives are proxied.
+ */
+export function testsProxy(): { ignore: boolean } {
+  return { ignore: SUBPROCESS_PRIMITIVES !== "proxy" };
+}
 
 /**
  * Options for a test whose children share a raw `SharedArrayBuffer` with

@@ -23,6 +23,12 @@
  */
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import {
+  allocate,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+} from "./_shm/memory.ts";
+import {
   callerModule,
   importTarget,
   internalModule,
@@ -92,7 +98,7 @@ export interface BarrierOptions {
 
 /** What a process that shares the barrier's memory revives it from. */
 interface BarrierState {
-  buffer: SharedArrayBuffer;
+  buffer: MemoryForm;
   cond: unknown;
   timeout: number | undefined;
   action: TargetSpec | undefined;
@@ -222,7 +228,7 @@ export class Barrier {
         this.#connect(revived.home);
         return;
       }
-      this.#cells = new Int32Array(revived.buffer);
+      this.#cells = new Int32Array(memoryOf(revived.buffer));
       this.#cond = decodeSync(revived.cond) as Condition;
       return;
     }
@@ -235,7 +241,7 @@ export class Barrier {
     }
     checkTimeout(options?.timeout);
     this.#timeout = options?.timeout;
-    this.#cells = new Int32Array(new SharedArrayBuffer(4 * (PIDS + parties)));
+    this.#cells = new Int32Array(allocate(4 * (PIDS + parties)));
     this.#cells[PARTIES] = parties;
     // A Lock, not an RLock: two async parties of one process must not share
     // a hold (an RLock's owner is the whole process).
@@ -826,7 +832,7 @@ export class Barrier {
 
   #localState(ctx: WireContext): BarrierState {
     return {
-      buffer: this.#cells.buffer as SharedArrayBuffer,
+      buffer: memoryForm(this.#cells.buffer),
       cond: encode(this.#cond, ctx),
       timeout: this.#timeout,
       action: this.#actionToSend(),

@@ -34,6 +34,14 @@ import {
   lockInternals,
 } from "./_shm/mutex.ts";
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
+import {
+  allocate,
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  registerSegmentClass,
+} from "./_shm/memory.ts";
 import { deadlineOf, remaining } from "./_timeout.ts";
 import {
   decodeSync,
@@ -62,7 +70,7 @@ const NOTIFIED = 2;
 const TICKET = 1;
 const PID = 2;
 
-let reviving: { buffer: SharedArrayBuffer; lock: unknown } | undefined;
+let reviving: { buffer: Memory; lock: unknown } | undefined;
 
 /** How one waiter waits: in a slot, or with the overflow. */
 type Place = { slot: number } | { seen: number };
@@ -137,7 +145,7 @@ export class Condition {
         );
       }
       this.#cells = new Int32Array(
-        new SharedArrayBuffer(4 * (SLOTS + CAPACITY * SLOT_WORDS)),
+        allocate(4 * (SLOTS + CAPACITY * SLOT_WORDS)),
       );
       this.#lock = lock ?? new Lock();
     }
@@ -579,12 +587,17 @@ export class Condition {
     return {
       kind: "Condition",
       module: import.meta.url,
-      state: { buffer: this.#cells.buffer, lock: encode(this.#lock, ctx) },
+      state: {
+        buffer: memoryForm(this.#cells.buffer, ctx.exporter !== undefined),
+        lock: encode(this.#lock, ctx),
+      },
     };
   }
 }
 
 registerKind("Condition", (state) => {
-  reviving = state as { buffer: SharedArrayBuffer; lock: unknown };
+  const { buffer, lock } = state as { buffer: MemoryForm; lock: unknown };
+  reviving = { buffer: memoryOf(buffer), lock };
   return new Condition();
 });
+registerSegmentClass(Condition);

@@ -18,6 +18,14 @@
 import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import { checkRunning } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
+import {
+  allocate,
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  registerSegmentClass,
+} from "./_shm/memory.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 
@@ -25,7 +33,7 @@ const FLAG = 0;
 const SEQ = 1;
 const SLEEPERS = 2;
 
-let reviving: SharedArrayBuffer | undefined;
+let reviving: Memory | undefined;
 
 /**
  * A flag that processes set, clear and wait for (Python's
@@ -60,7 +68,7 @@ export class Event {
    * ```
    */
   constructor() {
-    this.#cells = new Int32Array(reviving ?? new SharedArrayBuffer(12));
+    this.#cells = new Int32Array(reviving ?? allocate(12));
     reviving = undefined;
   }
 
@@ -181,16 +189,17 @@ export class Event {
    *
    * @ignore
    */
-  [toWire](_ctx: WireContext): WireForm {
+  [toWire](ctx: WireContext): WireForm {
     return {
       kind: "Event",
       module: import.meta.url,
-      state: this.#cells.buffer,
+      state: memoryForm(this.#cells.buffer, ctx.exporter !== undefined),
     };
   }
 }
 
 registerKind("Event", (state) => {
-  reviving = state as SharedArrayBuffer;
+  reviving = memoryOf(state as MemoryForm);
   return new Event();
 });
+registerSegmentClass(Event);

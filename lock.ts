@@ -37,6 +37,13 @@ import {
   lockInternals,
   Mutex,
 } from "./_shm/mutex.ts";
+import {
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  registerSegmentClass,
+} from "./_shm/memory.ts";
 import { ownerEnded, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";
@@ -56,7 +63,7 @@ export interface HoldOptions {
 }
 
 /** The state a handle being revived in a child takes over. */
-let reviving: SharedArrayBuffer | undefined;
+let reviving: Memory | undefined;
 
 /** How `Lock` and `RLock` reach the mutex of their `SemLock` part. */
 let mutexOf: (lock: SemLock) => Mutex;
@@ -313,11 +320,11 @@ export abstract class SemLock {
    *
    * @ignore
    */
-  [toWire](_ctx: WireContext): WireForm {
+  [toWire](ctx: WireContext): WireForm {
     return {
       kind: kindOf(this),
       module: import.meta.url,
-      state: this.#mutex.cells.buffer,
+      state: memoryForm(this.#mutex.cells.buffer, ctx.exporter !== undefined),
     };
   }
 
@@ -619,10 +626,11 @@ function kindOf(lock: SemLock): "Lock" | "RLock" {
 }
 
 registerKind("Lock", (state) => {
-  reviving = state as SharedArrayBuffer;
+  reviving = memoryOf(state as MemoryForm);
   return new Lock();
 });
 registerKind("RLock", (state) => {
-  reviving = state as SharedArrayBuffer;
+  reviving = memoryOf(state as MemoryForm);
   return new RLock();
 });
+registerSegmentClass(SemLock);

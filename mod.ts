@@ -28,6 +28,7 @@ export * from "./event.ts";
 export * from "./condition.ts";
 export * from "./barrier.ts";
 export * from "./shared.ts";
+export * from "./shared_memory.ts";
 export * from "./pipe.ts";
 export * from "./queue.ts";
 export * from "./pool.ts";

@@ -40,13 +40,14 @@
 import {
   type Encoded,
   encodeItem,
-  type RingState,
+  type RingForm,
   SharedRing,
   type Taken,
   WAIT_DONE,
   WAIT_GETS,
   WAIT_PUTS,
 } from "./_shm/ring.ts";
+import { registerSegmentClass } from "./_shm/memory.ts";
 import { waitUntil, waitUntilSync } from "./_shm/futex.ts";
 import { giveBack } from "./_shm/give_back.ts";
 import { deadlineOf } from "./_timeout.ts";
@@ -79,7 +80,7 @@ const JOINABLE = "multiprocessing.JoinableQueue";
 const SIMPLE = "multiprocessing.SimpleQueue";
 
 interface QueueState {
-  ring: RingState;
+  ring: RingForm;
   maxsize: number;
 }
 
@@ -166,7 +167,9 @@ export class Queue<T = unknown> {
    * ```
    */
   constructor(maxsize?: number) {
-    this.#ring = new SharedRing(reviving?.ring);
+    this.#ring = reviving
+      ? SharedRing.fromWire(reviving.ring)
+      : SharedRing.forQueue();
     this.#maxsize = reviving?.maxsize ?? checkMaxsize(maxsize ?? 0);
     this.#counted = this instanceof JoinableQueue;
   }
@@ -575,9 +578,9 @@ export class Queue<T = unknown> {
    *
    * @ignore
    */
-  [toWire](_ctx: WireContext): WireForm {
+  [toWire](ctx: WireContext): WireForm {
     const state: QueueState = {
-      ring: this.#ring.state,
+      ring: this.#ring.wireState(ctx.exporter !== undefined),
       maxsize: this.#maxsize,
     };
     return {
@@ -814,3 +817,5 @@ export class SimpleQueue<T = unknown> {
 registerKind(QUEUE, (state) => revive(() => new Queue(), state));
 registerKind(SIMPLE, (state) => revive(() => new SimpleQueue(), state));
 registerKind(JOINABLE, (state) => revive(() => new JoinableQueue(), state));
+registerSegmentClass(Queue);
+registerSegmentClass(SimpleQueue);

@@ -23,6 +23,14 @@ import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import { checkRunning } from "./_shm/registry.ts";
 import { giveBack } from "./_shm/give_back.ts";
 import { acquireDeadline, Hold } from "./_shm/mutex.ts";
+import {
+  allocate,
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  registerSegmentClass,
+} from "./_shm/memory.ts";
 import { registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 import { TimeoutError } from "./errors.ts";
@@ -36,7 +44,7 @@ const SLEEPERS = 2;
 /** The bound of a BoundedSemaphore, or -1. */
 const BOUND = 3;
 
-let reviving: SharedArrayBuffer | undefined;
+let reviving: Memory | undefined;
 /** Set by `BoundedSemaphore` while it calls its base constructor. */
 let bounded = false;
 
@@ -81,7 +89,7 @@ export class Semaphore {
     const isBounded = bounded;
     reviving = undefined;
     bounded = false;
-    this.#cells = new Int32Array(buffer ?? new SharedArrayBuffer(16));
+    this.#cells = new Int32Array(buffer ?? allocate(16));
     if (buffer) return;
     const initial = value ?? 1;
     checkCount(initial, 0, `The initial value of a ${this.constructor.name}`);
@@ -307,11 +315,11 @@ export class Semaphore {
    *
    * @ignore
    */
-  [toWire](_ctx: WireContext): WireForm {
+  [toWire](ctx: WireContext): WireForm {
     return {
       kind: this.#cells[BOUND] >= 0 ? "BoundedSemaphore" : "Semaphore",
       module: import.meta.url,
-      state: this.#cells.buffer,
+      state: memoryForm(this.#cells.buffer, ctx.exporter !== undefined),
     };
   }
 }
@@ -368,10 +376,11 @@ function checkCount(value: number, min: number, what: string): void {
 }
 
 registerKind("Semaphore", (state) => {
-  reviving = state as SharedArrayBuffer;
+  reviving = memoryOf(state as MemoryForm);
   return new Semaphore();
 });
 registerKind("BoundedSemaphore", (state) => {
-  reviving = state as SharedArrayBuffer;
+  reviving = memoryOf(state as MemoryForm);
   return new BoundedSemaphore();
 });
+registerSegmentClass(Semaphore);

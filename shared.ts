@@ -1,7 +1,8 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 /**
  * Numbers shared by processes: Python's `multiprocessing.Value` and
- * `multiprocessing.Array`, over a `SharedArrayBuffer`.
+ * `multiprocessing.Array`, over shared memory (a `SharedArrayBuffer`, or a
+ * segment that subprocess children map too where FFI is granted).
  *
  * Pass a `Value` or an `Array` to a child inside `args` and the child works
  * on the same memory: its writes are seen by the parent, and the other way
@@ -30,6 +31,14 @@
  *
  * @module
  */
+import {
+  allocate,
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  registerSegmentClass,
+} from "./_shm/memory.ts";
 import {
   decodeSync,
   encode,
@@ -157,7 +166,7 @@ type AnyView =
   | BigUint64Array;
 
 interface ViewClass {
-  new (buffer: SharedArrayBuffer, offset?: number, length?: number): AnyView;
+  new (buffer: Memory, offset?: number, length?: number): AnyView;
   readonly BYTES_PER_ELEMENT: number;
 }
 
@@ -205,7 +214,7 @@ const i64 = new BigInt64Array(scratch);
 
 function cellsOf(
   type: keyof SharedTypes,
-  buffer: SharedArrayBuffer,
+  buffer: Memory,
   length: number,
 ): Cells {
   const view = new VIEWS[type](buffer, 0, length);
@@ -286,7 +295,7 @@ function lockOf(option: LockOption | undefined): Lock | RLock | null {
 
 /** What crosses to a child: the memory, its type, and the lock's wire form. */
 interface SharedState {
-  buffer: SharedArrayBuffer;
+  buffer: MemoryForm;
   type: keyof SharedTypes;
   length: number;
   lock: unknown;
@@ -390,7 +399,11 @@ export abstract class SynchronizedBase<C extends TypeCode = TypeCode> {
     reviving = undefined;
     if (revived) {
       this.#type = revived.type;
-      this.#cells = cellsOf(revived.type, revived.buffer, revived.length);
+      this.#cells = cellsOf(
+        revived.type,
+        memoryOf(revived.buffer),
+        revived.length,
+      );
       this.#lock = decodeSync(revived.lock) as Lock | RLock | null;
       return;
     }
@@ -404,7 +417,7 @@ export abstract class SynchronizedBase<C extends TypeCode = TypeCode> {
     }
     const size = VIEWS[this.#type].BYTES_PER_ELEMENT * length;
     // Round up to whole 8-byte words: the atomic float access reads them.
-    const buffer = new SharedArrayBuffer(Math.max(8, Math.ceil(size / 8) * 8));
+    const buffer = allocate(Math.max(8, Math.ceil(size / 8) * 8));
     this.#cells = cellsOf(this.#type, buffer, length);
     this.#lock = lockOf(options?.lock);
   }
@@ -466,7 +479,10 @@ export abstract class SynchronizedBase<C extends TypeCode = TypeCode> {
       kind: kindOf(this),
       module: import.meta.url,
       state: {
-        buffer: this.#cells.view.buffer as SharedArrayBuffer,
+        buffer: memoryForm(
+          this.#cells.view.buffer,
+          ctx.exporter !== undefined,
+        ),
         type: this.#type,
         length: this.#cells.view.length,
         lock: lock === null ? null : encode(lock, ctx),
@@ -789,3 +805,4 @@ registerKind("Array", (state) => {
 });
 
 export { SharedArray as Array };
+registerSegmentClass(SynchronizedBase);

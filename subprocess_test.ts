@@ -12,6 +12,7 @@ import { Process } from "./process.ts";
 import { Queue } from "./queue.ts";
 import { SharedArray, Value } from "./shared.ts";
 import { ValueWriter } from "./testdata/subprocess_targets.ts";
+import { testsProxy } from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/subprocess_targets.ts", import.meta.url);
 const target = (name: string) => ({ module: TARGETS, export: name });
@@ -306,9 +307,13 @@ Deno.test("subprocess: a primitive whose home process ended fails with a Process
   }
 });
 
-Deno.test("subprocess: a function passed to a proxied method is a DataCloneError", async () => {
-  const p = start("passFunction", [new Event()]);
-  assert.equal(await p.join(), 0, p.error?.stack);
+Deno.test({
+  name: "subprocess: a function passed to a proxied method is a DataCloneError",
+  ...testsProxy(),
+  fn: async () => {
+    const p = start("passFunction", [new Event()]);
+    assert.equal(await p.join(), 0, p.error?.stack);
+  },
 });
 
 Deno.test("subprocess: an argument that cannot cross is a TypeError naming it", () => {

@@ -31,6 +31,11 @@
 // (`checkRunning`) before each try, and a wait of a process its parent
 // ended throws instead of taking anything.
 //
+// Memory that is not a `SharedArrayBuffer` (a segment shared with other OS
+// processes, see memory.ts) is waited on through the kernel's futex
+// instead (ffi/kernel_futex.ts), with the same meaning: every wait and
+// notify below picks its flavour by the buffer.
+//
 // The async flavour uses `Atomics.waitAsync`, whose pending promise does
 // not keep Deno's event loop alive: a program whose only pending work is
 // such a wait would end with "promise never resolved". While any async wait
@@ -40,6 +45,7 @@
 import { checkRunning } from "./registry.ts";
 import { remaining } from "../_timeout.ts";
 import { holdEventLoop } from "../_deno_compat.ts";
+import * as kernel from "./ffi/kernel_futex.ts";
 
 /** The longest sleep between two tries, in milliseconds, unless told otherwise. */
 export const SLICE = 50;
@@ -143,7 +149,8 @@ async function sleepThenTry(
   options: SleepOptions | undefined,
 ): Promise<boolean> {
   const slice = options?.slice ?? SLICE;
-  const brief = options?.brief;
+  const brief = options?.brief ??
+    (cells.buffer instanceof SharedArrayBuffer ? undefined : segmentBrief);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
     for (;;) {
@@ -172,7 +179,9 @@ export function wake(
 ): void {
   Atomics.add(cells, index, 1);
   if (sleepers < 0 || Atomics.load(cells, sleepers) > 0) {
-    Atomics.notify(cells, index, count);
+    if (cells.buffer instanceof SharedArrayBuffer) {
+      Atomics.notify(cells, index, count);
+    } else kernel.notify(cells, index, count);
   }
 }
 
@@ -225,6 +234,15 @@ export class Brief {
   }
 }
 
+/**
+ * The {@linkcode Brief} of every async wait on segment memory that brings
+ * none: parking there is a futex call on a thread of Deno's pool, whose
+ * round trip costs tens of microseconds more than `Atomics.waitAsync`, so a
+ * wait that the next put or release would end within 0.1 ms is better
+ * spent blocked. It adapts to the process's waits as a whole.
+ */
+const segmentBrief = new Brief();
+
 /** Spins while `cells[index]` is `value`, `ms` at most; true if it changed. */
 function spinWhile(
   cells: Int32Array,
@@ -246,7 +264,9 @@ function block(
   value: number,
   ms: number,
 ): "ok" | "not-equal" | "timed-out" {
-  return Atomics.wait(cells, index, value, ms);
+  return cells.buffer instanceof SharedArrayBuffer
+    ? Atomics.wait(cells, index, value, ms)
+    : kernel.waitSync(cells, index, value, ms);
 }
 
 /** Sleeps while `cells[index]` is `value`, `ms` at most, without blocking. */
@@ -256,7 +276,11 @@ async function park(
   value: number,
   ms: number,
 ): Promise<void> {
-  const result = Atomics.waitAsync(cells, index, value, ms);
+  const result = cells.buffer instanceof SharedArrayBuffer
+    ? Atomics.waitAsync(cells, index, value, ms)
+    : Atomics.load(cells, index) === value
+    ? { async: true as const, value: kernel.waitAsync(cells, index, value, ms) }
+    : { async: false as const };
   if (!result.async) return;
   using _ = holdEventLoop();
   await result.value;

@@ -19,6 +19,7 @@
 //   child held at once (`ownerEnded`).
 import { SLICE, waitUntil, waitUntilSync, wake } from "./futex.ts";
 import { checkRunning, isAlive } from "./registry.ts";
+import { allocate, type Memory } from "./memory.ts";
 import { deadlineOf } from "../_timeout.ts";
 import { ProcessError } from "../errors.ts";
 
@@ -62,9 +63,9 @@ export class Mutex {
   /** The lock's words; `buffer` is what crosses to other processes. */
   readonly cells: Int32Array;
 
-  constructor(buffer?: SharedArrayBuffer) {
+  constructor(buffer?: Memory) {
     this.cells = new Int32Array(
-      buffer ?? new SharedArrayBuffer(WORDS * Int32Array.BYTES_PER_ELEMENT),
+      buffer ?? allocate(WORDS * Int32Array.BYTES_PER_ELEMENT),
     );
   }
 

@@ -17,6 +17,15 @@
  */
 
 import { ProcessError } from "../errors.ts";
+import {
+  allocate,
+  inSegment,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  type SegmentSlice,
+  setTreeHooks,
+} from "./memory.ts";
 
 /** Worker pids start above the largest Linux pid, so they never look like an OS pid. */
 export const WORKER_PID_BASE = 1 << 22;
@@ -39,7 +48,7 @@ export interface Identity {
 
 /** What a child is handed so it can join its parent's tree. */
 export interface TreeState {
-  table: SharedArrayBuffer;
+  table: MemoryForm;
   self: Identity;
 }
 
@@ -59,13 +68,65 @@ let self: Identity = {
 let ownCell = -1;
 let exempted = false;
 
+// The main thread of a subprocess child (its parent's launcher left this
+// global for its entry, which removes it once this module has loaded).
+const subprocessChild = !("WorkerGlobalScope" in globalThis) &&
+  Symbol.for("multiprocessing.startInfo") in globalThis;
+
 function tree(): Int32Array {
   if (!table) {
-    table = new Int32Array(new SharedArrayBuffer(4 * (2 + 2 * SLOTS)));
+    // The root's table is in shared memory where primitives are (see
+    // memory.ts), so that subprocess children can join it. A subprocess
+    // child starts with a table of its own, in a SharedArrayBuffer (no FFI
+    // at its start-up), and joins its parent's with the first primitive
+    // that comes to it in shared memory.
+    const bytes = 4 * (2 + 2 * SLOTS);
+    table = new Int32Array(
+      subprocessChild ? new SharedArrayBuffer(bytes) : allocate(bytes),
+    );
     table[ROOT] = self.pid;
   }
   return table;
 }
+
+/** The identity of the table in shared memory this process uses, if any. */
+let joined: string | undefined;
+
+function keyOf(slice: SegmentSlice): string {
+  return `${slice.token}:${slice.offset}`;
+}
+
+setTreeHooks({
+  form: () => {
+    const t = tree();
+    if (!inSegment(t.buffer)) return undefined;
+    const form = memoryForm(t.buffer) as SegmentSlice;
+    joined ??= keyOf(form);
+    return form;
+  },
+  join: (slice) => {
+    if (joined === keyOf(slice)) return;
+    const local = table;
+    const shared = new Int32Array(memoryOf({ ...slice, tree: undefined }));
+    table = shared;
+    joined = keyOf(slice);
+    // This process's own children, which the shared table does not know.
+    if (local) {
+      for (let i = 0; i < SLOTS; i++) {
+        const pid = Atomics.load(local, PIDS + i);
+        if (pid === 0 || pid === self.pid || pid === shared[ROOT]) continue;
+        if (slotOf(shared, pid) < 0) {
+          mark(pid, Atomics.load(local, PARENTS + i));
+        }
+      }
+    }
+    if (self.pid === shared[ROOT]) ownCell = -1;
+    else {
+      if (slotOf(shared, self.pid) < 0) mark(self.pid, self.parentPid ?? 0);
+      ownCell = PIDS + slotOf(shared, self.pid);
+    }
+  },
+});
 
 // A pid lives in one of the PROBES slots from `pid % SLOTS` on: OS pids
 // (subprocess children) and Worker pids would otherwise share a slot now
@@ -102,12 +163,13 @@ export function identity(): Identity {
 
 /** The state a new child needs, with the identity it will have. */
 export function childTreeState(self: Identity): TreeState {
-  return { table: tree().buffer as SharedArrayBuffer, self };
+  return { table: memoryForm(tree().buffer), self };
 }
 
 /** Called once in a child, before any user code runs. */
 export function adoptTreeState(state: TreeState): void {
-  const t = table = new Int32Array(state.table);
+  const t = table = new Int32Array(memoryOf(state.table));
+  if (inSegment(t.buffer)) joined = keyOf(memoryForm(t.buffer) as SegmentSlice);
   self = state.self;
   if (self.pid === t[ROOT]) ownCell = -1;
   else {

@@ -31,6 +31,14 @@ import v8 from "node:v8";
 import { waitUntilSync, wake } from "./futex.ts";
 import { checkRunning, identity, isAlive } from "./registry.ts";
 import { toWire } from "../_wire.ts";
+import {
+  allocate,
+  type Memory,
+  type MemoryForm,
+  memoryForm,
+  memoryOf,
+  usesSegments,
+} from "./memory.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // 0 when free, else the holder's pid
@@ -209,21 +217,38 @@ export interface RingState {
   data: SharedArrayBuffer;
 }
 
+/** A ring's memory as it crosses to another process (see memory.ts). */
+export interface RingForm {
+  header: MemoryForm;
+  data: MemoryForm;
+}
+
 /** What a get found. */
 export type Taken = { value: unknown } | undefined;
 
 /** The shared ring. Every method that touches it takes the lock itself. */
 export class SharedRing {
-  readonly #header: SharedArrayBuffer;
-  readonly #data: SharedArrayBuffer;
+  readonly #header: Memory;
+  readonly #data: Memory;
   readonly #cells: Int32Array;
   readonly #bytes: Uint8Array;
   readonly #me: number;
 
-  constructor(state?: RingState, initialCapacity = INITIAL_CAPACITY) {
-    this.#header = state?.header ??
+  /**
+   * @param state The memory of an existing ring.
+   * @param initialCapacity Bytes of a new ring.
+   * @param fresh The memory of a new ring, zeroed (in a segment, where
+   * the data buffer is as large as it can grow: pages cost only once
+   * touched).
+   */
+  constructor(
+    state?: { header: Memory; data: Memory },
+    initialCapacity = INITIAL_CAPACITY,
+    fresh?: { header: Memory; data: Memory },
+  ) {
+    this.#header = state?.header ?? fresh?.header ??
       new SharedArrayBuffer(HEADER_CELLS * 4);
-    this.#data = state?.data ??
+    this.#data = state?.data ?? fresh?.data ??
       new SharedArrayBuffer(initialCapacity, {
         maxByteLength: MAX_CAPACITY,
       });
@@ -234,9 +259,46 @@ export class SharedRing {
     if (!state) this.#cells[CAPACITY] = initialCapacity;
   }
 
-  /** The state another process revives this ring from. */
+  /**
+   * A new ring for a `Queue`: in segments where primitives are (see
+   * memory.ts), so that subprocess children use it directly.
+   */
+  static forQueue(): SharedRing {
+    if (!usesSegments()) return new SharedRing();
+    return new SharedRing(undefined, INITIAL_CAPACITY, {
+      header: allocate(HEADER_CELLS * 4),
+      data: allocate(MAX_CAPACITY),
+    });
+  }
+
+  /** The ring whose {@linkcode SharedRing.wireState} `form` is. */
+  static fromWire(form: RingForm): SharedRing {
+    return new SharedRing({
+      header: memoryOf(form.header),
+      data: memoryOf(form.data),
+    });
+  }
+
+  /** The state another process (a Worker) revives this ring from. */
   get state(): RingState {
-    return { header: this.#header, data: this.#data };
+    return {
+      header: this.#header as SharedArrayBuffer,
+      data: this.#data as SharedArrayBuffer,
+    };
+  }
+
+  /**
+   * How this ring crosses to another process, in another OS process too
+   * when it lives in segments.
+   *
+   * @throws {typeof import("./memory.ts").NOT_SHAREABLE} For a ring in
+   * `SharedArrayBuffer`s bound for another OS process.
+   */
+  wireState(otherProcess: boolean): RingForm {
+    return {
+      header: memoryForm(this.#header, otherProcess),
+      data: memoryForm(this.#data, otherProcess),
+    };
   }
 
   /** The cells that waiters wait on (see {@linkcode WAIT_PUTS}). */
@@ -406,7 +468,9 @@ export class SharedRing {
     let grown = capacity * 2;
     while (grown < needed) grown *= 2;
     grown = Math.min(grown, MAX_CAPACITY);
-    if (this.#data.byteLength < grown) this.#data.grow(grown);
+    if (this.#data.byteLength < grown) {
+      (this.#data as SharedArrayBuffer).grow(grown);
+    }
     let newHead = head;
     if (count > 0 && head >= tail) {
       newHead = grown - (capacity - head);

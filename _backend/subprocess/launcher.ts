@@ -62,6 +62,11 @@ import {
 import type { TargetSpec } from "../../_target.ts";
 import type { Exporter } from "../../_wire.ts";
 import { exitCodeOf } from "../../_deno_compat.ts";
+import {
+  mayUseFfi,
+  sharedMemoryExporter,
+  withoutSharedMemory,
+} from "./shm_export.ts";
 
 const ENTRY = new URL("./main.ts", import.meta.url).href;
 /**
@@ -291,6 +296,9 @@ class SubprocessChild implements ChildHandle {
   constructor(spec: LaunchSpec, options: LaunchOptions) {
     // Proxies made here for this child (its session), and proxies this
     // process holds itself and passes on, which connect to another agent.
+    if (!mayUseFfi(options.permissions)) {
+      spec = { ...spec, args: withoutSharedMemory(spec.args) };
+    }
     const paths = new Set<string>();
     proxyPaths(spec.args, paths);
     this.#session = [...paths].map(sessionAt).find(
@@ -460,7 +468,7 @@ class SubprocessChild implements ChildHandle {
 const subprocessLauncher: Launcher = {
   backend: "subprocess",
   takes: ["permissions", "v8Flags"],
-  exporter: argumentExporter,
+  exporter: () => sharedMemoryExporter(argumentExporter()),
   // Deno.Command, and Unix sockets in a temporary directory of a random name.
   needs: () => [
     { name: "run", command: Deno.execPath() },

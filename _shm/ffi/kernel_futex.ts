@@ -1,0 +1,135 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// `Atomics.wait`, `waitAsync` and `notify` for memory that is not a
+// `SharedArrayBuffer` (a segment.ts mapping, which processes share): the
+// futex system call, non-private so that it works across processes. Only
+// _shm/futex.ts calls these; it picks them for such memory.
+//
+// The sync wait blocks the calling thread in the kernel (`nonblocking:
+// false`). The async wait runs the same call on a thread of Deno's pool: it
+// costs tens of microseconds more, which is why futex.ts spins and blocks
+// briefly before it parks.
+import { libc } from "./libc.ts";
+
+const FUTEX_WAIT = 0;
+const FUTEX_WAKE = 1;
+const EAGAIN = 11;
+const ETIMEDOUT = 110;
+const EINTR = 4;
+
+/** What `Atomics.wait` returns. */
+export type WaitResult = "ok" | "not-equal" | "timed-out";
+
+const bases = new WeakMap<Int32Array, bigint>();
+
+/** The address of `cells[index]`. */
+function addressOf(cells: Int32Array, index: number): Deno.PointerValue {
+  let base = bases.get(cells);
+  if (base === undefined) {
+    base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(cells));
+    bases.set(cells, base);
+  }
+  return Deno.UnsafePointer.create(base + BigInt(index * 4));
+}
+
+function lib() {
+  const result = libc();
+  if (!result.ok) {
+    throw new Error(`Cannot wait on shared memory: ${result.reason}`);
+  }
+  return result;
+}
+
+/** A relative timeout for the kernel: seconds and nanoseconds. */
+function timespec(ms: number): BigInt64Array<ArrayBuffer> {
+  const whole = Math.floor(ms / 1000);
+  return new BigInt64Array([
+    BigInt(whole),
+    BigInt(Math.round((ms - whole * 1000) * 1e6)),
+  ]);
+}
+
+function outcome(code: number | bigint, error: () => number): WaitResult {
+  if (Number(code) === 0) return "ok";
+  const errno = error();
+  if (errno === EAGAIN) return "not-equal";
+  if (errno === ETIMEDOUT) return "timed-out";
+  // EINTR: a signal; the caller tries again as after a wake-up.
+  return "ok";
+}
+
+function errnoOf(): number {
+  const { symbols } = lib();
+  const cell = symbols.__errno_location();
+  return cell ? new Deno.UnsafePointerView(cell).getInt32() : EINTR;
+}
+
+/**
+ * Blocks the thread while `cells[index]` is `value`, `ms` at most (like
+ * `Atomics.wait`).
+ */
+export function waitSync(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): WaitResult {
+  const { symbols, sysFutex } = lib();
+  const code = symbols.futex(
+    BigInt(sysFutex),
+    addressOf(cells, index),
+    FUTEX_WAIT,
+    value,
+    timespec(ms),
+    null,
+    0,
+  );
+  return outcome(code, errnoOf);
+}
+
+/**
+ * Sleeps while `cells[index]` is `value`, `ms` at most, without blocking
+ * the thread. The errno of a failed call is not this thread's to read, so a
+ * quick return counts as a wake-up: the caller looks at the word anyway.
+ */
+export async function waitAsync(
+  cells: Int32Array,
+  index: number,
+  value: number,
+  ms: number,
+): Promise<WaitResult> {
+  const { symbols, sysFutex } = lib();
+  const timeout = timespec(ms);
+  const started = performance.now();
+  const code = await symbols.futexAsync(
+    BigInt(sysFutex),
+    addressOf(cells, index),
+    FUTEX_WAIT,
+    value,
+    timeout,
+    null,
+    0,
+  );
+  if (Number(code) === 0) return "ok";
+  return performance.now() - started >= ms ? "timed-out" : "not-equal";
+}
+
+/** Wakes up to `count` sleepers on `cells[index]` (like `Atomics.notify`). */
+export function notify(
+  cells: Int32Array,
+  index: number,
+  count: number,
+): number {
+  const { symbols, sysFutex } = lib();
+  const n = count === Infinity ? 0x7fffffff : Math.max(0, Math.floor(count));
+  return Number(
+    symbols.futex(
+      BigInt(sysFutex),
+      addressOf(cells, index),
+      FUTEX_WAKE,
+      n,
+      null,
+      null,
+      0,
+    ),
+  );
+}

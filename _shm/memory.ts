@@ -1,0 +1,255 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Where every primitive's shared state lives: the one allocation helper.
+//
+// By default a primitive's words are a `SharedArrayBuffer`, which every
+// Worker of the process maps and no other OS process can. Where this
+// process may use FFI on libc (see ffi/), they are carved from shared
+// segments (ffi/segment.ts) instead: Workers map the same address, and a
+// subprocess child maps the same segment through its parent's
+// `/proc/<pid>/fd/<fd>`, so that a child operates the primitive itself, in
+// shared memory, rather than through its parent's agent (the proxy).
+// `MP_SHARED_MEMORY=proxy` in the environment keeps the default.
+//
+// Such memory is a plain `ArrayBuffer` to JavaScript: `Atomics` works on it
+// across processes, `Atomics.wait` does not (futex.ts waits through the
+// kernel for it). Segments are never unmapped while the process runs:
+// primitives are small, and a handle anywhere may still use one.
+//
+// Across processes a buffer travels as its {@linkcode MemoryForm}: the
+// `SharedArrayBuffer` itself, or where in which segment it lies. A form
+// that goes to another OS process also carries the process table's (see
+// registry.ts), which the receiver joins, so that every process of the
+// tree agrees on who is alive.
+import { ffiSupport } from "./ffi/self_test.ts";
+import { Segment } from "./ffi/segment.ts";
+import { libc } from "./ffi/libc.ts";
+
+/** Shared memory, as primitives hold it. */
+export type Memory = SharedArrayBuffer | ArrayBuffer;
+
+/** Where a buffer lies in a segment, as another process finds it. */
+export interface SegmentSlice {
+  /** The segment's identity, the same in every process. */
+  token: string;
+  /** Where the process that sent this opens the segment. */
+  locator: string;
+  /** That process's pid, and where the segment is mapped there. */
+  pid: number;
+  address: string;
+  offset: number;
+  length: number;
+  /** The process table's slice, for a receiver in another OS process. */
+  tree?: SegmentSlice;
+}
+
+/** How a buffer crosses to another process. */
+export type MemoryForm = SharedArrayBuffer | SegmentSlice;
+
+/** A segment as this process maps it. */
+interface Mapping {
+  token: string;
+  locator: string;
+  address: bigint;
+}
+
+/** The slices handed out or mapped here, by their buffer. */
+const slices = new WeakMap<ArrayBuffer, { mapping: Mapping; offset: number }>();
+/** The segments this process opened itself, by token. */
+const attached = new Map<string, Mapping>();
+
+const ARENA = 1 << 20;
+const ALIGN = 64;
+let arena: { segment: Segment; mapping: Mapping; used: number } | undefined;
+
+let mode: "ffi" | "proxy" | undefined;
+
+/**
+ * Whether primitives made here live in FFI segments, decided once: FFI
+ * works (its self-test passed) and `MP_SHARED_MEMORY` is not `proxy`.
+ */
+export function usesSegments(): boolean {
+  mode ??= forcedProxy() || !ffiSupport().ok ? "proxy" : "ffi";
+  return mode === "ffi";
+}
+
+function forcedProxy(): boolean {
+  try {
+    const env = Deno.permissions.querySync({
+      name: "env",
+      variable: "MP_SHARED_MEMORY",
+    });
+    return env.state === "granted" &&
+      Deno.env.get("MP_SHARED_MEMORY") === "proxy";
+  } catch {
+    return false;
+  }
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * `bytes` of zeroed shared memory: from a segment where
+ * {@linkcode usesSegments}, else a `SharedArrayBuffer`.
+ */
+export function allocate(bytes: number): Memory {
+  if (!usesSegments()) return new SharedArrayBuffer(bytes);
+  const size = Math.ceil(Math.max(bytes, 8) / ALIGN) * ALIGN;
+  if (!arena || arena.used + size > arena.segment.size) {
+    const segment = Segment.create(
+      Math.max(ARENA, Math.ceil(size / 4096) * 4096),
+      "multiprocessing",
+    );
+    const mapping = {
+      token: randomToken(),
+      locator: segment.locator,
+      address: Deno.UnsafePointer.value(segment.base),
+    };
+    attached.set(mapping.token, mapping);
+    // A big allocation gets a segment of its own; small ones share.
+    const own = size > ARENA / 4;
+    const slot = { segment, mapping, used: 0 };
+    if (!own) arena = slot;
+    return carve(slot, size, bytes);
+  }
+  return carve(arena, size, bytes);
+}
+
+function carve(
+  slot: { segment: Segment; mapping: Mapping; used: number },
+  size: number,
+  bytes: number,
+): ArrayBuffer {
+  const offset = slot.used;
+  slot.used += size;
+  const buffer = slot.segment.view(offset, bytes);
+  slices.set(buffer, { mapping: slot.mapping, offset });
+  return buffer;
+}
+
+/** Whether `buffer` lies in a segment (and not in a `SharedArrayBuffer`). */
+export function inSegment(buffer: ArrayBufferLike): boolean {
+  return slices.has(buffer as ArrayBuffer);
+}
+
+/**
+ * Thrown by {@linkcode memoryForm} for a `SharedArrayBuffer` bound for
+ * another OS process: the caller exports the primitive another way.
+ */
+export const NOT_SHAREABLE: unique symbol = Symbol("not shareable");
+
+// The classes whose every instance keeps its state in memory from
+// `allocate` (and nested primitives of such classes), so that exporting one
+// to another OS process may try its wire form: other primitives' wire
+// forms can have effects (a Connection's marks it passed).
+// deno-lint-ignore ban-types
+const segmentClasses: Function[] = [];
+
+/** Called once by each module whose primitives live in `allocate`'s memory. */
+// deno-lint-ignore ban-types
+export function registerSegmentClass(cls: Function): void {
+  segmentClasses.push(cls);
+}
+
+/** Whether `value` is of a class given to {@linkcode registerSegmentClass}. */
+export function isSegmentClass(value: object): boolean {
+  return segmentClasses.some((cls) => value instanceof cls);
+}
+
+/** What registry.ts lends this module: the table's slice, and joining one. */
+export interface TreeHooks {
+  form(): SegmentSlice | undefined;
+  join(tree: SegmentSlice): void;
+}
+
+let treeHooks: TreeHooks | undefined;
+
+/** Called once by registry.ts. */
+export function setTreeHooks(hooks: TreeHooks): void {
+  treeHooks = hooks;
+}
+
+/**
+ * How `buffer` crosses to another process.
+ *
+ * @param otherProcess The receiver is another OS process.
+ * @throws {typeof NOT_SHAREABLE} For a `SharedArrayBuffer` (or a tree not
+ * in a segment) bound for another OS process.
+ */
+export function memoryForm(
+  buffer: ArrayBufferLike,
+  otherProcess = false,
+): MemoryForm {
+  const slice = slices.get(buffer as ArrayBuffer);
+  if (!slice) {
+    if (otherProcess || !(buffer instanceof SharedArrayBuffer)) {
+      throw NOT_SHAREABLE;
+    }
+    return buffer;
+  }
+  const form: SegmentSlice = {
+    token: slice.mapping.token,
+    locator: slice.mapping.locator,
+    pid: Deno.pid,
+    address: String(slice.mapping.address),
+    offset: slice.offset,
+    length: buffer.byteLength,
+  };
+  if (otherProcess) {
+    const tree = treeHooks?.form();
+    if (!tree) throw NOT_SHAREABLE;
+    form.tree = tree;
+  }
+  return form;
+}
+
+/**
+ * The buffer a {@linkcode MemoryForm} names, mapped here. A form from
+ * another OS process joins its process table first.
+ *
+ * @throws {Error} When the segment cannot be mapped (no FFI here).
+ */
+export function memoryOf(form: MemoryForm): Memory {
+  if (form instanceof SharedArrayBuffer) return form;
+  let mapping: Mapping | undefined;
+  let buffer: ArrayBuffer;
+  if (form.pid === Deno.pid) {
+    // This process maps it already (a Worker of the process that made it).
+    mapping = {
+      token: form.token,
+      locator: form.locator,
+      address: BigInt(form.address),
+    };
+    const pointer = Deno.UnsafePointer.create(
+      mapping.address + BigInt(form.offset),
+    );
+    buffer = new Deno.UnsafePointerView(pointer!).getArrayBuffer(form.length);
+  } else {
+    if (form.tree) treeHooks?.join(form.tree);
+    mapping = attached.get(form.token);
+    if (!mapping) {
+      // The self-test ran where the segment was made, on this machine.
+      const support = libc();
+      if (!support.ok) {
+        throw new Error(
+          `Cannot use a primitive in shared memory here: ${support.reason}; or set MP_SHARED_MEMORY=proxy in the parent`,
+        );
+      }
+      const segment = Segment.attach(form.locator);
+      mapping = {
+        token: form.token,
+        locator: segment.locator,
+        address: Deno.UnsafePointer.value(segment.base),
+      };
+      attached.set(form.token, mapping);
+    }
+    const pointer = Deno.UnsafePointer.create(
+      mapping.address + BigInt(form.offset),
+    );
+    buffer = new Deno.UnsafePointerView(pointer!).getArrayBuffer(form.length);
+  }
+  slices.set(buffer, { mapping, offset: form.offset });
+  return buffer;
+}

@@ -1,0 +1,662 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Raw memory shared by OS processes: Python's
+ * `multiprocessing.shared_memory.SharedMemory`.
+ *
+ * One process makes a block of bytes; any process of the same user on the
+ * same machine attaches to it by its {@linkcode SharedMemory.name} (a
+ * child, or an unrelated `deno run`) and sees the same bytes: a write in
+ * one is a read in the others, with no copy. Pass a `SharedMemory` in a
+ * child's `args` and the child gets it attached.
+ *
+ * ```ts
+ * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+ *
+ * using shm = new SharedMemory({ create: true, size: 16 });
+ * shm.buf[0] = 42;
+ * console.log(shm.name); // give this to another process to attach
+ * ```
+ *
+ * **It needs `--allow-ffi`.** Deno shares memory between OS processes only
+ * through its foreign function interface (`mmap` of libc), on Linux
+ * (x86_64 and aarch64). Granting FFI amounts to allowing native code, so it
+ * is the user's choice; without it the constructor throws an error that
+ * says so.
+ *
+ * Unlike Python's, a block lives in no file system (it is a `memfd`), so
+ * nothing is ever left behind in `/dev/shm`, however its processes end (a
+ * `SIGKILL` too). Its name lasts while the process that made it runs and
+ * has not called {@linkcode SharedMemory.unlink}; the bytes last while any
+ * process has them attached. The name is chosen by the library.
+ * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
+ * and bytes in such a block.
+ *
+ * @module
+ */
+import { Segment } from "./_shm/ffi/segment.ts";
+import { ffiSupport } from "./_shm/ffi/self_test.ts";
+import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
+import type { WireContext, WireForm } from "./_wire.ts";
+
+/** Options of the {@linkcode SharedMemory} constructor. */
+export interface SharedMemoryOptions {
+  /**
+   * The name of a block to attach to (another's
+   * {@linkcode SharedMemory.name}). Leave it out with `create: true`: the
+   * library names new blocks.
+   */
+  name?: string;
+  /** `true` makes a new block (default `false`: attach to `name`). */
+  create?: boolean;
+  /** The size of a new block in bytes, at least 1 (ignored when attaching). */
+  size?: number;
+}
+
+const NAME = /^psm_(\d+)_(\d+)_([0-9a-f]{16})$/;
+
+function labelOf(token: string): string {
+  return `psm_${token}`;
+}
+
+/**
+ * A block of memory shared by OS processes (Python's
+ * `multiprocessing.shared_memory.SharedMemory`).
+ *
+ * @example Make a block, and attach to it by name
+ * ```ts
+ * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+ * import assert from "node:assert/strict";
+ *
+ * const made = new SharedMemory({ create: true, size: 1024 });
+ * const attached = new SharedMemory({ name: made.name });
+ * made.buf.set([1, 2, 3]);
+ * assert.deepEqual([...attached.buf.subarray(0, 3)], [1, 2, 3]);
+ * assert.equal(attached.size, 1024);
+ * attached.close();
+ * made.close();
+ * made.unlink();
+ * ```
+ */
+export class SharedMemory {
+  #name: string;
+  #segment: Segment;
+  #buf: Uint8Array<ArrayBuffer> | undefined;
+  #created: boolean;
+  #unlinked = false;
+
+  /**
+   * Makes a new block (`create: true`), or attaches to the block `name`.
+   *
+   * @param options `{ create: true, size }` or `{ name }`.
+   * @throws {Error} When FFI is not granted (`--allow-ffi`) or not supported
+   * here.
+   * @throws {Deno.errors.NotFound} When no block has that name (any more).
+   * @throws {RangeError} When a new block's `size` is not a positive integer.
+   * @throws {TypeError} When a new block is given a name, or an attach has
+   * none, or a name is not one this library made.
+   *
+   * @example Attach in another process
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using shm = new SharedMemory({ create: true, size: 8 });
+   * shm.buf[7] = 7;
+   * const code = `
+   *   import { SharedMemory } from ${JSON.stringify(import.meta.resolve("@mp/multiprocessing/shared_memory"))};
+   *   using shm = new SharedMemory({ name: Deno.args[0] });
+   *   shm.buf[0] = shm.buf[7] * 6;
+   * `;
+   * const done = await new Deno.Command(Deno.execPath(), {
+   *   args: ["run", "--allow-ffi", `data:text/javascript,${encodeURIComponent(code)}`, shm.name],
+   * }).output();
+   * assert.equal(done.success, true);
+   * assert.equal(shm.buf[0], 42);
+   * shm.unlink();
+   * ```
+   */
+  constructor(options: SharedMemoryOptions) {
+    const { name, create = false, size } = options ?? {};
+    if (create) {
+      if (name !== undefined) {
+        throw new TypeError(
+          "Cannot choose the name of a new SharedMemory: leave name out, and pass the name it gets (its .name) to the processes that attach to it",
+        );
+      }
+      if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1) {
+        throw new RangeError(
+          `Cannot make a SharedMemory of ${size} bytes: give a size in bytes that is a whole number of at least 1`,
+        );
+      }
+    } else if (typeof name !== "string") {
+      throw new TypeError(
+        "Cannot attach to a SharedMemory without its name: pass { name } of an existing block, or { create: true, size } for a new one",
+      );
+    }
+    const support = ffiSupport();
+    if (!support.ok) {
+      throw new Error(
+        `SharedMemory is not available: ${support.reason}`,
+      );
+    }
+    this.#created = create;
+    if (create) {
+      const token = randomToken();
+      this.#segment = Segment.create(size!, labelOf(token));
+      this.#name = `psm_${Deno.pid}_${this.#segment.descriptor}_${token}`;
+    } else {
+      const match = NAME.exec(name!);
+      if (!match) {
+        throw new TypeError(
+          `Cannot attach to a SharedMemory named ${
+            JSON.stringify(name)
+          }: it is not a name this library gives; pass the .name of the SharedMemory to attach to`,
+        );
+      }
+      const [, pid, fd, token] = match;
+      try {
+        this.#segment = Segment.attach(
+          `/proc/${pid}/fd/${fd}`,
+          labelOf(token),
+        );
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) {
+          throw new Deno.errors.NotFound(
+            `No SharedMemory named ${name}: the process that made it unlinked it or ended`,
+          );
+        }
+        throw error;
+      }
+      this.#name = name!;
+      // Only its maker's descriptor keeps the name: ours is not needed.
+      this.#segment.closeDescriptor();
+    }
+  }
+
+  /**
+   * The name other processes attach by.
+   *
+   * @returns The name, such as `psm_1234_21_0123456789abcdef`.
+   *
+   * @example A name to pass on
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using shm = new SharedMemory({ create: true, size: 1 });
+   * assert.match(shm.name, /^psm_/);
+   * shm.unlink();
+   * ```
+   */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * The size of the block in bytes.
+   *
+   * @returns The size.
+   *
+   * @example The size asked for
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using shm = new SharedMemory({ create: true, size: 100 });
+   * assert.equal(shm.size, 100);
+   * shm.unlink();
+   * ```
+   */
+  get size(): number {
+    return this.#segment.size;
+  }
+
+  /**
+   * The bytes of the block, shared with every process that attached it.
+   * `Atomics` operations on views of it are atomic across processes (but
+   * `Atomics.wait` refuses it: it is not a `SharedArrayBuffer`).
+   *
+   * @returns A `Uint8Array` over the whole block.
+   * @throws {Error} After {@linkcode SharedMemory.close}.
+   *
+   * @example Write and read
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using shm = new SharedMemory({ create: true, size: 8 });
+   * new DataView(shm.buf.buffer).setFloat64(0, 1.5);
+   * assert.equal(new DataView(shm.buf.buffer).getFloat64(0), 1.5);
+   * shm.unlink();
+   * ```
+   */
+  get buf(): Uint8Array<ArrayBuffer> {
+    if (!this.#segment.mapped) {
+      throw new Error(
+        `Cannot use the buffer of SharedMemory ${this.#name}: it was closed; attach again with new SharedMemory({ name })`,
+      );
+    }
+    return this.#buf ??= new Uint8Array(this.#segment.view());
+  }
+
+  /**
+   * Detaches this process from the block: `buf` and every view of it
+   * become empty (length 0). Other processes keep theirs; the maker's
+   * name stays until {@linkcode SharedMemory.unlink}. Closing twice does
+   * nothing.
+   *
+   * @example Views are empty after close
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const shm = new SharedMemory({ create: true, size: 8 });
+   * const view = shm.buf;
+   * shm.close();
+   * assert.equal(view.length, 0);
+   * shm.unlink();
+   * ```
+   */
+  close(): void {
+    if (!this.#segment.mapped) return;
+    // Detaching the buffer empties every view of it, so no one can touch
+    // the memory once it is unmapped.
+    this.#buf?.buffer.transfer(0);
+    this.#buf = undefined;
+    const descriptor = this.#created && !this.#unlinked;
+    if (descriptor) {
+      // The maker keeps the name alive until unlink().
+      this.#segment.unmapKeepingDescriptor();
+    } else this.#segment.unmap();
+  }
+
+  /**
+   * Ends the name: no process can attach any more, and the memory goes
+   * once every process closed it (or ended). Called by the process that
+   * made the block; its end unlinks it too, however it ends.
+   *
+   * @throws {TypeError} In a process that attached the block rather than
+   * made it.
+   *
+   * @example Unlink, then attaching fails
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const shm = new SharedMemory({ create: true, size: 8 });
+   * shm.close();
+   * shm.unlink();
+   * assert.throws(
+   *   () => new SharedMemory({ name: shm.name }),
+   *   Deno.errors.NotFound,
+   * );
+   * ```
+   */
+  unlink(): void {
+    if (!this.#created) {
+      throw new TypeError(
+        `Cannot unlink SharedMemory ${this.#name} here: only the process that made it can, and its end does too; close() it here`,
+      );
+    }
+    this.#unlinked = true;
+    this.#segment.closeDescriptor();
+  }
+
+  /**
+   * Closes this process's attachment (the maker's name stays until
+   * `unlink()`), for `using`.
+   *
+   * @example Closed at the end of the scope
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * let view: Uint8Array;
+   * {
+   *   using shm = new SharedMemory({ create: true, size: 4 });
+   *   view = shm.buf;
+   *   shm.unlink();
+   * }
+   * assert.equal(view.length, 0);
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Attached by name wherever it goes.
+   *
+   * @ignore
+   */
+  readonly [crossesProcesses] = true;
+
+  /**
+   * The name a child attaches by.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
+    return {
+      kind: "SharedMemory",
+      module: import.meta.url,
+      state: this.#name,
+    };
+  }
+}
+
+/** What a {@linkcode ShareableList} holds: Python's int, float, bool, str, bytes and None. */
+export type ShareableItem =
+  | number
+  | bigint
+  | boolean
+  | string
+  | Uint8Array
+  | null;
+
+// The list's layout in its block: the item count, then per item its kind,
+// the offset of its bytes and how many bytes it may take, then the bytes.
+const NUMBER = 1;
+const BIGINT = 2;
+const BOOLEAN = 3;
+const NULL = 4;
+const STRING = 5;
+const BYTES = 6;
+const SLOT = 12;
+
+function kindOfItem(value: unknown): number {
+  if (typeof value === "number") return NUMBER;
+  if (typeof value === "bigint") return BIGINT;
+  if (typeof value === "boolean") return BOOLEAN;
+  if (value === null) return NULL;
+  if (typeof value === "string") return STRING;
+  if (value instanceof Uint8Array) return BYTES;
+  throw new TypeError(
+    `A ShareableList holds numbers, bigints, booleans, strings, Uint8Arrays and null, not ${
+      typeof value === "object"
+        ? value.constructor?.name ?? "object"
+        : typeof value
+    }: convert the item first`,
+  );
+}
+
+function bytesOf(value: ShareableItem): Uint8Array {
+  return typeof value === "string"
+    ? new TextEncoder().encode(value)
+    : value as Uint8Array;
+}
+
+/** The bytes an item may take: 8 for a scalar, its own length (at least 8) for the rest. */
+function capacityOf(value: ShareableItem): number {
+  const kind = kindOfItem(value);
+  if (kind !== STRING && kind !== BYTES) return 8;
+  return Math.max(8, Math.ceil((4 + bytesOf(value).length) / 8) * 8);
+}
+
+/**
+ * A fixed-length list in shared memory (Python's
+ * `multiprocessing.shared_memory.ShareableList`): numbers, bigints,
+ * booleans, strings, `Uint8Array`s and `null`, read and written by every
+ * process that attached its {@linkcode ShareableList.shm}. An item may be
+ * replaced by one of any kind, as long as it fits in the bytes its first
+ * value took (a string or byte array no longer than that one; a scalar in
+ * any slot). Reads and writes take no lock: guard a sequence of them with a
+ * `Lock`, as in Python.
+ *
+ * @example Make a list, and attach to it by name
+ * ```ts
+ * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+ * import assert from "node:assert/strict";
+ *
+ * const made = new ShareableList([1.5, 2n, true, "hello", null]);
+ * const attached = new ShareableList(null, { name: made.shm.name });
+ * attached.set(3, "world");
+ * assert.equal(made.get(3), "world");
+ * assert.deepEqual([...made], [1.5, 2n, true, "world", null]);
+ * attached.shm.close();
+ * made.shm.close();
+ * made.shm.unlink();
+ * ```
+ */
+export class ShareableList implements Iterable<ShareableItem> {
+  /** The block that holds the list. */
+  readonly shm: SharedMemory;
+  #view: DataView;
+
+  /**
+   * Makes a list of `sequence` in a new block, or (with `null` and
+   * `{ name }`) attaches to the list in the block `name`.
+   *
+   * @param sequence The items of a new list, or `null` to attach.
+   * @param options `{ name }` of the block to attach to.
+   * @throws {TypeError} For an item of another kind, or `null` without a
+   * name.
+   * @throws {Error} Where FFI is not granted or supported (see
+   * {@linkcode SharedMemory}).
+   *
+   * @example An empty string leaves room for 4 bytes
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const list = new ShareableList([""]);
+   * list.set(0, "four");
+   * assert.throws(() => list.set(0, "fives"), RangeError);
+   * list.shm.unlink();
+   * ```
+   */
+  constructor(
+    sequence: Iterable<ShareableItem> | null,
+    options?: { name?: string },
+  ) {
+    if (sequence === null) {
+      if (typeof options?.name !== "string") {
+        throw new TypeError(
+          "Cannot attach to a ShareableList without its name: pass null and { name } (its .shm.name), or the items of a new list",
+        );
+      }
+      this.shm = new SharedMemory({ name: options.name });
+      this.#view = new DataView(this.shm.buf.buffer);
+      return;
+    }
+    const items = [...sequence];
+    const capacities = items.map(capacityOf);
+    const header = Math.ceil((8 + SLOT * items.length) / 8) * 8;
+    const size = capacities.reduce((sum, bytes) => sum + bytes, header);
+    this.shm = new SharedMemory({ create: true, size });
+    const view = this.#view = new DataView(this.shm.buf.buffer);
+    view.setInt32(0, items.length, true);
+    let offset = header;
+    items.forEach((item, i) => {
+      view.setInt32(8 + SLOT * i + 4, offset, true);
+      view.setInt32(8 + SLOT * i + 8, capacities[i], true);
+      offset += capacities[i];
+      this.set(i, item);
+    });
+  }
+
+  /**
+   * The number of items.
+   *
+   * @returns The length, fixed when the list was made.
+   *
+   * @example Three items
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, 2, 3]);
+   * assert.equal(list.length, 3);
+   * list.shm.unlink();
+   * ```
+   */
+  get length(): number {
+    return this.#view.getInt32(0, true);
+  }
+
+  #slot(index: number): number {
+    const length = this.length;
+    const i = index < 0 ? index + length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= length) {
+      throw new RangeError(
+        `Index ${index} is out of range for a ShareableList of ${length} items`,
+      );
+    }
+    return 8 + SLOT * i;
+  }
+
+  /**
+   * The item at `index` (negative counts from the end).
+   *
+   * @param index The position.
+   * @returns The item.
+   * @throws {RangeError} Out of range.
+   *
+   * @example The last item
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList(["a", new Uint8Array([1, 2])]);
+   * assert.deepEqual(list.get(-1), new Uint8Array([1, 2]));
+   * list.shm.unlink();
+   * ```
+   */
+  get(index: number): ShareableItem {
+    const view = this.#view;
+    const slot = this.#slot(index);
+    const kind = view.getInt32(slot, true);
+    const offset = view.getInt32(slot + 4, true);
+    switch (kind) {
+      case NUMBER:
+        return view.getFloat64(offset, true);
+      case BIGINT:
+        return view.getBigInt64(offset, true);
+      case BOOLEAN:
+        return view.getUint8(offset) !== 0;
+      case NULL:
+        return null;
+      default: {
+        const length = view.getUint32(offset, true);
+        const bytes = new Uint8Array(view.buffer, offset + 4, length).slice();
+        return kind === STRING ? new TextDecoder().decode(bytes) : bytes;
+      }
+    }
+  }
+
+  /**
+   * Replaces the item at `index` (negative counts from the end).
+   *
+   * @param index The position.
+   * @param value The new item, of any kind the list holds.
+   * @throws {RangeError} Out of range, or a string or byte array longer
+   * than the slot's bytes.
+   * @throws {TypeError} For a value of another kind.
+   *
+   * @example Any kind in any slot, if it fits
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([0]);
+   * list.set(0, "abc");
+   * list.set(0, 7n);
+   * assert.equal(list.get(0), 7n);
+   * list.shm.unlink();
+   * ```
+   */
+  set(index: number, value: ShareableItem): void {
+    const view = this.#view;
+    const slot = this.#slot(index);
+    const kind = kindOfItem(value);
+    const offset = view.getInt32(slot + 4, true);
+    const capacity = view.getInt32(slot + 8, true);
+    if (kind === STRING || kind === BYTES) {
+      const bytes = bytesOf(value);
+      if (4 + bytes.length > capacity) {
+        throw new RangeError(
+          `Cannot store ${bytes.length} bytes at index ${index} of a ShareableList: its slot holds ${
+            capacity - 4
+          }; make the list with a longer item there`,
+        );
+      }
+      view.setUint32(offset, bytes.length, true);
+      new Uint8Array(view.buffer, offset + 4, bytes.length).set(bytes);
+    } else if (kind === NUMBER) view.setFloat64(offset, value as number, true);
+    else if (kind === BIGINT) view.setBigInt64(offset, value as bigint, true);
+    else if (kind === BOOLEAN) view.setUint8(offset, value ? 1 : 0);
+    view.setInt32(slot, kind, true);
+  }
+
+  /**
+   * The items, in order.
+   *
+   * @returns An iterator over a snapshot taken item by item.
+   *
+   * @example Spread into an array
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, null]);
+   * assert.deepEqual([...list], [1, null]);
+   * list.shm.unlink();
+   * ```
+   */
+  *[Symbol.iterator](): Iterator<ShareableItem> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+
+  /**
+   * Closes this process's attachment of {@linkcode ShareableList.shm}.
+   *
+   * @example Closed at the end of the scope
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   *
+   * let name: string;
+   * {
+   *   using list = new ShareableList([1]);
+   *   name = list.shm.name;
+   *   list.shm.unlink();
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.shm.close();
+  }
+
+  /**
+   * The block's name, which a child attaches by.
+   *
+   * @ignore
+   */
+  readonly [crossesProcesses] = true;
+
+  /**
+   * The block's name, which a child attaches by.
+   *
+   * @ignore
+   */
+  [toWire](_ctx: WireContext): WireForm {
+    return {
+      kind: "ShareableList",
+      module: import.meta.url,
+      state: this.shm.name,
+    };
+  }
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+registerKind(
+  "ShareableList",
+  (name) => new ShareableList(null, { name: name as string }),
+);
+registerKind(
+  "SharedMemory",
+  (name) => new SharedMemory({ name: name as string }),
+);

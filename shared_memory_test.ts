@@ -1,0 +1,239 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+import assert from "node:assert/strict";
+import { ShareableList, SharedMemory } from "./shared_memory.ts";
+import { BACKENDS, ProgramRun, startChild } from "./_test_util.ts";
+
+const TARGETS = new URL("./testdata/shared_memory_targets.ts", import.meta.url);
+const PROGRAM = new URL(
+  "./testdata/shared_memory_program.ts",
+  import.meta.url,
+);
+
+function devShm(): string[] {
+  try {
+    return [...Deno.readDirSync("/dev/shm")].map((entry) => entry.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("SharedMemory: a block made here is attached by name and shares its bytes", () => {
+  const made = new SharedMemory({ create: true, size: 100 });
+  const attached = new SharedMemory({ name: made.name });
+  try {
+    assert.equal(attached.name, made.name);
+    assert.equal(attached.size, 100);
+    assert.equal(made.buf.length, 100);
+    made.buf[99] = 9;
+    assert.equal(attached.buf[99], 9);
+    const a = new Int32Array(made.buf.buffer, 0, 1);
+    const b = new Int32Array(attached.buf.buffer, 0, 1);
+    Atomics.add(a, 0, 5);
+    assert.equal(Atomics.compareExchange(b, 0, 5, 6), 5);
+    assert.equal(Atomics.load(a, 0), 6);
+  } finally {
+    attached.close();
+    made.close();
+    made.unlink();
+  }
+});
+
+Deno.test("SharedMemory: close empties the views and keeps the maker's name until unlink", () => {
+  const made = new SharedMemory({ create: true, size: 8 });
+  const view = made.buf;
+  made.close();
+  made.close();
+  assert.equal(view.length, 0);
+  assert.throws(() => made.buf, /was closed/);
+  const again = new SharedMemory({ name: made.name });
+  assert.equal(again.size, 8);
+  assert.throws(() => again.unlink(), TypeError);
+  again.close();
+  made.unlink();
+  assert.throws(
+    () => new SharedMemory({ name: made.name }),
+    (error: Error) =>
+      error instanceof Deno.errors.NotFound &&
+      /unlinked it or ended/.test(error.message),
+  );
+});
+
+Deno.test("SharedMemory: bad options are refused with what to do", () => {
+  for (const size of [0, -1, 1.5, NaN, undefined]) {
+    assert.throws(
+      () => new SharedMemory({ create: true, size }),
+      RangeError,
+      `size ${size}`,
+    );
+  }
+  assert.throws(
+    () => new SharedMemory({ create: true, size: 8, name: "mine" }),
+    /Cannot choose the name of a new SharedMemory/,
+  );
+  assert.throws(() => new SharedMemory({}), /without its name/);
+  assert.throws(
+    () => new SharedMemory({ name: "psm_nothing" }),
+    /not a name this library gives/,
+  );
+  assert.throws(
+    () => new SharedMemory({ name: `psm_${Deno.pid}_99999_0123456789abcdef` }),
+    Deno.errors.NotFound,
+  );
+});
+
+Deno.test("SharedMemory: a descriptor number reused for another file is not taken for the block", () => {
+  const made = new SharedMemory({ create: true, size: 8 });
+  const name = made.name;
+  made.unlink();
+  made.close();
+  // Whatever the descriptor names now, it is not that block.
+  const path = Deno.makeTempFileSync();
+  using _file = Deno.openSync(path, { read: true, write: true });
+  try {
+    assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`SharedMemory: passed to ${backend} children, who add to it atomically`, async () => {
+    using shm = new SharedMemory({ create: true, size: 8 });
+    const children = [0, 1].map(() =>
+      startChild(TARGETS, backend, "addMany", [shm, 20_000])
+    );
+    try {
+      for (const child of children) await child.join();
+      for (const child of children) assert.equal(child.exitCode, 0);
+      assert.equal(
+        Atomics.load(new Int32Array(shm.buf.buffer, 0, 1), 0),
+        40_000,
+      );
+    } finally {
+      for (const child of children) {
+        if (child.exitCode === null) child.kill();
+        await child.join();
+      }
+      shm.unlink();
+    }
+  });
+}
+
+Deno.test("SharedMemory: an unrelated deno run attaches by name and sees the writes, both ways", async () => {
+  using shm = new SharedMemory({ create: true, size: 16 });
+  shm.buf[1] = 21;
+  const code = `
+    import { SharedMemory } from ${
+    JSON.stringify(import.meta.resolve("./shared_memory.ts"))
+  };
+    const shm = new SharedMemory({ name: Deno.args[0] });
+    shm.buf[2] = shm.buf[1] * 2;
+    console.log(shm.size);
+    shm.close();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      `data:text/javascript,${encodeURIComponent(code)}`,
+      shm.name,
+    ],
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.success, true);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "16");
+  assert.equal(shm.buf[2], 42);
+  shm.unlink();
+});
+
+Deno.test("SharedMemory: without --allow-ffi the error names the flag", async () => {
+  const code = `
+    import { SharedMemory } from ${
+    JSON.stringify(import.meta.resolve("./shared_memory.ts"))
+  };
+    try {
+      new SharedMemory({ create: true, size: 8 });
+    } catch (error) {
+      console.log(error.message);
+    }
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `data:text/javascript,${encodeURIComponent(code)}`,
+    ],
+    stderr: "inherit",
+  }).output();
+  assert.match(
+    new TextDecoder().decode(out.stdout),
+    /^SharedMemory is not available: .*run it with --allow-ffi/,
+  );
+});
+
+for (
+  const ending of ["return", "throw", "SIGTERM", "SIGINT", "SIGKILL"] as const
+) {
+  Deno.test(`SharedMemory: nothing is left after its maker ends (${ending})`, async () => {
+    const before = devShm();
+    await using program = new ProgramRun(PROGRAM, [
+      ending === "return" || ending === "throw" ? ending : "wait",
+    ]);
+    const name = await program.line() ?? "";
+    assert.ok(name?.startsWith("psm_"), `printed ${name}`);
+    const shm = new SharedMemory({ name });
+    try {
+      assert.equal(shm.buf[0], 1);
+      Atomics.store(new Int32Array(shm.buf.buffer, 0, 2), 1, 1);
+      assert.equal(await program.line(), "seen");
+      if (ending.startsWith("SIG")) program.kill(ending as Deno.Signal);
+      const status = await program.status(10_000);
+      assert.ok(status, "the program ended");
+      assert.equal(status.success, ending === "return");
+      // The bytes stay while attached; the name is gone.
+      assert.equal(shm.buf[0], 1);
+      assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+      assert.deepEqual(devShm(), before);
+    } finally {
+      shm.close();
+    }
+  });
+}
+
+Deno.test("ShareableList: every kind round-trips, in place and in another process", async () => {
+  using list = new ShareableList([
+    3.25,
+    -(2n ** 62n),
+    false,
+    "héllo",
+    new Uint8Array([0, 255]),
+    null,
+  ]);
+  assert.equal(list.length, 6);
+  assert.deepEqual([...list], [
+    3.25,
+    -(2n ** 62n),
+    false,
+    "héllo",
+    new Uint8Array([0, 255]),
+    null,
+  ]);
+  list.set(-1, 1);
+  list.set(2, true);
+  assert.equal(list.get(5), 1);
+  assert.equal(list.get(2), true);
+  assert.throws(() => list.get(6), RangeError);
+  assert.throws(() => list.set(0, {} as never), TypeError);
+  assert.throws(() => list.set(3, "much longer than it was"), RangeError);
+  assert.equal(list.get(3), "héllo", "a refused write changes nothing");
+  const child = startChild(TARGETS, "subprocess", "appendToList", [list]);
+  try {
+    assert.equal(await child.join(), 0);
+    assert.equal(list.get(0), 4.25);
+    assert.equal(list.get(3), "hi");
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await child.join();
+    list.shm.unlink();
+  }
+});

@@ -1,0 +1,87 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Subprocess children on primitives in shared memory (where FFI is
+// granted), and the proxy where a child may not use FFI.
+import assert from "node:assert/strict";
+import { SharedArray, Value } from "./shared.ts";
+import { startChild, SUBPROCESS_PRIMITIVES } from "./_test_util.ts";
+
+const TARGETS = new URL("./testdata/shm_targets.ts", import.meta.url);
+const inFfiRun = { ignore: SUBPROCESS_PRIMITIVES !== "ffi" };
+
+Deno.test({
+  name: "shared memory: a subprocess child works on the parent's memory itself",
+  ...inFfiRun,
+  fn: async () => {
+    const arr = new SharedArray("i32", 4);
+    const child = startChild(TARGETS, "subprocess", "reportMemory", [arr]);
+    assert.equal(await child.join(), 0);
+    assert.equal(arr.get(0), 1);
+  },
+});
+
+Deno.test("shared memory: a child whose permissions leave FFI out gets proxies, and counts stay exact", async () => {
+  const counter = new Value("i32", 0);
+  const children = [0, 1].map(() =>
+    startChild(TARGETS, "subprocess", "increment", [counter, 300], {
+      permissions: "none",
+    })
+  );
+  try {
+    for (const child of children) assert.equal(await child.join(), 0);
+    assert.equal(counter.value, 600);
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null) child.kill();
+      await child.join();
+    }
+  }
+});
+
+Deno.test({
+  name:
+    "shared memory: a subprocess child passes what it was given on to its own subprocess child",
+  ...inFfiRun,
+  fn: async () => {
+    const counter = new Value("i32", 0);
+    const children = [0, 1].map(() =>
+      startChild(TARGETS, "subprocess", "incrementWithGrandchild", [
+        counter,
+        5_000,
+      ])
+    );
+    try {
+      for (const child of children) assert.equal(await child.join(), 0);
+      assert.equal(counter.value, 20_000);
+    } finally {
+      for (const child of children) {
+        if (child.exitCode === null) child.kill();
+        await child.join();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "shared memory: MP_SHARED_MEMORY=proxy keeps a program's primitives behind the proxy",
+  ...inFfiRun,
+  fn: async () => {
+    const code = `
+      import { SharedArray } from ${
+      JSON.stringify(import.meta.resolve("./shared.ts"))
+    };
+      import { inSegment } from ${
+      JSON.stringify(import.meta.resolve("./_shm/memory.ts"))
+    };
+      console.log(inSegment(new SharedArray("i32", 1).array.buffer));
+    `;
+    const run = (env: Record<string, string>) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `data:text/javascript,${encodeURIComponent(code)}`],
+        env,
+        stderr: "inherit",
+      }).output().then((out) => new TextDecoder().decode(out.stdout).trim());
+    assert.equal(await run({ MP_SHARED_MEMORY: "proxy" }), "false");
+    assert.equal(await run({}), "true");
+  },
+});

@@ -1,0 +1,15 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Makes a SharedMemory, prints its name, waits until the test wrote into
+// it, then ends the way Deno.args[0] says: "return", "throw", or "wait"
+// (for a signal).
+import { SharedMemory } from "../shared_memory.ts";
+
+const shm = new SharedMemory({ create: true, size: 64 });
+shm.buf[0] = 1;
+console.log(shm.name);
+while (Atomics.load(new Int32Array(shm.buf.buffer, 0, 2), 1) === 0) {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+}
+console.log("seen");
+if (Deno.args[0] === "throw") throw new Error("the program failed");
+if (Deno.args[0] === "wait") setInterval(() => {}, 1000);
