@@ -26,14 +26,16 @@ for (const backend of BACKENDS) {
     const lock = new mp.Lock();
     const event = new mp.Event();
     const res = new mp.Value("b", 0);
+    const looked = new mp.Event(); // see testLockLocked2processes
     const p = new mp.Process({
       target: testLockLocked2processes,
-      args: [lock, event, res],
+      args: [lock, event, res, looked],
     });
     p.start();
     await event.wait();
     assert.ok(lock.locked());
     assert.ok(res.value);
+    looked.set();
     await p.join();
   });
 
@@ -56,15 +58,17 @@ for (const backend of BACKENDS) {
     const rlock = new mp.RLock();
     const event = new mp.Event();
     const res = new mp.Value("b", 0);
+    const looked = new mp.Event(); // see testLockLocked2processes
     // target is the same as for the test_lock_locked_2processes test.
     const p = new mp.Process({
       target: testLockLocked2processes,
-      args: [rlock, event, res],
+      args: [rlock, event, res, looked],
     });
     p.start();
     await event.wait();
     assert.ok(rlock.locked());
     assert.ok(res.value);
+    looked.set();
     await p.join();
   });
 
