@@ -238,18 +238,30 @@ export async function decode(value: unknown): Promise<unknown> {
   return decodeSync(value);
 }
 
+/** Whether `value` (as {@linkcode encode} made it) holds a wire form. */
+export function holdsWireForms(value: unknown): boolean {
+  const modules = new Set<string>();
+  collectModules(value, modules, new Set(), true);
+  return modules.size > 0;
+}
+
+/**
+ * Adds to `modules` the module of each wire form in `value` whose kind is
+ * not registered yet (of every wire form, with `all`).
+ */
 function collectModules(
   value: unknown,
   modules: Set<string>,
   seen: Set<object>,
+  all = false,
 ): void {
   if (typeof value !== "object" || value === null || seen.has(value)) return;
   seen.add(value);
   if (isRecord(value)) {
-    if (!revivers.has(value[MARK])) modules.add(value.module);
+    if (all || !revivers.has(value[MARK])) modules.add(value.module);
     return;
   }
-  forEachChild(value, (child) => collectModules(child, modules, seen));
+  forEachChild(value, (child) => collectModules(child, modules, seen, all));
 }
 
 /**

@@ -33,7 +33,11 @@
  * next record off the ring (and, for a mark, the message off its port with
  * `receiveMessageOnPort`), and when there is none it blocks for at most
  * 0.1 ms, then waits on the counter (`Atomics.waitAsync`, or
- * `Atomics.wait` in {@linkcode Connection.recvSync}). Unread messages stay
+ * `Atomics.wait` in {@linkcode Connection.recvSync}). A byte message
+ * (`sendBytes`) up to 16 KiB is written into the ring under its own tag; a
+ * longer one is posted as an `ArrayBuffer` (the port copies a typed array
+ * element by element) with a mark of its own, so both ways a receiver tells
+ * a byte message from a value. Unread messages stay
  * in the ring and the port, so an end passed to another process carries
  * them along, and an open connection does not keep its process alive. End
  * of file is "the peer is closed and its ring is empty", so no message in
@@ -41,13 +45,17 @@
  *
  * @module
  */
+import v8 from "node:v8";
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
 import { atChildExit } from "./_backend/exit_hooks.ts";
 import {
+  encodeBytes,
   type Encoded,
   encodeItem,
   mark,
+  markBytes,
   MARKED,
+  MARKED_BYTES,
   MAX_CAPACITY,
   type RingState,
   SharedRing,
@@ -66,6 +74,7 @@ import {
   decode,
   decodeSync,
   encode,
+  holdsWireForms,
   ownerEnded,
   registerKind,
   toWire,
@@ -91,6 +100,10 @@ const CELLS = 8;
 const LIVENESS_CHECK_MS = 250;
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
+/** A byte message up to this length goes through the ring; a longer one is posted. */
+const INLINE_BYTES = 16 * 1024;
+/** How every structured-clone serialization (`node:v8`'s) begins. */
+const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
 const RING_BYTES = 4096;
 
@@ -124,8 +137,13 @@ let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
 type Taken = Received | "none";
-/** A message, or the end of the pipe. */
-type Received = { message: unknown; posted: boolean } | "eof";
+/**
+ * A message, or the end of the pipe. A message is a value from the ring, a
+ * value posted on the port (still in its wire form), or a byte message.
+ */
+type Received =
+  | { message: unknown; form: "value" | "posted" | "bytes" }
+  | "eof";
 /** Where a receive's attempt puts what it took. */
 type Got = { taken?: Received };
 
@@ -342,8 +360,13 @@ export class Connection<T = unknown> {
       );
     }
     this.#checkPeerOpen();
-    const copy = view.slice(offset, offset + count);
-    this.#post(port, copy, [copy.buffer]);
+    if (count <= INLINE_BYTES) {
+      this.#push(encodeBytes(view.subarray(offset, offset + count)));
+      return;
+    }
+    // Posted as a buffer: the port copies a typed array element by element.
+    const copy = view.slice(offset, offset + count).buffer;
+    this.#post(port, copy, [copy], markBytes());
   }
 
   #checkPeerOpen(): void {
@@ -355,7 +378,12 @@ export class Connection<T = unknown> {
   }
 
   /** Posts a message on the port and puts its place in the ring. */
-  #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
+  #post(
+    port: MessagePort,
+    message: unknown,
+    transfer: Transferable[],
+    place: Encoded = mark(),
+  ): void {
     try {
       port.postMessage(message, transfer);
     } catch (error) {
@@ -370,7 +398,7 @@ export class Connection<T = unknown> {
       throw error;
     }
     // The message is in the peer's port before its mark is in the ring.
-    this.#push(mark());
+    this.#push(place);
   }
 
   #push(record: Encoded): void {
@@ -385,7 +413,9 @@ export class Connection<T = unknown> {
 
   /**
    * Receives the next message, waiting for one without blocking the event
-   * loop.
+   * loop. A message sent with {@linkcode Connection.sendBytes} arrives as
+   * a `Uint8Array`, or as the value its bytes serialize when they are what
+   * {@linkcode Connection.recvBytes} gave for a message sent with `send()`.
    *
    * @returns The message.
    * @throws {EOFError} When the other end is closed (or its process ended)
@@ -408,22 +438,34 @@ export class Connection<T = unknown> {
    * ```
    */
   async recv(): Promise<T> {
+    const { message, form } = await this.#receive("recv");
+    switch (form) {
+      case "value":
+        return message as T;
+      case "posted":
+        return await decode(message) as T;
+      case "bytes":
+        return fromBytes(message as Uint8Array) as T;
+    }
+  }
+
+  /** Waits for the next message, or throws at EOF. */
+  async #receive(
+    method: string,
+  ): Promise<Exclude<Received, "eof">> {
     const got: Got = {};
     const waiting = waitUntil(
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
-      this.#receiver("recv", got),
+      this.#receiver(method, got),
       NO_SLEEPERS,
       this.#sleep,
     );
     if (waiting !== SUCCEEDED) await waiting;
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
-    const { message, posted } = taken;
-    return (posted && typeof message === "object" && message !== null
-      ? await decode(message)
-      : message) as T;
+    return taken;
   }
 
   /**
@@ -459,19 +501,32 @@ export class Connection<T = unknown> {
     );
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
-    return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
+    const { message, form } = taken;
+    switch (form) {
+      case "value":
+        return message as T;
+      case "posted":
+        return decodeSync(message) as T;
+      case "bytes":
+        return fromBytes(message as Uint8Array) as T;
+    }
   }
 
   /**
-   * Receives the next message, which must be bytes (Python's `recv_bytes`).
+   * Receives the next message as bytes (Python's `recv_bytes`). A message
+   * sent with {@linkcode Connection.sendBytes} gives its bytes; one sent
+   * with {@linkcode Connection.send} gives its structured-clone
+   * serialization (what `serialize` of `node:v8` makes, which its
+   * `deserialize` reads back, as Python gives the pickle). Sent on with
+   * `sendBytes()`, such bytes arrive at a `recv()` as the message itself.
    *
    * @param maxLength The largest message accepted; a longer one is
    * discarded and raises.
    * @returns The bytes.
    * @throws {RangeError} When the message is longer than `maxLength`.
-   * @throws {TypeError} When the message is not bytes (it was sent with
-   * {@linkcode Connection.send}; receive it with `recv()`). The message is
-   * consumed either way.
+   * @throws {TypeError} When the message holds a primitive of this library
+   * (a `Connection`, a `Lock`...), which has no bytes: receive it with
+   * `recv()`. The message is consumed either way.
    * @throws {EOFError} As {@linkcode Connection.recv}.
    *
    * @example Bytes in, bytes out
@@ -485,6 +540,22 @@ export class Connection<T = unknown> {
    * a.close();
    * b.close();
    * ```
+   *
+   * @example The bytes of a sent message
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import { deserialize } from "node:v8";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.send({ n: 1 });
+   * const bytes = await b.recvBytes();
+   * assert.deepEqual(deserialize(bytes), { n: 1 });
+   * b.sendBytes(bytes); // forwarded: it arrives as the message
+   * assert.deepEqual(await a.recv(), { n: 1 });
+   * a.close();
+   * b.close();
+   * ```
    */
   async recvBytes(maxLength?: number): Promise<Uint8Array> {
     if (maxLength !== undefined && (!(maxLength >= 0))) {
@@ -492,12 +563,7 @@ export class Connection<T = unknown> {
         `The maxLength of recvBytes() must be a number from 0 up, got ${maxLength}`,
       );
     }
-    const message: unknown = await this.recv();
-    if (!(message instanceof Uint8Array)) {
-      throw new TypeError(
-        "The message is not bytes (it was sent with send()) and is dropped: receive such messages with recv(), or send bytes with sendBytes()",
-      );
-    }
+    const message = toBytes(await this.#receive("recvBytes"));
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
         `The message of ${message.length} bytes is longer than maxLength ${maxLength} and is dropped: pass a larger maxLength, or send shorter messages`,
@@ -701,13 +767,24 @@ export class Connection<T = unknown> {
     const closed = this.#peerClosed();
     const got = this.#in.tryGet();
     if (got) {
-      if (got.value !== MARKED) return { message: got.value, posted: false };
-      return { message: this.#fromPort(), posted: true };
+      if (got.bytes) return { message: got.value, form: "bytes" };
+      if (got.value === MARKED) {
+        return { message: this.#fromPort(), form: "posted" };
+      }
+      if (got.value === MARKED_BYTES) {
+        const buffer = this.#fromPort() as ArrayBuffer;
+        return { message: new Uint8Array(buffer), form: "bytes" };
+      }
+      return { message: got.value, form: "value" };
     }
     if (!closed) return "none";
-    // A peer that ended between posting and marking left one unmarked.
+    // A peer that ended between posting and marking left one unmarked: a
+    // byte message is posted as a bare ArrayBuffer, and a value never is.
     const last = receiveMessageOnPort(this.#port!);
-    return last ? { message: last.message, posted: true } : "eof";
+    if (!last) return "eof";
+    return last.message instanceof ArrayBuffer
+      ? { message: new Uint8Array(last.message), form: "bytes" }
+      : { message: last.message, form: "posted" };
   }
 
   /** The posted message a mark stands for; posted before it was marked. */
@@ -781,6 +858,40 @@ export class Connection<T = unknown> {
 }
 
 registerKind(KIND, (state) => makeConnection(state as ConnectionState));
+
+/**
+ * What `recv()` gives for a byte message: the value, when the bytes are a
+ * structured-clone serialization (what `recvBytes()` gives for a message
+ * sent with `send()`), else the bytes.
+ */
+function fromBytes(bytes: Uint8Array): unknown {
+  if (
+    bytes.length > 2 && bytes[0] === SERIALIZED_HEADER[0] &&
+    bytes[1] === SERIALIZED_HEADER[1]
+  ) {
+    try {
+      return v8.deserialize(bytes);
+    } catch {
+      // Bytes that only begin like a serialization: they stay bytes.
+    }
+  }
+  return bytes;
+}
+
+/**
+ * What `recvBytes()` gives for a message: a byte message's bytes, or the
+ * structured-clone serialization of a message sent with `send()`.
+ */
+function toBytes(received: Exclude<Received, "eof">): Uint8Array {
+  const { message, form } = received;
+  if (form === "bytes") return message as Uint8Array;
+  if (form === "posted" && holdsWireForms(message)) {
+    throw new TypeError(
+      "The message holds a primitive of this library (a Connection, a Lock...), which has no bytes, and is dropped: receive such messages with recv()",
+    );
+  }
+  return v8.serialize(form === "posted" ? decodeSync(message) : message);
+}
 
 /**
  * Returns `port` moved through a carrier channel. Deno (2.9) links the two
