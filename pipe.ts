@@ -26,18 +26,21 @@
  * `SharedArrayBuffer` (the one `Queue` uses), and the pipe has a
  * `MessageChannel` and a block of shared counters. A number, boolean, null,
  * undefined or string up to 16 Ki characters is written into the ring as
- * bytes; any other message is posted on the port (structured clone, and
+ * bytes; any other message (but bytes: see below) is posted on the port (structured clone, and
  * transfer of the ports of `Connection`s inside it) and a mark takes its
  * place in the ring, which keeps the order. The sender then bumps a counter
  * and notifies. The receiver never listens for message events: it takes the
  * next record off the ring (and, for a mark, the message off its port with
  * `receiveMessageOnPort`), and when there is none it blocks for at most
  * 0.1 ms, then waits on the counter (`Atomics.waitAsync`, or
- * `Atomics.wait` in {@linkcode Connection.recvSync}). A byte message
- * (`sendBytes`) up to 16 KiB is written into the ring under its own tag; a
- * longer one is posted as an `ArrayBuffer` (the port copies a typed array
- * element by element) with a mark of its own, so both ways a receiver tells
- * a byte message from a value. Unread messages stay
+ * `Atomics.wait` in {@linkcode Connection.recvSync}). Bytes go through the
+ * ring too, whatever their size: a byte message (`sendBytes`) under a tag of
+ * its own, so that a receiver tells it from a value, and a message that is
+ * an `ArrayBuffer` or a typed array as its bytes. A copy into shared memory
+ * the ring keeps costs far less than the port's clone into fresh memory
+ * (which revives a typed array element by element); so a large message is
+ * posted only when it is an object, with each typed array in it sent as its
+ * buffer and rebuilt, or when it transfers buffers. Unread messages stay
  * in the ring and the port, so an end passed to another process carries
  * them along, and an open connection does not keep its process alive. End
  * of file is "the peer is closed and its ring is empty", so no message in
@@ -53,9 +56,7 @@ import {
   type Encoded,
   encodeItem,
   mark,
-  markBytes,
   MARKED,
-  MARKED_BYTES,
   MAX_CAPACITY,
   type RingState,
   SharedRing,
@@ -71,6 +72,7 @@ import {
   waitUntilSync,
 } from "./_shm/futex.ts";
 import {
+  checkTransfer,
   decode,
   decodeSync,
   encode,
@@ -100,8 +102,11 @@ const CELLS = 8;
 const LIVENESS_CHECK_MS = 250;
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
-/** A byte message up to this length goes through the ring; a longer one is posted. */
-const INLINE_BYTES = 16 * 1024;
+/**
+ * The largest message by default: what the ring holds (a larger one is a
+ * `RangeError` at the sender, and the pipe goes on).
+ */
+const MAX_MESSAGE = MAX_CAPACITY - 6;
 /** How every structured-clone serialization (`node:v8`'s) begins. */
 const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
@@ -131,6 +136,19 @@ interface ConnectionState {
   end: number;
   readable: boolean;
   writable: boolean;
+  /** The largest message this end sends, in bytes. */
+  maxMessageBytes: number;
+}
+
+/** Options of {@linkcode Connection.send}. */
+export interface SendOptions {
+  /**
+   * `ArrayBuffer`s inside the message to move rather than copy, as with
+   * `postMessage`: on the worker backend the receiver gets the memory
+   * itself and each buffer is detached here. Where the message is copied
+   * anyway (to a subprocess child), the buffers are accepted and copied.
+   */
+  transfer?: ArrayBuffer[];
 }
 
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
@@ -198,6 +216,7 @@ export class Connection<T = unknown> {
   #out: SharedRing;
   #in: SharedRing;
   #rings: [RingState, RingState];
+  #maxMessageBytes: number;
   #moved = false;
   /**
    * How a receive waits: a peer usually answers within microseconds, so it
@@ -218,6 +237,7 @@ export class Connection<T = unknown> {
     this.#readable = state.readable;
     this.#writable = state.writable;
     this.#rings = state.rings;
+    this.#maxMessageBytes = state.maxMessageBytes;
     this.#out = new SharedRing(state.rings[state.end]);
     this.#in = new SharedRing(state.rings[1 - state.end]);
     Atomics.store(this.#cells, this.#end + OWNER, identity().pid);
@@ -286,10 +306,14 @@ export class Connection<T = unknown> {
    * working handle. Messages arrive in the order they were sent.
    *
    * @param value The message.
+   * @param options `transfer`: `ArrayBuffer`s to move rather than copy (on
+   * Workers the receiver gets the memory and they are detached here).
    * @throws {ProcessError} When this end is closed, is the reader of a
    * one-way pipe, or the other end is closed.
    * @throws {TypeError} When the value cannot be cloned (a function, for
-   * example).
+   * example), or `transfer` holds something other than `ArrayBuffer`s.
+   * @throws {RangeError} When the buffers in the message take more than the
+   * pipe's `maxMessageBytes`; nothing is sent.
    *
    * @example Any structured-cloneable value
    * ```ts
@@ -303,16 +327,52 @@ export class Connection<T = unknown> {
    * reader.close();
    * writer.close();
    * ```
+   *
+   * @example Move a buffer instead of copying it
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * const samples = new Float64Array([0.5, 1.5]);
+   * a.send(samples, { transfer: [samples.buffer] });
+   * assert.equal(samples.length, 0); // detached: the memory moved
+   * assert.deepEqual(await b.recv(), new Float64Array([0.5, 1.5]));
+   * a.close();
+   * b.close();
+   * ```
    */
-  send(value: T): void {
+  send(value: T, options?: SendOptions): void {
     const port = this.#checkWritable("send");
+    const transfer = checkTransfer(options?.transfer);
     this.#checkPeerOpen();
-    if (inline(value)) {
-      this.#push(encodeItem(value));
-      return;
+    if (transfer.length === 0) {
+      if (inline(value)) {
+        this.#push(encodeItem(value));
+        return;
+      }
+      const bytes = bufferBytes(value);
+      if (bytes !== undefined) {
+        // Copied into the ring: the port would copy it (a typed array
+        // element by element) into fresh memory, twice.
+        this.#checkSize(bytes);
+        this.#push(encodeItem(value));
+        return;
+      }
     }
     const ctx = wireContext("worker");
-    this.#post(port, encode(value, ctx), ctx.transfer);
+    ctx.liftViews = true;
+    const message = encode(value, ctx);
+    this.#checkSize(ctx.bytes ?? 0);
+    this.#post(port, message, [...ctx.transfer, ...transfer]);
+  }
+
+  #checkSize(bytes: number): void {
+    if (bytes > this.#maxMessageBytes) {
+      throw new RangeError(
+        `Cannot send a message of ${bytes} bytes: this pipe takes messages up to ${this.#maxMessageBytes} bytes (its maxMessageBytes); send it in parts, or make the pipe with a larger maxMessageBytes`,
+      );
+    }
   }
 
   /**
@@ -321,7 +381,9 @@ export class Connection<T = unknown> {
    * @param bytes The bytes; they are copied.
    * @param offset Where in `bytes` to start (default 0).
    * @param size How many bytes to send (default: to the end).
-   * @throws {RangeError} When `offset` or `size` fall outside `bytes`.
+   * @throws {RangeError} When `offset` or `size` fall outside `bytes`, or
+   * the message is longer than the pipe's `maxMessageBytes` (nothing is
+   * sent).
    * @throws {ProcessError} As {@linkcode Connection.send}.
    *
    * @example A slice of a buffer
@@ -342,7 +404,7 @@ export class Connection<T = unknown> {
     size?: number,
   ): void {
     offset ??= 0;
-    const port = this.#checkWritable("sendBytes");
+    this.#checkWritable("sendBytes");
     const view = bytes instanceof ArrayBuffer
       ? new Uint8Array(bytes)
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -360,13 +422,8 @@ export class Connection<T = unknown> {
       );
     }
     this.#checkPeerOpen();
-    if (count <= INLINE_BYTES) {
-      this.#push(encodeBytes(view.subarray(offset, offset + count)));
-      return;
-    }
-    // Posted as a buffer: the port copies a typed array element by element.
-    const copy = view.slice(offset, offset + count).buffer;
-    this.#post(port, copy, [copy], markBytes());
+    this.#checkSize(count);
+    this.#push(encodeBytes(view.subarray(offset, offset + count)));
   }
 
   #checkPeerOpen(): void {
@@ -377,13 +434,8 @@ export class Connection<T = unknown> {
     }
   }
 
-  /** Posts a message on the port and puts its place in the ring. */
-  #post(
-    port: MessagePort,
-    message: unknown,
-    transfer: Transferable[],
-    place: Encoded = mark(),
-  ): void {
+  /** Posts a message on the port and puts its mark in the ring. */
+  #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
     try {
       port.postMessage(message, transfer);
     } catch (error) {
@@ -398,7 +450,7 @@ export class Connection<T = unknown> {
       throw error;
     }
     // The message is in the peer's port before its mark is in the ring.
-    this.#push(place);
+    this.#push(mark());
   }
 
   #push(record: Encoded): void {
@@ -771,20 +823,12 @@ export class Connection<T = unknown> {
       if (got.value === MARKED) {
         return { message: this.#fromPort(), form: "posted" };
       }
-      if (got.value === MARKED_BYTES) {
-        const buffer = this.#fromPort() as ArrayBuffer;
-        return { message: new Uint8Array(buffer), form: "bytes" };
-      }
       return { message: got.value, form: "value" };
     }
     if (!closed) return "none";
-    // A peer that ended between posting and marking left one unmarked: a
-    // byte message is posted as a bare ArrayBuffer, and a value never is.
+    // A peer that ended between posting and marking left one unmarked.
     const last = receiveMessageOnPort(this.#port!);
-    if (!last) return "eof";
-    return last.message instanceof ArrayBuffer
-      ? { message: new Uint8Array(last.message), form: "bytes" }
-      : { message: last.message, form: "posted" };
+    return last ? { message: last.message, form: "posted" } : "eof";
   }
 
   /** The posted message a mark stands for; posted before it was marked. */
@@ -840,6 +884,7 @@ export class Connection<T = unknown> {
       end: this.#end / 4,
       readable: this.#readable,
       writable: this.#writable,
+      maxMessageBytes: this.#maxMessageBytes,
     };
     return { kind: KIND, module: import.meta.url, state };
   }
@@ -858,6 +903,18 @@ export class Connection<T = unknown> {
 }
 
 registerKind(KIND, (state) => makeConnection(state as ConnectionState));
+
+/**
+ * The bytes of a value that is an `ArrayBuffer` or a typed array over one
+ * (a message the ring takes as its bytes), else `undefined`.
+ */
+function bufferBytes(value: unknown): number | undefined {
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) {
+    return value.byteLength;
+  }
+  return undefined;
+}
 
 /**
  * What `recv()` gives for a byte message: the value, when the bytes are a
@@ -916,6 +973,13 @@ export interface PipeOptions {
    * only receives and the second only sends.
    */
   duplex?: boolean;
+  /**
+   * The largest message, in bytes, either end sends (of a message sent
+   * with `send()`, the bytes of its buffers); a larger one is a
+   * `RangeError` at the sender, and the pipe goes on. Default and most:
+   * 1 GiB less 6 bytes, what the pipe's shared buffer holds.
+   */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -947,6 +1011,17 @@ export function Pipe<T = unknown>(
   const duplex = typeof options === "boolean"
     ? options
     : options?.duplex ?? true;
+  const maxMessageBytes = typeof options === "object"
+    ? options.maxMessageBytes ?? MAX_MESSAGE
+    : MAX_MESSAGE;
+  if (
+    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
+    maxMessageBytes > MAX_MESSAGE
+  ) {
+    throw new RangeError(
+      `The maxMessageBytes of a Pipe must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
+    );
+  }
   const { port1, port2: entangled } = new MessageChannel();
   const port2 = detachFromPeer(entangled);
   const control = new SharedArrayBuffer(CELLS * 4);
@@ -961,6 +1036,7 @@ export function Pipe<T = unknown>(
     end: 0,
     readable: true,
     writable: duplex,
+    maxMessageBytes,
   });
   const b = makeConnection({
     port: port2,
@@ -969,6 +1045,7 @@ export function Pipe<T = unknown>(
     end: 1,
     readable: duplex,
     writable: true,
+    maxMessageBytes,
   });
   return [a as Connection<T>, b as Connection<T>];
 }

@@ -85,8 +85,7 @@ const STRING = 6; // u32 length + UTF-8
 const SERIALIZED = 7; // u32 length + node:v8 serialization
 const MARKER = 8; // no payload: read as MARKED
 const BYTES = 9; // u32 length + the bytes of a byte message (sendBytes)
-const BYTES_MARKER = 10; // no payload: read as MARKED_BYTES
-const VIEW = 11; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
+const VIEW = 10; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
 
 /**
  * The classes a {@linkcode VIEW} item revives, by the kind byte it carries:
@@ -112,11 +111,6 @@ const VIEW_KINDS = [
 /** What a get of {@linkcode MARK} returns. */
 export const MARKED: unique symbol = Symbol("multiprocessing.ring.marked");
 
-/** What a get of {@linkcode markBytes} returns. */
-export const MARKED_BYTES: unique symbol = Symbol(
-  "multiprocessing.ring.markedBytes",
-);
-
 /**
  * A record that stands for a message kept elsewhere (a `Connection` posts
  * such messages on its port and puts this in its ring, to keep the order).
@@ -128,11 +122,6 @@ export function mark(): Encoded {
 /** The bytes a record takes in the ring. */
 export function sizeOf(item: Encoded): number {
   return item.bytes.length + (item.body?.length ?? 0);
-}
-
-/** A record that stands for a byte message kept elsewhere (see mark()). */
-export function markBytes(): Encoded {
-  return fixed(BYTES_MARKER);
 }
 
 /**
@@ -405,8 +394,6 @@ export class SharedRing {
           ? null
           : tag === MARKER
           ? MARKED
-          : tag === BYTES_MARKER
-          ? MARKED_BYTES
           : tag === TRUE
           ? true
           : tag === FALSE
@@ -495,8 +482,12 @@ export class SharedRing {
     capacity: number,
   ): [number, number] | undefined {
     if (needed > MAX_CAPACITY) return undefined;
+    // Doubled up to 1 MiB, past that what it needs (in 64 KiB steps): the
+    // memory stays with the ring, and a 100 MiB message should not keep
+    // 128 MiB.
     let grown = capacity * 2;
-    while (grown < needed) grown *= 2;
+    while (grown < needed && grown < 1024 * 1024) grown *= 2;
+    if (grown < needed) grown = Math.ceil(needed / 65536) * 65536;
     grown = Math.min(grown, MAX_CAPACITY);
     if (this.#data.byteLength < grown) this.#data.grow(grown);
     let newHead = head;

@@ -7,9 +7,7 @@ import {
   encodeBytes,
   encodeItem,
   mark,
-  markBytes,
   MARKED,
-  MARKED_BYTES,
   MAX_CAPACITY,
   SharedRing,
   sizeOf,
@@ -299,6 +297,4 @@ Deno.test("SharedRing: a buffer or typed array item is its bytes; a byte message
   for (const item of items) assert.deepEqual(get(ring), item);
   assert.equal(ring.tryPut(encodeBytes(new Uint8Array([5])), 0, false), true);
   assert.deepEqual(ring.tryGet(), { value: new Uint8Array([5]), bytes: true });
-  assert.equal(ring.tryPut(markBytes(), 0, false), true);
-  assert.deepEqual(ring.tryGet(), { value: MARKED_BYTES });
 });
