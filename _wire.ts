@@ -362,6 +362,22 @@ export async function decode(value: unknown): Promise<unknown> {
   return decodeSync(value);
 }
 
+/** Whether `value` holds a primitive of this library, at any depth. */
+export function holdsShareable(value: unknown): boolean {
+  const seen = new Set<object>();
+  const visit = (item: unknown): boolean => {
+    if (typeof item !== "object" || item === null || seen.has(item)) {
+      return false;
+    }
+    seen.add(item);
+    if (isShareable(item)) return true;
+    let found = false;
+    forEachChild(item, (child) => found ||= visit(child));
+    return found;
+  };
+  return visit(value);
+}
+
 /** Whether `value` (as {@linkcode encode} made it) holds a wire form. */
 export function holdsWireForms(value: unknown): boolean {
   const modules = new Set<string>();

@@ -60,6 +60,7 @@ import {
   MAX_CAPACITY,
   type RingState,
   SharedRing,
+  sizeOf,
 } from "./_shm/ring.ts";
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
@@ -75,7 +76,9 @@ import {
   checkTransfer,
   decode,
   decodeSync,
+  detachAll,
   encode,
+  holdsShareable,
   holdsWireForms,
   ownerEnded,
   registerKind,
@@ -87,11 +90,24 @@ import {
 import { quoteMessage } from "./_error.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 
-// Control block, per end (0 and 1), four Int32 cells at 4 * end:
+// Control block, per end (0 and 1), STRIDE Int32 cells at STRIDE * end:
+const SHARED = 0; // 1 once more than one process held this end (see below)
 const EVENTS = 1; // bumped on every send and on close: what a reader waits on
-const CLOSED = 2; // 1 once this end is closed or its process ended
-const OWNER = 3; // pid of the process holding this end; 0 while in transit
-const CELLS = 8;
+const CLOSED = 2; // 1 once every holder of this end closed it or ended
+const HOLDERS = 4; // HOLDER_SLOTS cells: the pid of each holder, 0 if free
+/** How many processes may hold one end at once. */
+const HOLDER_SLOTS = 32;
+const STRIDE = HOLDERS + HOLDER_SLOTS;
+const CELLS = 2 * STRIDE;
+/**
+ * A holder slot kept for a process that an end was passed to holds a
+ * negative token, unique to that pass, until the process takes the end.
+ */
+let passes = 0;
+function passToken(): number {
+  passes = (passes + 1) & 0x3fff;
+  return -(1 + (((identity().pid & 0xffff) << 14) | passes));
+}
 
 /**
  * How long one wait lasts before the reader checks again whether the
@@ -129,7 +145,10 @@ atChildExit(() => {
 });
 
 interface ConnectionState {
-  port: MessagePort;
+  /** The end's port; none for an end that several processes hold. */
+  port?: MessagePort;
+  /** The holder slot kept for the receiver, and its token, when passed. */
+  kept?: { slot: number; token: number };
   control: SharedArrayBuffer;
   /** The ring of each end's messages, by end. */
   rings: [RingState, RingState];
@@ -217,7 +236,17 @@ export class Connection<T = unknown> {
   #in: SharedRing;
   #rings: [RingState, RingState];
   #maxMessageBytes: number;
-  #moved = false;
+  /** Closed in this process (by close(), or as its process ended). */
+  #closed = false;
+  /**
+   * Whether this handle holds a slot of its end: it is given up when the
+   * end is passed to another process, and taken again on the next use.
+   */
+  #active = false;
+  /** The holder slot this handle holds, while active. */
+  #slot = -1;
+  /** The slots kept for the processes this handle was passed to. */
+  #passedTo: { slot: number; token: number }[] = [];
   /**
    * How a receive waits: a peer usually answers within microseconds, so it
    * spins and blocks briefly before it parks (see futex.ts).
@@ -232,20 +261,80 @@ export class Connection<T = unknown> {
     this.#port = state.port;
     this.#control = state.control;
     this.#cells = new Int32Array(state.control);
-    this.#end = state.end * 4;
-    this.#peer = (1 - state.end) * 4;
+    this.#end = state.end * STRIDE;
+    this.#peer = (1 - state.end) * STRIDE;
     this.#readable = state.readable;
     this.#writable = state.writable;
     this.#rings = state.rings;
     this.#maxMessageBytes = state.maxMessageBytes;
     this.#out = new SharedRing(state.rings[state.end]);
     this.#in = new SharedRing(state.rings[1 - state.end]);
-    Atomics.store(this.#cells, this.#end + OWNER, identity().pid);
-    live.add(this as Connection<unknown>);
+    this.#activate(state.kept);
   }
 
   /**
-   * Whether this end is closed (or was passed to another process).
+   * Makes this handle a holder of its end: in the slot kept for it, or in
+   * a free one.
+   */
+  #activate(kept?: { slot: number; token: number }): void {
+    const me = identity().pid;
+    let slot = -1;
+    if (kept) {
+      slot = this.#end + HOLDERS + kept.slot;
+      const was = Atomics.compareExchange(this.#cells, slot, kept.token, me);
+      if (was !== kept.token) slot = -1;
+    }
+    if (slot < 0) slot = this.#claimSlot(me);
+    this.#slot = slot;
+    this.#active = true;
+    live.add(this as Connection<unknown>);
+  }
+
+  /** Takes a free holder slot of this end for `value`. */
+  #claimSlot(value: number): number {
+    const first = this.#end + HOLDERS;
+    for (let slot = first; slot < first + HOLDER_SLOTS; slot++) {
+      if (Atomics.compareExchange(this.#cells, slot, 0, value) === 0) {
+        return slot;
+      }
+    }
+    throw new TypeError(
+      `Cannot share this Connection end further: ${HOLDER_SLOTS} processes hold it already; close it in some of them, or make another Pipe()`,
+    );
+  }
+
+  /**
+   * Called on the first use of a handle that was passed to another
+   * process: it holds its end again, beside the processes it was passed
+   * to, so the end is shared from now on.
+   */
+  #reactivate(): void {
+    this.#reopen();
+    this.#activate();
+    this.#share();
+  }
+
+  /**
+   * Opens this end again if every process it was passed to has closed it
+   * since: this handle was never closed, so (as a descriptor in Python) it
+   * still holds the end.
+   */
+  #reopen(): void {
+    Atomics.store(this.#cells, this.#end + CLOSED, 0);
+  }
+
+  /**
+   * Marks this end as held by several processes: from now on nothing is
+   * posted to it (a port has one receiver), every message to it goes
+   * through its ring.
+   */
+  #share(): void {
+    Atomics.store(this.#cells, this.#end + SHARED, 1);
+  }
+
+  /**
+   * Whether this handle is closed. A handle passed to another process
+   * stays open here: both processes hold the end, as in Python.
    *
    * @example Open until closed
    * ```ts
@@ -260,7 +349,7 @@ export class Connection<T = unknown> {
    * ```
    */
   get closed(): boolean {
-    return this.#port === undefined;
+    return this.#closed;
   }
 
   /**
@@ -346,6 +435,10 @@ export class Connection<T = unknown> {
     const port = this.#checkWritable("send");
     const transfer = checkTransfer(options?.transfer);
     this.#checkPeerOpen();
+    if (!port || Atomics.load(this.#cells, this.#peer + SHARED)) {
+      this.#sendThroughRing(value, transfer);
+      return;
+    }
     if (transfer.length === 0) {
       if (inline(value)) {
         this.#push(encodeItem(value));
@@ -365,6 +458,25 @@ export class Connection<T = unknown> {
     const message = encode(value, ctx);
     this.#checkSize(ctx.bytes ?? 0);
     this.#post(port, message, [...ctx.transfer, ...transfer]);
+  }
+
+  /**
+   * Sends a message through the ring whatever it is: the way of an end
+   * that several processes hold (any of them may take the next message,
+   * and only one could take it off a port).
+   */
+  #sendThroughRing(value: T, transfer: ArrayBuffer[]): void {
+    if (holdsShareable(value)) {
+      throw new TypeError(
+        "Cannot send a primitive of this library (a Connection, a Lock...) over a pipe end that several processes hold: its messages are bytes in shared memory. Pass the primitive in Process args, or over a pipe of its own",
+      );
+    }
+    const bytes = bufferBytes(value);
+    if (bytes !== undefined) this.#checkSize(bytes);
+    const record = encodeItem(value);
+    this.#checkSize(sizeOf(record) - 6);
+    this.#push(record);
+    detachAll(transfer);
   }
 
   #checkSize(bytes: number): void {
@@ -687,13 +799,22 @@ export class Connection<T = unknown> {
    * ```
    */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const port = this.#port;
-    if (!port) return;
     this.#port = undefined;
-    live.delete(this as Connection<unknown>);
-    this.#markClosed(this.#end);
+    if (this.#active) this.#release();
     this.#wakeOwnWaiters();
-    port.close();
+    port?.close();
+  }
+
+  /** Gives up this handle's slot; the last holder's leaving closes the end. */
+  #release(): void {
+    this.#active = false;
+    live.delete(this as Connection<unknown>);
+    Atomics.compareExchange(this.#cells, this.#slot, identity().pid, 0);
+    this.#slot = -1;
+    this.#closeIfUnheld(this.#end);
   }
 
   /**
@@ -750,7 +871,8 @@ export class Connection<T = unknown> {
   /** Checks that this end can receive. */
   #checkReadable(method: string): void {
     checkRunning();
-    if (!this.#port) throw this.#closedError(method);
+    if (this.#closed) throw this.#closedError(method);
+    if (!this.#active) this.#reactivate();
     if (!this.#readable) {
       throw new ProcessError(
         `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false })); receive on the other end`,
@@ -773,9 +895,11 @@ export class Connection<T = unknown> {
     };
   }
 
-  #checkWritable(method: string): MessagePort {
+  /** Checks that this end can send; returns its port, if it has one. */
+  #checkWritable(method: string): MessagePort | undefined {
     checkRunning();
-    if (!this.#port) throw this.#closedError(method);
+    if (this.#closed) throw this.#closedError(method);
+    if (!this.#active) this.#reactivate();
     if (!this.#writable) {
       throw new ProcessError(
         `Cannot ${method}(): this connection is read-only (the reader of Pipe({ duplex: false })); send on the other end`,
@@ -786,9 +910,7 @@ export class Connection<T = unknown> {
 
   #closedError(method: string): ProcessError {
     return new ProcessError(
-      this.#moved
-        ? `Cannot ${method}(): this connection was passed to another process, which now holds it; use it there`
-        : `Cannot ${method}(): the connection is closed; close() it only once done with it`,
+      `Cannot ${method}(): the connection is closed; close() it only once done with it`,
     );
   }
 
@@ -804,20 +926,34 @@ export class Connection<T = unknown> {
   }
 
   #peerClosed(): boolean {
+    if (Atomics.load(this.#cells, this.#peer + CLOSED)) return true;
+    return this.#closeIfUnheld(this.#peer);
+  }
+
+  /**
+   * Marks `end` closed when no process holds it any more (a holder that
+   * ended without closing it gives up its slot here).
+   *
+   * @returns Whether it is closed.
+   */
+  #closeIfUnheld(end: number): boolean {
     const cells = this.#cells;
-    if (Atomics.load(cells, this.#peer + CLOSED)) return true;
-    const owner = Atomics.load(cells, this.#peer + OWNER);
-    if (owner !== 0 && !isAlive(owner)) {
-      this.#markClosed(this.#peer);
-      return true;
+    const first = end + HOLDERS;
+    for (let slot = first; slot < first + HOLDER_SLOTS; slot++) {
+      const holder = Atomics.load(cells, slot);
+      if (holder === 0) continue;
+      if (holder < 0 || isAlive(holder)) return false;
+      Atomics.compareExchange(cells, slot, holder, 0);
     }
-    return false;
+    this.#markClosed(end);
+    return true;
   }
 
   #take(): Taken {
     // Closed is read first: a peer that closed had put all it sent.
     const closed = this.#peerClosed();
-    const got = this.#in.tryGet();
+    const port = this.#port;
+    const got = this.#in.tryGet(port !== undefined);
     if (got) {
       if (got.bytes) return { message: got.value, form: "bytes" };
       if (got.value === MARKED) {
@@ -826,8 +962,12 @@ export class Connection<T = unknown> {
       return { message: got.value, form: "value" };
     }
     if (!closed) return "none";
+    if (!port) {
+      // What is left, if anything, is a mark for the holder of the port.
+      return this.#in.count() > 0 ? "none" : "eof";
+    }
     // A peer that ended between posting and marking left one unmarked.
-    const last = receiveMessageOnPort(this.#port!);
+    const last = receiveMessageOnPort(port);
     return last ? { message: last.message, form: "posted" } : "eof";
   }
 
@@ -863,25 +1003,29 @@ export class Connection<T = unknown> {
    * @ignore
    */
   [toWire](ctx: WireContext): WireForm {
-    const port = this.#port;
-    if (!port) {
+    if (this.#closed) {
       throw new TypeError(
-        this.#moved
-          ? "Cannot pass a Connection that was already passed to another process: pass a new Pipe() end"
-          : "Cannot pass a closed Connection to another process: pass an end that is open",
+        "Cannot pass a closed Connection to another process: pass an end that is open",
       );
     }
+    if (!this.#active) this.#reopen();
+    const token = passToken();
+    const slot = this.#claimSlot(token);
+    this.#passedTo.push({ slot, token });
+    // The port, with every message posted to this end, goes along; a
+    // second holder of the end has none, so the end is shared.
+    const port = this.#port;
     this.#port = undefined;
-    this.#moved = true;
-    live.delete(this as Connection<unknown>);
-    Atomics.store(this.#cells, this.#end + OWNER, 0);
-    this.#wakeOwnWaiters();
-    ctx.transfer.push(port);
+    if (port) ctx.transfer.push(port);
+    else this.#share();
+    // This process holds the end again on its next use of this handle.
+    if (this.#active) this.#release();
     const state: ConnectionState = {
       port,
+      kept: { slot: slot - this.#end - HOLDERS, token },
       control: this.#control,
       rings: this.#rings,
-      end: this.#end / 4,
+      end: this.#end / STRIDE,
       readable: this.#readable,
       writable: this.#writable,
       maxMessageBytes: this.#maxMessageBytes,
@@ -896,9 +1040,32 @@ export class Connection<T = unknown> {
    * @ignore
    */
   [ownerEnded](pid: number): void {
-    if (!this.#moved) return;
-    const owner = Atomics.load(this.#cells, this.#end + OWNER);
-    if (owner === pid || owner === 0) this.#markClosed(this.#end);
+    const cells = this.#cells;
+    // The slot kept for that child holds its pid while it holds the end,
+    // 0 (or another holder) once it closed it, and still the pass's token
+    // if it ended before taking it.
+    const entries = this.#passedTo;
+    let index = entries.findIndex(({ slot }) =>
+      Atomics.load(cells, slot) === pid
+    );
+    if (index >= 0) {
+      Atomics.compareExchange(cells, entries[index].slot, pid, 0);
+      entries.splice(index, 1);
+    } else {
+      const taken = entries.filter(({ slot, token }) =>
+        Atomics.load(cells, slot) !== token
+      );
+      this.#passedTo = entries.filter((entry) => !taken.includes(entry));
+      // With none taken, the child never took the end: free its slot (the
+      // oldest pass still in transit, a guess when several are).
+      index = taken.length === 0 ? 0 : -1;
+      const entry = this.#passedTo[index];
+      if (entry) {
+        Atomics.compareExchange(cells, entry.slot, entry.token, 0);
+        this.#passedTo.splice(index, 1);
+      }
+    }
+    this.#closeIfUnheld(this.#end);
   }
 }
 

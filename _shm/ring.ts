@@ -360,8 +360,13 @@ export class SharedRing {
     return true;
   }
 
-  /** Takes the first item, if there is one. */
-  tryGet(): Taken {
+  /**
+   * Takes the first item, if there is one. With `takeMarks` false, a first
+   * item that is a mark (see {@linkcode mark}) is left where it is, and
+   * nothing is taken: the message it stands for is where only another
+   * reader can get it.
+   */
+  tryGet(takeMarks = true): Taken {
     const cells = this.#cells;
     let value: unknown;
     let payload: Uint8Array | undefined;
@@ -374,6 +379,7 @@ export class SharedRing {
       const capacity = cells[CAPACITY];
       let head = cells[HEAD];
       tag = this.#bytes[head];
+      if (tag === MARKER && !takeMarks) return undefined;
       head = (head + 1) % capacity;
       if (tag === INT || tag === FLOAT) {
         head = this.#read(head, small, tag === INT ? 4 : 8, capacity);
