@@ -46,6 +46,18 @@
  * of file is "the peer is closed and its ring is empty", so no message in
  * flight is lost when the peer closes or its process ends.
  *
+ * An end held by several processes: each end has a table of its holders'
+ * pids in the control block (a slot is kept, under a token, for a process
+ * the end was passed to until it takes it), and is closed once none is
+ * left (a holder that ended without closing is dropped by whoever looks).
+ * A port has one receiver, so the port goes along with a pass, and once a
+ * second process holds an end, the end is marked shared: from then on no
+ * message is posted to it, every message to it is written into its ring
+ * as bytes (the ring's lock gives each reader whole records, each once),
+ * and so is every message its holders without the port send. A mark
+ * posted before that is left at the head of the ring for the holder of
+ * the port.
+ *
  * @module
  */
 import v8 from "node:v8";
@@ -203,10 +215,15 @@ function inline(value: unknown): boolean {
  *
  * Pass a connection to a child inside `Process` `args` (at any depth) or
  * inside a message on another connection: the receiving process gets a
- * working handle, and this handle becomes closed here, as the end now lives
- * there (unlike Python, where a forked child shares the descriptor).
- * Calling {@linkcode Connection.close} on such a handle does nothing, so
- * Python's habit of closing the child's end in the parent is harmless.
+ * working handle to the same end, and this handle stays usable, as in
+ * Python. An end may be passed to many processes (up to 32 at once): many
+ * writers into one end each write whole messages, and many readers of one
+ * end each take whole messages, every message by exactly one of them.
+ * The other end reads EOF once every process that holds the end closed it
+ * or ended. A handle that was passed on holds the end again only once it is
+ * used again: so, unlike Python, a child's end need not be closed in the
+ * parent for the parent to see EOF when the child ends, and closing it
+ * there (Python's habit) is harmless.
  *
  * @typeParam T The type of the messages.
  *
@@ -433,8 +450,12 @@ export class Connection<T = unknown> {
    */
   send(value: T, options?: SendOptions): void {
     const port = this.#checkWritable("send");
-    const transfer = checkTransfer(options?.transfer);
     this.#checkPeerOpen();
+    if (options === undefined && inline(value)) {
+      this.#push(encodeItem(value));
+      return;
+    }
+    const transfer = checkTransfer(options?.transfer);
     if (!port || Atomics.load(this.#cells, this.#peer + SHARED)) {
       this.#sendThroughRing(value, transfer);
       return;
@@ -602,7 +623,10 @@ export class Connection<T = unknown> {
    * ```
    */
   async recv(): Promise<T> {
-    const { message, form } = await this.#receive("recv");
+    const got: Got = {};
+    const waiting = this.#wait("recv", got);
+    if (waiting !== SUCCEEDED) await waiting;
+    const { message, form } = this.#taken(got);
     switch (form) {
       case "value":
         return message as T;
@@ -613,12 +637,12 @@ export class Connection<T = unknown> {
     }
   }
 
-  /** Waits for the next message, or throws at EOF. */
-  async #receive(
-    method: string,
-  ): Promise<Exclude<Received, "eof">> {
-    const got: Got = {};
-    const waiting = waitUntil(
+  /**
+   * Waits, without blocking, until the next message or EOF is in `got`:
+   * `SUCCEEDED` when it is there at once (no promise to await then).
+   */
+  #wait(method: string, got: Got): ReturnType<typeof waitUntil> {
+    return waitUntil(
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
@@ -626,7 +650,10 @@ export class Connection<T = unknown> {
       NO_SLEEPERS,
       this.#sleep,
     );
-    if (waiting !== SUCCEEDED) await waiting;
+  }
+
+  /** The message a wait put in `got`; throws at EOF. */
+  #taken(got: Got): Exclude<Received, "eof"> {
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
     return taken;
@@ -727,7 +754,10 @@ export class Connection<T = unknown> {
         `The maxLength of recvBytes() must be a number from 0 up, got ${maxLength}`,
       );
     }
-    const message = toBytes(await this.#receive("recvBytes"));
+    const got: Got = {};
+    const waiting = this.#wait("recvBytes", got);
+    if (waiting !== SUCCEEDED) await waiting;
+    const message = toBytes(this.#taken(got));
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
         `The message of ${message.length} bytes is longer than maxLength ${maxLength} and is dropped: pass a larger maxLength, or send shorter messages`,
