@@ -1,7 +1,7 @@
 # Python's side of bulk_bench.ts: the same large-message work over
 # multiprocessing (spawn): median ms per 10 MiB round trip for each path,
-# the scaling of a send_bytes round trip from 1 KiB to 100 MiB, and the
-# parent's RSS growth during the 100 MiB one. Prints JSON on its last line.
+# and the scaling of a send_bytes round trip from 1 KiB to 100 MiB. Prints
+# JSON on its last line.
 import array
 import json
 import multiprocessing as mp
@@ -10,14 +10,6 @@ import sys
 import time
 
 MiB = 1024 * 1024
-
-
-def rss():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def echo_bytes(conn):
@@ -116,32 +108,31 @@ def pool_row(ctx, runs, size):
         return timed(lambda: pool.map(identity, [payload]), runs)
 
 
+def trips_for(size):
+    return min(1000, max(1, round(32 * MiB / size)))
+
+
 def scaling(ctx, sizes, runs):
     here, there = ctx.Pipe()
     p = ctx.Process(target=echo_bytes, args=(there,))
     p.start()
     there.close()
     rows = {}
-    growth = 0
     for size in sizes:
-        payload = bytes(size)
-        before = rss()
-        peak = before
+        payload = b"\x01" * size
+        trips = trips_for(size)
 
         def trip():
-            nonlocal peak
-            here.send_bytes(payload)
-            got = here.recv_bytes()
-            peak = max(peak, rss())
-            return got
+            for _ in range(trips):
+                here.send_bytes(payload)
+                here.recv_bytes()
 
-        rows[str(size)] = timed(trip, runs if size < 50 * MiB else 2)
-        growth = max(growth, peak - before)
+        rows[str(size)] = timed(trip, runs if size < 50 * MiB else 2) / trips
         del payload
     here.send_bytes(b"")
     p.join()
     here.close()
-    return rows, growth
+    return rows
 
 
 if __name__ == "__main__":
@@ -151,5 +142,5 @@ if __name__ == "__main__":
     result = pipe_rows(ctx, runs, 10 * MiB)
     result["Queue"] = queue_row(ctx, runs, 10 * MiB)
     result["Pool.map"] = pool_row(ctx, runs, 10 * MiB)
-    result["scaling"], result["rss"] = scaling(ctx, sizes, runs)
+    result["scaling"] = scaling(ctx, sizes, runs)
     print(json.dumps(result))
