@@ -262,6 +262,8 @@ export class Connection<T = unknown> {
   #active = false;
   /** The holder slot this handle holds, while active. */
   #slot = -1;
+  /** The slot of the peer end where a holder was last seen. */
+  #peerHolder = 0;
   /** The slots kept for the processes this handle was passed to. */
   #passedTo: { slot: number; token: number }[] = [];
   /**
@@ -280,6 +282,7 @@ export class Connection<T = unknown> {
     this.#cells = new Int32Array(state.control);
     this.#end = state.end * STRIDE;
     this.#peer = (1 - state.end) * STRIDE;
+    this.#peerHolder = this.#peer + HOLDERS;
     this.#readable = state.readable;
     this.#writable = state.writable;
     this.#rings = state.rings;
@@ -956,7 +959,11 @@ export class Connection<T = unknown> {
   }
 
   #peerClosed(): boolean {
-    if (Atomics.load(this.#cells, this.#peer + CLOSED)) return true;
+    const cells = this.#cells;
+    if (Atomics.load(cells, this.#peer + CLOSED)) return true;
+    // Usually the holder found last time still holds it: one look.
+    const holder = Atomics.load(cells, this.#peerHolder);
+    if (holder > 0 && isAlive(holder)) return false;
     return this.#closeIfUnheld(this.#peer);
   }
 
@@ -972,7 +979,10 @@ export class Connection<T = unknown> {
     for (let slot = first; slot < first + HOLDER_SLOTS; slot++) {
       const holder = Atomics.load(cells, slot);
       if (holder === 0) continue;
-      if (holder < 0 || isAlive(holder)) return false;
+      if (holder < 0 || isAlive(holder)) {
+        if (end === this.#peer) this.#peerHolder = slot;
+        return false;
+      }
       Atomics.compareExchange(cells, slot, holder, 0);
     }
     this.#markClosed(end);
