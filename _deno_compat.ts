@@ -153,3 +153,28 @@ export function signalListenersAreHarmless(): boolean {
     return false;
   }
 }
+
+let loopHolds = 0;
+let loopTimer: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * Keeps this process running until the returned handle is disposed. A
+ * pending promise does not keep Deno's event loop alive, nor does an
+ * `Atomics.waitAsync` or a daemon child's Worker or subprocess; a wait the
+ * program awaits holds the loop through this, one ref'd timer for every
+ * hold (ref'd and unref'd, not remade, since a wait may start often).
+ *
+ * @returns A handle whose disposal ends this hold.
+ */
+export function holdEventLoop(): Disposable {
+  if (loopHolds++ === 0) {
+    // The largest delay a timer takes; it never fires in practice.
+    loopTimer ??= setInterval(() => {}, 2 ** 31 - 1);
+    Deno.refTimer(loopTimer!);
+  }
+  return {
+    [Symbol.dispose]() {
+      if (--loopHolds === 0) Deno.unrefTimer(loopTimer!);
+    },
+  };
+}

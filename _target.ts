@@ -43,6 +43,10 @@ export function callerModule(): string | undefined {
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
+/** What {@linkcode resolveTarget} found for each function target. */
+// deno-lint-ignore ban-types
+const resolvedFunctions = new WeakMap<Function, TargetSpec>();
+
 /**
  * What a target is for, as the messages about it name it: "the target" of
  * a `Process`, "the pool's task function", "the barrier's action".
@@ -80,17 +84,27 @@ function described(value: unknown): string {
  * @param target The function, or `{ module, export }`.
  * @param role What it is for, as messages name it.
  * @param module The module that exports a function target (the caller's,
- * from {@linkcode callerModule}); `undefined` when none could be found.
+ * from {@linkcode callerModule}), or a function that finds it, called only
+ * for a function not resolved before; `undefined` when none could be found.
  * @throws {TypeError} For an anonymous function, a function whose module is
  * unknown, or anything else; the message says what to pass instead.
  */
 export function resolveTarget(
   target: unknown,
   role: TargetRole,
-  module: string | undefined,
+  module: string | undefined | (() => string | undefined),
 ): TargetSpec {
   if (typeof target === "function") {
-    return specOfFunction(target as AnyFunction, role, module);
+    // A function is resolved once: finding the caller's module walks the
+    // stack (about 50 µs), too much for each task of a pool. Any module that
+    // exported it once exports it for every later caller.
+    let spec = resolvedFunctions.get(target);
+    if (!spec) {
+      const where = typeof module === "function" ? module() : module;
+      spec = specOfFunction(target as AnyFunction, role, where);
+      resolvedFunctions.set(target, spec);
+    }
+    return spec;
   }
   const ref = target as { module?: unknown; export?: unknown };
   if (

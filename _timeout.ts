@@ -67,18 +67,32 @@ export async function settlesBy(
     await promise;
     return true;
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel = () => {};
   const expired = new Promise<false>((resolve) => {
-    const arm = () => {
-      const left = remaining(deadline);
-      if (left === 0) resolve(false);
-      else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-    };
-    arm();
+    cancel = onDeadline(deadline, () => resolve(false));
   });
   try {
     return await Promise.race([promise.then(() => true as const), expired]);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
+}
+
+/**
+ * Calls `fn` once `deadline` passes, unless the returned function is called
+ * first. A deadline further off than one timer reaches is waited for with
+ * one timer after another; `Infinity` sets none.
+ *
+ * @returns What cancels the call.
+ */
+export function onDeadline(deadline: number, fn: () => void): () => void {
+  if (deadline === Infinity) return () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    const left = remaining(deadline);
+    if (left === 0) fn();
+    else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }

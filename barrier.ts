@@ -32,6 +32,8 @@ import {
 } from "./_target.ts";
 import { checkTimeout, deadlineOf, remaining } from "./_timeout.ts";
 import {
+  crossesProcesses,
+  decode,
   decodeSync,
   encode,
   registerKind,
@@ -80,14 +82,15 @@ export interface BarrierOptions {
    * imports it, as it does a `Process` target), or `{ module, export }`.
    * A child starts loading it when it receives the barrier, so a child that
    * arrives last should use `wait()`: `waitSync()` cannot wait for the
-   * import. On the subprocess backend a child's barrier calls are carried
-   * out in its parent, so the action runs there.
+   * import. On either backend the action runs in the process of the last
+   * party, with that process's state, as in Python.
    */
   action?: BarrierAction;
   /** The default timeout of `wait()`, in milliseconds. */
   timeout?: number;
 }
 
+/** What a process that shares the barrier's memory revives it from. */
 interface BarrierState {
   buffer: SharedArrayBuffer;
   cond: unknown;
@@ -95,7 +98,52 @@ interface BarrierState {
   action: TargetSpec | undefined;
 }
 
-let reviving: BarrierState | undefined;
+/**
+ * What a process of its own (a subprocess child) revives a barrier from:
+ * the encoded proxy of a {@linkcode BarrierHome}, through which the party
+ * waits where the barrier's memory is, and the action, which it runs
+ * itself when it arrives last.
+ */
+interface RemoteBarrierState {
+  home: unknown;
+  timeout: number | undefined;
+  action: TargetSpec | undefined;
+}
+
+/** How a party arrived at a barrier that lives in another process. */
+interface Arrival {
+  index: number;
+  /** Set for the last party of a barrier with an action: runs it, then calls `tripped(trip)`. */
+  trip?: number;
+}
+
+/** What a remote party uses of its barrier's home (a proxy of a {@linkcode BarrierHome}). */
+interface HomeLike {
+  readonly parties: number;
+  readonly nWaiting: number;
+  readonly broken: boolean;
+  arrive(timeout: number | undefined, hasAction: boolean): Promise<Arrival>;
+  arriveSync(timeout: number | undefined, hasAction: boolean): Arrival;
+  tripped(trip: number, ok: boolean): void;
+  reset(): void;
+  abort(): void;
+}
+
+/** The steps of `wait()` a {@linkcode BarrierHome} takes for a remote party. */
+let homeSteps: {
+  arrive(b: Barrier, timeout: number | undefined, keep: boolean): Promise<{
+    index: number;
+    held?: Disposable;
+  }>;
+  arriveSync(b: Barrier, timeout: number | undefined, keep: boolean): {
+    index: number;
+    held?: Disposable;
+  };
+  finish(b: Barrier, held: Disposable, ok: boolean): void;
+  localState(b: Barrier, ctx: WireContext): BarrierState;
+};
+
+let reviving: BarrierState | RemoteBarrierState | undefined;
 
 const ACTION: TargetRole = {
   noun: "the barrier's action",
@@ -130,8 +178,10 @@ function broken(): BrokenBarrierError {
  * ```
  */
 export class Barrier {
-  #cells: Int32Array;
-  #cond: Condition;
+  // Unset in a barrier revived in another OS process, which has `#home`.
+  #cells!: Int32Array;
+  #cond!: Condition;
+  #home: { proxy?: HomeLike; ready: Promise<HomeLike> } | undefined;
   #timeout: number | undefined;
   #action: (() => unknown) | undefined;
   #actionSpec: TargetSpec | undefined;
@@ -165,11 +215,15 @@ export class Barrier {
     const revived = reviving;
     reviving = undefined;
     if (revived) {
-      this.#cells = new Int32Array(revived.buffer);
-      this.#cond = decodeSync(revived.cond) as Condition;
       this.#timeout = revived.timeout;
       this.#actionSpec = revived.action;
       if (revived.action) this.#loadAction(revived.action);
+      if ("home" in revived) {
+        this.#connect(revived.home);
+        return;
+      }
+      this.#cells = new Int32Array(revived.buffer);
+      this.#cond = decodeSync(revived.cond) as Condition;
       return;
     }
     if (!Number.isInteger(parties) || parties < 1 || parties > MAX_PARTIES) {
@@ -194,6 +248,33 @@ export class Barrier {
       this.#actionSpec = resolveTarget(action, ACTION, undefined);
       this.#loadAction(this.#actionSpec);
     }
+  }
+
+  /**
+   * Revives the proxy of the barrier's home; when the proxy's module is not
+   * loaded in this thread yet, it is imported (`wait()` waits for it).
+   */
+  #connect(record: unknown): void {
+    let ready: Promise<HomeLike>;
+    try {
+      ready = Promise.resolve(decodeSync(record) as HomeLike);
+    } catch {
+      ready = decode(record) as Promise<HomeLike>;
+    }
+    const home: { proxy?: HomeLike; ready: Promise<HomeLike> } = { ready };
+    ready.then((proxy) => home.proxy = proxy, () => {});
+    this.#home = home;
+  }
+
+  /** The home's proxy, for a synchronous call. */
+  #remote(): HomeLike {
+    const proxy = this.#home!.proxy;
+    if (!proxy) {
+      throw new TypeError(
+        "The barrier is still connecting to the process that made it: use wait() rather than waitSync() for this first call",
+      );
+    }
+    return proxy;
   }
 
   #loadAction(spec: TargetSpec): void {
@@ -221,6 +302,7 @@ export class Barrier {
    * ```
    */
   get parties(): number {
+    if (this.#home) return this.#remote().parties;
     return this.#cells[PARTIES];
   }
 
@@ -241,6 +323,7 @@ export class Barrier {
    * ```
    */
   get nWaiting(): number {
+    if (this.#home) return this.#remote().nWaiting;
     return Atomics.load(this.#cells, STATE) === FILLING
       ? Atomics.load(this.#cells, COUNT)
       : 0;
@@ -263,6 +346,7 @@ export class Barrier {
    * ```
    */
   get broken(): boolean {
+    if (this.#home) return this.#remote().broken;
     return Atomics.load(this.#cells, STATE) === BROKEN;
   }
 
@@ -294,6 +378,7 @@ export class Barrier {
    * ```
    */
   async wait(timeout?: number): Promise<number> {
+    if (this.#home) return await this.#waitRemote(timeout);
     const deadline = deadlineOf(timeout ?? this.#timeout);
     using _ = await this.#cond.hold();
     await this.#until(() => !this.#isSettling(), Infinity);
@@ -337,6 +422,7 @@ export class Barrier {
    * ```
    */
   waitSync(timeout?: number): number {
+    if (this.#home) return this.#waitRemoteSync(timeout);
     const deadline = deadlineOf(timeout ?? this.#timeout);
     using _ = this.#cond.holdSync();
     this.#untilSync(() => !this.#isSettling(), Infinity);
@@ -385,6 +471,7 @@ export class Barrier {
    * ```
    */
   reset(): void {
+    if (this.#home) return this.#remote().reset();
     using _ = this.#holdHere();
     this.#reap();
     const cells = this.#cells;
@@ -413,8 +500,140 @@ export class Barrier {
    * ```
    */
   abort(): void {
+    if (this.#home) return this.#remote().abort();
     using _ = this.#holdHere();
     this.#break();
+  }
+
+  static {
+    homeSteps = {
+      arrive: (b, timeout, keep) => b.#arriveForRemote(timeout, keep),
+      arriveSync: (b, timeout, keep) => b.#arriveForRemoteSync(timeout, keep),
+      finish: (b, held, ok) => b.#finishForRemote(held, ok),
+      localState: (b, ctx) => b.#localState(ctx),
+    };
+  }
+
+  /**
+   * `wait()` in a process of its own: the home waits for it, and the last
+   * party runs the action here, where this process's state is.
+   */
+  async #waitRemote(timeout: number | undefined): Promise<number> {
+    checkTimeout(timeout);
+    const home = await this.#home!.ready;
+    const arrival = await home.arrive(timeout, this.#actionSpec !== undefined);
+    if (arrival.trip === undefined) return arrival.index;
+    let ok = false;
+    try {
+      if (!this.#action && this.#actionLoad) await this.#actionLoad;
+      await this.#action?.();
+      ok = true;
+    } finally {
+      home.tripped(arrival.trip, ok);
+    }
+    return arrival.index;
+  }
+
+  #waitRemoteSync(timeout: number | undefined): number {
+    checkTimeout(timeout);
+    const home = this.#remote();
+    const arrival = home.arriveSync(timeout, this.#actionSpec !== undefined);
+    if (arrival.trip === undefined) return arrival.index;
+    let ok = false;
+    try {
+      if (!this.#action) {
+        throw new TypeError(
+          "The barrier's action is still loading in this process: use wait() rather than waitSync()",
+        );
+      }
+      if (this.#action() instanceof Promise) {
+        throw new TypeError(
+          "The barrier's action returned a promise: use wait() to run an async action",
+        );
+      }
+      ok = true;
+    } finally {
+      home.tripped(arrival.trip, ok);
+    }
+    return arrival.index;
+  }
+
+  /**
+   * Every step of `wait()` for a party in another process, but the action:
+   * with `keep`, the last party keeps the lock and its place, runs the
+   * action where it is, and ends the round with `#finishForRemote`.
+   */
+  async #arriveForRemote(
+    timeout: number | undefined,
+    keep: boolean,
+  ): Promise<{ index: number; held?: Disposable }> {
+    const deadline = deadlineOf(timeout ?? this.#timeout);
+    const held = await this.#cond.hold();
+    let kept = false;
+    try {
+      await this.#until(() => !this.#isSettling(), Infinity);
+      const index = this.#arrive();
+      try {
+        if (index + 1 < this.parties) {
+          const passed = await this.#until(
+            () => this.#state() !== FILLING,
+            deadline,
+          );
+          this.#checkPassed(passed);
+        } else if (keep) {
+          kept = true;
+          return { index, held };
+        } else {
+          this.#drain();
+        }
+        return { index };
+      } finally {
+        if (!kept) this.#depart();
+      }
+    } finally {
+      if (!kept) held[Symbol.dispose]();
+    }
+  }
+
+  #arriveForRemoteSync(
+    timeout: number | undefined,
+    keep: boolean,
+  ): { index: number; held?: Disposable } {
+    const deadline = deadlineOf(timeout ?? this.#timeout);
+    const held = this.#cond.holdSync();
+    let kept = false;
+    try {
+      this.#untilSync(() => !this.#isSettling(), Infinity);
+      const index = this.#arrive();
+      try {
+        if (index + 1 < this.parties) {
+          this.#checkPassed(
+            this.#untilSync(() => this.#state() !== FILLING, deadline),
+          );
+        } else if (keep) {
+          kept = true;
+          return { index, held };
+        } else {
+          this.#drain();
+        }
+        return { index };
+      } finally {
+        if (!kept) this.#depart();
+      }
+    } finally {
+      if (!kept) held[Symbol.dispose]();
+    }
+  }
+
+  /** The end of a remote last party's round: its action ran (`ok`) or threw. */
+  #finishForRemote(held: Disposable, ok: boolean): void {
+    try {
+      if (ok) this.#drain();
+      else this.#break();
+    } finally {
+      this.#depart();
+      held[Symbol.dispose]();
+    }
   }
 
   /**
@@ -553,29 +772,143 @@ export class Barrier {
   }
 
   /**
-   * The state a child revives this barrier from.
+   * A barrier makes its own wire form for every receiver, a process of its
+   * own included (see {@linkcode Barrier[toWire]}).
+   *
+   * @ignore
+   */
+  get [crossesProcesses](): boolean {
+    return true;
+  }
+
+  /**
+   * The state a child revives this barrier from. A child that cannot share
+   * this memory gets a proxy of a {@linkcode BarrierHome} to wait through,
+   * and the action to run itself, so that the action runs where the last
+   * party is, as it does on Workers.
    *
    * @ignore
    */
   [toWire](ctx: WireContext): WireForm {
-    let action = this.#actionSpec;
-    if (!action && this.#action) {
-      action = resolveTarget(this.#action, ACTION, this.#actionModule);
+    if (this.#home || ctx.exporter) {
+      const home = this.#home
+        ? this.#remote()
+        : (new BarrierHome(this) as unknown as HomeLike);
+      return {
+        kind: "Barrier",
+        module: import.meta.url,
+        state: {
+          home: encode(home, ctx),
+          timeout: this.#timeout,
+          action: this.#actionToSend(),
+        } satisfies RemoteBarrierState,
+      };
     }
     return {
       kind: "Barrier",
       module: import.meta.url,
-      state: {
-        buffer: this.#cells.buffer as SharedArrayBuffer,
-        cond: encode(this.#cond, ctx),
-        timeout: this.#timeout,
-        action,
-      } satisfies BarrierState,
+      state: this.#localState(ctx),
+    };
+  }
+
+  #actionToSend(): TargetSpec | undefined {
+    if (this.#actionSpec || !this.#action) return this.#actionSpec;
+    return resolveTarget(this.#action, ACTION, this.#actionModule);
+  }
+
+  #localState(ctx: WireContext): BarrierState {
+    return {
+      buffer: this.#cells.buffer as SharedArrayBuffer,
+      cond: encode(this.#cond, ctx),
+      timeout: this.#timeout,
+      action: this.#actionToSend(),
+    };
+  }
+}
+
+/**
+ * Where a party in another OS process (a subprocess child) waits: this
+ * object lives with the barrier's memory (in the agent that serves the
+ * child, see `_backend/subprocess/proxy/`), and the child holds a proxy of
+ * it. The last party of a round with an action keeps the barrier's lock
+ * while it runs the action in its own process, then ends the round with
+ * `tripped()`.
+ */
+class BarrierHome {
+  #barrier: Barrier;
+  #held = new Map<number, Disposable>();
+  #trips = 0;
+
+  constructor(barrier: Barrier) {
+    this.#barrier = barrier;
+  }
+
+  get parties(): number {
+    return this.#barrier.parties;
+  }
+
+  get nWaiting(): number {
+    return this.#barrier.nWaiting;
+  }
+
+  get broken(): boolean {
+    return this.#barrier.broken;
+  }
+
+  async arrive(
+    timeout: number | undefined,
+    hasAction: boolean,
+  ): Promise<Arrival> {
+    return this.#arrival(
+      await homeSteps.arrive(this.#barrier, timeout, hasAction),
+    );
+  }
+
+  arriveSync(timeout: number | undefined, hasAction: boolean): Arrival {
+    return this.#arrival(
+      homeSteps.arriveSync(this.#barrier, timeout, hasAction),
+    );
+  }
+
+  #arrival({ index, held }: { index: number; held?: Disposable }): Arrival {
+    if (!held) return { index };
+    const trip = ++this.#trips;
+    this.#held.set(trip, held);
+    return { index, trip };
+  }
+
+  tripped(trip: number, ok: boolean): void {
+    const held = this.#held.get(trip);
+    if (!held) return;
+    this.#held.delete(trip);
+    homeSteps.finish(this.#barrier, held, ok);
+  }
+
+  reset(): void {
+    this.#barrier.reset();
+  }
+
+  abort(): void {
+    this.#barrier.abort();
+  }
+
+  [toWire](ctx: WireContext): WireForm {
+    const state = homeSteps.localState(this.#barrier, ctx);
+    // The home never runs the action: the remote party does.
+    return {
+      kind: "BarrierHome",
+      module: import.meta.url,
+      state: { ...state, action: undefined },
     };
   }
 }
 
 registerKind("Barrier", (state) => {
-  reviving = state as BarrierState;
+  reviving = state as BarrierState | RemoteBarrierState;
   return new Barrier(1);
+});
+
+registerKind("BarrierHome", (state) => {
+  reviving = state as BarrierState;
+  return new BarrierHome(new Barrier(1));
 });

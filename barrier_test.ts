@@ -100,13 +100,7 @@ for (const backend of BACKENDS) {
     assert.equal(barrier.broken, false);
   });
 
-  Deno.test({
-    name:
-      `Barrier: the action runs once, in the last child to arrive (${backend})`,
-    // On the subprocess backend a child's barrier calls are carried out in
-    // the parent, so the action runs there, where this test cannot see it.
-    ignore: backend === "subprocess",
-  }, async () => {
+  Deno.test(`Barrier: the action runs once, in the last child to arrive (${backend})`, async () => {
     const runs = new Value("i32", 0);
     const barrier = new Barrier(3, {
       action: { module: TARGETS, export: "countAction" },
@@ -118,6 +112,46 @@ for (const backend of BACKENDS) {
     await joinAll(children);
     assert.deepEqual(indexes.toArray().sort(), [0, 1, 2]);
     assert.equal(runs.value, 1);
+  });
+
+  for (const grandchild of BACKENDS) {
+    Deno.test(`Barrier: a ${backend} child passes it on to a ${grandchild} grandchild`, async () => {
+      const runs = new Value("i32", 0);
+      const barrier = new Barrier(3, {
+        action: { module: TARGETS, export: "countAction" },
+      });
+      const indexes = new SharedArray("i32", [9, 9, 9]);
+      await joinAll([
+        child(backend, "waitAtBarrierWithGrandchild", [
+          barrier,
+          indexes,
+          1,
+          runs,
+          grandchild,
+        ]),
+        child(backend, "waitAtBarrier", [barrier, indexes, 0, runs]),
+      ]);
+      assert.deepEqual(indexes.toArray().sort(), [0, 1, 2]);
+      assert.equal(runs.value, 1);
+      assert.equal(barrier.broken, false);
+    });
+  }
+
+  Deno.test(`Barrier: an action that throws in the last child breaks the barrier (${backend})`, async () => {
+    const barrier = new Barrier(2, {
+      action: { module: TARGETS, export: "countAction" },
+    });
+    const indexes = new SharedArray("i32", [9, 9]);
+    // Given no Value to count in, countAction throws in the last child.
+    const children = [0, 1].map((i) =>
+      child(backend, "waitAtBarrier", [barrier, indexes, i])
+    );
+    const codes = await Promise.all(children.map((p) => p.join()));
+    assert.deepEqual(codes.sort(), [0, 1]);
+    const last = children.find((p) => p.exitCode === 1)!;
+    assert.equal(last.error?.name, "TypeError");
+    assert.deepEqual(indexes.toArray().sort(), [-1, 9]);
+    assert.equal(barrier.broken, true);
   });
 
   Deno.test(`Barrier: abort breaks children's waits; reset makes it usable (${backend})`, async () => {

@@ -24,7 +24,12 @@ import { Lock, RLock } from "./lock.ts";
 import { Connection, Pipe } from "./pipe.ts";
 import { Pool, type PoolOptions } from "./pool.ts";
 import * as processModule from "./process.ts";
-import { type Backend, Process, type ProcessOptions } from "./process.ts";
+import {
+  type ArgsOf,
+  type Backend,
+  Process,
+  type ProcessOptions,
+} from "./process.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { BoundedSemaphore, Semaphore } from "./semaphore.ts";
 import { SharedArray, Value } from "./shared.ts";
@@ -131,8 +136,8 @@ export function getContext(backend?: Backend): Context {
 
 function makeContext(backend: Backend): Context {
   class BoundProcess<A extends unknown[] = unknown[]> extends Process<A> {
-    constructor(options?: ProcessOptions<A>) {
-      super({ backend, ...options });
+    constructor(options?: ProcessOptions<A> & ArgsOf<A>) {
+      super({ backend, ...options } as ProcessOptions<A> & ArgsOf<A>);
     }
   }
   class BoundPool extends Pool {

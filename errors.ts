@@ -258,3 +258,35 @@ export class AuthenticationError extends ProcessError {
     this.name = "AuthenticationError";
   }
 }
+
+/**
+ * A task was cancelled before it ran (Python's
+ * `concurrent.futures.CancelledError`): what a cancelled `Future` gives.
+ *
+ * @example A cancelled task
+ * ```ts
+ * import { CancelledError } from "@mp/multiprocessing/errors";
+ *
+ * console.log(new CancelledError("The task was cancelled").name); // "CancelledError"
+ * ```
+ */
+export class CancelledError extends ProcessError {
+  /**
+   * Makes an error.
+   *
+   * @param message What was cancelled.
+   * @param options `cause`, the error behind this one.
+   *
+   * @example With a message
+   * ```ts
+   * import { CancelledError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new CancelledError("Cancelled").message, "Cancelled");
+   * ```
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CancelledError";
+  }
+}

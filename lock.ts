@@ -112,10 +112,10 @@ export abstract class SemLock {
    * Acquires the lock, waiting without blocking the event loop; see
    * {@linkcode Lock.acquire} and {@linkcode RLock.acquire}.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Acquire and release
    * ```ts
@@ -133,10 +133,10 @@ export abstract class SemLock {
    * Acquires the lock, blocking the thread while it waits; see
    * {@linkcode Lock.acquireSync} and {@linkcode RLock.acquireSync}.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Try once
    * ```ts
@@ -377,10 +377,10 @@ export class Lock extends SemLock {
   /**
    * Acquires the lock, waiting without blocking the event loop.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Wait, try once, or give up after a timeout
    * ```ts
@@ -405,10 +405,10 @@ export class Lock extends SemLock {
   /**
    * Acquires the lock, blocking the thread while it waits.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    * @throws {ProcessError} When this process holds the lock and no timeout
    * is given: no one could release it while the thread is blocked.
    *
@@ -503,10 +503,10 @@ export class RLock extends SemLock {
    * Acquires the lock (again, when this process holds it), waiting without
    * blocking the event loop.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Acquire again while holding it
    * ```ts
@@ -534,10 +534,10 @@ export class RLock extends SemLock {
    * Acquires the lock (again, when this process holds it), blocking the
    * thread while it waits.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the lock was acquired.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Acquire again, blocking the thread
    * ```ts

@@ -46,11 +46,17 @@ Deno.test("Lock: bad options throw", async () => {
     RangeError,
   );
   assert.throws(() => lock.acquireSync({ timeout: NaN }), RangeError);
-  assert.throws(
-    () => lock.acquireSync({ blocking: false, timeout: 5 }),
-    TypeError,
-  );
   assert.equal(lock.locked(), false);
+});
+
+Deno.test("Lock: a non-blocking acquire ignores its timeout, as Python's", async () => {
+  const lock = new Lock();
+  assert.equal(lock.acquireSync({ blocking: false, timeout: 5 }), true);
+  assert.equal(lock.acquireSync({ blocking: false, timeout: -1 }), false);
+  assert.equal(await lock.acquire({ blocking: false, timeout: 5 }), false);
+  lock.release();
+  assert.equal(await lock.acquire({ blocking: false, timeout: 5 }), true);
+  lock.release();
 });
 
 Deno.test("Lock: using releases at the end of the scope", async () => {

@@ -32,3 +32,4 @@ export * from "./pipe.ts";
 export * from "./queue.ts";
 export * from "./pool.ts";
 export * from "./subprocess.ts";
+export * from "./futures.ts";

@@ -35,12 +35,17 @@ import {
   type Chunk,
   type Job,
   ListJob,
+  type Progress,
   type Span,
+  STARRED,
   StreamJob,
 } from "./_pool/job.ts";
+import { Future } from "./_pool/future.ts";
+import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { pack, unpack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
+  type EventMessage,
   IN_POOL_WORKER,
   type ReadyMessage,
   type ResultMessage,
@@ -52,7 +57,7 @@ import {
   resolveTarget,
   type TargetSpec,
 } from "./_target.ts";
-import { EOFError, ProcessError } from "./errors.ts";
+import { EOFError, ProcessError, TimeoutError } from "./errors.ts";
 import { isAlive } from "./_shm/registry.ts";
 import { type Connection, Pipe } from "./pipe.ts";
 import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
@@ -60,6 +65,9 @@ import { type Backend, cpuCount, Process, type TargetRef } from "./process.ts";
 internalModule(import.meta.url);
 
 export type { Backend, TargetRef } from "./process.ts";
+export type { Progress } from "./_pool/job.ts";
+export { emit } from "./_pool/worker.ts";
+export { Future } from "./_pool/future.ts";
 
 /** A task function: an exported function, or its module and export name. */
 // deno-lint-ignore no-explicit-any
@@ -96,9 +104,27 @@ export interface MapOptions {
   /**
    * Aborting it drops the tasks not yet sent to a worker and rejects (or
    * ends the iteration) with `signal.reason`; tasks already sent run to
-   * their end, their results unused.
+   * their end, their results unused, unless `stopRunning` is set.
    */
   signal?: AbortSignal;
+  /**
+   * Milliseconds the whole call may take (default: no limit): past it the
+   * call fails with a {@linkcode TimeoutError}, and the workers still
+   * running its tasks are stopped and replaced, so the tasks really stop.
+   */
+  timeout?: number;
+  /**
+   * Whether aborting `signal` also stops the workers running the call's
+   * tasks (and replaces them), as a timeout does (default `false`).
+   */
+  stopRunning?: boolean;
+  /**
+   * Told how far the call got (`{ done, total, elapsedMs }`): every 100 ms
+   * at most while tasks finish, and once when the last one did.
+   */
+  onProgress?: (progress: Progress) => void;
+  /** Given each value the call's tasks send with {@linkcode emit}. */
+  onEvent?: (value: unknown) => void;
 }
 
 /** Options of {@linkcode Pool.applyAsync}. */
@@ -107,9 +133,40 @@ export interface ApplyOptions<R> {
   callback?: (result: R) => void;
   /** Called with the error, before the promise rejects. */
   errorCallback?: (error: unknown) => void;
-  /** Aborting it drops the task if it was not yet sent to a worker. */
+  /**
+   * Aborting it drops the task if it was not yet sent to a worker; a
+   * running task runs to its end, unless `stopRunning` is set.
+   */
   signal?: AbortSignal;
+  /**
+   * Milliseconds the task may take (default: no limit): past it the call
+   * fails with a {@linkcode TimeoutError}, and the worker running it is
+   * stopped and replaced, so the task really stops.
+   */
+  timeout?: number;
+  /**
+   * Whether aborting `signal` also stops the worker running the task (and
+   * replaces it), as a timeout does (default `false`).
+   */
+  stopRunning?: boolean;
+  /** Given each value the task sends with {@linkcode emit}. */
+  onEvent?: (value: unknown) => void;
 }
+
+/**
+ * A call's arguments then its options: the arguments may be left out only
+ * when the function takes none, so that `pool.apply(add)` is a type error.
+ */
+// deno-lint-ignore no-explicit-any
+export type CallArgs<A extends any[], O> = [] extends A
+  ? [args?: A, options?: O]
+  : [args: A, options?: O];
+
+/** The options of a call, as the pool keeps them with its job. */
+type CallOptions = Pick<
+  MapOptions,
+  "signal" | "timeout" | "stopRunning" | "onProgress" | "onEvent"
+>;
 
 /**
  * Chunks a worker holds at least: one running, one waiting behind it, so it
@@ -345,7 +402,8 @@ export class Pool implements AsyncDisposable {
    * @typeParam R What `fn` returns (its promise's value for an async `fn`).
    * @param fn An exported function of one argument, or `{ module, export }`.
    * @param iterable The items (a sync or async iterable).
-   * @param options `chunksize` (default: Python's rule), `signal`.
+   * @param options `chunksize` (default: Python's rule), `signal`,
+   * `timeout`, `stopRunning`, `onProgress`, `onEvent`.
    * @returns The results, in the order of the items.
    * @throws {ProcessError} (rejects) When the pool is closed or terminated, or
    * a worker died while running one of the tasks.
@@ -387,7 +445,8 @@ export class Pool implements AsyncDisposable {
    * @typeParam R What `fn` returns.
    * @param fn An exported function, or `{ module, export }`.
    * @param iterable The argument lists.
-   * @param options `chunksize` (default: Python's rule), `signal`.
+   * @param options `chunksize` (default: Python's rule), `signal`,
+   * `timeout`, `stopRunning`, `onProgress`, `onEvent`.
    * @returns The results, in order.
    * @throws {ProcessError} (rejects) As {@linkcode Pool.map}.
    *
@@ -421,13 +480,16 @@ export class Pool implements AsyncDisposable {
    * workers need them, so it may be long or endless.
    *
    * A task's error is thrown by the iteration when its turn comes; breaking
-   * out of the loop drops the tasks not yet run.
+   * out of the loop drops the tasks not yet run. An error that `iterable`
+   * throws comes after the results of the chunks read whole before it: as in
+   * Python, the items of the chunk it interrupted do not run.
    *
    * @typeParam T The items' type.
    * @typeParam R What `fn` returns.
    * @param fn An exported function of one argument, or `{ module, export }`.
    * @param iterable The items (a sync or async iterable).
-   * @param options `chunksize` (default 1), `signal`.
+   * @param options `chunksize` (default 1), `signal`, `timeout`,
+   * `stopRunning`, `onProgress`, `onEvent`.
    * @returns An async iterator of the results.
    * @throws {ProcessError} When the pool is closed or terminated.
    * @throws {TypeError} When `fn` is not an exported function or
@@ -468,7 +530,8 @@ export class Pool implements AsyncDisposable {
    * @typeParam R What `fn` returns.
    * @param fn An exported function of one argument, or `{ module, export }`.
    * @param iterable The items.
-   * @param options `chunksize` (default 1), `signal`.
+   * @param options `chunksize` (default 1), `signal`, `timeout`,
+   * `stopRunning`, `onProgress`, `onEvent`.
    * @returns An async iterator of the results, in the order they finish.
    * @throws {ProcessError} When the pool is closed or terminated.
    * @throws {TypeError} When `fn` is not an exported function or
@@ -513,10 +576,13 @@ export class Pool implements AsyncDisposable {
    * @typeParam A `fn`'s parameter list.
    * @typeParam R What `fn` returns.
    * @param fn An exported function, or `{ module, export }`.
-   * @param args Its arguments.
+   * @param call Its arguments (which may be left out when it takes none),
+   * then the options: `timeout`, `signal`, `stopRunning`, `onEvent`.
    * @returns The result.
    * @throws {ProcessError} (rejects) When the pool is closed or terminated,
    * or the worker died while running the task.
+   * @throws {TimeoutError} (rejects) When the task ran past `timeout`; its
+   * worker was stopped and replaced.
    * @throws {Error} (rejects) The task's error, rebuilt with its class name,
    * message and the worker's stack.
    *
@@ -536,10 +602,11 @@ export class Pool implements AsyncDisposable {
   // deno-lint-ignore no-explicit-any
   apply<A extends any[], R>(
     fn: PoolFunction<A, R>,
-    args?: A,
+    ...call: CallArgs<A, ApplyOptions<Awaited<R>>>
   ): Promise<Awaited<R>> {
+    const [args, options] = call;
     return rejecting(() =>
-      this.#one(specOf(fn, "task function"), args ?? [], undefined)
+      this.#one(specOf(fn, "task function"), args ?? [], options)
     ) as Promise<Awaited<R>>;
   }
 
@@ -552,8 +619,9 @@ export class Pool implements AsyncDisposable {
    * @typeParam A `fn`'s parameter list.
    * @typeParam R What `fn` returns.
    * @param fn An exported function, or `{ module, export }`.
-   * @param args Its arguments.
-   * @param options `callback`, `errorCallback`, `signal`.
+   * @param call Its arguments (which may be left out when it takes none),
+   * then the options: `callback`, `errorCallback`, `signal`, `timeout`,
+   * `stopRunning`, `onEvent`.
    * @returns A promise of the result.
    * @throws {ProcessError} (rejects) As {@linkcode Pool.apply}.
    *
@@ -576,12 +644,11 @@ export class Pool implements AsyncDisposable {
   // deno-lint-ignore no-explicit-any
   applyAsync<A extends any[], R>(
     fn: PoolFunction<A, R>,
-    args?: A,
-    options?: ApplyOptions<Awaited<R>>,
+    ...call: CallArgs<A, ApplyOptions<Awaited<R>>>
   ): Promise<Awaited<R>> {
-    options ??= {};
+    const [args, options = {}] = call;
     const promise = rejecting(() =>
-      this.#one(specOf(fn, "task function"), args ?? [], options.signal)
+      this.#one(specOf(fn, "task function"), args ?? [], options)
     ) as Promise<Awaited<R>>;
     const { callback, errorCallback } = options;
     promise.then(
@@ -589,6 +656,56 @@ export class Pool implements AsyncDisposable {
       (error) => errorCallback && report(() => errorCallback(error)),
     );
     return promise;
+  }
+
+  /**
+   * Calls `fn(...args)` in a worker and returns a {@linkcode Future} of its
+   * result (Python's `concurrent.futures.Executor.submit`): it can be
+   * cancelled until a worker takes it, waited for with a timeout, and
+   * given done-callbacks; `asCompleted` and `wait` of
+   * `@mp/multiprocessing/futures` take many.
+   *
+   * @typeParam A `fn`'s parameter list.
+   * @typeParam R What `fn` returns.
+   * @param fn An exported function, or `{ module, export }`.
+   * @param args Its arguments.
+   * @returns The future of its result.
+   * @throws {ProcessError} When the pool is closed or terminated.
+   * @throws {TypeError} When `fn` is not an exported function or
+   * `{ module, export }`.
+   *
+   * @example Submit, then wait for the result
+   * ```ts
+   * import { Pool } from "@mp/multiprocessing/pool";
+   * import assert from "node:assert/strict";
+   *
+   * const add = {
+   *   module: "data:text/javascript,export const add = (a, b) => a + b;",
+   *   export: "add",
+   * };
+   * await using pool = new Pool({ processes: 1 });
+   * const future = pool.submit(add, 2, 3);
+   * assert.equal(await future.result(), 5);
+   * assert.equal(future.done(), true);
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  submit<A extends any[], R>(
+    fn: PoolFunction<A, R>,
+    ...args: A
+  ): Future<Awaited<R>> {
+    const job = this.#oneJob(specOf(fn, "task function"), args, undefined);
+    return new Future<Awaited<R>>(
+      job.promise.then((results) => results[0] as Awaited<R>),
+      {
+        running: () => job.started && !job.settled,
+        cancel: (reason) => {
+          if (job.started || job.settled) return false;
+          job.cancel(reason);
+          return true;
+        },
+      },
+    );
   }
 
   /**
@@ -721,14 +838,15 @@ export class Pool implements AsyncDisposable {
     options: MapOptions | undefined,
   ): Promise<unknown[]> {
     this.#checkRunning();
-    const { chunksize, signal } = options ?? {};
+    const { chunksize, signal, timeout } = options ?? {};
     if (chunksize !== undefined) checkCount(chunksize, "chunksize");
+    const deadline = deadlineOf(timeout);
     signal?.throwIfAborted();
     if (!isIterable(iterable)) throw notIterable(iterable);
     // The job counts from now, so that close() waits for it while an async
     // input is being read.
     const job = new ListJob(spec, star);
-    this.#start(job, signal);
+    this.#start(job, options, deadline);
     const submit = (items: unknown[]) => {
       job.expect(items.length);
       if (job.settled) return;
@@ -760,21 +878,31 @@ export class Pool implements AsyncDisposable {
   async #one(
     spec: TargetSpec,
     args: unknown[],
-    signal: AbortSignal | undefined,
+    options: CallOptions | undefined,
   ): Promise<unknown> {
+    return (await this.#oneJob(spec, args, options).promise)[0];
+  }
+
+  /** Queues one task; its job's promise gives its result first in a list. */
+  #oneJob(
+    spec: TargetSpec,
+    args: unknown[],
+    options: CallOptions | undefined,
+  ): ListJob {
     if (!Array.isArray(args)) {
       throw new TypeError(
         `The args must be an array of the function's arguments, got ${typeof args}: pass [] for none`,
       );
     }
     this.#checkRunning();
-    signal?.throwIfAborted();
+    const deadline = deadlineOf(options?.timeout);
+    options?.signal?.throwIfAborted();
     const job = new ListJob(spec, true);
     job.expect(1);
-    this.#start(job, signal);
+    this.#start(job, options, deadline);
     this.#enqueue(job, 0, [args]);
     this.#pump();
-    return (await job.promise)[0];
+    return job;
   }
 
   #stream(
@@ -784,14 +912,16 @@ export class Pool implements AsyncDisposable {
     ordered: boolean,
   ): AsyncIterableIterator<unknown> {
     this.#checkRunning();
-    const { chunksize = 1, signal } = options ?? {};
+    const { chunksize = 1, signal, timeout } = options ?? {};
     checkCount(chunksize, "chunksize");
+    const deadline = deadlineOf(timeout);
     if (!isIterable(iterable)) throw notIterable(iterable);
-    const job = new StreamJob(spec, false, ordered);
+    const star = (options as { [STARRED]?: boolean } | undefined)?.[STARRED];
+    const job = new StreamJob(spec, star === true, ordered);
     if (signal?.aborted) {
       job.cancel(signal.reason);
     } else {
-      this.#start(job, signal);
+      this.#start(job, options, deadline);
       this.#feed(job, iterable, chunksize);
     }
     const iterator: AsyncIterableIterator<unknown> = {
@@ -840,23 +970,64 @@ export class Pool implements AsyncDisposable {
       if (items.length) this.#enqueue(job, index - items.length, items);
       job.inputEnded(index);
     } catch (error) {
-      if (items.length) this.#enqueue(job, index - items.length, items);
-      job.inputFailed(index, error);
+      // As Python's: the chunk being read when the input threw is dropped,
+      // and the error comes after the results of the chunks before it.
+      job.inputFailed(index - items.length, error);
     }
     this.#pump();
   }
 
-  #start(job: Job, signal: AbortSignal | undefined): void {
+  /**
+   * Counts `job` as running and wires its options: an abort or the
+   * deadline ends it (stopping the workers running its tasks, for a
+   * deadline or when asked), its progress and events go to the caller.
+   */
+  #start(job: Job, options: CallOptions | undefined, deadline: number): void {
+    const { signal, stopRunning, onProgress, onEvent } = options ?? {};
     this.#jobs.add(job);
-    const abort = () => job.cancel(signal!.reason);
+    job.onProgress = onProgress;
+    job.onEvent = onEvent;
+    const abort = () => {
+      job.cancel(signal!.reason);
+      if (stopRunning) this.#stopRunning(job);
+    };
     signal?.addEventListener("abort", abort, { once: true });
+    const cancelTimer = onDeadline(deadline, () => {
+      job.cancel(
+        new TimeoutError(
+          `The pool call did not finish within its timeout of ${options?.timeout} ms: the workers still running its tasks were stopped and replaced; give a longer timeout`,
+        ),
+      );
+      this.#stopRunning(job);
+    });
     job.onSettled = () => {
       signal?.removeEventListener("abort", abort);
+      cancelTimer();
       this.#jobs.delete(job);
       // Its chunks stay in the queue until they come up; they are skipped.
       queueMicrotask(() => this.#pump());
     };
     this.#updateRef();
+  }
+
+  /**
+   * Stops the workers running a task of `job` (settled already): killed and
+   * replaced, as Python's pool replaces a worker that died. The chunks they
+   * held behind it go back to the queue; chunks of `job` they held are
+   * skipped. On the worker backend a task busy in synchronous code goes on
+   * using its thread until it yields (see the README), but nothing it does
+   * reaches the pool or this library any more.
+   */
+  #stopRunning(job: Job): void {
+    for (const slot of this.#slots) {
+      if (slot.inflight[0]?.job !== job) continue;
+      this.#lose(slot);
+      try {
+        slot.process.kill();
+      } catch {
+        // it ended already: its end is being accounted for
+      }
+    }
   }
 
   /** Queues a chunk: `count` items of `source` from `from` on. */
@@ -888,6 +1059,7 @@ export class Pool implements AsyncDisposable {
       ? Infinity
       : this.#maxTasks - slot.assigned;
     const count = Math.min(span.count, budget, PIECE);
+    span.job.started = true;
     const chunk: Chunk = {
       id: ++this.#nextChunkId,
       job: span.job,
@@ -1188,12 +1360,13 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message: ResultMessage | ReadyMessage | TakenMessage;
+      let message: ResultMessage | ReadyMessage | TakenMessage | EventMessage;
       try {
         message = await slot.channel.recv() as
           | ResultMessage
           | ReadyMessage
-          | TakenMessage;
+          | TakenMessage
+          | EventMessage;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
@@ -1216,7 +1389,7 @@ export class Pool implements AsyncDisposable {
 
   #receive(
     slot: Slot,
-    message: ResultMessage | ReadyMessage | TakenMessage,
+    message: ResultMessage | ReadyMessage | TakenMessage | EventMessage,
   ): void {
     if (typeof message === "number") {
       if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
@@ -1224,6 +1397,13 @@ export class Pool implements AsyncDisposable {
     }
     if ("ready" in message) {
       slot.ready = true;
+      return;
+    }
+    if ("event" in message) {
+      const { job } = slot.inflight.find((chunk) => chunk.id === message.id) ??
+        {};
+      const onEvent = job?.settled ? undefined : job?.onEvent;
+      if (onEvent) report(() => onEvent(message.event));
       return;
     }
     const chunk = slot.inflight.shift();
@@ -1393,7 +1573,7 @@ function specOf(
     noun: `the pool's ${what}`,
     importer: "a pool worker",
     option: "",
-  }, callerModule());
+  }, callerModule);
 }
 
 function notIterable(value: unknown): TypeError {

@@ -194,6 +194,13 @@ for (const backend of BACKENDS) {
       { name: "SyntaxError", message: "bad input" },
     );
     assert.deepEqual(seen, [2, 3, 4]);
+    // As Python's: the chunk the input was filling when it threw never runs.
+    const chunked = p.imap<number, number>(fn("inc"), failing(), {
+      chunksize: 2,
+    });
+    assert.deepEqual(await chunked.next(), { done: false, value: 2 });
+    assert.deepEqual(await chunked.next(), { done: false, value: 3 });
+    await assert.rejects(chunked.next(), SyntaxError);
     await assert.rejects(p.map(fn("inc"), failing()), SyntaxError);
     assert.deepEqual(await p.map(fn("inc"), [1]), [2]);
   });
@@ -499,10 +506,14 @@ for (const backend of BACKENDS) {
       name: "TypeError",
       message: /Task 1 cannot be sent/,
     });
-    await assert.rejects(p.map(fn("unclonableResult"), [0, 1, 2]), {
-      name: "TypeError",
-      message: /result cannot be sent/,
-    });
+    const error = await p.map(fn("unclonableResult"), [0, 1, 2]).then(
+      () => assert.fail("the map resolved"),
+      (error: Error) => error,
+    );
+    assert.equal(error.name, "TypeError");
+    assert.match(error.message, /result cannot be sent/);
+    // As Python's MaybeEncodingError.exc: the clone's own error.
+    assert.equal((error.cause as Error).name, "DataCloneError");
     assert.deepEqual(await p.map(fn("unclonableResult"), [0, 2]), [0, 2]);
   });
 

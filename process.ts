@@ -40,10 +40,15 @@ import {
 // Each backend's launcher registers itself as it loads.
 import "./_backend/worker/launcher.ts";
 import "./_backend/subprocess/launcher.ts";
-import { checkBootstrapped, registerProcessModule } from "./_backend/child.ts";
+import {
+  checkBootstrapped,
+  inheritedStartMethod,
+  registerProcessModule,
+} from "./_backend/child.ts";
 import { dataToError, quoteMessage } from "./_error.ts";
 import { identity, isAlive as pidIsAlive } from "./_shm/registry.ts";
-import { deadlineOf, settlesBy } from "./_timeout.ts";
+import { holdEventLoop } from "./_deno_compat.ts";
+import { deadlineOf, remaining, settlesBy } from "./_timeout.ts";
 import {
   callerModule,
   internalModule,
@@ -108,11 +113,23 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   v8Flags?: string[];
 }
 
-let defaultBackend: Backend = "worker";
+/**
+ * What {@linkcode Process}'s constructor asks of `args` besides
+ * {@linkcode ProcessOptions}: nothing when the target takes no argument (or
+ * its type is not known, as for `{ module, export }`), else its argument
+ * list, so that `new Process({ target: add })` is a type error.
+ */
+export type ArgsOf<A extends unknown[]> = [] extends A ? unknown
+  : { args: A };
+
+// Unset until setStartMethod(): a child then starts its own children as it
+// was started, as Python's inherits the start method.
+let defaultBackend: Backend | undefined;
 
 /**
  * Sets the backend that new processes use when they name none (Python's
- * `multiprocessing.set_start_method`).
+ * `multiprocessing.set_start_method`). A child starts on the backend its
+ * parent started it on, and that is its own default, as in Python.
  *
  * @param backend `"worker"` or `"subprocess"`.
  * @throws {TypeError} When `backend` is unknown.
@@ -133,7 +150,9 @@ export function setStartMethod(backend: Backend): void {
 /**
  * The backend that new processes use when they name none.
  *
- * @returns `"worker"` unless {@linkcode setStartMethod} changed it.
+ * @returns What {@linkcode setStartMethod} set; until then, in a child, the
+ * backend it was started on (Python's child inherits its start method), and
+ * `"worker"` in the main program.
  *
  * @example
  * ```ts
@@ -143,7 +162,7 @@ export function setStartMethod(backend: Backend): void {
  * ```
  */
 export function getStartMethod(): Backend {
-  return defaultBackend;
+  return defaultBackend ?? inheritedStartMethod();
 }
 
 let processCount = 0;
@@ -155,7 +174,12 @@ interface View {
   name: string;
   daemon: boolean;
   alive: () => boolean;
+  /** Whether it is this process's parent, whose end `join()` waits for. */
+  parent: boolean;
 }
+
+/** How often a join of the parent looks whether it is still alive. */
+const PARENT_POLL_MS = 20;
 
 let makeView: (view: View) => Process;
 let joinQuietly: (p: Process) => Promise<number | null>;
@@ -225,14 +249,14 @@ export class Process<A extends unknown[] = unknown[]> {
    * assert.equal(p.backend, "subprocess");
    * ```
    */
-  constructor(options?: ProcessOptions<A>) {
-    options ??= {};
+  constructor(given?: ProcessOptions<A> & ArgsOf<A>) {
+    const options: ProcessOptions<A> = given ?? {};
     const { target, args = [] as unknown as A, name, daemon, backend } =
       options;
     this.#args = args;
     this.#name = name ?? `Process-${++processCount}`;
     this.#daemon = daemon ?? identity().daemon;
-    this.#launcher = launcherOf(backend ?? defaultBackend);
+    this.#launcher = launcherOf(backend ?? getStartMethod());
     const { permissions, v8Flags } = options;
     checkOptions(this.#launcher, { permissions, v8Flags });
     this.#childOptions = { permissions, v8Flags };
@@ -542,10 +566,16 @@ export class Process<A extends unknown[] = unknown[]> {
    * running, even for a daemon child (which alone would not keep it
    * running), as Python's `join()` blocks.
    *
+   * On {@linkcode parentProcess}'s result it waits for the parent to end,
+   * as Python's does, and resolves with `null` (the parent's exit code is
+   * its own parent's to know): ask `isAlive()` which way it went. A child
+   * ends with its parent, though (see `README.md`), so such a join resolves
+   * only on its timeout, or as this process ends too.
+   *
    * @param timeout Milliseconds to wait at most; `undefined` waits forever.
    * @returns The exit code, or `null` when the timeout passed first.
    * @throws {ProcessError} When the process was never started, is closed, or
-   * is not a child of this process.
+   * is this process (`currentProcess()`).
    * @throws {RangeError} When `timeout` is negative or not a number.
    *
    * @example
@@ -573,9 +603,13 @@ export class Process<A extends unknown[] = unknown[]> {
   ): Promise<number | null> {
     const deadline = deadlineOf(timeout);
     this.#checkOpen("join");
+    if (this.#view?.parent) {
+      await untilEnded(this.#view.alive, deadline);
+      return null;
+    }
     if (this.#view) {
       throw new ProcessError(
-        `Cannot join ${this.#name}: it is not a child of this process; only its parent can join it (to wait for another process, wait for an Event it sets)`,
+        `Cannot join ${this.#name}: it is this process; only its parent can join it (to wait for another process, wait for an Event it sets)`,
       );
     }
     const handle = this.#handle;
@@ -595,6 +629,8 @@ export class Process<A extends unknown[] = unknown[]> {
    * Whether the child has started and not yet ended.
    *
    * @returns `true` while the child runs.
+   * @throws {ProcessError} When the process is closed (Python's
+   * `ValueError`).
    *
    * @example
    * ```ts
@@ -609,6 +645,7 @@ export class Process<A extends unknown[] = unknown[]> {
    * ```
    */
   isAlive(): boolean {
+    this.#checkOpen("isAlive");
     if (this.#view) return this.#view.alive();
     return this.#handle !== undefined && this.#end === undefined;
   }
@@ -677,7 +714,8 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /**
    * Releases the process object. Its properties stay readable; starting,
-   * joining or signalling it afterwards throws.
+   * joining, signalling it or asking `isAlive()` afterwards throws, as in
+   * Python.
    *
    * @throws {ProcessError} When the child is still running.
    *
@@ -707,12 +745,13 @@ export class Process<A extends unknown[] = unknown[]> {
     if (!this.#closed) return;
     const advice = action === "start"
       ? "make a new Process to run again"
-      : action === "join"
+      : action === "join" || action === "isAlive"
       ? "its exitCode stays readable"
       : "its child has ended, or was never started";
-    throw new ProcessError(
-      `Cannot ${action} ${this.#name}: it is closed; ${advice}`,
-    );
+    const what = action === "isAlive"
+      ? `tell whether ${this.#name} is alive`
+      : `${action} ${this.#name}`;
+    throw new ProcessError(`Cannot ${what}: it is closed; ${advice}`);
   }
 }
 
@@ -805,24 +844,6 @@ function checkPermissions(
   throw error;
 }
 
-let loopHolds = 0;
-let loopTimer: ReturnType<typeof setInterval> | undefined;
-
-/**
- * Keeps this process running until the returned handle is disposed: a
- * daemon child's Worker or subprocess does not keep it running, and a
- * promise alone does not either, so a program that only awaits a daemon
- * child's end would otherwise end first.
- */
-function holdEventLoop(): Disposable {
-  if (loopHolds++ === 0) loopTimer = setInterval(() => {}, 2 ** 31 - 1);
-  return {
-    [Symbol.dispose]() {
-      if (--loopHolds === 0) clearInterval(loopTimer);
-    },
-  };
-}
-
 registerProcessModule({ activeChildren, Process, joinQuietly });
 
 /**
@@ -846,6 +867,7 @@ export function currentProcess(): Process {
       name: self.name,
       daemon: self.daemon,
       alive: () => true,
+      parent: false,
     });
   }
   return current;
@@ -872,6 +894,7 @@ export function parentProcess(): Process | null {
     name: self.parentName ?? "",
     daemon: false,
     alive: () => pidIsAlive(pid),
+    parent: true,
   });
 }
 
@@ -929,6 +952,18 @@ export function cpuCount(): number {
  */
 export function exit(code?: number | boolean | string | null): never {
   return Deno.exit(exitStatus(code));
+}
+
+/** Resolves once `alive()` is false or `deadline` has passed. */
+async function untilEnded(
+  alive: () => boolean,
+  deadline: number,
+): Promise<void> {
+  while (alive() && remaining(deadline) > 0) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(PARENT_POLL_MS, remaining(deadline)))
+    );
+  }
 }
 
 /** The exit status Python's `sys.exit` gives for `code`. */

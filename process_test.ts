@@ -163,6 +163,16 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
   });
 
+  Deno.test(`${backend}: a child starts its children on its own backend, as Python's inherits its start method`, async () => {
+    const p = start("checkStartMethod", [backend]);
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
+  Deno.test(`${backend}: a child's join of its parent waits while the parent lives`, async () => {
+    const p = start("joinParent", [30]);
+    assert.equal(await p.join(), 0, p.error?.message);
+  });
+
   Deno.test(
     `${backend}: a child can start a grandchild`,
     sharesMemory(backend),
@@ -255,6 +265,10 @@ for (const backend of BACKENDS) {
       await p.join();
       p.close();
       assert.throws(() => p.start(), ProcessError);
+      assert.throws(
+        () => p.isAlive(),
+        /Cannot tell whether .* is alive: it is closed/,
+      );
       assert.equal(p.exitCode, -15);
     });
   });
@@ -266,7 +280,7 @@ Deno.test("worker: self.close() in a child ends it with exit code 0", async () =
   assert.equal(await p.join(), 0);
 });
 
-Deno.test("the main process describes itself", () => {
+Deno.test("the main process describes itself", async () => {
   const self = currentProcess();
   assert.equal(self.name, "MainProcess");
   assert.equal(self.pid, Deno.pid);
@@ -274,6 +288,7 @@ Deno.test("the main process describes itself", () => {
   assert.equal(parentProcess(), null);
   assert.ok(cpuCount() >= 1);
   assert.throws(() => self.start(), ProcessError);
+  await assert.rejects(self.join(), /Cannot join MainProcess: it is this/);
 });
 
 Deno.test("processes are named Process-N by default", () => {

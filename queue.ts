@@ -238,6 +238,8 @@ export class Queue<T = unknown> {
    * Whether the queue holds no item.
    *
    * @returns `true` when `qsize()` is 0.
+   * @throws {ProcessError} When the queue was closed in this process, as
+   * Python's raises.
    *
    * @example A new queue is empty
    * ```ts
@@ -248,6 +250,7 @@ export class Queue<T = unknown> {
    * ```
    */
   empty(): boolean {
+    this.#check("empty");
     return this.#ring.count() === 0;
   }
 
@@ -780,6 +783,7 @@ export class SimpleQueue<T = unknown> {
    * Whether the queue holds no item.
    *
    * @returns `true` when empty.
+   * @throws {ProcessError} When the queue was closed in this process.
    *
    * @example A new queue is empty
    * ```ts

@@ -139,6 +139,9 @@ Deno.test("close() makes puts and gets here throw and ends a waiting for await",
   await assert.rejects(q.get(), ProcessError);
   assert.throws(() => q.getNowait(), ProcessError);
   assert.throws(() => q.getSync(), ProcessError);
+  assert.throws(() => q.empty(), /Cannot empty\(\): the queue was closed/);
+  assert.equal(q.qsize(), 0);
+  assert.equal(q.full(), false);
 });
 
 /** Yields to the event loop until `done()` (a get's promise settles in between). */

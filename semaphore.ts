@@ -93,10 +93,10 @@ export class Semaphore {
    * Decrements the count, waiting (without blocking the event loop) while
    * it is zero.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the count was decremented.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Wait for a unit, or give up
    * ```ts
@@ -118,10 +118,10 @@ export class Semaphore {
   /**
    * Decrements the count, blocking the thread while it is zero.
    *
-   * @param options `{ blocking: false }` to try once, or `{ timeout }`.
+   * @param options `{ blocking: false }` to try once (a timeout is then
+   * ignored, as in Python), or `{ timeout }`.
    * @returns Whether the count was decremented.
    * @throws {RangeError} When `timeout` is negative or NaN.
-   * @throws {TypeError} When a timeout is given with `blocking: false`.
    *
    * @example Try once without waiting
    * ```ts

@@ -32,10 +32,14 @@ Deno.test("Semaphore: bad values throw", async () => {
     async () => await sem.acquire({ timeout: -5 }),
     RangeError,
   );
-  assert.throws(
-    () => sem.acquireSync({ blocking: false, timeout: 1 }),
-    TypeError,
-  );
+});
+
+Deno.test("Semaphore: a non-blocking acquire ignores its timeout, as Python's", async () => {
+  const sem = new Semaphore(1);
+  assert.equal(sem.acquireSync({ blocking: false, timeout: 1 }), true);
+  assert.equal(sem.acquireSync({ blocking: false, timeout: -1 }), false);
+  assert.equal(await sem.acquire({ blocking: false, timeout: 1 }), false);
+  assert.equal(sem.getValue(), 0);
 });
 
 Deno.test("Semaphore: an async waiter wakes on release", async () => {

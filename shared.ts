@@ -19,11 +19,13 @@
  * console.log(counter.value); // 1
  * ```
  *
- * Types are `i8 u8 i16 u16 i32 u32 f32 f64 i64 u64`, or Python's typecodes
- * as aliases: `"b" "B" "h" "H" "i" "I" "l" "L" "q" "Q" "f" "d"`. `"l"` and
- * `"L"` are 32-bit (C's `long` at its smallest, as on Windows); use `"q"` or
- * `"i64"` for 64 bits. 64-bit integers are `bigint`s; everything else is a
- * `number`. This module exports the array class both as `Array`, Python's
+ * Types are `i8 u8 i16 u16 i32 u32 f32 f64 i64 u64 char`, or Python's
+ * typecodes as aliases: `"b" "B" "h" "H" "i" "I" "l" "L" "q" "Q" "f" "d"
+ * "c"`. `"l"` and `"L"` are 32-bit (C's `long` at its smallest, as on
+ * Windows); use `"q"` or `"i64"` for 64 bits. 64-bit integers are
+ * `bigint`s; a `char` (`"c"`) is a one-character string stored as one byte
+ * (Python's one-byte `bytes`), so its character codes go from 0 to 255;
+ * everything else is a `number`. This module exports the array class both as `Array`, Python's
  * name, and as `SharedArray`, which does not shadow the global `Array`.
  *
  * @module
@@ -63,6 +65,8 @@ export interface SharedTypes {
   i64: { element: bigint; view: BigInt64Array };
   /** 64-bit unsigned integer. */
   u64: { element: bigint; view: BigUint64Array };
+  /** A character of code 0 to 255, stored as one byte (C's `char`). */
+  char: { element: string; view: Uint8Array };
 }
 
 /** Python's typecodes, and the type each one names. */
@@ -91,6 +95,8 @@ export interface TypecodeAliases {
   f: "f32";
   /** `double`. */
   d: "f64";
+  /** `char`: a one-character string here, where Python has one-byte `bytes`. */
+  c: "char";
 }
 
 /** A type name (`"i32"`) or a Python typecode (`"i"`). */
@@ -101,7 +107,10 @@ export type TypeName<C extends TypeCode> = C extends keyof TypecodeAliases
   ? TypecodeAliases[C]
   : C;
 
-/** What an element of type `C` reads as: `number`, or `bigint` for 64-bit integers. */
+/**
+ * What an element of type `C` reads as: `number`, `bigint` for 64-bit
+ * integers, or a one-character `string` for `char`.
+ */
 export type ElementOf<C extends TypeCode> = SharedTypes[TypeName<C>]["element"];
 
 /** The typed array over elements of type `C`. */
@@ -132,6 +141,7 @@ const ALIASES: Record<string, keyof SharedTypes> = {
   Q: "u64",
   f: "f32",
   d: "f64",
+  c: "char",
 };
 
 type AnyView =
@@ -162,6 +172,7 @@ const VIEWS: Record<keyof SharedTypes, ViewClass> = {
   f64: Float64Array,
   i64: BigInt64Array,
   u64: BigUint64Array,
+  char: Uint8Array,
 };
 
 function typeName(code: string): keyof SharedTypes {
@@ -181,8 +192,8 @@ function typeName(code: string): keyof SharedTypes {
  */
 interface Cells {
   view: AnyView;
-  load(index: number): number | bigint;
-  store(index: number, value: number | bigint): void;
+  load(index: number): number | bigint | string;
+  store(index: number, value: number | bigint | string): void;
 }
 
 // Scratch space to turn float bits into floats and back (per process).
@@ -221,6 +232,16 @@ function cellsOf(
       ),
     };
   }
+  if (type === "char") {
+    const bytes = view as Uint8Array;
+    return {
+      view,
+      load: (
+        i,
+      ) => (checkRunning(), String.fromCharCode(Atomics.load(bytes, i))),
+      store: (i, v) => (checkRunning(), Atomics.store(bytes, i, charCode(v))),
+    };
+  }
   if (type === "i64" || type === "u64") {
     const ints = view as BigInt64Array | BigUint64Array;
     return {
@@ -235,6 +256,21 @@ function cellsOf(
     load: (i) => (checkRunning(), Atomics.load(ints, i)),
     store: (i, v) => (checkRunning(), Atomics.store(ints, i, Number(v))),
   };
+}
+
+/** The byte of a `char` element: a one-character string of code 0 to 255. */
+function charCode(value: unknown): number {
+  if (
+    typeof value !== "string" || value.length !== 1 ||
+    value.charCodeAt(0) > 255
+  ) {
+    throw new TypeError(
+      `A char element is one character of code 0 to 255, got ${
+        typeof value === "string" ? JSON.stringify(value) : typeof value
+      }: pass a one-character string such as "x"`,
+    );
+  }
+  return value.charCodeAt(0);
 }
 
 function lockOf(option: LockOption | undefined): Lock | RLock | null {
@@ -474,7 +510,8 @@ export class Value<C extends TypeCode = TypeCode> extends SynchronizedBase<C> {
    * @param type The type name (`"i32"`) or Python typecode (`"i"`).
    * @param initial The first value (default zero).
    * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
-   * @throws {TypeError} For an unknown type or lock option.
+   * @throws {TypeError} For an unknown type or lock option, or a `char`
+   * that is not one character of code 0 to 255.
    *
    * @example A typecode, a first value, and a lock of one's own
    * ```ts
@@ -514,7 +551,8 @@ export class Value<C extends TypeCode = TypeCode> extends SynchronizedBase<C> {
 
   /**
    * Writes the number atomically (converted to the type, as a typed array
-   * does).
+   * does; a `char` must be one character of code 0 to 255, else this
+   * throws a `TypeError`).
    *
    * @example A float written to an integer value
    * ```ts
@@ -578,7 +616,8 @@ export class SharedArray<C extends TypeCode = TypeCode>
    * @param sizeOrInitializer The length (elements start at zero), or the
    * elements.
    * @param options `{ lock }`: `true` (an RLock, default), `false`, or a lock.
-   * @throws {TypeError} For an unknown type or lock option.
+   * @throws {TypeError} For an unknown type or lock option, or a `char`
+   * that is not one character of code 0 to 255.
    * @throws {RangeError} For a negative or fractional length.
    *
    * @example From a length, and from values

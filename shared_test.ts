@@ -42,6 +42,28 @@ Deno.test("Value: every type and typecode reads back what was written", () => {
   assert.equal(new Value("Q").type, "u64");
 });
 
+Deno.test('Value and Array: a char ("c") is a one-character string in a byte', () => {
+  const v = new Value("c", "x");
+  assert.equal(v.type, "char");
+  assert.equal(v.value, "x");
+  v.value = "\u00ff";
+  assert.equal(v.value, "\u00ff");
+  assert.equal(new Value("char").value, "\0");
+  for (const bad of ["", "xy", "\u0100", 65]) {
+    assert.throws(
+      () => (v.value = bad as string),
+      /A char element is one character of code 0 to 255/,
+    );
+  }
+  assert.equal(v.value, "\u00ff", "a bad write changes nothing");
+  const arr = new SharedArray("c", "hello");
+  assert.equal(arr.length, 5);
+  assert.ok(arr.array instanceof Uint8Array);
+  arr[0] = "j";
+  assert.equal(arr.toArray().join(""), "jello");
+  assert.equal(new TextDecoder().decode(arr.array), "jello");
+});
+
 Deno.test("Value: locks", () => {
   const v = new Value("i", 1);
   assert.ok(v.getLock() instanceof RLock);
@@ -101,8 +123,9 @@ for (const backend of BACKENDS) {
       new Value("d", 0, { lock: false }),
       new Value("q", 0n),
       new Value("B", 0),
+      new Value("c", "a"),
     ];
-    const written = [-7, 2.5, 2n ** 40n, 255];
+    const written = [-7, 2.5, 2n ** 40n, 255, "z"];
     await joinAll(
       values.map((v, i) => child(backend, "writeValue", [v, written[i]])),
     );

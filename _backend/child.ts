@@ -3,6 +3,7 @@
 // arguments, run it, then wait for its own non-daemon children and end its
 // daemon ones, as Python's child bootstrap does.
 import type { ChildEnd } from "./launcher.ts";
+import type { Backend } from "../process.ts";
 import { errorToData } from "../_error.ts";
 import { ProcessError } from "../errors.ts";
 import { identity } from "../_shm/registry.ts";
@@ -30,6 +31,24 @@ export interface ProcessModule {
 }
 
 let processModule: ProcessModule | undefined;
+
+// The backend that started this process: its children default to it, as a
+// Python child inherits the start method that started it. The main program
+// was started by no backend of ours, and defaults to Workers.
+let startedBy: Backend = "worker";
+
+/**
+ * Records the backend that started this child; each backend's child entry
+ * calls it before the target's module is imported.
+ */
+export function setStartedBy(backend: Backend): void {
+  startedBy = backend;
+}
+
+/** The backend that started this process (`"worker"` in the main program). */
+export function inheritedStartMethod(): Backend {
+  return startedBy;
+}
 
 /** Called by process.ts when it loads. */
 export function registerProcessModule(module: ProcessModule): void {

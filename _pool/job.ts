@@ -36,6 +36,25 @@ interface Outcome {
   failed?: Error;
 }
 
+/** How far a call on the pool got, as `onProgress` is told. */
+export interface Progress {
+  /** Tasks done (succeeded or failed). */
+  done: number;
+  /** Tasks in all; `undefined` while the input of an `imap` is still read. */
+  total: number | undefined;
+  /** Milliseconds since the call. */
+  elapsedMs: number;
+}
+
+/**
+ * Set on the options of an `imap` whose items are argument lists (what
+ * `ProcessPoolExecutor.map` of several iterables runs): not public API.
+ */
+export const STARRED: unique symbol = Symbol("multiprocessing.starred");
+
+/** The least time between two `onProgress` calls, but for the last one. */
+const PROGRESS_EVERY_MS = 100;
+
 /** One call on the pool. */
 export abstract class Job {
   /** The task function. */
@@ -50,6 +69,17 @@ export abstract class Job {
   queued = 0;
   /** Called once, when the job settles. */
   onSettled: (() => void) | undefined;
+  /** Set once a chunk of it went to a worker: it may be running. */
+  started = false;
+  /** Told how far the job got, every 100 ms at most and once at the end. */
+  onProgress: ((progress: Progress) => void) | undefined;
+  /** Given what the job's tasks `emit()`. */
+  onEvent: ((value: unknown) => void) | undefined;
+  /** Tasks in all, once known. */
+  protected total: number | undefined;
+  #done = 0;
+  #since = performance.now();
+  #lastProgress = -Infinity;
 
   constructor(fn: TargetSpec, star: boolean) {
     this.fn = fn;
@@ -72,6 +102,31 @@ export abstract class Job {
 
   /** Called by the pool when a chunk left the queue. */
   taken(): void {}
+
+  /**
+   * Counts `count` more tasks done and tells `onProgress` when 100 ms
+   * passed since it was last told, or when every task is done.
+   */
+  protected progressed(count: number): void {
+    this.#done += count;
+    if (!this.onProgress) return;
+    const now = performance.now();
+    const last = this.total !== undefined && this.#done >= this.total;
+    if (!last && now - this.#lastProgress < PROGRESS_EVERY_MS) return;
+    this.#lastProgress = now;
+    const progress = {
+      done: this.#done,
+      total: this.total,
+      elapsedMs: now - this.#since,
+    };
+    const onProgress = this.onProgress;
+    if (last) this.onProgress = undefined; // once at the end
+    try {
+      onProgress(progress);
+    } catch (error) {
+      reportError(error);
+    }
+  }
 
   protected settle(): void {
     if (this.settled) return;
@@ -103,6 +158,7 @@ export class ListJob extends Job {
   expect(length: number): void {
     if (this.settled) return;
     this.#length = length;
+    this.total = length;
     this.#remaining = length;
     if (length === 0) {
       this.settle();
@@ -128,6 +184,7 @@ export class ListJob extends Job {
     const all = this.#results ??= new Array(this.#length);
     for (let i = 0; i < results.length; i++) all[start + i] = results[i];
     this.#remaining -= results.length;
+    this.progressed(results.length);
     if (this.#remaining === 0) {
       this.settle();
       this.#resolve(all);
@@ -198,6 +255,8 @@ export class StreamJob extends Job {
   /** The input ended after `total` items. */
   inputEnded(total: number): void {
     this.#total = total;
+    this.total = total;
+    this.progressed(0); // the last call, if every task is done already
     this.#checkComplete();
   }
 
@@ -236,6 +295,7 @@ export class StreamJob extends Job {
   #add(outcome: Outcome): void {
     if (this.settled) return;
     this.#received += outcome.count;
+    this.progressed(outcome.count);
     if (this.ordered) this.#byStart.set(outcome.start, outcome);
     else this.#arrived.push(outcome);
     this.#notify();

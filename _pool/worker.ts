@@ -45,12 +45,70 @@ export interface ResultMessage {
   ms: number;
 }
 
+/** What a task sent with {@linkcode emit}, for the caller's `onEvent`. */
+export interface EventMessage {
+  /** The id of the chunk whose task sent it. */
+  id: number;
+  event: unknown;
+}
+
 /** Sent once, after the initializer ran. */
 export interface ReadyMessage {
   ready: true;
 }
 
 type Fn = (...args: unknown[]) => unknown;
+
+/** The chunk this worker runs now, and where its events go. */
+let running: { channel: Connection; id: number } | undefined;
+
+/**
+ * Sends `value` from inside a pool task to the caller's `onEvent` (given to
+ * `map`, `imap`, `apply`... or `submit`): progress of a long task, partial
+ * results, log lines. Events of a task reach the caller before its result,
+ * in the order they were sent. (workerpool's `workerEmit`; Python has no
+ * equivalent, where a task would put on a `Queue`.)
+ *
+ * @param value What to send: anything the structured clone copies.
+ * @returns Whether it was sent (`false` once the pool is gone).
+ * @throws {ProcessError} When called outside a task of a pool.
+ * @throws {TypeError} When `value` cannot be cloned.
+ *
+ * @example A task reports how far it got
+ * ```ts
+ * import { emit, Pool } from "@mp/multiprocessing/pool";
+ * import assert from "node:assert/strict";
+ *
+ * const work = {
+ *   module: "data:text/javascript," + encodeURIComponent(
+ *     `import { emit } from "${import.meta.resolve("@mp/multiprocessing/pool")}";
+ *      export function work(n) { for (let i = 1; i <= n; i++) emit(i); return n; }`,
+ *   ),
+ *   export: "work",
+ * };
+ * await using pool = new Pool({ processes: 1 });
+ * const seen: unknown[] = [];
+ * assert.equal(await pool.apply(work, [3], { onEvent: (e) => seen.push(e) }), 3);
+ * assert.deepEqual(seen, [1, 2, 3]);
+ * assert.throws(() => emit("not in a task"), /inside a task/);
+ * ```
+ */
+export function emit(value: unknown): boolean {
+  if (!running) {
+    throw new ProcessError(
+      "emit() sends to the caller of a pool task: call it inside a task the pool runs (its onEvent option receives it)",
+    );
+  }
+  try {
+    running.channel.send(
+      { id: running.id, event: value } satisfies EventMessage,
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ProcessError) return false; // the pool is gone
+    throw error;
+  }
+}
 
 /**
  * Set in a pool worker, where `new Pool()` is refused (as Python refuses
@@ -105,7 +163,14 @@ export async function poolWorker(
         ) => error instanceof Error ? error : new Error(String(error)));
         functions.set(chunk.fn, fn);
       }
-      if (!sendResults(channel, await runChunk(fn, chunk))) break loop;
+      running = { channel, id: chunk.id };
+      let outcome: Outcome;
+      try {
+        outcome = await runChunk(fn, chunk);
+      } finally {
+        running = undefined;
+      }
+      if (!sendResults(channel, outcome)) break loop;
     }
   }
   channel.close();
@@ -198,6 +263,7 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
             `The task's result cannot be sent to the pool: ${
               quoteMessage(cause)
             }; return data the structured clone copies`,
+            { cause },
           ),
         ),
       ]);

@@ -34,11 +34,12 @@
 // The async flavour uses `Atomics.waitAsync`, whose pending promise does
 // not keep Deno's event loop alive: a program whose only pending work is
 // such a wait would end with "promise never resolved". While any async wait
-// is pending, one long interval is ref'd so the process stays up; it is
-// unref'd (not cleared, which is cheaper to undo) when none is. An async
+// is pending, it holds the loop (`holdEventLoop`, the one keep-alive of the
+// library, which `Process.join()` uses too). An async
 // wait does not block the thread, so `terminate()` stops it as it should.
 import { checkRunning } from "./registry.ts";
-import { MAX_TIMER_MS, remaining } from "../_timeout.ts";
+import { remaining } from "../_timeout.ts";
+import { holdEventLoop } from "../_deno_compat.ts";
 
 /** The longest sleep between two tries, in milliseconds, unless told otherwise. */
 export const SLICE = 50;
@@ -248,9 +249,6 @@ function block(
   return Atomics.wait(cells, index, value, ms);
 }
 
-let keepAlive: ReturnType<typeof setInterval> | undefined;
-let parked = 0;
-
 /** Sleeps while `cells[index]` is `value`, `ms` at most, without blocking. */
 async function park(
   cells: Int32Array,
@@ -260,13 +258,6 @@ async function park(
 ): Promise<void> {
   const result = Atomics.waitAsync(cells, index, value, ms);
   if (!result.async) return;
-  if (parked++ === 0) {
-    keepAlive ??= setInterval(() => {}, MAX_TIMER_MS);
-    Deno.refTimer(keepAlive);
-  }
-  try {
-    await result.value;
-  } finally {
-    if (--parked === 0) Deno.unrefTimer(keepAlive!);
-  }
+  using _ = holdEventLoop();
+  await result.value;
 }

@@ -46,24 +46,15 @@ export interface Blocking {
 
 /**
  * The deadline of an acquire: `Infinity` to wait forever, `0` for a single
- * try.
+ * try. A non-blocking acquire ignores its timeout, as Python's
+ * `SemLock.acquire(False, timeout)` does (and as `Queue.put`/`get` here do).
  *
- * @throws {TypeError} For a timeout with `blocking: false`.
- * @throws {RangeError} For a negative or NaN timeout.
+ * @throws {RangeError} For a negative or NaN timeout of a blocking acquire.
  */
 export function acquireDeadline(options: Blocking | undefined): number {
   if (options === undefined) return Infinity;
   const { blocking = true, timeout } = options;
-  const deadline = deadlineOf(timeout);
-  if (!blocking) {
-    if (timeout !== undefined) {
-      throw new TypeError(
-        "Cannot give a timeout to a non-blocking acquire: pass either { blocking: false } or { timeout }",
-      );
-    }
-    return 0;
-  }
-  return deadline;
+  return blocking ? deadlineOf(timeout) : 0;
 }
 
 /** The shared state of one lock and the operations on it. */

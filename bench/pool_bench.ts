@@ -1,21 +1,26 @@
-// Pool against the best JavaScript worker pool (piscina, run under Deno)
-// and Python's multiprocessing.Pool, in one run:
+// Pool against Python's multiprocessing.Pool, the best JavaScript worker
+// pool (piscina, at its best settings, under Deno and under Node) and bare
+// Workers, like with like, in one run:
 //
-// 1. 100k tiny tasks (x => x + 1) on 2 workers: tasks per second. Our map
-//    sends chunks (Python's default chunksize rule); piscina sends one task
-//    at a time; our imap with chunksize 1 is shown too, for a pool that does
-//    not batch.
-// 2. A CPU-bound map, 64 tasks of about 5 ms: speed-up over running them
-//    one after another in the main thread.
-// 3. A map of 1e6 tiny tasks while a 5 ms timer runs: its throughput, and
+// 1. 100k tiny tasks (x => x + 1) on 2 workers in the same 8 chunks of
+//    12,500 (Python's default chunksize for this map): our map with that
+//    chunksize, Python's map (its default is that chunksize), piscina given
+//    the same chunks as 8 run() calls, 2 bare Workers given the same chunks.
+// 2. One message per task, 20k tiny tasks: our map with chunksize 1,
+//    Python's map with chunksize 1, piscina with 16 tasks in flight a thread.
+// 3. A burst of 5,000 applyAsync calls, and 2,000 sequential awaited apply
+//    calls: per-call overhead, against piscina's run() and Python's
+//    apply_async / apply.
+// 4. A CPU-bound map, 64 tasks of about 5 ms: speed-up over running them
+//    one after another in the main thread, beside 2 bare Workers.
+// 5. A map of 1e6 tiny tasks while a 5 ms timer runs: its throughput, and
 //    the largest lag of the timer, the longest stretch for which the pool
 //    kept the event loop from other work.
 //
 //   deno run -A bench/pool_bench.ts
 //
-// Pool workers import this module to find `inc` and `spin`, so piscina is
-// imported only where it runs: loaded in a pool worker, it keeps a thread
-// busy there and halves the worker's speed.
+// piscina's side is bench/_piscina_side.mjs, one script for both runtimes;
+// for Node it is installed with npm into the temporary directory once.
 import { Pool } from "../pool.ts";
 import { median, report, runPython, timeRuns } from "./_report.ts";
 import { largestTimerLag } from "../_test_util.ts";
@@ -48,58 +53,148 @@ function calibrate(ms: number): number {
 }
 
 const TINY = 100_000;
+const CHUNKS = 8;
+const PER_TASK = 20_000;
+const BURST = 5_000;
+const SEQUENTIAL = 2_000;
 const PROCESSES = 2;
 const MILLION = 1_000_000;
 
-async function tinyOurs(pool: Pool, items: number[]): Promise<number> {
-  await pool.map(inc, items.slice(0, 10_000));
-  const times = await timeRuns(
-    async () => {
-      const results = await pool.map(inc, items);
-      if (results[TINY - 1] !== TINY) throw new Error("wrong result");
-    },
-    7,
-    2,
-  );
-  return TINY / median(times) * 1000;
+interface PerCall {
+  /** Tasks per second, the 100k tasks in the same 8 chunks. */
+  chunked_per_s: number;
+  /** Tasks per second, one message a task. */
+  per_task_per_s: number;
+  /** Tasks per second, a burst of async calls. */
+  burst_per_s: number;
+  /** Microseconds per awaited call, one after another. */
+  sequential_us: number;
 }
 
-async function oneAtATimeOurs(pool: Pool, count: number): Promise<number> {
-  const items = Array.from({ length: count }, (_, i) => i);
-  const times = await timeRuns(
-    async () => {
-      let n = 0;
-      for await (const _ of pool.imap(inc, items)) n++;
-      if (n !== count) throw new Error("missing results");
-    },
-    3,
-    1,
-  );
-  return count / median(times) * 1000;
-}
-
-async function tinyPiscina(items: number[]): Promise<number> {
-  // Inline, as deno.json maps no dependency: the library has none.
-  // deno-lint-ignore no-import-prefix
-  const { Piscina } = await import("npm:piscina@^5");
-  const piscina = new Piscina({
-    filename: new URL("./_piscina_worker.ts", import.meta.url).href,
-    minThreads: PROCESSES,
-    maxThreads: PROCESSES,
-  });
-  try {
-    const times = await timeRuns(
-      async () => {
-        const results = await Promise.all(items.map((x) => piscina.run(x)));
-        if (results[TINY - 1] !== TINY) throw new Error("wrong result");
-      },
-      3,
-      1,
-    );
-    return TINY / median(times) * 1000;
-  } finally {
-    await piscina.destroy();
+function check(results: unknown[], n: number): void {
+  if (results.length !== n || results[n - 1] !== n) {
+    throw new Error("wrong result");
   }
+}
+
+async function perCallOurs(pool: Pool, items: number[]): Promise<PerCall> {
+  const chunksize = Math.ceil(TINY / CHUNKS);
+  const few = items.slice(0, PER_TASK);
+  const burst = items.slice(0, BURST);
+  const ms = async (fn: () => Promise<void>, runs = 5) =>
+    median(await timeRuns(fn, runs, 2));
+  const chunked = await ms(async () => {
+    check(await pool.map(inc, items, { chunksize }), TINY);
+  });
+  const perTask = await ms(async () => {
+    check(await pool.map(inc, few, { chunksize: 1 }), PER_TASK);
+  }, 3);
+  const bursts = await ms(async () => {
+    check(
+      await Promise.all(burst.map((x) => pool.applyAsync(inc, [x]))),
+      BURST,
+    );
+  });
+  const sequential = await ms(async () => {
+    for (let i = 0; i < SEQUENTIAL; i++) await pool.apply(inc, [i]);
+  }, 3);
+  return {
+    chunked_per_s: TINY / chunked * 1000,
+    per_task_per_s: PER_TASK / perTask * 1000,
+    burst_per_s: BURST / bursts * 1000,
+    sequential_us: sequential / SEQUENTIAL * 1000,
+  };
+}
+
+/** 2 bare Workers given the same 8 chunks, all sent at once: the ceiling. */
+async function chunkedBare(items: number[]): Promise<number> {
+  const size = Math.ceil(TINY / CHUNKS);
+  const chunks: number[][] = [];
+  for (let i = 0; i < TINY; i += size) chunks.push(items.slice(i, i + size));
+  const source = URL.createObjectURL(
+    new Blob([
+      `self.onmessage = (e) => self.postMessage(e.data.map((x) => x + 1));`,
+    ], { type: "text/javascript" }),
+  );
+  const workers = Array.from(
+    { length: PROCESSES },
+    () => new Worker(source, { type: "module" }),
+  );
+  const run = async () => {
+    const parts = await Promise.all(workers.map((worker, w) => {
+      const mine = chunks.filter((_, i) => i % PROCESSES === w);
+      return new Promise<number[][]>((resolve) => {
+        const got: number[][] = [];
+        worker.onmessage = (e) => {
+          got.push(e.data);
+          if (got.length === mine.length) resolve(got);
+        };
+        for (const chunk of mine) worker.postMessage(chunk);
+      });
+    }));
+    if (parts.flat(2).length !== TINY) throw new Error("missing results");
+  };
+  try {
+    return TINY / median(await timeRuns(run, 5, 2)) * 1000;
+  } finally {
+    for (const worker of workers) worker.terminate();
+    URL.revokeObjectURL(source);
+  }
+}
+
+/** Runs bench/_piscina_side.mjs under `runtime`; its JSON, or undefined. */
+async function piscinaSide(
+  runtime: "deno" | "node",
+): Promise<PerCall | undefined> {
+  const script = new URL("./_piscina_side.mjs", import.meta.url).pathname;
+  const specifier = runtime === "deno"
+    ? "npm:piscina@^5"
+    : await piscinaForNode();
+  if (!specifier) return undefined;
+  const command = runtime === "deno"
+    ? new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", script, specifier, `${TINY}`, `${CHUNKS}`],
+      stdout: "piped",
+    })
+    : new Deno.Command("node", {
+      args: [script, specifier, `${TINY}`, `${CHUNKS}`],
+      stdout: "piped",
+    });
+  const { code, stdout } = await command.output();
+  if (code !== 0) return undefined;
+  const text = new TextDecoder().decode(stdout).trim();
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+/** piscina installed for Node in the temporary directory, once; its URL. */
+async function piscinaForNode(): Promise<string | undefined> {
+  const dir = `${
+    Deno.env.get("TMPDIR") ?? "/tmp"
+  }/multiprocessing-bench-piscina`;
+  const entry = `${dir}/node_modules/piscina/dist/esm-wrapper.mjs`;
+  try {
+    await Deno.stat(entry);
+  } catch {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      await new Deno.Command("npm", {
+        args: [
+          "install",
+          "--prefix",
+          dir,
+          "--no-audit",
+          "--no-fund",
+          "piscina@5",
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      await Deno.stat(entry);
+    } catch {
+      return undefined; // no node or npm here: the rows say so
+    }
+  }
+  return `file://${entry}`;
 }
 
 interface MillionMap {
@@ -198,23 +293,62 @@ self.onmessage = (e) => {
 };`;
 }
 
+const NOT_RUN = { what: "", value: NaN, unit: "" };
+
 if (import.meta.main) {
   const items = Array.from({ length: TINY }, (_, i) => i);
   await using pool = new Pool({ processes: PROCESSES });
-  const ours = await tinyOurs(pool, items);
-  const oursOne = await oneAtATimeOurs(pool, 20_000);
+  await pool.map(inc, items.slice(0, 10_000));
+  const ours = await perCallOurs(pool, items);
+  const bare = await chunkedBare(items);
   const million = await millionMap(pool);
   const cpu = await cpuBound(pool);
-  const piscina = await tinyPiscina(items);
+  const onDeno = await piscinaSide("deno");
+  const onNode = await piscinaSide("node");
   const python = await runPython("pool_bench.py", [String(TINY), "5"]);
-  const speedup = cpu.speedup;
-  report(`Pool, ${PROCESSES} workers`, [
-    { what: "ours: map, 100k tiny tasks", value: ours, unit: "tasks/s" },
+  const rate = (what: string, value: number | undefined) =>
+    value === undefined
+      ? { ...NOT_RUN, what: `${what} (not run)` }
+      : { what, value, unit: "tasks/s" };
+  const piscinaRows = (name: string, side: PerCall | undefined) => [
+    rate(`${name}: same 8 chunks`, side?.chunked_per_s),
+    rate(
+      `${name}: one task a message, 16 in flight a thread`,
+      side?.per_task_per_s,
+    ),
+    rate(`${name}: burst of ${BURST} run()`, side?.burst_per_s),
     {
-      what: "ours: imap chunksize 1 (one task a message), 20k",
-      value: oursOne,
-      unit: "tasks/s",
+      what: `${name}: ${SEQUENTIAL} awaited run() one after another`,
+      value: side?.sequential_us ?? NaN,
+      unit: "µs each",
     },
+  ];
+  report(`Pool, ${PROCESSES} workers`, [
+    rate("ours: map, 100k tiny tasks in 8 chunks", ours.chunked_per_s),
+    rate("2 bare Workers, the same 8 chunks", bare),
+    rate(
+      "Python Pool.map, its default chunksize (the same 8 chunks)",
+      python.tiny_per_s,
+    ),
+    rate(
+      "ours: map chunksize 1 (one task a message), 20k",
+      ours.per_task_per_s,
+    ),
+    rate("Python Pool.map chunksize 1, 20k", python.per_task_per_s),
+    rate(`ours: burst of ${BURST} applyAsync`, ours.burst_per_s),
+    rate(`Python: burst of ${BURST} apply_async`, python.burst_per_s),
+    {
+      what: `ours: ${SEQUENTIAL} awaited apply one after another`,
+      value: ours.sequential_us,
+      unit: "µs each",
+    },
+    {
+      what: `Python: ${SEQUENTIAL} apply one after another`,
+      value: python.sequential_us,
+      unit: "µs each",
+    },
+    ...piscinaRows("piscina under Deno", onDeno),
+    ...piscinaRows("piscina under Node", onNode),
     {
       what: "ours: map, 1e6 tiny tasks (a 5 ms timer running)",
       value: million.perSecond,
@@ -225,16 +359,6 @@ if (import.meta.main) {
       value: million.lag,
       unit: "ms",
     },
-    {
-      what: "piscina under Deno, 100k tiny tasks",
-      value: piscina,
-      unit: "tasks/s",
-    },
-    {
-      what: "Python Pool.map, 100k tiny tasks",
-      value: python.tiny_per_s,
-      unit: "tasks/s",
-    },
     { what: "64 x 5 ms CPU tasks, serial", value: cpu.serial, unit: "ms" },
     { what: "64 x 5 ms CPU tasks, pool.map", value: cpu.pool, unit: "ms" },
     {
@@ -243,41 +367,88 @@ if (import.meta.main) {
       unit: "ms",
     },
   ], [
-    {
-      what: "ours map / piscina",
-      value: ours / piscina,
-      target: ">= 5",
-      met: ours / piscina >= 5,
-    },
-    {
-      what: "ours map / Python Pool.map",
-      value: ours / python.tiny_per_s,
-      target: "(reported)",
-      met: true,
-    },
-    {
-      what: "ours imap chunksize 1 / piscina",
-      value: oursOne / piscina,
-      target: "(reported)",
-      met: true,
-    },
+    ratio(
+      "chunked map / bare Workers, same chunks",
+      ours.chunked_per_s / bare,
+      ">= 0.8",
+    ),
+    ratio(
+      "chunked map / piscina under Deno, same chunks",
+      ours.chunked_per_s / (onDeno?.chunked_per_s ?? NaN),
+      ">= 1",
+    ),
+    ratio(
+      "chunked map / piscina under Node, same chunks",
+      ours.chunked_per_s / (onNode?.chunked_per_s ?? NaN),
+      "(reported)",
+    ),
+    ratio(
+      "chunked map / Python Pool.map, same chunks",
+      ours.chunked_per_s / python.tiny_per_s,
+      "(reported)",
+    ),
+    ratio(
+      "chunksize 1 / piscina under Deno, one task a message",
+      ours.per_task_per_s / (onDeno?.per_task_per_s ?? NaN),
+      "(reported)",
+    ),
+    ratio(
+      "chunksize 1 / piscina under Node, one task a message",
+      ours.per_task_per_s / (onNode?.per_task_per_s ?? NaN),
+      "(reported)",
+    ),
+    ratio(
+      "chunksize 1 / Python, one task a message",
+      ours.per_task_per_s / python.per_task_per_s,
+      "(reported)",
+    ),
+    ratio(
+      "applyAsync burst / piscina under Deno",
+      ours.burst_per_s / (onDeno?.burst_per_s ?? NaN),
+      ">= 1",
+    ),
+    ratio(
+      "applyAsync burst / piscina under Node",
+      ours.burst_per_s / (onNode?.burst_per_s ?? NaN),
+      ">= 1",
+    ),
+    ratio(
+      "applyAsync burst / Python apply_async",
+      ours.burst_per_s / python.burst_per_s,
+      ">= 2",
+    ),
+    ratio(
+      "sequential apply, piscina under Deno / ours (time)",
+      (onDeno?.sequential_us ?? NaN) / ours.sequential_us,
+      ">= 1",
+    ),
+    ratio(
+      "sequential apply, piscina under Node / ours (time)",
+      (onNode?.sequential_us ?? NaN) / ours.sequential_us,
+      ">= 1",
+    ),
+    ratio(
+      "sequential apply, Python / ours (time)",
+      python.sequential_us / ours.sequential_us,
+      ">= 2",
+    ),
     {
       what: "largest event-loop lag during a 1e6-item map, ms",
       value: million.lag,
       target: "<= 50",
       met: million.lag <= 50,
     },
-    {
-      what: "CPU-bound speed-up over serial",
-      value: speedup,
-      target: ">= 1.8",
-      met: speedup >= 1.8,
-    },
-    {
-      what: "bare Workers' speed-up (what the machine allowed now)",
-      value: cpu.bareSpeedup,
-      target: "(reported)",
-      met: true,
-    },
+    ratio("CPU-bound speed-up over serial", cpu.speedup, ">= 1.8"),
+    ratio(
+      "bare Workers' speed-up (what the machine allowed now)",
+      cpu.bareSpeedup,
+      "(reported)",
+    ),
   ]);
+}
+
+/** A ratio row; a target ">= x" is met when the ratio reaches it. */
+function ratio(what: string, value: number, target: string) {
+  const goal = /^>= ([\d.]+)$/.exec(target);
+  return { what, value, target, met: !goal || value >= Number(goal[1]) };
 }

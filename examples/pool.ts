@@ -1,10 +1,10 @@
 // Counting primes with a Pool: the same job run serially and on a pool of
-// workers (with both timings), then once more with `imap`, showing a
-// progress bar as the results arrive (plain lines when stdout is not a
-// terminal).
+// workers (with both timings), then once more with a progress bar and its
+// ETA, drawn from the pool's `onProgress` (nothing is drawn when stdout is
+// not a terminal).
 //
 //   deno run -A examples/pool.ts
-import { cpuCount, Pool } from "../mod.ts";
+import { cpuCount, Pool, type Progress } from "../mod.ts";
 
 /** How many primes lie in [start, end): trial division, on purpose slow. */
 export function countPrimes([start, end]: [number, number]): number {
@@ -35,17 +35,24 @@ function ranges(): [number, number][] {
 
 const encoder = new TextEncoder();
 
-/** Shows `done` of `total`: a bar redrawn in place, or a line now and then. */
-function progress(done: number, total: number): void {
-  if (Deno.stdout.isTerminal()) {
-    const width = 30;
-    const full = Math.round(width * done / total);
-    const bar = "#".repeat(full) + ".".repeat(width - full);
-    Deno.stdout.writeSync(encoder.encode(`\r[${bar}] ${done}/${total}`));
-    if (done === total) Deno.stdout.writeSync(encoder.encode("\n"));
-  } else if (done % 12 === 0 || done === total) {
-    console.log(`progress: ${done}/${total} parts`);
-  }
+/**
+ * Draws `[#####.....] 12/48 parts, 1.2 s left` in place, on a terminal
+ * only: piped or redirected output stays clean.
+ */
+function drawProgress({ done, total, elapsedMs }: Progress): void {
+  if (!Deno.stdout.isTerminal() || total === undefined) return;
+  const width = 30;
+  const full = Math.round(width * done / total);
+  const bar = "#".repeat(full) + ".".repeat(width - full);
+  const left = done ? (elapsedMs / done) * (total - done) / 1000 : NaN;
+  const eta = done === total
+    ? `done in ${(elapsedMs / 1000).toFixed(1)} s`
+    : Number.isFinite(left)
+    ? `${left.toFixed(1)} s left`
+    : "";
+  const line = `\r[${bar}] ${done}/${total} parts, ${eta}\x1b[K`;
+  Deno.stdout.writeSync(encoder.encode(line));
+  if (done === total) Deno.stdout.writeSync(encoder.encode("\n"));
 }
 
 if (import.meta.main) {
@@ -72,14 +79,15 @@ if (import.meta.main) {
     }x the serial speed)`,
   );
 
-  let done = 0;
-  let again = 0;
-  for await (const count of pool.imap(countPrimes, parts)) {
-    again += count;
-    progress(++done, parts.length);
-  }
+  // One task a message, so that progress comes part by part.
+  const again = (await pool.map(countPrimes, parts, {
+    chunksize: 1,
+    onProgress: drawProgress,
+  })).reduce((a, b) => a + b, 0);
   console.log(
-    `imap: ${again} primes, ${again === serial ? "same" : "DIFFERENT"}`,
+    `with progress: ${again} primes, ${
+      again === serial ? "same" : "DIFFERENT"
+    }`,
   );
   if (total !== serial || again !== serial) Deno.exit(1);
 }

@@ -148,9 +148,6 @@ for (const backend of BACKENDS) {
     const barrier = new mp.Barrier(N, { action: appendTrue });
     await runThreads(testActionF, [barrier, results]);
     assert.equal(await len(results), 1);
-  }, {
-    // Deviation 9 (issue 18): on the subprocess backend the action runs in a fresh instance of its module.
-    ignore: backend === "subprocess",
   });
 
   // Test that an abort will put the barrier in a broken state

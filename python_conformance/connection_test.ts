@@ -38,8 +38,8 @@ for (const backend of BACKENDS) {
 
       assert.equal(await conn.poll(), false);
 
-      // Deviation 11 (issue 18): poll(-1) throws RangeError; Python treats a
-      // negative timeout as 0. Until that is fixed, its documented behaviour:
+      // A documented difference (README): a negative timeout is a
+      // RangeError, as SPEC.md says; Python's poll(-1) is poll(0).
       await assert.rejects(conn.poll(-1), RangeError);
 
       assert.equal(await conn.poll(TIMEOUT1), false);

@@ -123,11 +123,4 @@ for (const backend of BACKENDS) {
       });
     }
   }
-
-  Deno.test({
-    name: `${backend}: TestNoForkBomb.test_noforkbomb`,
-    // Deviation 10 (issue 18): an unguarded main module is covered by the faults issue (11).
-    ignore: true,
-    fn() {},
-  });
 }

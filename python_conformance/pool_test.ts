@@ -39,15 +39,6 @@ const zip = (a: number[], b: number[]) =>
   a.map((x, i) => [x, b[i]] as [number, number]);
 const numeric = (a: number, b: number) => a - b;
 
-/** The future that issue 16 adds: apply_async(...).get(timeout). */
-interface Future<T> {
-  result(timeout?: number): Promise<T>;
-}
-interface SubmittingPool {
-  // deno-lint-ignore no-explicit-any
-  submit<T>(fn: (...args: any[]) => T, ...args: unknown[]): Future<T>;
-}
-
 for (const backend of BACKENDS) {
   const mp = getContext(backend);
 
@@ -179,19 +170,13 @@ for (const backend of BACKENDS) {
   poolTest("test_async_timeout", async () => {
     const p = new mp.Pool({ processes: 3 });
     try {
-      const res = (p as unknown as SubmittingPool).submit(
-        sqr,
-        6,
-        TIMEOUT2 + SHORT_TIMEOUT,
-      );
+      // apply_async(...).get(timeout): a Future's result(timeout).
+      const res = p.submit(sqr, 6, TIMEOUT2 + SHORT_TIMEOUT);
       await assert.rejects(res.result(TIMEOUT2), TimeoutError);
     } finally {
       p.terminate();
       await p.join();
     }
-  }, {
-    // Needs a result that can be waited for with a timeout (apply_async(...).get(timeout)), which issue 16 adds.
-    ignore: true,
   });
 
   poolTest("test_imap", async (pool) => {
@@ -228,9 +213,6 @@ for (const backend of BACKENDS) {
     it = pool.imap(sqr, exceptionThrowingGenerator(20, 7), { chunksize: 4 });
     for (let i = 0; i < 4; i++) assert.equal((await it.next()).value, i * i);
     await assert.rejects(it.next(), SayWhenError);
-  }, {
-    // Deviation 7 (issue 18): imap yields the results of the chunk in which the input iterable threw.
-    ignore: true,
   });
 
   poolTest("test_imap_unordered", async (pool) => {

@@ -35,8 +35,6 @@ for (const backend of BACKENDS) {
   // and its `value` (the result) is named in the message.
   Deno.test({
     name: `${backend}: _TestPoolWorkerErrors.test_unpickleable_result`,
-    // Deviation 16 (issue 18): the TypeError for a result that cannot be sent has no cause (Python's MaybeEncodingError.exc).
-    ignore: true,
     async fn() {
       await using _ = testScope();
       const p = new mp.Pool({ processes: 2 });

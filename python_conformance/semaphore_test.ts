@@ -42,8 +42,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestSemaphore.test_timeout`,
-    // Deviation 6 (issue 18): acquire({ blocking: false, timeout }) throws; Python ignores the timeout.
-    ignore: true,
     async fn() {
       const sem = new mp.Semaphore(0);
 

@@ -14,8 +14,6 @@ import { BACKENDS, testScope, withStartMethod } from "./_util.ts";
 for (const backend of BACKENDS) {
   Deno.test({
     name: `${backend}: TestSimpleQueue.test_empty_exceptions`,
-    // Deviation 5 (issue 18): empty() on a closed queue answers instead of throwing.
-    ignore: true,
     fn() {
       // Checking emptiness of a closed queue raises, independently of
       // whether the queue was used or not. This differs from Queue and

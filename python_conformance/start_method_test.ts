@@ -36,8 +36,6 @@ async function checkContextOf(
 for (const backend of BACKENDS) {
   Deno.test({
     name: `${backend}: TestStartMethod.test_context`,
-    // Deviation 8 (issue 18): a child's start method is always "worker".
-    ignore: true,
     async fn() {
       await using _ = testScope();
       await withStartMethod(backend, async () => {
@@ -56,8 +54,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: TestStartMethod.test_set_get`,
-    // Deviation 8 (issue 18): a child's start method is always "worker".
-    ignore: true,
     async fn() {
       await using _ = testScope();
       await withStartMethod(backend, async () => {

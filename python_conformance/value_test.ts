@@ -30,15 +30,11 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestValue.test_value`,
-    // Deviation 15 (issue 18): Value and Array have no "c" (char) typecode.
-    ignore: true,
     fn: () => testValue(),
   });
 
   Deno.test({
     name: `${backend}: _TestValue.test_rawvalue`,
-    // Deviation 15 (issue 18): Value and Array have no "c" (char) typecode.
-    ignore: true,
     fn: () => testValue(true),
   });
 

@@ -1,7 +1,7 @@
 // Task functions for pool_test.ts: a pool worker imports its task function
 // by name, so each is exported here.
 import type { Event } from "../event.ts";
-import { Pool } from "../pool.ts";
+import { emit, Pool } from "../pool.ts";
 import { currentProcess, exit } from "../process.ts";
 import type { Value } from "../shared.ts";
 
@@ -101,4 +101,21 @@ export function startPool(): string {
   const pool = new Pool({ processes: 1 });
   pool.terminate();
   return "started";
+}
+
+/** Sends 1 to `n` to the caller's onEvent, then returns `n`. */
+export function emitEach(n: number): number {
+  for (let i = 1; i <= n; i++) emit(i);
+  return n;
+}
+
+/** Calls emit() outside a task: at import, nothing; when called, throws. */
+export function emitTwiceAsync(x: number): Promise<number> {
+  emit(`${x} starts`);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      emit(`${x} ends`);
+      resolve(x);
+    }, 1)
+  );
 }

@@ -4,6 +4,7 @@ import {
   type Backend,
   currentProcess,
   exit,
+  getStartMethod,
   parentProcess,
   Process,
 } from "../process.ts";
@@ -88,6 +89,38 @@ export function checkIdentity(name: string, parentPid: number): void {
   ) {
     throw new Error(`wrong identity: ${JSON.stringify(facts)}`);
   }
+}
+
+/**
+ * Checks that this child's start method is `expected`, as is that of a
+ * grandchild it starts without naming a backend; throws if not.
+ */
+export async function checkStartMethod(
+  expected: Backend,
+  depth = 1,
+): Promise<void> {
+  const got = { startMethod: getStartMethod(), new: new Process().backend };
+  if (got.startMethod !== expected || got.new !== expected) {
+    throw new Error(`At depth ${depth}: ${JSON.stringify(got)}`);
+  }
+  if (depth === 2) return;
+  const p = new Process({ target: checkStartMethod, args: [expected, 2] });
+  p.start();
+  if (await p.join() !== 0) throw p.error;
+}
+
+/**
+ * Joins its parent, which lives on: the join waits out its timeout and
+ * resolves with `null`, as Python's returns; joining itself throws.
+ */
+export async function joinParent(timeout: number): Promise<void> {
+  const parent = parentProcess()!;
+  const got = await parent.join(timeout);
+  if (got !== null || !parent.isAlive()) {
+    throw new Error(`join gave ${got}, alive ${parent.isAlive()}`);
+  }
+  const self = await currentProcess().join().then(() => "joined", String);
+  if (!/Cannot join .*: it is this process/.test(self)) throw new Error(self);
 }
 
 /** Starts a grandchild that writes 7 into cells[1], and waits for it. */

@@ -7,6 +7,7 @@ import type { Event } from "../event.ts";
 import type { Lock, RLock } from "../lock.ts";
 import type { Semaphore } from "../semaphore.ts";
 import type { SharedArray, Value } from "../shared.ts";
+import { type Backend, Process } from "../process.ts";
 
 /** Shared numbers: an `Array("i32", n)` of this library (any backend). */
 type Ints = SharedArray<"i32">;
@@ -258,6 +259,27 @@ export async function waitAtBarrier(
     if ((error as Error).name !== "BrokenBarrierError") throw error;
     indexes[slot] = -1;
   }
+}
+
+/**
+ * Passes the barrier on to a grandchild on `backend`, and both wait at it
+ * (the grandchild in `indexes[slot + 1]`).
+ */
+export async function waitAtBarrierWithGrandchild(
+  barrier: Barrier,
+  indexes: Ints,
+  slot: number,
+  runs: Value<"i32">,
+  backend: Backend,
+): Promise<void> {
+  const p = new Process({
+    target: waitAtBarrier,
+    args: [barrier, indexes, slot + 1, runs],
+    backend,
+  });
+  p.start();
+  await waitAtBarrier(barrier, indexes, slot, runs);
+  if (await p.join() !== 0) throw p.error;
 }
 
 /** Waits at the barrier with `waitSync`, writing its index or -1. */

@@ -7,7 +7,12 @@
 import type { ControlMessage, StartInfo } from "./launcher.ts";
 
 const START_INFO = Symbol.for("multiprocessing.startInfo");
-import { printChildError, runChild, setBootstrapping } from "../child.ts";
+import {
+  printChildError,
+  runChild,
+  setBootstrapping,
+  setStartedBy,
+} from "../child.ts";
 import { errorToData } from "../../_error.ts";
 import {
   adoptTreeState,
@@ -25,6 +30,7 @@ const info = global[START_INFO]!;
 delete global[START_INFO];
 // The main module imports the target's module next: runChild clears this.
 setBootstrapping(info.target.module);
+setStartedBy("subprocess");
 
 // This process ends with its parent (see launcher.ts): the kernel kills it,
 // or, where the parent could not ask the kernel, the watchdog below does.

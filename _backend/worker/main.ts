@@ -4,7 +4,7 @@
 // nothing when a Worker closes.
 /// <reference lib="deno.worker" />
 import type { EndMessage, StartMessage } from "../launcher.ts";
-import { printChildError, runChild } from "../child.ts";
+import { printChildError, runChild, setStartedBy } from "../child.ts";
 import { errorToData } from "../../_error.ts";
 import { runChildExitHooks } from "../exit_hooks.ts";
 import { adoptTreeState } from "../../_shm/registry.ts";
@@ -38,6 +38,7 @@ self.addEventListener("unhandledrejection", (event) => {
 self.onmessage = async (event: MessageEvent<StartMessage>) => {
   self.onmessage = null;
   adoptTreeState(event.data.tree);
+  setStartedBy("worker");
   const end = await runChild(event.data.target, event.data.args);
   reportEnd(end);
   closeWorker();
