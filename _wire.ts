@@ -44,6 +44,17 @@ export interface WireContext {
    * for the receiver there.
    */
   readonly exporter?: Exporter;
+  /**
+   * Set by a sender whose messages are received with `receiveMessageOnPort`,
+   * which revives a typed array element by element (seconds for megabytes,
+   * where an `ArrayBuffer` takes milliseconds): each typed array or
+   * `DataView` over an `ArrayBuffer` is sent as a record of its buffer and
+   * rebuilt by {@linkcode decode}. {@linkcode encode} adds their bytes to
+   * `bytes`.
+   */
+  liftViews?: boolean;
+  /** The bytes of the buffers met, when `liftViews` is set. */
+  bytes?: number;
 }
 
 /**
@@ -211,6 +222,13 @@ function encodeValue(
     seen.set(value, result);
     return result;
   }
+  if (
+    ctx.liftViews && (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+  ) {
+    const lifted = liftView(value, ctx);
+    seen.set(value, lifted);
+    return lifted;
+  }
   if (!isPlainObject(value)) return value;
   seen.set(value, value);
   let copy: Record<string, unknown> | undefined;
@@ -227,6 +245,112 @@ function encodeValue(
   return copy ?? value;
 }
 
+const VIEW = "__multiprocessing_view__";
+
+/** The classes a lifted view revives as, by name. */
+const VIEW_CLASSES: Record<
+  string,
+  new (
+    buffer: ArrayBuffer,
+    byteOffset: number,
+    length: number,
+  ) => ArrayBufferView
+> = {
+  Uint8Array,
+  Int8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+};
+
+type ViewRecord = {
+  [VIEW]: string;
+  buffer: ArrayBuffer;
+  byteOffset: number;
+  length: number;
+};
+
+/** A typed array as the record of its buffer (see `liftViews`). */
+function liftView(
+  value: ArrayBufferView | ArrayBuffer,
+  ctx: WireContext,
+): unknown {
+  ctx.bytes = (ctx.bytes ?? 0) + value.byteLength;
+  if (value instanceof ArrayBuffer) return value;
+  const name = value.constructor.name;
+  if (
+    !(value.buffer instanceof ArrayBuffer) ||
+    VIEW_CLASSES[name] !== value.constructor
+  ) {
+    return value; // shared memory, or a class the clone keeps as is
+  }
+  const record: ViewRecord = {
+    [VIEW]: name,
+    buffer: value.buffer,
+    byteOffset: value.byteOffset,
+    length: value instanceof DataView
+      ? value.byteLength
+      : (value as unknown as { length: number }).length,
+  };
+  return record;
+}
+
+function isViewRecord(value: object): value is ViewRecord {
+  return typeof (value as Record<string, unknown>)[VIEW] === "string" &&
+    isPlainObject(value);
+}
+
+function reviveView(record: ViewRecord): ArrayBufferView {
+  const View = VIEW_CLASSES[record[VIEW]];
+  return new View(record.buffer, record.byteOffset, record.length);
+}
+
+/**
+ * Checks a `transfer` option: an array of `ArrayBuffer`s, none detached.
+ *
+ * @returns The buffers (none for `undefined`).
+ * @throws {TypeError} For anything else.
+ */
+export function checkTransfer(transfer: unknown): ArrayBuffer[] {
+  if (transfer === undefined) return [];
+  if (!Array.isArray(transfer)) {
+    throw new TypeError(
+      `The transfer option must be an array of ArrayBuffers, got ${typeof transfer}`,
+    );
+  }
+  for (const buffer of transfer) {
+    if (!(buffer instanceof ArrayBuffer)) {
+      throw new TypeError(
+        "Cannot transfer this object: transfer takes ArrayBuffers (a typed array's .buffer); pass the buffer itself",
+      );
+    }
+    if (buffer.detached) {
+      throw new TypeError(
+        "Cannot transfer a detached ArrayBuffer: it was transferred already; transfer each buffer once",
+      );
+    }
+  }
+  return transfer;
+}
+
+/**
+ * Detaches each buffer, as `postMessage` does with the buffers it
+ * transfers, where the value was copied (into shared memory, or for an OS
+ * process).
+ */
+export function detachAll(transfer: ArrayBuffer[]): void {
+  for (const buffer of transfer) {
+    if (!buffer.detached) buffer.transfer(0);
+  }
+}
+
 /**
  * Revives every wire form inside `value`, importing the modules that
  * register their kinds first.
@@ -238,18 +362,46 @@ export async function decode(value: unknown): Promise<unknown> {
   return decodeSync(value);
 }
 
+/** Whether `value` holds a primitive of this library, at any depth. */
+export function holdsShareable(value: unknown): boolean {
+  const seen = new Set<object>();
+  const visit = (item: unknown): boolean => {
+    if (typeof item !== "object" || item === null || seen.has(item)) {
+      return false;
+    }
+    seen.add(item);
+    if (isShareable(item)) return true;
+    let found = false;
+    forEachChild(item, (child) => found ||= visit(child));
+    return found;
+  };
+  return visit(value);
+}
+
+/** Whether `value` (as {@linkcode encode} made it) holds a wire form. */
+export function holdsWireForms(value: unknown): boolean {
+  const modules = new Set<string>();
+  collectModules(value, modules, new Set(), true);
+  return modules.size > 0;
+}
+
+/**
+ * Adds to `modules` the module of each wire form in `value` whose kind is
+ * not registered yet (of every wire form, with `all`).
+ */
 function collectModules(
   value: unknown,
   modules: Set<string>,
   seen: Set<object>,
+  all = false,
 ): void {
   if (typeof value !== "object" || value === null || seen.has(value)) return;
   seen.add(value);
   if (isRecord(value)) {
-    if (!revivers.has(value[MARK])) modules.add(value.module);
+    if (all || !revivers.has(value[MARK])) modules.add(value.module);
     return;
   }
-  forEachChild(value, (child) => collectModules(child, modules, seen));
+  forEachChild(value, (child) => collectModules(child, modules, seen, all));
 }
 
 /**
@@ -271,6 +423,11 @@ function isRecord(value: object): value is WireRecord {
 function decodeValue(value: unknown, seen: Map<object, unknown>): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (seen.has(value)) return seen.get(value);
+  if (isViewRecord(value)) {
+    const view = reviveView(value);
+    seen.set(value, view);
+    return view;
+  }
   if (isRecord(value)) {
     const revive = revivers.get(value[MARK]);
     if (!revive) {

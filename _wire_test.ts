@@ -3,8 +3,10 @@
 // for the library's own, and a structured clone stands in for the boundary.
 import assert from "node:assert/strict";
 import {
+  checkTransfer,
   decode,
   decodeSync,
+  detachAll,
   encode,
   registerKind,
   type Shareable,
@@ -340,4 +342,38 @@ Deno.test("decode: plain data needs no import", async () => {
   assert.deepEqual(await decode(structuredClone(data)), data);
   assert.equal(await decode(42), 42);
   assert.equal(await decode(null), null);
+});
+
+Deno.test("encode with liftViews: typed arrays travel as their buffer and revive as their class", () => {
+  const ctx = wireContext();
+  ctx.liftViews = true;
+  const buffer = new ArrayBuffer(16);
+  const value = {
+    bytes: new Uint8Array(buffer, 4, 8),
+    words: new Uint32Array(buffer),
+    view: new DataView(buffer, 2, 2),
+    plain: buffer,
+    shared: new Int32Array(new SharedArrayBuffer(8)),
+  };
+  const encoded = encode(value, ctx) as Record<string, unknown>;
+  assert.equal(ctx.bytes, 8 + 16 + 2 + 16 + 8);
+  assert.ok(!ArrayBuffer.isView(encoded.bytes), "lifted");
+  assert.equal(encoded.shared, value.shared, "shared memory is left as is");
+  const revived = decodeSync(structuredClone(encoded)) as typeof value;
+  assert.deepEqual(revived, value);
+  assert.equal(revived.bytes.buffer, revived.words.buffer, "one buffer still");
+  assert.equal(revived.bytes.byteOffset, 4);
+  // Without liftViews, nothing changes.
+  assert.equal(encode(value, wireContext()), value);
+});
+
+Deno.test("checkTransfer and detachAll", () => {
+  assert.deepEqual(checkTransfer(undefined), []);
+  const buffer = new ArrayBuffer(4);
+  assert.deepEqual(checkTransfer([buffer]), [buffer]);
+  assert.throws(() => checkTransfer(buffer), TypeError);
+  assert.throws(() => checkTransfer([new Uint8Array(1)]), /ArrayBuffers/);
+  detachAll([buffer]);
+  assert.equal(buffer.detached, true);
+  assert.throws(() => checkTransfer([buffer]), /detached/);
 });

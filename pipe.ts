@@ -26,24 +26,45 @@
  * `SharedArrayBuffer` (the one `Queue` uses), and the pipe has a
  * `MessageChannel` and a block of shared counters. A number, boolean, null,
  * undefined or string up to 16 Ki characters is written into the ring as
- * bytes; any other message is posted on the port (structured clone, and
+ * bytes; any other message (but bytes: see below) is posted on the port (structured clone, and
  * transfer of the ports of `Connection`s inside it) and a mark takes its
  * place in the ring, which keeps the order. The sender then bumps a counter
  * and notifies. The receiver never listens for message events: it takes the
  * next record off the ring (and, for a mark, the message off its port with
  * `receiveMessageOnPort`), and when there is none it blocks for at most
  * 0.1 ms, then waits on the counter (`Atomics.waitAsync`, or
- * `Atomics.wait` in {@linkcode Connection.recvSync}). Unread messages stay
+ * `Atomics.wait` in {@linkcode Connection.recvSync}). Bytes go through the
+ * ring too, whatever their size: a byte message (`sendBytes`) under a tag of
+ * its own, so that a receiver tells it from a value, and a message that is
+ * an `ArrayBuffer` or a typed array as its bytes. A copy into shared memory
+ * the ring keeps costs far less than the port's clone into fresh memory
+ * (which revives a typed array element by element); so a large message is
+ * posted only when it is an object, with each typed array in it sent as its
+ * buffer and rebuilt, or when it transfers buffers. Unread messages stay
  * in the ring and the port, so an end passed to another process carries
  * them along, and an open connection does not keep its process alive. End
  * of file is "the peer is closed and its ring is empty", so no message in
  * flight is lost when the peer closes or its process ends.
  *
+ * An end held by several processes: each end has a table of its holders'
+ * pids in the control block (a slot is kept, under a token, for a process
+ * the end was passed to until it takes it), and is closed once none is
+ * left (a holder that ended without closing is dropped by whoever looks).
+ * A port has one receiver, so the port goes along with a pass, and once a
+ * second process holds an end, the end is marked shared: from then on no
+ * message is posted to it, every message to it is written into its ring
+ * as bytes (the ring's lock gives each reader whole records, each once),
+ * and so is every message its holders without the port send. A mark
+ * posted before that is left at the head of the ring for the holder of
+ * the port.
+ *
  * @module
  */
+import v8 from "node:v8";
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
 import { atChildExit } from "./_backend/exit_hooks.ts";
 import {
+  encodeBytes,
   type Encoded,
   encodeItem,
   mark,
@@ -51,6 +72,7 @@ import {
   MAX_CAPACITY,
   type RingState,
   SharedRing,
+  sizeOf,
 } from "./_shm/ring.ts";
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
@@ -63,9 +85,13 @@ import {
   waitUntilSync,
 } from "./_shm/futex.ts";
 import {
+  checkTransfer,
   decode,
   decodeSync,
+  detachAll,
   encode,
+  holdsShareable,
+  holdsWireForms,
   ownerEnded,
   registerKind,
   toWire,
@@ -76,11 +102,24 @@ import {
 import { quoteMessage } from "./_error.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 
-// Control block, per end (0 and 1), four Int32 cells at 4 * end:
+// Control block, per end (0 and 1), STRIDE Int32 cells at STRIDE * end:
+const SHARED = 0; // 1 once more than one process held this end (see below)
 const EVENTS = 1; // bumped on every send and on close: what a reader waits on
-const CLOSED = 2; // 1 once this end is closed or its process ended
-const OWNER = 3; // pid of the process holding this end; 0 while in transit
-const CELLS = 8;
+const CLOSED = 2; // 1 once every holder of this end closed it or ended
+const HOLDERS = 4; // HOLDER_SLOTS cells: the pid of each holder, 0 if free
+/** How many processes may hold one end at once. */
+const HOLDER_SLOTS = 32;
+const STRIDE = HOLDERS + HOLDER_SLOTS;
+const CELLS = 2 * STRIDE;
+/**
+ * A holder slot kept for a process that an end was passed to holds a
+ * negative token, unique to that pass, until the process takes the end.
+ */
+let passes = 0;
+function passToken(): number {
+  passes = (passes + 1) & 0x3fff;
+  return -(1 + (((identity().pid & 0xffff) << 14) | passes));
+}
 
 /**
  * How long one wait lasts before the reader checks again whether the
@@ -91,6 +130,13 @@ const CELLS = 8;
 const LIVENESS_CHECK_MS = 250;
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
+/**
+ * The largest message by default: what the ring holds (a larger one is a
+ * `RangeError` at the sender, and the pipe goes on).
+ */
+const MAX_MESSAGE = MAX_CAPACITY - 6;
+/** How every structured-clone serialization (`node:v8`'s) begins. */
+const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
 const RING_BYTES = 4096;
 
@@ -111,21 +157,42 @@ atChildExit(() => {
 });
 
 interface ConnectionState {
-  port: MessagePort;
+  /** The end's port; none for an end that several processes hold. */
+  port?: MessagePort;
+  /** The holder slot kept for the receiver, and its token, when passed. */
+  kept?: { slot: number; token: number };
   control: SharedArrayBuffer;
   /** The ring of each end's messages, by end. */
   rings: [RingState, RingState];
   end: number;
   readable: boolean;
   writable: boolean;
+  /** The largest message this end sends, in bytes. */
+  maxMessageBytes: number;
+}
+
+/** Options of {@linkcode Connection.send}. */
+export interface SendOptions {
+  /**
+   * `ArrayBuffer`s inside the message to move rather than copy, as with
+   * `postMessage`: on the worker backend the receiver gets the memory
+   * itself and each buffer is detached here. Where the message is copied
+   * anyway (to a subprocess child), the buffers are accepted and copied.
+   */
+  transfer?: ArrayBuffer[];
 }
 
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
 type Taken = Received | "none";
-/** A message, or the end of the pipe. */
-type Received = { message: unknown; posted: boolean } | "eof";
+/**
+ * A message, or the end of the pipe. A message is a value from the ring, a
+ * value posted on the port (still in its wire form), or a byte message.
+ */
+type Received =
+  | { message: unknown; form: "value" | "posted" | "bytes" }
+  | "eof";
 /** Where a receive's attempt puts what it took. */
 type Got = { taken?: Received };
 
@@ -148,10 +215,15 @@ function inline(value: unknown): boolean {
  *
  * Pass a connection to a child inside `Process` `args` (at any depth) or
  * inside a message on another connection: the receiving process gets a
- * working handle, and this handle becomes closed here, as the end now lives
- * there (unlike Python, where a forked child shares the descriptor).
- * Calling {@linkcode Connection.close} on such a handle does nothing, so
- * Python's habit of closing the child's end in the parent is harmless.
+ * working handle to the same end, and this handle stays usable, as in
+ * Python. An end may be passed to many processes (up to 32 at once): many
+ * writers into one end each write whole messages, and many readers of one
+ * end each take whole messages, every message by exactly one of them.
+ * The other end reads EOF once every process that holds the end closed it
+ * or ended. A handle that was passed on holds the end again only once it is
+ * used again: so, unlike Python, a child's end need not be closed in the
+ * parent for the parent to see EOF when the child ends, and closing it
+ * there (Python's habit) is harmless.
  *
  * @typeParam T The type of the messages.
  *
@@ -180,7 +252,20 @@ export class Connection<T = unknown> {
   #out: SharedRing;
   #in: SharedRing;
   #rings: [RingState, RingState];
-  #moved = false;
+  #maxMessageBytes: number;
+  /** Closed in this process (by close(), or as its process ended). */
+  #closed = false;
+  /**
+   * Whether this handle holds a slot of its end: it is given up when the
+   * end is passed to another process, and taken again on the next use.
+   */
+  #active = false;
+  /** The holder slot this handle holds, while active. */
+  #slot = -1;
+  /** The slot of the peer end where a holder was last seen. */
+  #peerHolder = 0;
+  /** The slots kept for the processes this handle was passed to. */
+  #passedTo: { slot: number; token: number }[] = [];
   /**
    * How a receive waits: a peer usually answers within microseconds, so it
    * spins and blocks briefly before it parks (see futex.ts).
@@ -195,19 +280,81 @@ export class Connection<T = unknown> {
     this.#port = state.port;
     this.#control = state.control;
     this.#cells = new Int32Array(state.control);
-    this.#end = state.end * 4;
-    this.#peer = (1 - state.end) * 4;
+    this.#end = state.end * STRIDE;
+    this.#peer = (1 - state.end) * STRIDE;
+    this.#peerHolder = this.#peer + HOLDERS;
     this.#readable = state.readable;
     this.#writable = state.writable;
     this.#rings = state.rings;
+    this.#maxMessageBytes = state.maxMessageBytes;
     this.#out = new SharedRing(state.rings[state.end]);
     this.#in = new SharedRing(state.rings[1 - state.end]);
-    Atomics.store(this.#cells, this.#end + OWNER, identity().pid);
-    live.add(this as Connection<unknown>);
+    this.#activate(state.kept);
   }
 
   /**
-   * Whether this end is closed (or was passed to another process).
+   * Makes this handle a holder of its end: in the slot kept for it, or in
+   * a free one.
+   */
+  #activate(kept?: { slot: number; token: number }): void {
+    const me = identity().pid;
+    let slot = -1;
+    if (kept) {
+      slot = this.#end + HOLDERS + kept.slot;
+      const was = Atomics.compareExchange(this.#cells, slot, kept.token, me);
+      if (was !== kept.token) slot = -1;
+    }
+    if (slot < 0) slot = this.#claimSlot(me);
+    this.#slot = slot;
+    this.#active = true;
+    live.add(this as Connection<unknown>);
+  }
+
+  /** Takes a free holder slot of this end for `value`. */
+  #claimSlot(value: number): number {
+    const first = this.#end + HOLDERS;
+    for (let slot = first; slot < first + HOLDER_SLOTS; slot++) {
+      if (Atomics.compareExchange(this.#cells, slot, 0, value) === 0) {
+        return slot;
+      }
+    }
+    throw new TypeError(
+      `Cannot share this Connection end further: ${HOLDER_SLOTS} processes hold it already; close it in some of them, or make another Pipe()`,
+    );
+  }
+
+  /**
+   * Called on the first use of a handle that was passed to another
+   * process: it holds its end again, beside the processes it was passed
+   * to, so the end is shared from now on.
+   */
+  #reactivate(): void {
+    this.#reopen();
+    this.#activate();
+    this.#share();
+  }
+
+  /**
+   * Opens this end again if every process it was passed to has closed it
+   * since: this handle was never closed, so (as a descriptor in Python) it
+   * still holds the end.
+   */
+  #reopen(): void {
+    Atomics.store(this.#cells, this.#end + CLOSED, 0);
+  }
+
+  /**
+   * Marks this end as held by several processes: from now on nothing is
+   * posted to it (a port has one receiver), every message to it goes
+   * through its ring.
+   */
+  #share(): void {
+    Atomics.store(this.#cells, this.#end + SHARED, 1);
+  }
+
+  /**
+   * Whether this handle is closed. A handle passed to another process
+   * stays open here: both processes hold the end, as in Python.
    *
    * @example Open until closed
    * ```ts
@@ -222,7 +369,7 @@ export class Connection<T = unknown> {
    * ```
    */
   get closed(): boolean {
-    return this.#port === undefined;
+    return this.#closed;
   }
 
   /**
@@ -268,10 +415,14 @@ export class Connection<T = unknown> {
    * working handle. Messages arrive in the order they were sent.
    *
    * @param value The message.
+   * @param options `transfer`: `ArrayBuffer`s to move rather than copy (on
+   * Workers the receiver gets the memory and they are detached here).
    * @throws {ProcessError} When this end is closed, is the reader of a
    * one-way pipe, or the other end is closed.
    * @throws {TypeError} When the value cannot be cloned (a function, for
-   * example).
+   * example), or `transfer` holds something other than `ArrayBuffer`s.
+   * @throws {RangeError} When the buffers in the message take more than the
+   * pipe's `maxMessageBytes`; nothing is sent.
    *
    * @example Any structured-cloneable value
    * ```ts
@@ -285,16 +436,79 @@ export class Connection<T = unknown> {
    * reader.close();
    * writer.close();
    * ```
+   *
+   * @example Move a buffer instead of copying it
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * const samples = new Float64Array([0.5, 1.5]);
+   * a.send(samples, { transfer: [samples.buffer] });
+   * assert.equal(samples.length, 0); // detached: the memory moved
+   * assert.deepEqual(await b.recv(), new Float64Array([0.5, 1.5]));
+   * a.close();
+   * b.close();
+   * ```
    */
-  send(value: T): void {
+  send(value: T, options?: SendOptions): void {
     const port = this.#checkWritable("send");
     this.#checkPeerOpen();
-    if (inline(value)) {
+    if (options === undefined && inline(value)) {
       this.#push(encodeItem(value));
       return;
     }
+    const transfer = checkTransfer(options?.transfer);
+    if (!port || Atomics.load(this.#cells, this.#peer + SHARED)) {
+      this.#sendThroughRing(value, transfer);
+      return;
+    }
+    if (transfer.length === 0) {
+      if (inline(value)) {
+        this.#push(encodeItem(value));
+        return;
+      }
+      const bytes = bufferBytes(value);
+      if (bytes !== undefined) {
+        // Copied into the ring: the port would copy it (a typed array
+        // element by element) into fresh memory, twice.
+        this.#checkSize(bytes);
+        this.#push(encodeItem(value));
+        return;
+      }
+    }
     const ctx = wireContext("worker");
-    this.#post(port, encode(value, ctx), ctx.transfer);
+    ctx.liftViews = true;
+    const message = encode(value, ctx);
+    this.#checkSize(ctx.bytes ?? 0);
+    this.#post(port, message, [...ctx.transfer, ...transfer]);
+  }
+
+  /**
+   * Sends a message through the ring whatever it is: the way of an end
+   * that several processes hold (any of them may take the next message,
+   * and only one could take it off a port).
+   */
+  #sendThroughRing(value: T, transfer: ArrayBuffer[]): void {
+    if (holdsShareable(value)) {
+      throw new TypeError(
+        "Cannot send a primitive of this library (a Connection, a Lock...) over a pipe end that several processes hold: its messages are bytes in shared memory. Pass the primitive in Process args, or over a pipe of its own",
+      );
+    }
+    const bytes = bufferBytes(value);
+    if (bytes !== undefined) this.#checkSize(bytes);
+    const record = encodeItem(value);
+    this.#checkSize(sizeOf(record) - 6);
+    this.#push(record);
+    detachAll(transfer);
+  }
+
+  #checkSize(bytes: number): void {
+    if (bytes > this.#maxMessageBytes) {
+      throw new RangeError(
+        `Cannot send a message of ${bytes} bytes: this pipe takes messages up to ${this.#maxMessageBytes} bytes (its maxMessageBytes); send it in parts, or make the pipe with a larger maxMessageBytes`,
+      );
+    }
   }
 
   /**
@@ -303,7 +517,9 @@ export class Connection<T = unknown> {
    * @param bytes The bytes; they are copied.
    * @param offset Where in `bytes` to start (default 0).
    * @param size How many bytes to send (default: to the end).
-   * @throws {RangeError} When `offset` or `size` fall outside `bytes`.
+   * @throws {RangeError} When `offset` or `size` fall outside `bytes`, or
+   * the message is longer than the pipe's `maxMessageBytes` (nothing is
+   * sent).
    * @throws {ProcessError} As {@linkcode Connection.send}.
    *
    * @example A slice of a buffer
@@ -324,7 +540,7 @@ export class Connection<T = unknown> {
     size?: number,
   ): void {
     offset ??= 0;
-    const port = this.#checkWritable("sendBytes");
+    this.#checkWritable("sendBytes");
     const view = bytes instanceof ArrayBuffer
       ? new Uint8Array(bytes)
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -342,8 +558,8 @@ export class Connection<T = unknown> {
       );
     }
     this.#checkPeerOpen();
-    const copy = view.slice(offset, offset + count);
-    this.#post(port, copy, [copy.buffer]);
+    this.#checkSize(count);
+    this.#push(encodeBytes(view.subarray(offset, offset + count)));
   }
 
   #checkPeerOpen(): void {
@@ -354,7 +570,7 @@ export class Connection<T = unknown> {
     }
   }
 
-  /** Posts a message on the port and puts its place in the ring. */
+  /** Posts a message on the port and puts its mark in the ring. */
   #post(port: MessagePort, message: unknown, transfer: Transferable[]): void {
     try {
       port.postMessage(message, transfer);
@@ -385,7 +601,9 @@ export class Connection<T = unknown> {
 
   /**
    * Receives the next message, waiting for one without blocking the event
-   * loop.
+   * loop. A message sent with {@linkcode Connection.sendBytes} arrives as
+   * a `Uint8Array`, or as the value its bytes serialize when they are what
+   * {@linkcode Connection.recvBytes} gave for a message sent with `send()`.
    *
    * @returns The message.
    * @throws {EOFError} When the other end is closed (or its process ended)
@@ -409,21 +627,39 @@ export class Connection<T = unknown> {
    */
   async recv(): Promise<T> {
     const got: Got = {};
-    const waiting = waitUntil(
+    const waiting = this.#wait("recv", got);
+    if (waiting !== SUCCEEDED) await waiting;
+    const { message, form } = this.#taken(got);
+    switch (form) {
+      case "value":
+        return message as T;
+      case "posted":
+        return await decode(message) as T;
+      case "bytes":
+        return fromBytes(message as Uint8Array) as T;
+    }
+  }
+
+  /**
+   * Waits, without blocking, until the next message or EOF is in `got`:
+   * `SUCCEEDED` when it is there at once (no promise to await then).
+   */
+  #wait(method: string, got: Got): ReturnType<typeof waitUntil> {
+    return waitUntil(
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
-      this.#receiver("recv", got),
+      this.#receiver(method, got),
       NO_SLEEPERS,
       this.#sleep,
     );
-    if (waiting !== SUCCEEDED) await waiting;
+  }
+
+  /** The message a wait put in `got`; throws at EOF. */
+  #taken(got: Got): Exclude<Received, "eof"> {
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
-    const { message, posted } = taken;
-    return (posted && typeof message === "object" && message !== null
-      ? await decode(message)
-      : message) as T;
+    return taken;
   }
 
   /**
@@ -459,19 +695,32 @@ export class Connection<T = unknown> {
     );
     const taken = got.taken!;
     if (taken === "eof") throw this.#eof();
-    return (taken.posted ? decodeSync(taken.message) : taken.message) as T;
+    const { message, form } = taken;
+    switch (form) {
+      case "value":
+        return message as T;
+      case "posted":
+        return decodeSync(message) as T;
+      case "bytes":
+        return fromBytes(message as Uint8Array) as T;
+    }
   }
 
   /**
-   * Receives the next message, which must be bytes (Python's `recv_bytes`).
+   * Receives the next message as bytes (Python's `recv_bytes`). A message
+   * sent with {@linkcode Connection.sendBytes} gives its bytes; one sent
+   * with {@linkcode Connection.send} gives its structured-clone
+   * serialization (what `serialize` of `node:v8` makes, which its
+   * `deserialize` reads back, as Python gives the pickle). Sent on with
+   * `sendBytes()`, such bytes arrive at a `recv()` as the message itself.
    *
    * @param maxLength The largest message accepted; a longer one is
    * discarded and raises.
    * @returns The bytes.
    * @throws {RangeError} When the message is longer than `maxLength`.
-   * @throws {TypeError} When the message is not bytes (it was sent with
-   * {@linkcode Connection.send}; receive it with `recv()`). The message is
-   * consumed either way.
+   * @throws {TypeError} When the message holds a primitive of this library
+   * (a `Connection`, a `Lock`...), which has no bytes: receive it with
+   * `recv()`. The message is consumed either way.
    * @throws {EOFError} As {@linkcode Connection.recv}.
    *
    * @example Bytes in, bytes out
@@ -485,6 +734,22 @@ export class Connection<T = unknown> {
    * a.close();
    * b.close();
    * ```
+   *
+   * @example The bytes of a sent message
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import { deserialize } from "node:v8";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.send({ n: 1 });
+   * const bytes = await b.recvBytes();
+   * assert.deepEqual(deserialize(bytes), { n: 1 });
+   * b.sendBytes(bytes); // forwarded: it arrives as the message
+   * assert.deepEqual(await a.recv(), { n: 1 });
+   * a.close();
+   * b.close();
+   * ```
    */
   async recvBytes(maxLength?: number): Promise<Uint8Array> {
     if (maxLength !== undefined && (!(maxLength >= 0))) {
@@ -492,12 +757,10 @@ export class Connection<T = unknown> {
         `The maxLength of recvBytes() must be a number from 0 up, got ${maxLength}`,
       );
     }
-    const message: unknown = await this.recv();
-    if (!(message instanceof Uint8Array)) {
-      throw new TypeError(
-        "The message is not bytes (it was sent with send()) and is dropped: receive such messages with recv(), or send bytes with sendBytes()",
-      );
-    }
+    const got: Got = {};
+    const waiting = this.#wait("recvBytes", got);
+    if (waiting !== SUCCEEDED) await waiting;
+    const message = toBytes(this.#taken(got));
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
         `The message of ${message.length} bytes is longer than maxLength ${maxLength} and is dropped: pass a larger maxLength, or send shorter messages`,
@@ -569,13 +832,22 @@ export class Connection<T = unknown> {
    * ```
    */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     const port = this.#port;
-    if (!port) return;
     this.#port = undefined;
-    live.delete(this as Connection<unknown>);
-    this.#markClosed(this.#end);
+    if (this.#active) this.#release();
     this.#wakeOwnWaiters();
-    port.close();
+    port?.close();
+  }
+
+  /** Gives up this handle's slot; the last holder's leaving closes the end. */
+  #release(): void {
+    this.#active = false;
+    live.delete(this as Connection<unknown>);
+    Atomics.compareExchange(this.#cells, this.#slot, identity().pid, 0);
+    this.#slot = -1;
+    this.#closeIfUnheld(this.#end);
   }
 
   /**
@@ -632,7 +904,8 @@ export class Connection<T = unknown> {
   /** Checks that this end can receive. */
   #checkReadable(method: string): void {
     checkRunning();
-    if (!this.#port) throw this.#closedError(method);
+    if (this.#closed) throw this.#closedError(method);
+    if (!this.#active) this.#reactivate();
     if (!this.#readable) {
       throw new ProcessError(
         `Cannot ${method}(): this connection is write-only (the writer of Pipe({ duplex: false })); receive on the other end`,
@@ -655,9 +928,11 @@ export class Connection<T = unknown> {
     };
   }
 
-  #checkWritable(method: string): MessagePort {
+  /** Checks that this end can send; returns its port, if it has one. */
+  #checkWritable(method: string): MessagePort | undefined {
     checkRunning();
-    if (!this.#port) throw this.#closedError(method);
+    if (this.#closed) throw this.#closedError(method);
+    if (!this.#active) this.#reactivate();
     if (!this.#writable) {
       throw new ProcessError(
         `Cannot ${method}(): this connection is read-only (the reader of Pipe({ duplex: false })); send on the other end`,
@@ -668,9 +943,7 @@ export class Connection<T = unknown> {
 
   #closedError(method: string): ProcessError {
     return new ProcessError(
-      this.#moved
-        ? `Cannot ${method}(): this connection was passed to another process, which now holds it; use it there`
-        : `Cannot ${method}(): the connection is closed; close() it only once done with it`,
+      `Cannot ${method}(): the connection is closed; close() it only once done with it`,
     );
   }
 
@@ -688,26 +961,54 @@ export class Connection<T = unknown> {
   #peerClosed(): boolean {
     const cells = this.#cells;
     if (Atomics.load(cells, this.#peer + CLOSED)) return true;
-    const owner = Atomics.load(cells, this.#peer + OWNER);
-    if (owner !== 0 && !isAlive(owner)) {
-      this.#markClosed(this.#peer);
-      return true;
+    // Usually the holder found last time still holds it: one look.
+    const holder = Atomics.load(cells, this.#peerHolder);
+    if (holder > 0 && isAlive(holder)) return false;
+    return this.#closeIfUnheld(this.#peer);
+  }
+
+  /**
+   * Marks `end` closed when no process holds it any more (a holder that
+   * ended without closing it gives up its slot here).
+   *
+   * @returns Whether it is closed.
+   */
+  #closeIfUnheld(end: number): boolean {
+    const cells = this.#cells;
+    const first = end + HOLDERS;
+    for (let slot = first; slot < first + HOLDER_SLOTS; slot++) {
+      const holder = Atomics.load(cells, slot);
+      if (holder === 0) continue;
+      if (holder < 0 || isAlive(holder)) {
+        if (end === this.#peer) this.#peerHolder = slot;
+        return false;
+      }
+      Atomics.compareExchange(cells, slot, holder, 0);
     }
-    return false;
+    this.#markClosed(end);
+    return true;
   }
 
   #take(): Taken {
     // Closed is read first: a peer that closed had put all it sent.
     const closed = this.#peerClosed();
-    const got = this.#in.tryGet();
+    const port = this.#port;
+    const got = this.#in.tryGet(port !== undefined);
     if (got) {
-      if (got.value !== MARKED) return { message: got.value, posted: false };
-      return { message: this.#fromPort(), posted: true };
+      if (got.bytes) return { message: got.value, form: "bytes" };
+      if (got.value === MARKED) {
+        return { message: this.#fromPort(), form: "posted" };
+      }
+      return { message: got.value, form: "value" };
     }
     if (!closed) return "none";
+    if (!port) {
+      // What is left, if anything, is a mark for the holder of the port.
+      return this.#in.count() > 0 ? "none" : "eof";
+    }
     // A peer that ended between posting and marking left one unmarked.
-    const last = receiveMessageOnPort(this.#port!);
-    return last ? { message: last.message, posted: true } : "eof";
+    const last = receiveMessageOnPort(port);
+    return last ? { message: last.message, form: "posted" } : "eof";
   }
 
   /** The posted message a mark stands for; posted before it was marked. */
@@ -742,27 +1043,32 @@ export class Connection<T = unknown> {
    * @ignore
    */
   [toWire](ctx: WireContext): WireForm {
-    const port = this.#port;
-    if (!port) {
+    if (this.#closed) {
       throw new TypeError(
-        this.#moved
-          ? "Cannot pass a Connection that was already passed to another process: pass a new Pipe() end"
-          : "Cannot pass a closed Connection to another process: pass an end that is open",
+        "Cannot pass a closed Connection to another process: pass an end that is open",
       );
     }
+    if (!this.#active) this.#reopen();
+    const token = passToken();
+    const slot = this.#claimSlot(token);
+    this.#passedTo.push({ slot, token });
+    // The port, with every message posted to this end, goes along; a
+    // second holder of the end has none, so the end is shared.
+    const port = this.#port;
     this.#port = undefined;
-    this.#moved = true;
-    live.delete(this as Connection<unknown>);
-    Atomics.store(this.#cells, this.#end + OWNER, 0);
-    this.#wakeOwnWaiters();
-    ctx.transfer.push(port);
+    if (port) ctx.transfer.push(port);
+    else this.#share();
+    // This process holds the end again on its next use of this handle.
+    if (this.#active) this.#release();
     const state: ConnectionState = {
       port,
+      kept: { slot: slot - this.#end - HOLDERS, token },
       control: this.#control,
       rings: this.#rings,
-      end: this.#end / 4,
+      end: this.#end / STRIDE,
       readable: this.#readable,
       writable: this.#writable,
+      maxMessageBytes: this.#maxMessageBytes,
     };
     return { kind: KIND, module: import.meta.url, state };
   }
@@ -774,13 +1080,82 @@ export class Connection<T = unknown> {
    * @ignore
    */
   [ownerEnded](pid: number): void {
-    if (!this.#moved) return;
-    const owner = Atomics.load(this.#cells, this.#end + OWNER);
-    if (owner === pid || owner === 0) this.#markClosed(this.#end);
+    const cells = this.#cells;
+    // The slot kept for that child holds its pid while it holds the end,
+    // 0 (or another holder) once it closed it, and still the pass's token
+    // if it ended before taking it.
+    const entries = this.#passedTo;
+    let index = entries.findIndex(({ slot }) =>
+      Atomics.load(cells, slot) === pid
+    );
+    if (index >= 0) {
+      Atomics.compareExchange(cells, entries[index].slot, pid, 0);
+      entries.splice(index, 1);
+    } else {
+      const taken = entries.filter(({ slot, token }) =>
+        Atomics.load(cells, slot) !== token
+      );
+      this.#passedTo = entries.filter((entry) => !taken.includes(entry));
+      // With none taken, the child never took the end: free its slot (the
+      // oldest pass still in transit, a guess when several are).
+      index = taken.length === 0 ? 0 : -1;
+      const entry = this.#passedTo[index];
+      if (entry) {
+        Atomics.compareExchange(cells, entry.slot, entry.token, 0);
+        this.#passedTo.splice(index, 1);
+      }
+    }
+    this.#closeIfUnheld(this.#end);
   }
 }
 
 registerKind(KIND, (state) => makeConnection(state as ConnectionState));
+
+/**
+ * The bytes of a value that is an `ArrayBuffer` or a typed array over one
+ * (a message the ring takes as its bytes), else `undefined`.
+ */
+function bufferBytes(value: unknown): number | undefined {
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) {
+    return value.byteLength;
+  }
+  return undefined;
+}
+
+/**
+ * What `recv()` gives for a byte message: the value, when the bytes are a
+ * structured-clone serialization (what `recvBytes()` gives for a message
+ * sent with `send()`), else the bytes.
+ */
+function fromBytes(bytes: Uint8Array): unknown {
+  if (
+    bytes.length > 2 && bytes[0] === SERIALIZED_HEADER[0] &&
+    bytes[1] === SERIALIZED_HEADER[1]
+  ) {
+    try {
+      return v8.deserialize(bytes);
+    } catch {
+      // Bytes that only begin like a serialization: they stay bytes.
+    }
+  }
+  return bytes;
+}
+
+/**
+ * What `recvBytes()` gives for a message: a byte message's bytes, or the
+ * structured-clone serialization of a message sent with `send()`.
+ */
+function toBytes(received: Exclude<Received, "eof">): Uint8Array {
+  const { message, form } = received;
+  if (form === "bytes") return message as Uint8Array;
+  if (form === "posted" && holdsWireForms(message)) {
+    throw new TypeError(
+      "The message holds a primitive of this library (a Connection, a Lock...), which has no bytes, and is dropped: receive such messages with recv()",
+    );
+  }
+  return v8.serialize(form === "posted" ? decodeSync(message) : message);
+}
 
 /**
  * Returns `port` moved through a carrier channel. Deno (2.9) links the two
@@ -805,6 +1180,13 @@ export interface PipeOptions {
    * only receives and the second only sends.
    */
   duplex?: boolean;
+  /**
+   * The largest message, in bytes, either end sends (of a message sent
+   * with `send()`, the bytes of its buffers); a larger one is a
+   * `RangeError` at the sender, and the pipe goes on. Default and most:
+   * 1 GiB less 6 bytes, what the pipe's shared buffer holds.
+   */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -836,6 +1218,17 @@ export function Pipe<T = unknown>(
   const duplex = typeof options === "boolean"
     ? options
     : options?.duplex ?? true;
+  const maxMessageBytes = typeof options === "object"
+    ? options.maxMessageBytes ?? MAX_MESSAGE
+    : MAX_MESSAGE;
+  if (
+    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
+    maxMessageBytes > MAX_MESSAGE
+  ) {
+    throw new RangeError(
+      `The maxMessageBytes of a Pipe must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
+    );
+  }
   const { port1, port2: entangled } = new MessageChannel();
   const port2 = detachFromPeer(entangled);
   const control = new SharedArrayBuffer(CELLS * 4);
@@ -850,6 +1243,7 @@ export function Pipe<T = unknown>(
     end: 0,
     readable: true,
     writable: duplex,
+    maxMessageBytes,
   });
   const b = makeConnection({
     port: port2,
@@ -858,6 +1252,7 @@ export function Pipe<T = unknown>(
     end: 1,
     readable: duplex,
     writable: true,
+    maxMessageBytes,
   });
   return [a as Connection<T>, b as Connection<T>];
 }

@@ -52,6 +52,8 @@ import { waitUntil, waitUntilSync } from "./_shm/futex.ts";
 import { giveBack } from "./_shm/give_back.ts";
 import { deadlineOf } from "./_timeout.ts";
 import {
+  checkTransfer,
+  detachAll,
   registerKind,
   toWire,
   type WireContext,
@@ -65,6 +67,13 @@ export interface PutOptions {
   block?: boolean;
   /** Milliseconds to wait for room; `undefined` waits forever. */
   timeout?: number;
+  /**
+   * `ArrayBuffer`s inside the item to hand over: once the item is on the
+   * queue they are detached here, as `postMessage` detaches what it
+   * transfers. The bytes are copied into the queue's shared memory (every
+   * consumer process reads them there).
+   */
+  transfer?: ArrayBuffer[];
 }
 
 /** Options of a get. */
@@ -296,10 +305,12 @@ export class Queue<T = unknown> {
     const { block = true, timeout } = options ?? {};
     this.#check("put");
     const deadline = deadlineOf(block ? timeout : 0);
+    const transfer = checkTransfer(options?.transfer);
     let encoded = encodeItem(item);
-    if (this.#tryPut(encoded)) return;
-    // The encoding may live in a scratch buffer that the next put reuses.
-    encoded = { bytes: encoded.bytes.slice() };
+    if (this.#tryPut(encoded)) return detachAll(transfer);
+    // The encoding may live in a scratch buffer that the next put reuses,
+    // and its body may be the item's own bytes.
+    encoded = { bytes: encoded.bytes.slice(), body: encoded.body?.slice() };
     const ring = this.#ring;
     let put = false;
     await waitUntil(
@@ -309,7 +320,7 @@ export class Queue<T = unknown> {
       () => this.#closed || (put = this.#tryPut(encoded)),
       ring.waitersOf(WAIT_GETS),
     );
-    if (put) return;
+    if (put) return detachAll(transfer);
     throw this.#closed ? this.#closedError("put") : this.#full();
   }
 
@@ -362,6 +373,7 @@ export class Queue<T = unknown> {
     const { block = true, timeout } = options ?? {};
     this.#check("putSync");
     const deadline = deadlineOf(block ? timeout : 0);
+    const transfer = checkTransfer(options?.transfer);
     const encoded = encodeItem(item);
     const ring = this.#ring;
     const put = waitUntilSync(
@@ -372,6 +384,7 @@ export class Queue<T = unknown> {
       ring.waitersOf(WAIT_GETS),
     );
     if (!put) throw this.#full();
+    detachAll(transfer);
   }
 
   /**

@@ -92,6 +92,29 @@ const FLOAT = 5; // 8 bytes
 const STRING = 6; // u32 length + UTF-8
 const SERIALIZED = 7; // u32 length + node:v8 serialization
 const MARKER = 8; // no payload: read as MARKED
+const BYTES = 9; // u32 length + the bytes of a byte message (sendBytes)
+const VIEW = 10; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
+
+/**
+ * The classes a {@linkcode VIEW} item revives, by the kind byte it carries:
+ * a buffer or typed array at the top of an item is written as its bytes,
+ * which costs a copy, where the serializer costs much more.
+ */
+const VIEW_KINDS = [
+  ArrayBuffer,
+  Uint8Array,
+  Int8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+] as const;
 
 /** What a get of {@linkcode MARK} returns. */
 export const MARKED: unique symbol = Symbol("multiprocessing.ring.marked");
@@ -104,10 +127,25 @@ export function mark(): Encoded {
   return fixed(MARKER);
 }
 
+/** The bytes a record takes in the ring. */
+export function sizeOf(item: Encoded): number {
+  return item.bytes.length + (item.body?.length ?? 0);
+}
+
+/**
+ * A byte message (a `Connection`'s `sendBytes`): a get returns the bytes
+ * with `bytes: true`, telling them from an item that is a `Uint8Array`.
+ */
+export function encodeBytes(bytes: Uint8Array): Encoded {
+  return withBody(BYTES, new Uint8Array(0), bytes);
+}
+
 /** An item made ready for the ring, outside the lock. */
 export interface Encoded {
-  /** The whole record: tag, length when variable, payload. */
+  /** The record: tag, length when variable, payload (or its start). */
   bytes: Uint8Array;
+  /** More payload, written after `bytes` (spares copying large bytes twice). */
+  body?: Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -142,10 +180,13 @@ export function encodeItem(item: unknown): Encoded {
       return withLength(STRING, encoder.encode(item));
     case "bigint":
       return withLength(SERIALIZED, serialize(item));
-    case "object":
+    case "object": {
       if (item === null) return fixed(NULL);
+      const view = encodeView(item);
+      if (view) return view;
       checkNoHandles(item, new Set());
       return withLength(SERIALIZED, serialize(item));
+    }
     default:
       throw new TypeError(
         `Cannot put a ${typeof item} on a queue: items are structured-cloned; put data the structured clone copies`,
@@ -159,18 +200,46 @@ function fixed(tag: number): Encoded {
 }
 
 function withLength(tag: number, payload: Uint8Array): Encoded {
-  if (payload.length > MAX_CAPACITY - 5) {
+  return withBody(tag, new Uint8Array(0), payload);
+}
+
+/** A buffer or typed array of a class VIEW_KINDS names, as its bytes. */
+function encodeView(item: object): Encoded | undefined {
+  const kind = VIEW_KINDS.indexOf(
+    item.constructor as typeof VIEW_KINDS[number],
+  );
+  if (kind < 0) return undefined;
+  const view = item as ArrayBuffer | ArrayBufferView;
+  const buffer = view instanceof ArrayBuffer ? view : view.buffer;
+  if (!(buffer instanceof ArrayBuffer)) return undefined; // shared memory
+  const body = view instanceof ArrayBuffer
+    ? new Uint8Array(view)
+    : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  return withBody(VIEW, new Uint8Array([kind]), body);
+}
+
+/** The view a VIEW item's kind names, over `buffer`. */
+function reviveView(kind: number, buffer: ArrayBuffer): unknown {
+  const View = VIEW_KINDS[kind];
+  if (View === ArrayBuffer) return buffer;
+  return new (View as new (buffer: ArrayBuffer) => unknown)(buffer);
+}
+
+/** A record of `head` and `body` after a tag and their length. */
+function withBody(tag: number, head: Uint8Array, body: Uint8Array): Encoded {
+  const length = head.length + body.length;
+  if (length > MAX_CAPACITY - 5) {
     throw new RangeError(
       `A queue item takes at most ${
         MAX_CAPACITY - 5
-      } bytes, this one ${payload.length}: send it over a Pipe instead`,
+      } bytes, this one ${length}: send it over a Pipe instead`,
     );
   }
-  const bytes = new Uint8Array(5 + payload.length);
+  const bytes = new Uint8Array(5 + head.length);
   bytes[0] = tag;
-  new DataView(bytes.buffer).setUint32(1, payload.length, true);
-  bytes.set(payload, 5);
-  return { bytes };
+  new DataView(bytes.buffer).setUint32(1, length, true);
+  bytes.set(head, 5);
+  return { bytes, body };
 }
 
 function serialize(item: object | bigint): Uint8Array {
@@ -223,8 +292,8 @@ export interface RingForm {
   data: MemoryForm;
 }
 
-/** What a get found. */
-export type Taken = { value: unknown } | undefined;
+/** What a get found: `bytes` is set for a byte message. */
+export type Taken = { value: unknown; bytes?: true } | undefined;
 
 /** The shared ring. Every method that touches it takes the lock itself. */
 export class SharedRing {
@@ -325,7 +394,7 @@ export class SharedRing {
    */
   tryPut(item: Encoded, maxsize: number, counted: boolean): boolean {
     const cells = this.#cells;
-    const size = item.bytes.length;
+    const size = sizeOf(item);
     this.#lock();
     try {
       const count = cells[COUNT];
@@ -343,6 +412,7 @@ export class SharedRing {
         [capacity, head] = grown;
       }
       tail = this.#write(tail, item.bytes, capacity);
+      if (item.body) tail = this.#write(tail, item.body, capacity);
       const unfinished = cells[UNFINISHED] + (counted ? 1 : 0);
       this.#commit(head, tail, count + 1, capacity, unfinished);
     } finally {
@@ -352,12 +422,18 @@ export class SharedRing {
     return true;
   }
 
-  /** Takes the first item, if there is one. */
-  tryGet(): Taken {
+  /**
+   * Takes the first item, if there is one. With `takeMarks` false, a first
+   * item that is a mark (see {@linkcode mark}) is left where it is, and
+   * nothing is taken: the message it stands for is where only another
+   * reader can get it.
+   */
+  tryGet(takeMarks = true): Taken {
     const cells = this.#cells;
     let value: unknown;
     let payload: Uint8Array | undefined;
     let tag: number;
+    let kind = 0;
     this.#lock();
     try {
       const count = cells[COUNT];
@@ -365,13 +441,19 @@ export class SharedRing {
       const capacity = cells[CAPACITY];
       let head = cells[HEAD];
       tag = this.#bytes[head];
+      if (tag === MARKER && !takeMarks) return undefined;
       head = (head + 1) % capacity;
       if (tag === INT || tag === FLOAT) {
         head = this.#read(head, small, tag === INT ? 4 : 8, capacity);
         value = tag === INT
           ? smallView.getInt32(0, true)
           : smallView.getFloat64(0, true);
-      } else if (tag === STRING || tag === SERIALIZED) {
+      } else if (tag === VIEW) {
+        head = this.#read(head, small, 5, capacity);
+        kind = small[4];
+        payload = new Uint8Array(smallView.getUint32(0, true) - 1);
+        head = this.#read(head, payload, payload.length, capacity);
+      } else if (tag === STRING || tag === SERIALIZED || tag === BYTES) {
         head = this.#read(head, small, 4, capacity);
         payload = new Uint8Array(smallView.getUint32(0, true));
         head = this.#read(head, payload, payload.length, capacity);
@@ -392,8 +474,11 @@ export class SharedRing {
     }
     wake(cells, GETS, Infinity, PUT_WAITERS);
     if (payload) {
+      if (tag === BYTES) return { value: payload, bytes: true };
       value = tag === STRING
         ? decoder.decode(payload)
+        : tag === VIEW
+        ? reviveView(kind, payload.buffer as ArrayBuffer)
         : v8.deserialize(payload);
     }
     return { value };
@@ -465,8 +550,12 @@ export class SharedRing {
     capacity: number,
   ): [number, number] | undefined {
     if (needed > MAX_CAPACITY) return undefined;
+    // Doubled up to 1 MiB, past that what it needs (in 64 KiB steps): the
+    // memory stays with the ring, and a 100 MiB message should not keep
+    // 128 MiB.
     let grown = capacity * 2;
-    while (grown < needed) grown *= 2;
+    while (grown < needed && grown < 1024 * 1024) grown *= 2;
+    if (grown < needed) grown = Math.ceil(needed / 65536) * 65536;
     grown = Math.min(grown, MAX_CAPACITY);
     if (this.#data.byteLength < grown) {
       (this.#data as SharedArrayBuffer).grow(grown);

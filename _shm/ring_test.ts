@@ -4,11 +4,13 @@
 // another process.
 import assert from "node:assert/strict";
 import {
+  encodeBytes,
   encodeItem,
   mark,
   MARKED,
   MAX_CAPACITY,
   SharedRing,
+  sizeOf,
   type Taken,
 } from "./ring.ts";
 import { toWire } from "../_wire.ts";
@@ -50,11 +52,11 @@ Deno.test("encodeItem: small values are a tag and their bytes, no serializer", (
     ["🦕", 9], // four UTF-8 bytes
   ];
   for (const [item, size] of sizes) {
-    assert.equal(encodeItem(item).bytes.length, size, Deno.inspect(item));
+    assert.equal(sizeOf(encodeItem(item)), size, Deno.inspect(item));
   }
   // Objects are serialized: more than a tag, and a length.
-  assert.ok(encodeItem({ a: 1 }).bytes.length > 5);
-  assert.ok(encodeItem(1n).bytes.length > 5);
+  assert.ok(sizeOf(encodeItem({ a: 1 })) > 5);
+  assert.ok(sizeOf(encodeItem(1n)) > 5);
 });
 
 Deno.test("encodeItem: what cannot cross is a TypeError that says so", () => {
@@ -169,7 +171,7 @@ Deno.test("SharedRing: records wrap around the end of the ring without growing i
 Deno.test("SharedRing: an item exactly the ring's size fits; one byte more grows it", () => {
   const ring = new SharedRing(undefined, 16);
   const exact = "x".repeat(11); // 5 bytes of tag and length + 11
-  assert.equal(encodeItem(exact).bytes.length, 16);
+  assert.equal(sizeOf(encodeItem(exact)), 16);
   assert.equal(put(ring, exact), true);
   assert.equal(capacityOf(ring), 16);
   assert.equal(put(ring, null), true);
@@ -277,4 +279,22 @@ Deno.test("SharedRing: many items of mixed sizes survive repeated growth", () =>
   assert.ok(capacityOf(ring) > 64);
   for (const item of items) assert.deepEqual(get(ring), item);
   assert.equal(ring.count(), 0);
+});
+
+Deno.test("SharedRing: a buffer or typed array item is its bytes; a byte message is told apart", () => {
+  const ring = new SharedRing(undefined, 16);
+  const f64 = new Float64Array([1.5, -2]);
+  const items = [
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array([0, 1, 2, 3, 4]).subarray(1, 3),
+    f64,
+    new Uint8Array(f64.buffer).buffer,
+    new DataView(new Uint8Array([7, 8]).buffer),
+  ];
+  // Tag, length, kind and the bytes: no serializer.
+  assert.equal(sizeOf(encodeItem(items[0])), 6 + 3);
+  for (const item of items) assert.equal(put(ring, item), true);
+  for (const item of items) assert.deepEqual(get(ring), item);
+  assert.equal(ring.tryPut(encodeBytes(new Uint8Array([5])), 0, false), true);
+  assert.deepEqual(ring.tryGet(), { value: new Uint8Array([5]), bytes: true });
 });

@@ -234,8 +234,5 @@ for (const backend of BACKENDS) {
       barrier.abort();
       for (const p of processes) await p.join();
     }
-  }, {
-    // Deviation 1 (issue 18): a Connection end can be passed to only one process.
-    ignore: true,
-  });
+  }, {});
 }

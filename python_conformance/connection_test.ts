@@ -18,8 +18,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestConnection.test_connection`,
-    // Deviation 2 (issue 18): recvBytes() cannot read a message sent with send().
-    ignore: true,
     async fn() {
       await using _ = testScope();
       const [conn, childConn] = mp.Pipe();

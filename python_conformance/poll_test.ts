@@ -43,8 +43,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestPoll.test_boundaries`,
-    // Deviation 1 (issue 18): a Connection end can be passed to only one process, and is closed in the sender.
-    ignore: true,
     async fn() {
       await using _ = testScope();
       const [r, w] = mp.Pipe({ duplex: false });

@@ -15,8 +15,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: `${backend}: _TestSubclassingProcess.test_subclassing`,
-    // Deviation 1 (issue 18): a Connection end can be passed to only one process, and is closed in the sender.
-    ignore: true,
     async fn() {
       await using _ = testScope();
       const uppercaser = new UpperCaser(backend);

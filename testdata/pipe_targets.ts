@@ -2,6 +2,7 @@
 // exported here.
 import type { Connection } from "../pipe.ts";
 import { Process } from "../process.ts";
+import type { Queue } from "../queue.ts";
 
 /** Sends each value, then closes. */
 export function sendAll(conn: Connection, values: unknown[]): void {
@@ -81,4 +82,39 @@ export async function useReceivedConnection(
 export function sendBytesSlice(conn: Connection, text: string): void {
   conn.sendBytes(new TextEncoder().encode(text), 2, 3);
   conn.close();
+}
+
+/**
+ * One of several writers into one end: sends `[id, 0]`..`[id, count - 1]`,
+ * and after every tenth a 50 kB byte message filled with `id`.
+ */
+export function sendNumbered(
+  conn: Connection,
+  id: number,
+  count: number,
+): void {
+  for (let n = 0; n < count; n++) {
+    conn.send([id, n]);
+    if (n % 10 === 9) conn.sendBytes(new Uint8Array(50_000).fill(id));
+  }
+  conn.close();
+}
+
+/**
+ * One of several readers of one end: sums the numbers (or `{ n }`) it
+ * reads until `null`, then puts `[how many, sum]` on `results`.
+ */
+export async function sumUntilNull(
+  conn: Connection<{ n: number } | number | null>,
+  results: Queue<[number, number]>,
+): Promise<void> {
+  let count = 0;
+  let sum = 0;
+  for (;;) {
+    const message = await conn.recv();
+    if (message === null) break;
+    count++;
+    sum += typeof message === "number" ? message : message.n;
+  }
+  await results.put([count, sum]);
 }

@@ -106,6 +106,7 @@ function encodeResult(value: unknown, tag: number): Uint8Array {
     return encodeFrame({ ok: value } satisfies Reply, tag);
   }
   const ctx = wireContext("subprocess", exportLocal);
+  ctx.liftViews = true; // node:v8 writes a typed array slowly, a buffer fast
   if (
     typeof value === "object" && value !== null && !isData(value) &&
     !(value as Shareable)[crossesProcesses]

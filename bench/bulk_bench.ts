@@ -1,0 +1,331 @@
+// Large messages (issue 13) beside Python's multiprocessing (spawn), in one
+// run: a 10 MiB round trip through a child for each path (sendBytes /
+// recvBytes; send / recv of a Uint8Array, an ArrayBuffer, a Float64Array;
+// Queue put / get; a Pool.map argument and result) on both backends; the
+// scaling of a sendBytes round trip from 1 KiB to 100 MiB on Workers; this
+// process's RSS growth while a Worker child receives a 100 MiB message; and
+// a 100 MiB ArrayBuffer sent with `transfer` against the same sent as a copy.
+//
+//   deno run -A bench/bulk_bench.ts [runs]
+import type { Backend } from "../process.ts";
+import { type Connection, Pipe } from "../pipe.ts";
+import { Pool } from "../pool.ts";
+import { Process } from "../process.ts";
+import { Queue } from "../queue.ts";
+import { median, report, type Row, runPython, timeRuns } from "./_report.ts";
+
+const MiB = 1024 * 1024;
+const SIZE = 10 * MiB;
+const SCALING = [1024, 64 * 1024, MiB, 10 * MiB, 100 * MiB];
+
+/** The child: echoes byte messages until an empty one. */
+export async function echoBytes(conn: Connection): Promise<void> {
+  for (;;) {
+    const message = await conn.recvBytes();
+    if (message.length === 0) return;
+    conn.sendBytes(message);
+  }
+}
+
+/** The child: echoes every message until `null`. */
+export async function echo(conn: Connection): Promise<void> {
+  for (;;) {
+    const message = await conn.recv();
+    if (message === null) return;
+    conn.send(message);
+  }
+}
+
+/** The child: echoes buffers, moving them back, until `null`. */
+export async function echoMoved(conn: Connection<ArrayBuffer>): Promise<void> {
+  for (;;) {
+    const message = await conn.recv();
+    if (message === null) return;
+    conn.send(message, { transfer: [message] });
+  }
+}
+
+/** The child: moves items from one queue to the other until `null`. */
+export async function queueEcho(
+  inq: Queue<unknown>,
+  outq: Queue<unknown>,
+): Promise<void> {
+  for (;;) {
+    const item = await inq.get();
+    if (item === null) return;
+    await outq.put(item);
+  }
+}
+
+/** A pool task that returns its argument. */
+export function identity<T>(x: T): T {
+  return x;
+}
+
+/** Median ms of `trip` over `runs` (after one warm-up). */
+async function timed(trip: () => Promise<unknown>, runs: number) {
+  return median(await timeRuns(trip, runs, 1));
+}
+
+/** Starts `target` with `args` on `backend`; the handle to join it. */
+function start(
+  backend: Backend,
+  // deno-lint-ignore no-explicit-any
+  target: (...args: any[]) => unknown,
+  args: unknown[],
+): Process {
+  const p = new Process({ target, args, backend });
+  p.start();
+  return p;
+}
+
+/** ms per 10 MiB round trip for each Pipe path. */
+async function pipeRows(
+  backend: Backend,
+  runs: number,
+): Promise<Record<string, number>> {
+  const rows: Record<string, number> = {};
+  {
+    const [here, there] = Pipe();
+    const p = start(backend, echoBytes, [there]);
+    const payload = new Uint8Array(SIZE);
+    rows.sendBytes = await timed(async () => {
+      here.sendBytes(payload);
+      await here.recvBytes();
+    }, runs);
+    here.sendBytes(new Uint8Array(0));
+    await p.join();
+    here.close();
+  }
+  const [here, there] = Pipe();
+  const p = start(backend, echo, [there]);
+  const values: Record<string, unknown> = {
+    Uint8Array: new Uint8Array(SIZE),
+    ArrayBuffer: new ArrayBuffer(SIZE),
+    Float64Array: new Float64Array(SIZE / 8),
+  };
+  for (const [name, value] of Object.entries(values)) {
+    rows[name] = await timed(async () => {
+      here.send(value);
+      await here.recv();
+    }, runs);
+  }
+  here.send(null);
+  await p.join();
+  here.close();
+  return rows;
+}
+
+async function queueRow(backend: Backend, runs: number): Promise<number> {
+  const inq = new Queue(), outq = new Queue();
+  const p = start(backend, queueEcho, [inq, outq]);
+  const payload = new Uint8Array(SIZE);
+  const ms = await timed(async () => {
+    await inq.put(payload);
+    await outq.get();
+  }, runs);
+  await inq.put(null);
+  await p.join();
+  return ms;
+}
+
+async function poolRow(backend: Backend, runs: number): Promise<number> {
+  await using pool = new Pool({ processes: 1, backend });
+  const payload = new Uint8Array(SIZE);
+  return await timed(() => pool.map(identity, [payload]), runs);
+}
+
+/** Round trips per timed run for a size: about 32 MiB of messages. */
+function tripsFor(size: number): number {
+  return Math.min(1000, Math.max(1, Math.round(32 * MiB / size)));
+}
+
+/** ms per sendBytes round trip by size. */
+async function scaling(runs: number): Promise<Record<string, number>> {
+  const [here, there] = Pipe();
+  const p = start("worker", echoBytes, [there]);
+  const ms: Record<string, number> = {};
+  for (const size of SCALING) {
+    const payload = new Uint8Array(size).fill(1);
+    const trips = tripsFor(size);
+    ms[size] = await timed(async () => {
+      for (let i = 0; i < trips; i++) {
+        here.sendBytes(payload);
+        await here.recvBytes();
+      }
+    }, size < 50 * MiB ? runs : 2) / trips;
+  }
+  here.sendBytes(new Uint8Array(0));
+  await p.join();
+  here.close();
+  return ms;
+}
+
+/** The child: answers each byte message with its length, until an empty one. */
+export async function countBytes(conn: Connection): Promise<void> {
+  for (;;) {
+    const message = await conn.recvBytes();
+    if (message.length === 0) return;
+    conn.send(message.length);
+  }
+}
+
+/** A field of /proc/self/status in bytes (Linux), else `undefined`. */
+function procStatus(field: "VmRSS" | "VmHWM"): number | undefined {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kib = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The growth of this process's peak RSS while a 100 MiB message (already
+ * in memory) goes to a Worker child, which receives it: Linux's high-water
+ * mark, reset just before (`/proc/self/clear_refs`), or the RSS after the
+ * send and after the receipt elsewhere.
+ */
+async function rssGrowth(): Promise<number> {
+  const [here, there] = Pipe();
+  const p = start("worker", countBytes, [there]);
+  const payload = new Uint8Array(100 * MiB).fill(1);
+  here.sendBytes(new Uint8Array(1)); // the child is up
+  await here.recv();
+  const before = procStatus("VmRSS") ?? Deno.memoryUsage().rss;
+  let peakKnown = true;
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    peakKnown = false;
+  }
+  here.sendBytes(payload);
+  const sent = Deno.memoryUsage().rss;
+  await here.recv();
+  const received = Deno.memoryUsage().rss;
+  const peak = peakKnown ? procStatus("VmHWM") : undefined;
+  here.sendBytes(new Uint8Array(0));
+  await p.join();
+  here.close();
+  return (peak ?? Math.max(sent, received)) - before;
+}
+
+/** ms for a 100 MiB ArrayBuffer there and back: moved, then copied. */
+async function transferRows(): Promise<{ moved: number; copied: number }> {
+  const [here, there] = Pipe<ArrayBuffer>();
+  const p = start("worker", echoMoved, [there]);
+  let buffer = new ArrayBuffer(100 * MiB);
+  const moved = await timed(async () => {
+    here.send(buffer, { transfer: [buffer] });
+    buffer = await here.recv();
+  }, 3);
+  here.send(null as unknown as ArrayBuffer);
+  await p.join();
+  here.close();
+  const [a, b] = Pipe<ArrayBuffer>();
+  const q = start("worker", echo, [b]);
+  const copied = await timed(async () => {
+    a.send(buffer);
+    await a.recv();
+  }, 2);
+  a.send(null as unknown as ArrayBuffer);
+  await q.join();
+  a.close();
+  return { moved, copied };
+}
+
+if (import.meta.main) {
+  const runs = Number(Deno.args[0] ?? 5);
+  const rows: Row[] = [];
+  const ratios: Parameters<typeof report>[2] = [];
+  const python = await runPython("bulk_bench.py", [
+    String(runs),
+    SCALING.join(","),
+  ]);
+  const paths = [
+    "sendBytes",
+    "Uint8Array",
+    "ArrayBuffer",
+    "Float64Array",
+    "Queue",
+    "Pool.map",
+  ];
+  for (const backend of ["worker", "subprocess"] as const) {
+    const ours: Record<string, number> = {
+      ...await pipeRows(backend, runs),
+      Queue: await queueRow(backend, runs),
+      "Pool.map": await poolRow(backend, runs),
+    };
+    for (const path of paths) {
+      const what = `10 MiB round trip, ${path} (${backend})`;
+      rows.push({ what, value: ours[path], unit: "ms" });
+      ratios.push({
+        what: `${what} / Python`,
+        value: ours[path] / python[path],
+        target: "<= 1.0",
+        met: ours[path] <= python[path],
+      });
+    }
+  }
+  for (const path of paths) {
+    rows.push({
+      what: `10 MiB round trip, ${path} (Python spawn)`,
+      value: python[path],
+      unit: "ms",
+    });
+  }
+  const ms = await scaling(runs);
+  const rss = await rssGrowth();
+  const pyScaling = python.scaling as unknown as Record<string, number>;
+  for (const size of SCALING) {
+    rows.push({
+      what: `sendBytes round trip, ${size / 1024} KiB (worker; Python ${
+        pyScaling[size].toFixed(2)
+      } ms)`,
+      value: ms[size],
+      unit: "ms",
+    });
+    ratios.push({
+      what: `${size / 1024} KiB round trip / Python`,
+      value: ms[size] / pyScaling[size],
+      target: "<= 1.0",
+      met: ms[size] <= pyScaling[size],
+    });
+  }
+  const perMiB = (size: number) => ms[size] / (size / MiB);
+  ratios.push({
+    what: "ms per MiB at 100 MiB / at 1 MiB (linear growth)",
+    value: perMiB(100 * MiB) / perMiB(MiB),
+    target: "<= 2",
+    met: perMiB(100 * MiB) / perMiB(MiB) <= 2,
+  });
+  rows.push({
+    what: "RSS growth while a Worker child receives a 100 MiB message",
+    value: rss / MiB,
+    unit: "MiB",
+  });
+  ratios.push({
+    what: "RSS growth / payload, 100 MiB",
+    value: rss / (100 * MiB),
+    target: "< 3",
+    met: rss < 3 * 100 * MiB,
+  });
+  const { moved, copied } = await transferRows();
+  rows.push({
+    what: "100 MiB ArrayBuffer round trip with transfer (worker)",
+    value: moved,
+    unit: "ms",
+  }, {
+    what: "same, copied",
+    value: copied,
+    unit: "ms",
+  });
+  ratios.push({
+    what: "transfer / copy, 100 MiB",
+    value: moved / copied,
+    target: "< 0.1",
+    met: moved < copied / 10,
+  });
+  report("Large messages (median ms per round trip)", rows, ratios);
+}

@@ -1,0 +1,145 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// Large messages (issue 13): buffers and typed arrays of any size arrive
+// whole and as their class, `transfer` moves buffers, and a message over a
+// pipe's maximum is a RangeError at the sender that leaves the pipe usable.
+import assert from "node:assert/strict";
+import { BACKENDS, startChild } from "./_test_util.ts";
+import { Pipe } from "./pipe.ts";
+import { Queue } from "./queue.ts";
+
+const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
+const MiB = 1024 * 1024;
+
+/** Bytes that differ from one offset to the next, so a shift shows. */
+function pattern(length: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + (i >> 8)) & 0xff;
+  return bytes;
+}
+
+/** Large values of every kind: top level, inside objects, sharing a buffer. */
+function largeValues(): unknown[] {
+  const bytes = pattern(3 * MiB);
+  const shared = pattern(MiB).buffer;
+  return [
+    bytes,
+    bytes.subarray(5, 2 * MiB + 5),
+    new Float64Array(bytes.buffer.slice(0, 2 * MiB)),
+    bytes.buffer.slice(0, MiB),
+    new DataView(bytes.buffer.slice(0, MiB)),
+    { samples: new Int16Array(bytes.buffer.slice(0, MiB)), name: "nested" },
+    [new Uint8Array(shared, 0, 16), new Uint32Array(shared, 16, 4)],
+  ];
+}
+
+Deno.test("large buffers and typed arrays arrive whole and as their class", async () => {
+  const [a, b] = Pipe();
+  const values = largeValues();
+  for (const value of values) a.send(value);
+  for (const value of values) assert.deepEqual(await b.recv(), value);
+  for (const value of values) a.send(value);
+  for (const value of values) assert.deepEqual(b.recvSync(), value);
+  // Two views of one buffer still share it on arrival.
+  const [first, second] = values.at(-1) as [Uint8Array, Uint32Array];
+  a.send([first, second]);
+  const [x, y] = await b.recv() as [Uint8Array, Uint32Array];
+  assert.equal(x.buffer, y.buffer);
+  a.sendBytes(values[0] as Uint8Array, 3, 2 * MiB);
+  assert.deepEqual(
+    await b.recvBytes(),
+    (values[0] as Uint8Array).slice(3, 3 + 2 * MiB),
+  );
+  a.close();
+  b.close();
+});
+
+Deno.test("send() with transfer moves the buffers and detaches them here", async () => {
+  const [a, b] = Pipe();
+  const samples = new Float64Array(pattern(2 * MiB).buffer);
+  const expected = samples.slice();
+  a.send({ samples }, { transfer: [samples.buffer] });
+  assert.equal(samples.buffer.detached, true);
+  assert.deepEqual(await b.recv(), { samples: expected });
+  const bytes = pattern(1000);
+  a.send(bytes, { transfer: [bytes.buffer] });
+  assert.equal(bytes.length, 0);
+  assert.deepEqual(b.recvSync(), pattern(1000));
+  // A bad transfer list is a TypeError, and nothing is sent.
+  const kept = pattern(10);
+  assert.throws(
+    () => a.send(kept, { transfer: [kept] as unknown as ArrayBuffer[] }),
+    /transfer takes ArrayBuffers/,
+  );
+  assert.throws(
+    () => a.send(kept, { transfer: [samples.buffer] }),
+    /detached/,
+  );
+  assert.equal(await b.poll(), false);
+  a.send("after");
+  assert.equal(await b.recv(), "after");
+  a.close();
+  b.close();
+});
+
+Deno.test("a message over maxMessageBytes is a RangeError at the sender; the pipe goes on", async () => {
+  const [a, b] = Pipe({ maxMessageBytes: MiB });
+  const big = new Uint8Array(MiB + 1);
+  assert.throws(() => a.sendBytes(big), RangeError);
+  assert.throws(() => a.send(big), /maxMessageBytes/);
+  assert.throws(() => a.send({ inside: [big] }), RangeError);
+  assert.throws(() => a.send(big, { transfer: [big.buffer] }), RangeError);
+  assert.equal(big.length, MiB + 1, "a refused transfer detaches nothing");
+  assert.equal(await b.poll(), false);
+  a.sendBytes(big, 1);
+  assert.equal((await b.recvBytes()).length, MiB);
+  a.send(big.subarray(1));
+  assert.equal((await b.recv() as Uint8Array).length, MiB);
+  assert.throws(() => Pipe({ maxMessageBytes: -1 }), RangeError);
+  assert.throws(() => Pipe({ maxMessageBytes: 2 ** 31 }), RangeError);
+  a.close();
+  b.close();
+});
+
+Deno.test("Queue.put() with transfer detaches the buffers; typed arrays come back as their class", async () => {
+  const q = new Queue();
+  const values = largeValues();
+  for (const value of values) await q.put(value);
+  for (const value of values) assert.deepEqual(await q.get(), value);
+  const bytes = pattern(MiB);
+  await q.put(bytes, { transfer: [bytes.buffer] });
+  assert.equal(bytes.buffer.detached, true);
+  assert.deepEqual(await q.get(), pattern(MiB));
+  const more = pattern(10);
+  q.putSync({ more }, { transfer: [more.buffer] });
+  assert.equal(more.length, 0);
+  assert.deepEqual(q.getSync(), { more: pattern(10) });
+  await assert.rejects(
+    q.put(1, { transfer: [1] as unknown as ArrayBuffer[] }),
+    TypeError,
+  );
+  assert.equal(q.empty(), true);
+  q.close();
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: large messages round-trip through a child`, async () => {
+    const [a, b] = Pipe();
+    const p = startChild(TARGETS, backend, "echo", [b]);
+    try {
+      const values = largeValues();
+      for (const value of values) {
+        a.send(value);
+        assert.deepEqual(await a.recv(), value);
+      }
+      const moved = pattern(4 * MiB);
+      a.send(moved, { transfer: [moved.buffer] });
+      assert.equal(moved.length, 0);
+      assert.deepEqual(await a.recv(), pattern(4 * MiB));
+      a.sendBytes(pattern(4 * MiB));
+      assert.deepEqual(await a.recv(), pattern(4 * MiB));
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
