@@ -282,14 +282,7 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
   });
 
-  Deno.test({
-    name: `${backend}: a connection passed to a grandchild`,
-    // On the subprocess backend the parent once saw EOF before the
-    // grandchild's message (1 run in 3 of the whole suite, never alone):
-    // a message lost, under investigation in issue 11 (faults). Ignored so
-    // that it is looked at, not retried until it passes.
-    ignore: backend === "subprocess",
-  }, async () => {
+  Deno.test(`${backend}: a connection passed to a grandchild`, async () => {
     const [a, b] = Pipe<string>();
     const p = start("viaGrandchild", [
       { deep: [b] }.deep[0],
