@@ -34,7 +34,7 @@
  * @module
  */
 import { Segment } from "./_shm/ffi/segment.ts";
-import { ffiSupport } from "./_shm/ffi/self_test.ts";
+import { ffiSupport } from "./_shm/ffi/self_check.ts";
 import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 

@@ -20,7 +20,7 @@
 // that goes to another OS process also carries the process table's (see
 // registry.ts), which the receiver joins, so that every process of the
 // tree agrees on who is alive.
-import { ffiSupport } from "./ffi/self_test.ts";
+import { ffiSupport } from "./ffi/self_check.ts";
 import { Segment } from "./ffi/segment.ts";
 import { libc } from "./ffi/libc.ts";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { Segment } from "./segment.ts";
 import { notify, waitAsync, waitSync } from "./kernel_futex.ts";
-import { ffiSupport } from "./self_test.ts";
+import { ffiSupport } from "./self_check.ts";
 
 Deno.test("ffi: the self-test passes where FFI is granted", () => {
   assert.deepEqual(ffiSupport(), { ok: true });
