@@ -247,8 +247,13 @@ function encodeValue(
 
 const VIEW = "__multiprocessing_view__";
 
-/** The classes a lifted view revives as, by name. */
-const VIEW_CLASSES: Record<
+/**
+ * The classes a lifted view revives as, by name: every typed array and
+ * `DataView`. The ring's byte records (_shm/ring.ts) name the same classes.
+ *
+ * @ignore
+ */
+export const VIEW_CLASSES: Record<
   string,
   new (
     buffer: ArrayBuffer,

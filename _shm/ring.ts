@@ -30,7 +30,7 @@
 import v8 from "node:v8";
 import { waitUntilSync, wake } from "./futex.ts";
 import { checkRunning, identity, isAlive } from "./registry.ts";
-import { toWire } from "../_wire.ts";
+import { toWire, VIEW_CLASSES } from "../_wire.ts";
 import {
   allocate,
   type Memory,
@@ -100,21 +100,10 @@ const VIEW = 10; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
  * a buffer or typed array at the top of an item is written as its bytes,
  * which costs a copy, where the serializer costs much more.
  */
-const VIEW_KINDS = [
+const VIEW_KINDS: readonly unknown[] = [
   ArrayBuffer,
-  Uint8Array,
-  Int8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-  DataView,
-] as const;
+  ...Object.values(VIEW_CLASSES),
+];
 
 /** What a get of {@linkcode MARK} returns. */
 export const MARKED: unique symbol = Symbol("multiprocessing.ring.marked");
@@ -205,9 +194,7 @@ function withLength(tag: number, payload: Uint8Array): Encoded {
 
 /** A buffer or typed array of a class VIEW_KINDS names, as its bytes. */
 function encodeView(item: object): Encoded | undefined {
-  const kind = VIEW_KINDS.indexOf(
-    item.constructor as typeof VIEW_KINDS[number],
-  );
+  const kind = VIEW_KINDS.indexOf(item.constructor);
   if (kind < 0) return undefined;
   const view = item as ArrayBuffer | ArrayBufferView;
   const buffer = view instanceof ArrayBuffer ? view : view.buffer;
