@@ -306,6 +306,12 @@ if (import.meta.main) {
   const onDeno = await piscinaSide("deno");
   const onNode = await piscinaSide("node");
   const python = await runPython("pool_bench.py", [String(TINY), "5"]);
+  const pythonCalls: PerCall = {
+    chunked_per_s: python.tiny_per_s,
+    per_task_per_s: python.per_task_per_s,
+    burst_per_s: python.burst_per_s,
+    sequential_us: python.sequential_us,
+  };
   const rate = (what: string, value: number | undefined) =>
     value === undefined
       ? { ...NOT_RUN, what: `${what} (not run)` }
@@ -372,66 +378,13 @@ if (import.meta.main) {
       ours.chunked_per_s / bare,
       ">= 0.8",
     ),
-    ratio(
-      "chunked map / piscina under Deno, same chunks",
-      ours.chunked_per_s / (onDeno?.chunked_per_s ?? NaN),
-      ">= 1",
-    ),
-    ratio(
-      "chunked map / piscina under Node, same chunks",
-      ours.chunked_per_s / (onNode?.chunked_per_s ?? NaN),
-      "(reported)",
-    ),
-    ratio(
-      "chunked map / Python Pool.map, same chunks",
-      ours.chunked_per_s / python.tiny_per_s,
-      "(reported)",
-    ),
-    ratio(
-      "chunksize 1 / piscina under Deno, one task a message",
-      ours.per_task_per_s / (onDeno?.per_task_per_s ?? NaN),
-      "(reported)",
-    ),
-    ratio(
-      "chunksize 1 / piscina under Node, one task a message",
-      ours.per_task_per_s / (onNode?.per_task_per_s ?? NaN),
-      "(reported)",
-    ),
-    ratio(
-      "chunksize 1 / Python, one task a message",
-      ours.per_task_per_s / python.per_task_per_s,
-      "(reported)",
-    ),
-    ratio(
-      "applyAsync burst / piscina under Deno",
-      ours.burst_per_s / (onDeno?.burst_per_s ?? NaN),
-      ">= 1",
-    ),
-    ratio(
-      "applyAsync burst / piscina under Node",
-      ours.burst_per_s / (onNode?.burst_per_s ?? NaN),
-      ">= 1",
-    ),
-    ratio(
-      "applyAsync burst / Python apply_async",
-      ours.burst_per_s / python.burst_per_s,
-      ">= 2",
-    ),
-    ratio(
-      "sequential apply, piscina under Deno / ours (time)",
-      (onDeno?.sequential_us ?? NaN) / ours.sequential_us,
-      ">= 1",
-    ),
-    ratio(
-      "sequential apply, piscina under Node / ours (time)",
-      (onNode?.sequential_us ?? NaN) / ours.sequential_us,
-      ">= 1",
-    ),
-    ratio(
-      "sequential apply, Python / ours (time)",
-      python.sequential_us / ours.sequential_us,
-      ">= 2",
-    ),
+    // Against piscina under Deno, under Node, and Python, in that order.
+    ...againstPeers(ours, [onDeno, onNode, pythonCalls], [
+      ["chunked map, same chunks", "chunked_per_s", [">= 1", "", ""]],
+      ["chunksize 1, one task a message", "per_task_per_s", ["", "", ""]],
+      ["applyAsync burst", "burst_per_s", [">= 1", ">= 1", ">= 2"]],
+      ["sequential apply (time)", "sequential_us", [">= 1", ">= 1", ">= 2"]],
+    ]),
     {
       what: "largest event-loop lag during a 1e6-item map, ms",
       value: million.lag,
@@ -445,6 +398,32 @@ if (import.meta.main) {
       "(reported)",
     ),
   ]);
+}
+
+/**
+ * Ratio rows of each measure of ours against each peer (a peer not run
+ * gives NaN): rates as ours / theirs, a time (`_us`) as theirs / ours, so
+ * that above 1 is ours ahead either way. A target "" is only reported.
+ */
+function againstPeers(
+  ours: PerCall,
+  peers: (PerCall | undefined)[],
+  measures: [string, keyof PerCall, string[]][],
+) {
+  const PEERS = ["piscina under Deno", "piscina under Node", "Python"];
+  return measures.flatMap(([what, key, targets]) =>
+    peers.map((peer, i) => {
+      const theirs = peer?.[key] ?? NaN;
+      const value = key.endsWith("_us")
+        ? theirs / ours[key]
+        : ours[key] / theirs;
+      return ratio(
+        `${what} vs ${PEERS[i]} (over 1: ours ahead)`,
+        value,
+        targets[i] || "(reported)",
+      );
+    })
+  );
 }
 
 /** A ratio row; a target ">= x" is met when the ratio reaches it. */
