@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { BACKENDS } from "./_test_util.ts";
 import { CancelledError, ProcessError, TimeoutError } from "./errors.ts";
-import { Event } from "./event.ts";
 import {
   ALL_COMPLETED,
   asCompleted,
@@ -13,25 +12,10 @@ import {
   ProcessPoolExecutor,
   wait,
 } from "./futures.ts";
-import { Value } from "./shared.ts";
-import { add, inc } from "./testdata/pool_targets.ts";
+import { add, blocker, inc } from "./testdata/pool_targets.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
 const fn = (name: string) => ({ module: TARGETS, export: name });
-
-/** A task that says it started, then waits to be released. */
-function blocker() {
-  const started = new Event();
-  const release = new Event();
-  return {
-    started,
-    release,
-    args: [started, new Value("i32", 0), release],
-    // Released when the test ends, passed or failed: the executor's
-    // disposal waits for its tasks.
-    [Symbol.dispose]: () => release.set(),
-  };
-}
 
 for (const backend of BACKENDS) {
   Deno.test(`${backend}: a submitted task's future gives its result, its error, and calls back when done`, async () => {

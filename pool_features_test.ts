@@ -4,23 +4,14 @@
 import assert from "node:assert/strict";
 import { BACKENDS, running } from "./_test_util.ts";
 import { ProcessError, TimeoutError } from "./errors.ts";
-import { Event } from "./event.ts";
 import { emit, Pool, type Progress } from "./pool.ts";
 import { Value } from "./shared.ts";
 import { Process } from "./process.ts";
-import { add, inc } from "./testdata/pool_targets.ts";
+import { add, blocker, inc } from "./testdata/pool_targets.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
 const fn = (name: string) => ({ module: TARGETS, export: name });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** A task that says it started (and where), then waits to be released. */
-function blocker() {
-  const started = new Event();
-  const pid = new Value("i32", 0);
-  const release = new Event();
-  return { started, pid, release, args: [started, pid, release] };
-}
 
 for (const backend of BACKENDS) {
   Deno.test(`${backend}: map tells onProgress how far it got, at most every 100 ms, and once at the end`, async () => {

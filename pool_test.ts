@@ -3,21 +3,14 @@ import assert from "node:assert/strict";
 import { BACKENDS } from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import { Pool } from "./pool.ts";
-import { Event } from "./event.ts";
 import { activeChildren } from "./process.ts";
 import { Value } from "./shared.ts";
+
+import { blocker } from "./testdata/pool_targets.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
 const fn = (name: string) => ({ module: TARGETS, export: name });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-/** A task that says it started (and where), then waits to be released. */
-function blocker() {
-  const started = new Event();
-  const pid = new Value("i32", 0);
-  const release = new Event();
-  return { started, pid, release, args: [started, pid, release] };
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -1,9 +1,9 @@
 // Task functions for pool_test.ts: a pool worker imports its task function
 // by name, so each is exported here.
-import type { Event } from "../event.ts";
+import { Event } from "../event.ts";
 import { emit, Pool } from "../pool.ts";
 import { currentProcess, exit } from "../process.ts";
-import type { Value } from "../shared.ts";
+import { Value } from "../shared.ts";
 
 export function inc(x: number): number {
   return x + 1;
@@ -52,6 +52,25 @@ export function throwOutside(): Promise<never> {
     throw new Error("thrown from a timer");
   });
   return new Promise(() => {});
+}
+
+/**
+ * The arguments of {@linkcode signalAndBlock}, made in the test: its task
+ * says it started (and where, in `pid`) and waits for `release`, which the
+ * test's end gives (`using`) if the test did not, passed or failed, since a
+ * pool's or executor's disposal may wait for its tasks.
+ */
+export function blocker() {
+  const started = new Event();
+  const pid = new Value("i32", 0);
+  const release = new Event();
+  return {
+    started,
+    pid,
+    release,
+    args: [started, pid, release] as [Event, Value<"i32">, Event],
+    [Symbol.dispose]: () => release.set(),
+  };
 }
 
 /**
