@@ -42,6 +42,7 @@ import {
 } from "./_pool/job.ts";
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
+import { holdEventLoop } from "./_deno_compat.ts";
 import { pack, unpack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
@@ -311,7 +312,7 @@ export class Pool implements AsyncDisposable {
   #jobs = new Set<Job>();
   #nextChunkId = 0;
   #joiners = 0;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #keepAlive: Disposable | undefined;
 
   /**
    * Starts the workers.
@@ -1455,9 +1456,11 @@ export class Pool implements AsyncDisposable {
     const busy = this.#jobs.size > 0 ||
       (this.#joiners > 0 && this.#slots.size > 0);
     if (busy && this.#keepAlive === undefined) {
-      this.#keepAlive = setInterval(() => {}, 2 ** 30);
+      // The library's one keep-alive: a ref on a timer made once, not a
+      // timer made and cleared for each call (a few µs of an apply).
+      this.#keepAlive = holdEventLoop();
     } else if (!busy && this.#keepAlive !== undefined) {
-      clearInterval(this.#keepAlive);
+      this.#keepAlive[Symbol.dispose]();
       this.#keepAlive = undefined;
     }
   }

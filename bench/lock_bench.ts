@@ -1,13 +1,19 @@
-// Lock throughput beside Python's multiprocessing, in one run:
-// - uncontended acquireSync()+release() pairs per second (Lock and RLock);
+// Lock throughput beside Python's multiprocessing and the raw primitive,
+// in one run:
+// - uncontended acquireSync()+release() pairs per second (Lock and RLock),
+//   the same held with `using _ = lock.holdSync()`, and `await acquire()`
+//   + release(), beside Python's acquire()+release();
 // - 2 children x 50k locked increments of a shared Value, timed from the
-//   moment both children are ready (and from start() to join()).
+//   moment both children are ready (and from start() to join()), beside 2
+//   bare Workers doing the same under a minimal futex mutex (the raw
+//   primitive: a compare-and-swap, Atomics.wait and Atomics.notify, written
+//   below), and beside Python.
 //
 //   deno run -A bench/lock_bench.ts
 import { Barrier } from "../barrier.ts";
 import { Lock, RLock } from "../lock.ts";
 import { Process } from "../process.ts";
-import { Value } from "../shared.ts";
+import { SharedArray, Value } from "../shared.ts";
 import { median, report, runPython } from "./_report.ts";
 
 /**
@@ -19,24 +25,37 @@ export async function work(
   times: number,
   start: Barrier,
   scoped: boolean,
+  span: SharedArray<"d">,
+  k: number,
 ): Promise<void> {
   await start.wait();
   const lock = counter.getLock();
+  span[k] = performance.timeOrigin + performance.now();
   if (scoped) {
     for (let i = 0; i < times; i++) {
       using _ = lock.holdSync();
       counter.value += 1;
     }
-    return;
-  }
-  for (let i = 0; i < times; i++) {
-    lock.acquireSync();
-    try {
-      counter.value += 1;
-    } finally {
-      lock.release();
+  } else {
+    for (let i = 0; i < times; i++) {
+      lock.acquireSync();
+      try {
+        counter.value += 1;
+      } finally {
+        lock.release();
+      }
     }
   }
+  span[k + 2] = performance.timeOrigin + performance.now();
+}
+
+/**
+ * The time the two children's loops took together, as they measured it
+ * themselves: from the first start to the last end (wall-clock times, the
+ * same clock in every thread).
+ */
+function loopsMs(span: ArrayLike<number>): number {
+  return Math.max(span[2], span[3]) - Math.min(span[0], span[1]);
 }
 
 function pairsPerSecond(lock: Lock | RLock, n: number): number {
@@ -48,16 +67,130 @@ function pairsPerSecond(lock: Lock | RLock, n: number): number {
   return n / ((performance.now() - start) / 1000);
 }
 
-/** ms from both children ready to both joined, and from start() to join(). */
+/** The same pairs, each a scope held with `using _ = lock.holdSync()`. */
+function scopedPairsPerSecond(lock: Lock, n: number): number {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    using _ = lock.holdSync();
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/**
+ * The same pairs, each in a scope that `using` a constant disposable: what
+ * the language's `using` costs by itself, the floor of a scoped hold.
+ */
+function usingPairsPerSecond(lock: Lock, n: number): number {
+  const nothing = { [Symbol.dispose]() {} };
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    lock.acquireSync();
+    using _ = nothing;
+    lock.release();
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** The same pairs with the async `await acquire()`. */
+async function asyncPairsPerSecond(lock: Lock, n: number): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    await lock.acquire();
+    lock.release();
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/**
+ * The raw primitive: a minimal futex mutex (Drepper's "Futexes Are Tricky",
+ * mutex 2: 0 free, 1 held, 2 held with sleepers) over a SharedArrayBuffer,
+ * in a bare Worker that makes `times` locked increments of a shared counter.
+ */
+const RAW_MUTEX_WORKER = `
+const FREE = 0, HELD = 1, SLEEPERS = 2;
+function lock(cells) {
+  let c = Atomics.compareExchange(cells, 0, FREE, HELD);
+  if (c === FREE) return;
+  if (c !== SLEEPERS) c = Atomics.exchange(cells, 0, SLEEPERS);
+  while (c !== FREE) {
+    Atomics.wait(cells, 0, SLEEPERS);
+    c = Atomics.exchange(cells, 0, SLEEPERS);
+  }
+}
+function unlock(cells) {
+  if (Atomics.sub(cells, 0, 1) !== HELD) {
+    Atomics.store(cells, 0, FREE);
+    Atomics.notify(cells, 0, 1);
+  }
+}
+self.onmessage = (e) => {
+  const { cells, times, span, k } = e.data;
+  Atomics.add(cells, 2, 1);
+  Atomics.notify(cells, 2);
+  while (Atomics.load(cells, 3) === 0) Atomics.wait(cells, 3, 0);
+  span[k] = performance.timeOrigin + performance.now();
+  for (let i = 0; i < times; i++) {
+    lock(cells);
+    cells[1] += 1;
+    unlock(cells);
+  }
+  span[k + 2] = performance.timeOrigin + performance.now();
+  self.postMessage("done");
+};`;
+
+/**
+ * ms of the loops of 2 fresh bare Workers under the raw mutex, as they
+ * measured them (fresh, as our children are).
+ */
+async function rawCounterMs(source: string, times: number): Promise<number> {
+  const workers = [0, 1].map(() => new Worker(source, { type: "module" }));
+  try {
+    return await rawCounterRun(workers, times);
+  } finally {
+    for (const worker of workers) worker.terminate();
+  }
+}
+
+async function rawCounterRun(
+  workers: Worker[],
+  times: number,
+): Promise<number> {
+  // [mutex, counter, ready count, go]
+  const cells = new Int32Array(new SharedArrayBuffer(16));
+  const span = new Float64Array(new SharedArrayBuffer(32));
+  const done = workers.map((worker) =>
+    new Promise((resolve) => worker.onmessage = resolve)
+  );
+  workers.forEach((worker, k) => worker.postMessage({ cells, times, span, k }));
+  while (Atomics.load(cells, 2) < workers.length) {
+    await Atomics.waitAsync(cells, 2, Atomics.load(cells, 2), 100).value;
+  }
+  Atomics.store(cells, 3, 1);
+  Atomics.notify(cells, 3);
+  await Promise.all(done);
+  if (cells[1] !== workers.length * times) {
+    throw new Error(`raw counter is ${cells[1]}, expected ${2 * times}`);
+  }
+  return loopsMs(span);
+}
+
+/**
+ * ms from both children ready to both joined, from start() to join(), and
+ * of their loops as they measured them.
+ */
 async function counterMs(
   times: number,
   scoped = false,
-): Promise<[number, number]> {
+): Promise<[number, number, number]> {
   const counter = new Value("i", 0);
   const start = new Barrier(3);
+  const span = new SharedArray("d", 4, { lock: false });
   const began = performance.now();
-  const children = [0, 1].map(() =>
-    new Process({ target: work, args: [counter, times, start, scoped] })
+  const children = [0, 1].map((k) =>
+    new Process({
+      target: work,
+      args: [counter, times, start, scoped, span, k],
+    })
   );
   for (const p of children) p.start();
   await start.wait();
@@ -67,7 +200,7 @@ async function counterMs(
   if (counter.value !== 2 * times) {
     throw new Error(`counter is ${counter.value}, expected ${2 * times}`);
   }
-  return [end - ready, end - began];
+  return [end - ready, end - began, loopsMs(span)];
 }
 
 if (import.meta.main) {
@@ -81,7 +214,7 @@ if (import.meta.main) {
     Array.from({ length: runs }, () => pairsPerSecond(new RLock(), n)),
   );
   await counterMs(1000); // warm up
-  const counts: [number, number][] = [];
+  const counts: [number, number, number][] = [];
   for (let i = 0; i < runs; i++) counts.push(await counterMs(50_000));
   const counter = median(counts.map((c) => c[0]));
   const counterTotal = median(counts.map((c) => c[1]));
@@ -90,6 +223,40 @@ if (import.meta.main) {
     scopedRuns.push((await counterMs(50_000, true))[0]);
   }
   const scoped = median(scopedRuns);
+  const source = URL.createObjectURL(
+    new Blob([RAW_MUTEX_WORKER], { type: "text/javascript" }),
+  );
+  const rawRuns: number[] = [];
+  try {
+    await rawCounterMs(source, 1000); // warm up
+    for (let i = 0; i < runs; i++) {
+      rawRuns.push(await rawCounterMs(source, 50_000));
+    }
+  } finally {
+    URL.revokeObjectURL(source);
+  }
+  const raw = median(rawRuns);
+  const loops = median(counts.map((c) => c[2]));
+  // Plain and scoped pairs take turns, so that a change of load weighs on
+  // both alike; the ratio is the median of each round's.
+  const plainPairs: number[] = [];
+  const scopedPairs: number[] = [];
+  const usingPairs: number[] = [];
+  scopedPairsPerSecond(new Lock(), n); // warm up
+  usingPairsPerSecond(new Lock(), n);
+  for (let i = 0; i < runs; i++) {
+    plainPairs.push(pairsPerSecond(new Lock(), n));
+    scopedPairs.push(scopedPairsPerSecond(new Lock(), n));
+    usingPairs.push(usingPairsPerSecond(new Lock(), n));
+  }
+  const holdCost = median(plainPairs.map((p, i) => p / scopedPairs[i]));
+  const holdOverUsing = median(usingPairs.map((p, i) => p / scopedPairs[i]));
+  await asyncPairsPerSecond(new Lock(), n / 10); // warm up
+  const asyncRuns: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    asyncRuns.push(await asyncPairsPerSecond(new Lock(), n));
+  }
+  const asyncPairs = median(asyncRuns);
   const py = await runPython("lock_bench.py", [String(runs)]);
 
   report("Locks: uncontended pairs, and 2 x 50k locked increments", [
@@ -97,6 +264,22 @@ if (import.meta.main) {
     {
       what: "Python Lock acquire+release",
       value: py.lock_pairs_per_s,
+      unit: "pairs/s",
+    },
+    {
+      what: "Lock held with `using _ = lock.holdSync()`",
+      value: median(scopedPairs),
+      unit: "pairs/s",
+    },
+    {
+      what:
+        "Lock acquireSync+release in a scope `using` a constant disposable (the language's cost)",
+      value: median(usingPairs),
+      unit: "pairs/s",
+    },
+    {
+      what: "Lock `await acquire()`+release",
+      value: asyncPairs,
       unit: "pairs/s",
     },
     { what: "RLock acquireSync+release", value: rlock, unit: "pairs/s" },
@@ -126,6 +309,17 @@ if (import.meta.main) {
       value: scoped,
       unit: "ms",
     },
+    {
+      what: "2 x 50k increments, the children's loops as they timed them",
+      value: loops,
+      unit: "ms",
+    },
+    {
+      what:
+        "2 bare Workers x 50k increments under a minimal futex mutex, their loops",
+      value: raw,
+      unit: "ms",
+    },
   ], [{
     what: "Lock pairs/s: ours / Python",
     value: lock / py.lock_pairs_per_s,
@@ -151,5 +345,26 @@ if (import.meta.main) {
     value: scoped / py.counter_ms,
     target: "(reported)",
     met: true,
+  }, {
+    what: "increments loops: ours / minimal futex mutex in bare Workers",
+    value: loops / raw,
+    target: "<= 1.5",
+    met: loops / raw <= 1.5,
+  }, {
+    what: "pair time: holdSync() scope / acquireSync()+release()",
+    value: holdCost,
+    target: "<= 1.2",
+    met: holdCost <= 1.2,
+  }, {
+    what:
+      "pair time: holdSync() scope / acquireSync()+release() in a scope `using` a constant",
+    value: holdOverUsing,
+    target: "<= 1.2",
+    met: holdOverUsing <= 1.2,
+  }, {
+    what: "pair time: await acquire()+release() / Python acquire()+release()",
+    value: py.lock_pairs_per_s / asyncPairs,
+    target: "<= 1",
+    met: asyncPairs >= py.lock_pairs_per_s,
   }]);
 }
