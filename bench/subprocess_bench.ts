@@ -7,6 +7,12 @@
 // program that imports the whole library also pays for loading it: that
 // case is reported too).
 //
+// Then 10 children started at once beside 10 bare `deno run`s spawned at
+// once: the time until all have ended (trivial target, empty file), and the
+// memory while all run (a target that holds its child, beside a bare run
+// of the same module): the children's RSS summed, plus what the parent
+// grew by (an agent, if any), beside the bare runs' RSS summed.
+//
 // Then the cost of a proxied call: a subprocess child's Lock lives in its
 // home process, so each acquireSync() and release() of the child is a round
 // trip there. Python's equivalent is a Lock of a multiprocessing.Manager()
@@ -60,6 +66,77 @@ const TRIVIAL = {
   module: new URL("./_trivial_target.ts", import.meta.url),
   export: "noop",
 };
+
+const HOLD = {
+  module: new URL("./_hold_target.ts", import.meta.url),
+  export: "hold",
+};
+const AT_ONCE = 10;
+
+/** A process's resident memory in MiB, from /proc (0 when unreadable). */
+function rssMiB(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until every file of `paths` exists. */
+async function allExist(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    for (;;) {
+      try {
+        await Deno.stat(path);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  }
+}
+
+/**
+ * MiB that AT_ONCE processes take while all run: subprocess children
+ * holding (their RSS, plus the parent's growth), or bare `deno run`s of the
+ * same module.
+ */
+async function memoryAtOnce(kind: "children" | "bare"): Promise<number> {
+  const dir = await Deno.makeTempDir();
+  const markers = Array.from({ length: AT_ONCE }, (_, i) => `${dir}/${i}`);
+  const before = Deno.memoryUsage().rss / 2 ** 20;
+  const pids: number[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    for (const marker of markers) {
+      if (kind === "children") {
+        const p = new Process({
+          target: HOLD,
+          args: [marker],
+          backend: "subprocess",
+        });
+        p.start();
+        pids.push(p.pid!);
+        stops.push(() => (p.kill(), p.join()));
+      } else {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", HOLD.module.pathname, marker],
+          stdin: "null",
+        }).spawn();
+        pids.push(child.pid);
+        stops.push(() => (child.kill("SIGKILL"), child.status));
+      }
+    }
+    await allExist(markers);
+    const grown = Deno.memoryUsage().rss / 2 ** 20 - before;
+    const children = pids.reduce((sum, pid) => sum + rssMiB(pid), 0);
+    return children + (kind === "children" ? Math.max(grown, 0) : 0);
+  } finally {
+    await Promise.all(stops.map((stop) => stop()));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
@@ -115,6 +192,62 @@ if (import.meta.main) {
       value: library / deno,
       target: "(reported)",
       met: true,
+    }]);
+    // AT_ONCE at once: time to all ended, then memory while all run.
+    const children = () => {
+      const ps = Array.from(
+        { length: AT_ONCE },
+        () => new Process({ target: TRIVIAL, backend: "subprocess" }),
+      );
+      for (const p of ps) p.start();
+      return Promise.all(ps.map((p) => p.join()));
+    };
+    const bares = () => Promise.all(Array.from({ length: AT_ONCE }, bare));
+    await children(); // warm up
+    await bares();
+    const childTimes: number[] = [];
+    const bareTimes: number[] = [];
+    const childMemory: number[] = [];
+    const bareMemory: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      childTimes.push(await time(children));
+      bareTimes.push(await time(bares));
+      childMemory.push(await memoryAtOnce("children"));
+      bareMemory.push(await memoryAtOnce("bare"));
+    }
+    const timeRatio = median(childTimes.map((c, i) => c / bareTimes[i]));
+    const memoryRatio = median(childMemory.map((c, i) => c / bareMemory[i]));
+    report(`${AT_ONCE} subprocess children at once (median of 5)`, [
+      {
+        what: `${AT_ONCE} children started at once, all joined`,
+        value: median(childTimes),
+        unit: "ms",
+      },
+      {
+        what: `${AT_ONCE} bare deno runs of an empty file spawned at once`,
+        value: median(bareTimes),
+        unit: "ms",
+      },
+      {
+        what: `${AT_ONCE} children running: their RSS + the parent's growth`,
+        value: median(childMemory),
+        unit: "MiB",
+      },
+      {
+        what: `${AT_ONCE} bare deno runs of the same module running: RSS`,
+        value: median(bareMemory),
+        unit: "MiB",
+      },
+    ], [{
+      what: `${AT_ONCE} at once / bare deno runs (time)`,
+      value: timeRatio,
+      target: "<= 1.5",
+      met: timeRatio <= 1.5,
+    }, {
+      what: `${AT_ONCE} at once / bare deno runs (memory)`,
+      value: memoryRatio,
+      target: "<= 1.5",
+      met: memoryRatio <= 1.5,
     }]);
   } finally {
     await Deno.remove(empty);
