@@ -67,7 +67,7 @@ internalModule(import.meta.url);
 
 export type { Backend, TargetRef } from "./process.ts";
 export type { Progress } from "./_pool/job.ts";
-export { emit } from "./_pool/worker.ts";
+export { emit, transfer } from "./_pool/worker.ts";
 export { Future } from "./_pool/future.ts";
 
 /** A task function: an exported function, or its module and export name. */

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { BACKENDS, running } from "./_test_util.ts";
 import { ProcessError, TimeoutError } from "./errors.ts";
-import { emit, Pool, type Progress } from "./pool.ts";
+import { emit, Pool, type Progress, transfer } from "./pool.ts";
 import { Value } from "./shared.ts";
 import { Process } from "./process.ts";
 import { add, blocker, inc } from "./testdata/pool_targets.ts";
@@ -141,6 +141,52 @@ for (const backend of BACKENDS) {
     assert.notEqual(await pool.apply(fn("pidOf"), [0]), second.pid.value);
   });
 }
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a task's result given to transfer() arrives whole, moved on Workers and copied on subprocesses`, async () => {
+    await using pool = new Pool({ backend, processes: 1 });
+    const size = 3 * 1024 * 1024 + 5;
+    const bytes = new Uint8Array(
+      await pool.apply(fn("filledBuffer"), [size, 7]) as ArrayBuffer,
+    );
+    assert.equal(bytes.length, size);
+    assert.equal(bytes[0], 7);
+    assert.equal(bytes[size - 1], 7);
+    assert.equal(bytes.indexOf(0), -1);
+    // Moved, the worker's buffer is detached; copied, it is not.
+    assert.equal(
+      await pool.apply(fn("lastReturnedDetached")),
+      backend === "worker",
+    );
+    // A typed array inside data, several in one chunk of a map.
+    const results = await pool.map(fn("samplesIn"), [1, 20, 3], {
+      chunksize: 3,
+    }) as { label: string; samples: Float64Array }[];
+    assert.deepEqual(results.map((r) => r.label), [
+      "1 samples",
+      "20 samples",
+      "3 samples",
+    ]);
+    assert.deepEqual(
+      results[1].samples,
+      new Float64Array(20).map((_, i) => i / 2),
+    );
+  });
+}
+
+Deno.test("transfer() refuses a primitive and anything but ArrayBuffers, and outside a task gives the value back", () => {
+  assert.throws(() => transfer(5, []), {
+    name: "TypeError",
+    message: /Cannot transfer a number/,
+  });
+  const samples = new Float64Array(2);
+  assert.throws(
+    () => transfer(samples, [samples as unknown as ArrayBuffer]),
+    { name: "TypeError", message: /array of ArrayBuffers/ },
+  );
+  assert.equal(transfer(samples, [samples.buffer]), samples);
+  assert.equal(samples.buffer.detached, false);
+});
 
 Deno.test("emit() outside a pool task is a ProcessError that says where it works", () => {
   assert.throws(() => emit(1), (error: Error) => {

@@ -110,6 +110,65 @@ export function emit(value: unknown): boolean {
   }
 }
 
+/** The buffers each value given to {@linkcode transfer} moves with. */
+const moves = new WeakMap<object, ArrayBuffer[]>();
+
+/**
+ * Marks the result a pool task returns to be moved to the caller rather
+ * than copied: `buffers` (the `ArrayBuffer`s in it, such as a typed
+ * array's `.buffer`) are transferred, so a large result costs no copy, and
+ * they are detached in the worker once sent (piscina's `Piscina.move`,
+ * workerpool's `Transfer`). On the subprocess backend, where no memory
+ * moves between OS processes, the result is copied as any other. Outside
+ * a pool task it does nothing: the value is what it was.
+ *
+ * @typeParam T The result.
+ * @param value What the task returns: the buffers, or data holding them.
+ * @param buffers The `ArrayBuffer`s to move with it.
+ * @returns `value` itself, marked.
+ * @throws {TypeError} When `buffers` is not an array of `ArrayBuffer`s, or
+ * `value` is a primitive (nothing in it can move).
+ *
+ * @example A task returns its samples without a copy
+ * ```ts
+ * import { Pool, transfer } from "@mp/multiprocessing/pool";
+ * import assert from "node:assert/strict";
+ *
+ * const samples = {
+ *   module: "data:text/javascript," + encodeURIComponent(
+ *     `import { transfer } from "${import.meta.resolve("@mp/multiprocessing/pool")}";
+ *      export function samples(n) {
+ *        const out = new Float64Array(n).map((_, i) => i / 2);
+ *        return transfer(out, [out.buffer]);
+ *      }`,
+ *   ),
+ *   export: "samples",
+ * };
+ * await using pool = new Pool({ processes: 1 });
+ * const got = await pool.apply(samples, [4]);
+ * assert.deepEqual(got, new Float64Array([0, 0.5, 1, 1.5]));
+ * ```
+ */
+export function transfer<T>(value: T, buffers: ArrayBuffer[]): T {
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Cannot transfer a ${
+        value === null ? "null" : typeof value
+      }: transfer() moves the ArrayBuffers of an object (a buffer, a typed array, data holding them); return a primitive as it is`,
+    );
+  }
+  if (
+    !Array.isArray(buffers) ||
+    !buffers.every((buffer) => buffer instanceof ArrayBuffer)
+  ) {
+    throw new TypeError(
+      "The buffers to transfer must be an array of ArrayBuffers: pass a typed array's .buffer, not the typed array",
+    );
+  }
+  moves.set(value, buffers);
+  return value;
+}
+
 /**
  * Set in a pool worker, where `new Pool()` is refused (as Python refuses
  * children to daemonic processes): the usual cause is a module whose main
@@ -195,6 +254,8 @@ interface Outcome {
   results: unknown[];
   errors?: [number, ErrorData][];
   ms: number;
+  /** The buffers its results move with (see {@linkcode transfer}). */
+  transfer?: Set<ArrayBuffer>;
 }
 
 async function runChunk(
@@ -206,6 +267,7 @@ async function runChunk(
   const started = performance.now();
   const results = new Array(items.length);
   let errors: [number, ErrorData][] | undefined;
+  let transfer: Set<ArrayBuffer> | undefined;
   for (let i = 0; i < items.length; i++) {
     try {
       if (fn instanceof Error) throw fn;
@@ -217,12 +279,23 @@ async function runChunk(
         typeof (result as PromiseLike<unknown>).then === "function"
       ) result = await result;
       results[i] = result;
+      const buffers = typeof result === "object" && result !== null
+        ? moves.get(result)
+        : undefined;
+      if (buffers) {
+        transfer ??= new Set();
+        for (const buffer of buffers) transfer.add(buffer);
+      }
     } catch (error) {
       (errors ??= []).push([i, errorToData(error)]);
     }
   }
   const ms = performance.now() - started;
-  return errors ? { id, results, errors, ms } : { id, results, ms };
+  const outcome: Outcome = errors
+    ? { id, results, errors, ms }
+    : { id, results, ms };
+  if (transfer) outcome.transfer = transfer;
+  return outcome;
 }
 
 /** Sends a message; returns `false` when the pool's end is closed. */
@@ -241,9 +314,17 @@ function send(channel: Connection, message: TakenMessage): boolean {
  * Returns `false` when the pool's end is closed (the pool was terminated).
  */
 function sendResults(channel: Connection, outcome: Outcome): boolean {
+  const { transfer, ...message } = outcome;
   let sendError: unknown;
   try {
-    channel.send({ ...outcome, results: pack(outcome.results) });
+    if (transfer) {
+      // As they are, not packed: packing would copy the buffers that move.
+      channel.send(message satisfies ResultMessage, {
+        transfer: [...transfer].filter((buffer) => !buffer.detached),
+      });
+    } else {
+      channel.send({ ...message, results: pack(message.results) });
+    }
     return true;
   } catch (error) {
     if (error instanceof ProcessError) return false;
@@ -271,7 +352,7 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
   }
   if (errors.length === before) throw sendError;
   try {
-    channel.send({ ...outcome, errors } satisfies ResultMessage);
+    channel.send({ ...message, errors } satisfies ResultMessage);
   } catch (error) {
     if (error instanceof ProcessError) return false;
     throw error;

@@ -16,12 +16,14 @@
 // 5. A map of 1e6 tiny tasks while a 5 ms timer runs: its throughput, and
 //    the largest lag of the timer, the longest stretch for which the pool
 //    kept the event loop from other work.
+// 6. A task that returns a fresh 100 MiB ArrayBuffer, moved with
+//    transfer() or copied: the time of an awaited apply of each.
 //
 //   deno run -A bench/pool_bench.ts
 //
 // piscina's side is bench/_piscina_side.mjs, one script for both runtimes;
 // for Node it is installed with npm into the temporary directory once.
-import { Pool } from "../pool.ts";
+import { Pool, transfer } from "../pool.ts";
 import { median, report, runPython, timeRuns } from "./_report.ts";
 import { largestTimerLag } from "../_test_util.ts";
 
@@ -38,6 +40,28 @@ export function spin(rounds: number): number {
     h ^= h >>> 13;
   }
   return h >>> 0;
+}
+
+/** A fresh buffer of `mib` MiB, its bytes written: moved, or copied. */
+export function bigResult(mib: number, move: boolean): ArrayBuffer {
+  const buffer = new Uint8Array(mib * 2 ** 20).fill(1).buffer;
+  return move ? transfer(buffer, [buffer]) : buffer;
+}
+
+/** ms of an awaited apply of bigResult, moved and copied (medians of 5). */
+async function bigResults(pool: Pool): Promise<[number, number]> {
+  const moved: number[] = [];
+  const copied: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    for (const [move, times] of [[true, moved], [false, copied]] as const) {
+      const start = performance.now();
+      const buffer = await pool.apply(bigResult, [100, move]);
+      const ms = performance.now() - start;
+      if (buffer.byteLength !== 100 * 2 ** 20) throw new Error("wrong size");
+      if (i > 0) times.push(ms); // the first is the warm-up
+    }
+  }
+  return [median(moved), median(copied)];
 }
 
 /** How many rounds of `spin` take about `ms` here. */
@@ -302,6 +326,7 @@ if (import.meta.main) {
   const ours = await perCallOurs(pool, items);
   const bare = await chunkedBare(items);
   const million = await millionMap(pool);
+  const [moved, copied] = await bigResults(pool);
   const cpu = await cpuBound(pool);
   const onDeno = await piscinaSide("deno");
   const onNode = await piscinaSide("node");
@@ -365,6 +390,16 @@ if (import.meta.main) {
       value: million.lag,
       unit: "ms",
     },
+    {
+      what: "apply returning a fresh 100 MiB ArrayBuffer, transfer()",
+      value: moved,
+      unit: "ms",
+    },
+    {
+      what: "apply returning a fresh 100 MiB ArrayBuffer, copied",
+      value: copied,
+      unit: "ms",
+    },
     { what: "64 x 5 ms CPU tasks, serial", value: cpu.serial, unit: "ms" },
     { what: "64 x 5 ms CPU tasks, pool.map", value: cpu.pool, unit: "ms" },
     {
@@ -390,6 +425,12 @@ if (import.meta.main) {
       value: million.lag,
       target: "<= 50",
       met: million.lag <= 50,
+    },
+    {
+      what: "100 MiB result: transfer() / copied (time)",
+      value: moved / copied,
+      target: "<= 0.5",
+      met: moved / copied <= 0.5,
     },
     ratio("CPU-bound speed-up over serial", cpu.speedup, ">= 1.8"),
     ratio(

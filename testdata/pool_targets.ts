@@ -1,7 +1,7 @@
 // Task functions for pool_test.ts: a pool worker imports its task function
 // by name, so each is exported here.
 import { Event } from "../event.ts";
-import { emit, Pool } from "../pool.ts";
+import { emit, Pool, transfer } from "../pool.ts";
 import { currentProcess, exit } from "../process.ts";
 import { Value } from "../shared.ts";
 
@@ -137,4 +137,25 @@ export function emitTwiceAsync(x: number): Promise<number> {
       resolve(x);
     }, 1)
   );
+}
+
+/** The buffer {@linkcode filledBuffer} returned last, in this worker. */
+let lastReturned: ArrayBuffer | undefined;
+
+/** Returns `size` bytes of `byte`, moved rather than copied. */
+export function filledBuffer(size: number, byte: number): ArrayBuffer {
+  const buffer = new Uint8Array(size).fill(byte).buffer;
+  lastReturned = buffer;
+  return transfer(buffer, [buffer]);
+}
+
+/** A typed array inside data, its buffer moved with it. */
+export function samplesIn(n: number): { label: string; samples: Float64Array } {
+  const samples = new Float64Array(n).map((_, i) => i * 0.5);
+  return transfer({ label: `${n} samples`, samples }, [samples.buffer]);
+}
+
+/** Whether the buffer this worker's filledBuffer() returned last is detached. */
+export function lastReturnedDetached(): boolean | undefined {
+  return lastReturned?.detached;
 }
