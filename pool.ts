@@ -195,6 +195,11 @@ const PIECE = 8192;
  * it lets the event loop run (timers, I/O, the caller's other work).
  */
 const SLICE_MS = 10;
+/**
+ * How long a worker that was busy stays idle before the pool tells it so (an
+ * empty batch), so that it waits for work with its event loop running again.
+ */
+const COOL_MS = 5;
 /** What every worker runs. */
 const WORKER_TARGET: TargetRef = {
   module: new URL("./_pool/worker.ts", import.meta.url),
@@ -248,6 +253,15 @@ interface Slot {
   ended: Promise<void>;
   /** Wakes its reader, which waits while the worker is idle. */
   wake: (() => void) | undefined;
+  /**
+   * Whether it was sent work since it was last told it is idle: such a
+   * worker may wait for more with its thread blocked (see _pool/worker.ts).
+   */
+  busy: boolean;
+  /** When its last result came. */
+  lastResult: number;
+  /** The timer that tells it it is idle, once it was for COOL_MS. */
+  coolTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 type State = "run" | "close" | "terminate";
@@ -1217,6 +1231,7 @@ export class Pool implements AsyncDisposable {
   #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
       slot.channel.send(messages);
+      slot.busy = true;
       return true;
     } catch {
       for (const key of added) slot.known.delete(key);
@@ -1340,6 +1355,9 @@ export class Pool implements AsyncDisposable {
       retiring: false,
       exitSent: false,
       wake: undefined,
+      busy: false,
+      lastResult: 0,
+      coolTimer: undefined,
       ended: Promise.resolve(),
     };
     this.#slots.add(slot);
@@ -1419,9 +1437,38 @@ export class Pool implements AsyncDisposable {
       chunk.job.deliver(chunk.start, unpack(message.results), errors);
     }
     this.#pump();
+    slot.lastResult = performance.now();
+    if (slot.inflight.length === 0) this.#coolLater(slot);
+  }
+
+  /**
+   * Tells a worker left idle for COOL_MS that it is idle (an empty batch),
+   * unless it got work meanwhile. One timer a worker at a time: when it
+   * fires early (results came since), it waits out the rest.
+   */
+  #coolLater(slot: Slot): void {
+    if (slot.coolTimer !== undefined || !slot.busy) return;
+    const check = () => {
+      slot.coolTimer = undefined;
+      if (!slot.busy || slot.exitSent || slot.inflight.length > 0) return;
+      const idle = performance.now() - slot.lastResult;
+      if (idle < COOL_MS) {
+        slot.coolTimer = unrefTimeout(check, COOL_MS - idle);
+        return;
+      }
+      slot.busy = false;
+      try {
+        slot.channel.send([]);
+      } catch {
+        // It is gone: its end is being accounted for.
+      }
+    };
+    slot.coolTimer = unrefTimeout(check, COOL_MS);
   }
 
   #ended(slot: Slot): void {
+    clearTimeout(slot.coolTimer);
+    slot.coolTimer = undefined;
     this.#slots.delete(slot);
     slot.channel.close();
     const lost = slot.inflight;
@@ -1464,6 +1511,19 @@ export class Pool implements AsyncDisposable {
       this.#keepAlive = undefined;
     }
   }
+}
+
+/**
+ * A timer that keeps nothing alive: the workers are daemons, and telling
+ * one that it is idle is no reason for the program to go on.
+ */
+function unrefTimeout(
+  fn: () => void,
+  ms: number,
+): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(fn, ms);
+  Deno.unrefTimer(timer as unknown as number);
+  return timer;
 }
 
 /** How many chunks a worker may hold, from how long its chunks take. */

@@ -7,6 +7,7 @@ import { ProcessError, TimeoutError } from "./errors.ts";
 import { emit, Pool, type Progress, transfer } from "./pool.ts";
 import { Value } from "./shared.ts";
 import { Process } from "./process.ts";
+import { Event } from "./event.ts";
 import { add, blocker, inc } from "./testdata/pool_targets.ts";
 
 const TARGETS = new URL("./testdata/pool_targets.ts", import.meta.url);
@@ -171,6 +172,28 @@ for (const backend of BACKENDS) {
       results[1].samples,
       new Float64Array(20).map((_, i) => i / 2),
     );
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a worker's event loop runs while tasks stream to it, and while it is idle`, async () => {
+    const ticked = new Event();
+    await using pool = new Pool({
+      backend,
+      processes: 1,
+      initializer: fn("tickEveryMs"),
+      initArgs: [ticked],
+    });
+    // Busy: tiny tasks one after another; the worker's timer still ticks.
+    let seen = 0;
+    const until = performance.now() + 10_000;
+    while (seen < 3 && performance.now() < until) {
+      seen = await pool.apply(fn("ticksSoFar")) as number;
+    }
+    assert.ok(seen >= 3, `the worker's timer ticked ${seen} times`);
+    // Idle: nothing more is sent, and its timer ticks all the same.
+    await pool.apply(fn("setOnNextTick"));
+    assert.equal(await ticked.wait(10_000), true);
   });
 }
 

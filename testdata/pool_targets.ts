@@ -159,3 +159,29 @@ export function samplesIn(n: number): { label: string; samples: Float64Array } {
 export function lastReturnedDetached(): boolean | undefined {
   return lastReturned?.detached;
 }
+
+/** Ticks of the timer {@linkcode tickEveryMs} started in this worker. */
+let ticks = 0;
+/** The initializer's event, and the event the next tick sets (if any). */
+let tickedEvent: Event | undefined;
+let onNextTick: Event | undefined;
+
+/** Initializer: a timer in the worker that ticks every millisecond. */
+export function tickEveryMs(ticked: Event): void {
+  setInterval(() => {
+    ticks++;
+    onNextTick?.set();
+    onNextTick = undefined;
+  }, 1);
+  tickedEvent = ticked;
+}
+
+/** How many times this worker's timer ticked so far. */
+export function ticksSoFar(): number {
+  return ticks;
+}
+
+/** Sets the initializer's event at this worker's next timer tick. */
+export function setOnNextTick(): void {
+  onNextTick = tickedEvent;
+}
