@@ -143,3 +143,21 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: large messages a child receives with recvSync come whole`, async () => {
+    const [a, b] = Pipe();
+    const p = startChild(TARGETS, backend, "echoSync", [b]);
+    try {
+      for (const value of [...largeValues(), "small between", 7]) {
+        a.send(value);
+        assert.deepEqual(await a.recv(), value);
+      }
+      a.sendBytes(pattern(2 * MiB + 3));
+      assert.deepEqual(await a.recv(), pattern(2 * MiB + 3));
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}

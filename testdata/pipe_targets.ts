@@ -30,6 +30,21 @@ export async function echo(conn: Connection): Promise<void> {
   conn.close();
 }
 
+/** As `echo`, but each message is received with recvSync. */
+export function echoSync(conn: Connection): void {
+  for (;;) {
+    let message: unknown;
+    try {
+      message = conn.recvSync();
+    } catch (error) {
+      if ((error as Error).name === "EOFError") break;
+      throw error;
+    }
+    conn.send(message);
+  }
+  conn.close();
+}
+
 /**
  * Receives `count` numbers with recvSync, sends back their sum, then blocks
  * in recvSync until the parent closes its end: that must be EOF.
