@@ -53,6 +53,34 @@ Deno.test("large buffers and typed arrays arrive whole and as their class", asyn
   b.close();
 });
 
+Deno.test("messages of every length and alignment come whole as the ring wraps around", async () => {
+  const [a, b] = Pipe();
+  const q = new Queue();
+  const lengths = [300, 1, 257, 4099, 5, 70001, 256, 1023, 9, 65536, 2];
+  const message = (i: number) => {
+    const length = lengths[i % lengths.length];
+    return pattern(length + 8).subarray(i % 8, i % 8 + length);
+  };
+  // Three in flight: each record starts where the last one ended.
+  for (let i = 0; i < 3; i++) {
+    a.sendBytes(message(i));
+    a.send(message(i).slice());
+    await q.put(message(i).slice().buffer);
+  }
+  for (let i = 3; i < 300; i++) {
+    a.sendBytes(message(i));
+    a.send(message(i).slice());
+    await q.put(message(i).slice().buffer);
+    const expected = message(i - 3);
+    assert.deepEqual(await b.recvBytes(), expected);
+    assert.deepEqual(await b.recv(), expected);
+    assert.deepEqual(new Uint8Array(await q.get() as ArrayBuffer), expected);
+  }
+  a.close();
+  b.close();
+  q.close();
+});
+
 Deno.test("send() with transfer moves the buffers and detaches them here", async () => {
   const [a, b] = Pipe();
   const samples = new Float64Array(pattern(2 * MiB).buffer);
