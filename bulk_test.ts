@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
 import { Queue } from "./queue.ts";
+import { EOFError } from "./errors.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -186,6 +187,51 @@ for (const backend of BACKENDS) {
     } finally {
       a.close();
       assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's message over maxMessageBytes is a RangeError in the child; the pipe goes on`, async () => {
+    const [a, b] = Pipe({ maxMessageBytes: MiB });
+    const p = startChild(TARGETS, backend, "sendOverMaximum", [b, MiB]);
+    try {
+      assert.deepEqual(await a.recvBytes(), new Uint8Array(MiB).fill(1));
+      const errors = await a.recv() as string[];
+      assert.equal(errors.length, 3);
+      for (const error of errors) {
+        assert.match(error, /^RangeError: .*maxMessageBytes/);
+      }
+      await assert.rejects(a.recv(), EOFError);
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
+
+Deno.test("a queue item larger than the queue holds is a RangeError at put(); the queue goes on", async () => {
+  const q = new Queue();
+  // Untouched memory: refused before it is copied, so this costs nothing.
+  const huge = new ArrayBuffer(2 ** 30);
+  await assert.rejects(q.put(huge), RangeError);
+  assert.throws(() => q.putNowait(new Uint8Array(huge)), RangeError);
+  assert.equal(q.empty(), true);
+  await q.put("after");
+  assert.equal(await q.get(), "after");
+  q.close();
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's queue item over the maximum is a RangeError in the child; the queue goes on`, async () => {
+    const q = new Queue();
+    const p = startChild(TARGETS, backend, "putOverMaximum", [q]);
+    try {
+      assert.match(await q.get() as string, /^RangeError: .*at most/);
+      assert.equal(q.empty(), true);
+    } finally {
+      assert.equal(await p.join(), 0, p.error?.message);
+      q.close();
     }
   });
 }
