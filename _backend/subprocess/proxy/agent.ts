@@ -163,18 +163,18 @@ function methodOf(
  * and a prompt free lets the next large message reuse that memory instead
  * of fresh memory, which is slow to touch (see channel.ts).
  */
-async function perform(
+function perform(
   request: Request,
   target: Record<PropertyKey, unknown>,
   tag: number,
   writer: FrameWriter,
-  brought: ArrayBuffer[] = [],
+  brought?: ArrayBuffer[],
 ): Promise<void> {
-  try {
-    await performAndAnswer(request, target, tag, writer);
-  } finally {
+  const answered = performAndAnswer(request, target, tag, writer);
+  if (!brought) return answered;
+  return answered.finally(() => {
     for (const buffer of brought) freeBuffer(buffer);
-  }
+  });
 }
 
 async function performAndAnswer(
