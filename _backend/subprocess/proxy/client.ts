@@ -275,9 +275,12 @@ class Client {
       );
     }
     if (request.m === "async") {
-      const promise = this.#expect(id);
-      this.#send(parts);
-      return promise;
+      try {
+        this.#send(parts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#expect(id);
     }
     Atomics.store(this.#ctl, READY, 0);
     Atomics.store(this.#ctl, WAITING, id);
