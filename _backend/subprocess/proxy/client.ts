@@ -142,6 +142,8 @@ function ioWorker(): void {
       for (const buffer of buffers) {
         into.set(new Uint8Array(buffer), at);
         at += buffer.byteLength;
+        // Freed now, so that the next large answer reuses its memory.
+        buffer.transfer(0);
       }
       Atomics.store(ctl, 2, length);
       Atomics.store(ctl, 0, 1);
