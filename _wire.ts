@@ -55,6 +55,12 @@ export interface WireContext {
   liftViews?: boolean;
   /** The bytes of the buffers met, when `liftViews` is set. */
   bytes?: number;
+  /**
+   * The `ArrayBuffer`s met (a typed array's buffer for a view), when
+   * `liftViews` is set: a socket frame sends the large ones beside the
+   * value, from where they are.
+   */
+  buffers?: ArrayBuffer[];
 }
 
 /**
@@ -288,7 +294,10 @@ function liftView(
   ctx: WireContext,
 ): unknown {
   ctx.bytes = (ctx.bytes ?? 0) + value.byteLength;
-  if (value instanceof ArrayBuffer) return value;
+  if (value instanceof ArrayBuffer) {
+    (ctx.buffers ??= []).push(value);
+    return value;
+  }
   const name = value.constructor.name;
   if (
     !(value.buffer instanceof ArrayBuffer) ||
@@ -296,6 +305,7 @@ function liftView(
   ) {
     return value; // shared memory, or a class the clone keeps as is
   }
+  (ctx.buffers ??= []).push(value.buffer);
   const record: ViewRecord = {
     [VIEW]: name,
     buffer: value.buffer,
@@ -315,6 +325,55 @@ function isViewRecord(value: object): value is ViewRecord {
 function reviveView(record: ViewRecord): ArrayBufferView {
   const View = VIEW_CLASSES[record[VIEW]];
   return new View(record.buffer, record.byteOffset, record.length);
+}
+
+/**
+ * Large buffers that a receive made for its caller alone (a message's bytes
+ * copied out of shared memory): whoever only forwards such a result (the
+ * agent of a subprocess child, which writes it to a socket) may free it
+ * once done, so that the next large buffer reuses that memory where fresh
+ * memory is slow to touch.
+ */
+const transient = new WeakSet<ArrayBuffer>();
+/** Buffers smaller than this are not worth freeing early. */
+const TRANSIENT_BYTES = 64 * 1024;
+
+/**
+ * Marks the buffer of `value` (an `ArrayBuffer` or a view of one, from
+ * {@linkcode TRANSIENT_BYTES} up) as made for the caller alone; returns
+ * `value`.
+ */
+export function markTransient<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  const buffer = value instanceof ArrayBuffer
+    ? value
+    : ArrayBuffer.isView(value)
+    ? value.buffer
+    : undefined;
+  if (
+    buffer instanceof ArrayBuffer && buffer.byteLength >= TRANSIENT_BYTES
+  ) {
+    transient.add(buffer);
+  }
+  return value;
+}
+
+/** Whether {@linkcode markTransient} marked `buffer`. */
+export function isTransient(buffer: ArrayBufferLike): boolean {
+  return transient.has(buffer as ArrayBuffer);
+}
+
+/**
+ * Frees `buffer` now (it is detached), rather than at the next garbage
+ * collection, so that the next large allocation reuses its memory: for a
+ * buffer nothing else holds.
+ */
+export function freeBuffer(buffer: ArrayBufferLike): void {
+  if (
+    buffer instanceof ArrayBuffer && !buffer.detached && !buffer.resizable
+  ) {
+    buffer.transfer(0);
+  }
 }
 
 /**

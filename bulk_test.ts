@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
 import { Queue } from "./queue.ts";
+import { EOFError } from "./errors.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -51,6 +52,34 @@ Deno.test("large buffers and typed arrays arrive whole and as their class", asyn
   );
   a.close();
   b.close();
+});
+
+Deno.test("messages of every length and alignment come whole as the ring wraps around", async () => {
+  const [a, b] = Pipe();
+  const q = new Queue();
+  const lengths = [300, 1, 257, 4099, 5, 70001, 256, 1023, 9, 65536, 2];
+  const message = (i: number) => {
+    const length = lengths[i % lengths.length];
+    return pattern(length + 8).subarray(i % 8, i % 8 + length);
+  };
+  // Three in flight: each record starts where the last one ended.
+  for (let i = 0; i < 3; i++) {
+    a.sendBytes(message(i));
+    a.send(message(i).slice());
+    await q.put(message(i).slice().buffer);
+  }
+  for (let i = 3; i < 300; i++) {
+    a.sendBytes(message(i));
+    a.send(message(i).slice());
+    await q.put(message(i).slice().buffer);
+    const expected = message(i - 3);
+    assert.deepEqual(await b.recvBytes(), expected);
+    assert.deepEqual(await b.recv(), expected);
+    assert.deepEqual(new Uint8Array(await q.get() as ArrayBuffer), expected);
+  }
+  a.close();
+  b.close();
+  q.close();
 });
 
 Deno.test("send() with transfer moves the buffers and detaches them here", async () => {
@@ -140,6 +169,69 @@ for (const backend of BACKENDS) {
     } finally {
       a.close();
       assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: large messages a child receives with recvSync come whole`, async () => {
+    const [a, b] = Pipe();
+    const p = startChild(TARGETS, backend, "echoSync", [b]);
+    try {
+      for (const value of [...largeValues(), "small between", 7]) {
+        a.send(value);
+        assert.deepEqual(await a.recv(), value);
+      }
+      a.sendBytes(pattern(2 * MiB + 3));
+      assert.deepEqual(await a.recv(), pattern(2 * MiB + 3));
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's message over maxMessageBytes is a RangeError in the child; the pipe goes on`, async () => {
+    const [a, b] = Pipe({ maxMessageBytes: MiB });
+    const p = startChild(TARGETS, backend, "sendOverMaximum", [b, MiB]);
+    try {
+      assert.deepEqual(await a.recvBytes(), new Uint8Array(MiB).fill(1));
+      const errors = await a.recv() as string[];
+      assert.equal(errors.length, 3);
+      for (const error of errors) {
+        assert.match(error, /^RangeError: .*maxMessageBytes/);
+      }
+      await assert.rejects(a.recv(), EOFError);
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+}
+
+Deno.test("a queue item larger than the queue holds is a RangeError at put(); the queue goes on", async () => {
+  const q = new Queue();
+  // Untouched memory: refused before it is copied, so this costs nothing.
+  const huge = new ArrayBuffer(2 ** 30);
+  await assert.rejects(q.put(huge), RangeError);
+  assert.throws(() => q.putNowait(new Uint8Array(huge)), RangeError);
+  assert.equal(q.empty(), true);
+  await q.put("after");
+  assert.equal(await q.get(), "after");
+  q.close();
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's queue item over the maximum is a RangeError in the child; the queue goes on`, async () => {
+    const q = new Queue();
+    const p = startChild(TARGETS, backend, "putOverMaximum", [q]);
+    try {
+      assert.match(await q.get() as string, /^RangeError: .*at most/);
+      assert.equal(q.empty(), true);
+    } finally {
+      assert.equal(await p.join(), 0, p.error?.message);
+      q.close();
     }
   });
 }

@@ -92,6 +92,7 @@ import {
   encode,
   holdsShareable,
   holdsWireForms,
+  markTransient,
   ownerEnded,
   registerKind,
   toWire,
@@ -995,11 +996,14 @@ export class Connection<T = unknown> {
     const port = this.#port;
     const got = this.#in.tryGet(port !== undefined);
     if (got) {
-      if (got.bytes) return { message: got.value, form: "bytes" };
+      // A large message's bytes were copied out for this receive alone.
+      if (got.bytes) {
+        return { message: markTransient(got.value), form: "bytes" };
+      }
       if (got.value === MARKED) {
         return { message: this.#fromPort(), form: "posted" };
       }
-      return { message: got.value, form: "value" };
+      return { message: markTransient(got.value), form: "value" };
     }
     if (!closed) return "none";
     if (!port) {

@@ -54,6 +54,7 @@ import { deadlineOf } from "./_timeout.ts";
 import {
   checkTransfer,
   detachAll,
+  markTransient,
   registerKind,
   toWire,
   type WireContext,
@@ -421,8 +422,9 @@ export class Queue<T = unknown> {
     this.#check(method);
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
+    // A large item's bytes were copied out for this get alone.
     const first = ring.tryGet();
-    if (first) return first.value as T;
+    if (first) return markTransient(first.value as T);
     let taken: Taken;
     await waitUntil(
       ring.cells,
@@ -431,7 +433,7 @@ export class Queue<T = unknown> {
       () => this.#closed || (taken = ring.tryGet()) !== undefined,
       ring.waitersOf(WAIT_PUTS),
     );
-    if (taken) return taken.value as T;
+    if (taken) return markTransient(taken.value as T);
     if (this.#closed) return CLOSED;
     throw this.#empty();
   }
@@ -457,7 +459,7 @@ export class Queue<T = unknown> {
     this.#check("getNowait");
     const taken = this.#ring.tryGet();
     if (!taken) throw this.#empty();
-    return taken.value as T;
+    return markTransient(taken.value as T);
   }
 
   /**

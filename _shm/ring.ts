@@ -94,6 +94,15 @@ const SERIALIZED = 7; // u32 length + node:v8 serialization
 const MARKER = 8; // no payload: read as MARKED
 const BYTES = 9; // u32 length + the bytes of a byte message (sendBytes)
 const VIEW = 10; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
+/**
+ * Set in a tag whose record's body starts at the next 8-aligned offset
+ * (the bytes between are skipped): V8 copies shared memory word by word
+ * only between equally aligned bytes, byte by byte (several times slower)
+ * otherwise, and a body's source or destination is a fresh, aligned buffer.
+ */
+const ALIGNED = 0x80;
+/** A body this long or longer is aligned. */
+const ALIGN_FROM = 256;
 
 /**
  * The classes a {@linkcode VIEW} item revives, by the kind byte it carries:
@@ -381,7 +390,7 @@ export class SharedRing {
    */
   tryPut(item: Encoded, maxsize: number, counted: boolean): boolean {
     const cells = this.#cells;
-    const size = sizeOf(item);
+    let size = sizeOf(item);
     this.#lock();
     try {
       const count = cells[COUNT];
@@ -393,12 +402,22 @@ export class SharedRing {
       const used = count === 0
         ? 0
         : (tail - head + capacity) % capacity || capacity;
+      let gap = (item.body?.length ?? 0) >= ALIGN_FROM
+        ? -(tail + item.bytes.length) & 7
+        : 0;
+      if (used + size + gap > MAX_CAPACITY) gap = 0;
+      size += gap;
       if (capacity - used < size) {
         const grown = this.#grow(size + used, head, tail, count, capacity);
         if (!grown) return false;
         [capacity, head] = grown;
       }
+      const start = tail;
       tail = this.#write(tail, item.bytes, capacity);
+      if (gap > 0) {
+        this.#bytes[start] |= ALIGNED;
+        tail = (tail + gap) % capacity;
+      }
       if (item.body) tail = this.#write(tail, item.body, capacity);
       const unfinished = cells[UNFINISHED] + (counted ? 1 : 0);
       this.#commit(head, tail, count + 1, capacity, unfinished);
@@ -429,6 +448,8 @@ export class SharedRing {
       let head = cells[HEAD];
       tag = this.#bytes[head];
       if (tag === MARKER && !takeMarks) return undefined;
+      const aligned = tag & ALIGNED;
+      tag &= ~ALIGNED;
       head = (head + 1) % capacity;
       if (tag === INT || tag === FLOAT) {
         head = this.#read(head, small, tag === INT ? 4 : 8, capacity);
@@ -439,10 +460,12 @@ export class SharedRing {
         head = this.#read(head, small, 5, capacity);
         kind = small[4];
         payload = new Uint8Array(smallView.getUint32(0, true) - 1);
+        if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);
       } else if (tag === STRING || tag === SERIALIZED || tag === BYTES) {
         head = this.#read(head, small, 4, capacity);
         payload = new Uint8Array(smallView.getUint32(0, true));
+        if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);
       } else {
         value = tag === NULL

@@ -30,6 +30,60 @@ export async function echo(conn: Connection): Promise<void> {
   conn.close();
 }
 
+/** As `echo`, but each message is received with recvSync. */
+export function echoSync(conn: Connection): void {
+  for (;;) {
+    let message: unknown;
+    try {
+      message = conn.recvSync();
+    } catch (error) {
+      if ((error as Error).name === "EOFError") break;
+      throw error;
+    }
+    conn.send(message);
+  }
+  conn.close();
+}
+
+/**
+ * Sends `limit + 1` bytes every way (each must throw at once), then a
+ * message of `limit` bytes, and the name and message of each error.
+ */
+export function sendOverMaximum(conn: Connection, limit: number): void {
+  const big = new Uint8Array(limit + 1).fill(1);
+  const errors: string[] = [];
+  for (
+    const attempt of [
+      () => conn.sendBytes(big),
+      () => conn.send(big),
+      () => conn.send({ inside: [big.buffer] }),
+    ]
+  ) {
+    try {
+      attempt();
+      errors.push("sent");
+    } catch (error) {
+      errors.push(`${(error as Error).name}: ${(error as Error).message}`);
+    }
+  }
+  conn.sendBytes(big, 1);
+  conn.send(errors);
+  conn.close();
+}
+
+/**
+ * Puts an item larger than a queue holds (1 GiB of untouched memory: the
+ * put must refuse it before copying), then the error's name and message.
+ */
+export async function putOverMaximum(q: Queue): Promise<void> {
+  try {
+    await q.put(new ArrayBuffer(2 ** 30));
+    await q.put("sent");
+  } catch (error) {
+    await q.put(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * Receives `count` numbers with recvSync, sends back their sum, then blocks
  * in recvSync until the parent closes its end: that must be EOF.

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   decodeFrame,
   encodeFrame,
+  encodeFrameParts,
   forEachFrame,
   type Frame,
   FrameWriter,
@@ -13,6 +14,7 @@ import {
   jsonSafe,
   loadV8,
   readFrames,
+  SPLIT_BYTES,
   writeAll,
 } from "./channel.ts";
 
@@ -374,6 +376,53 @@ Deno.test("readFrames/decodeFrame: a typed array read keeps its bytes when more 
   frames.forEach(({ tag, value }) => {
     assert.deepEqual(value, new Uint8Array(4096).fill(tag));
   });
+});
+
+Deno.test("encodeFrameParts: large buffers travel after the value, read into buffers of their own", async () => {
+  await loadV8();
+  const large = new Uint8Array(3 * SPLIT_BYTES + 5).map((_, i) => i * 7);
+  const other = new Float64Array(SPLIT_BYTES / 4).map((_, i) => i / 2);
+  const small = new Uint8Array(100).fill(9);
+  // Small buffers stay inside: one part, the frame encodeFrame makes.
+  const alone = encodeFrameParts({ small }, 5, [small.buffer]);
+  assert.equal(alone.length, 1);
+  assert.deepEqual(alone[0], encodeFrame({ small }, 5));
+  for (const maxRead of [Infinity, 4096, 1]) {
+    const conn = memoryConn({ maxRead, maxWrite: 1000 });
+    const writer = new FrameWriter(asConn(conn));
+    const value = {
+      large: large.buffer,
+      again: large.buffer,
+      other: other.buffer,
+      small,
+    };
+    const parts = encodeFrameParts(value, 7, [
+      large.buffer,
+      large.buffer,
+      other.buffer,
+    ]);
+    assert.equal(parts.length, 3, "one part a buffer, however often named");
+    assert.equal(parts[1].buffer, large.buffer, "sent from where it is");
+    assert.equal(header(parts[0]).format, 2);
+    const sends = [
+      writer.send("before", 1),
+      writer.sendParts(parts),
+      writer.send(new Map([[1, "after"]]), 2),
+    ];
+    await Promise.all(sends);
+    await conn.close();
+    const frames = await readAll(conn);
+    assert.deepEqual(frames.map(({ tag }) => tag), [1, 7, 2]);
+    const got = frames[1].value as typeof value;
+    assert.deepEqual(new Uint8Array(got.large), large);
+    assert.equal(got.again, got.large, "one buffer named twice stays one");
+    assert.deepEqual(new Float64Array(got.other), other);
+    assert.deepEqual(got.small, small);
+    assert.deepEqual(frames[1].buffers, [got.large, got.other]);
+    assert.deepEqual(frames[2].value, new Map([[1, "after"]]));
+  }
+  // The sender's buffers are untouched.
+  assert.equal(large[1], 7);
 });
 
 Deno.test("readFrames: an empty connection yields nothing", async () => {

@@ -23,6 +23,7 @@ import { adoptTreeState, identity, markEnded } from "../../../_shm/registry.ts";
 import { giveBackFor } from "../../../_shm/give_back.ts";
 import {
   encodeFrame,
+  encodeFrameParts,
   forEachFrame,
   type Frame,
   FrameWriter,
@@ -32,6 +33,8 @@ import {
   decode,
   decodeSync,
   encode,
+  freeBuffer,
+  isTransient,
   ownerEnded,
   type Shareable,
   toWire,
@@ -98,12 +101,13 @@ function isData(value: object): boolean {
     value instanceof Number || value instanceof String;
 }
 
-function encodeResult(value: unknown, tag: number): Uint8Array {
+/** The frame of a call's answer, in parts (see encodeFrameParts). */
+function encodeResult(value: unknown, tag: number): Uint8Array[] {
   // The common answers (nothing, a boolean, a number) need no walk; an
   // `undefined` goes as a reply without `ok`, which JSON carries.
-  if (value === undefined) return encodeFrame({}, tag);
+  if (value === undefined) return [encodeFrame({}, tag)];
   if (typeof value !== "object" && typeof value !== "function") {
-    return encodeFrame({ ok: value } satisfies Reply, tag);
+    return [encodeFrame({ ok: value } satisfies Reply, tag)];
   }
   const ctx = wireContext("subprocess", exportLocal);
   ctx.liftViews = true; // node:v8 writes a typed array slowly, a buffer fast
@@ -111,16 +115,16 @@ function encodeResult(value: unknown, tag: number): Uint8Array {
     typeof value === "object" && value !== null && !isData(value) &&
     !(value as Shareable)[crossesProcesses]
   ) {
-    return encodeFrame({ ok: encode(exported(value), ctx) }, tag);
+    return [encodeFrame({ ok: encode(exported(value), ctx) }, tag)];
   }
   const encoded = encode(value, ctx);
   try {
-    return encodeFrame({ ok: encoded } satisfies Reply, tag);
+    return encodeFrameParts({ ok: encoded } satisfies Reply, tag, ctx.buffers);
   } catch (error) {
     // An object with behaviour (an iterator, a disposable scope) crosses
     // as a proxy of itself.
     if (typeof value !== "object" || value === null) throw error;
-    return encodeFrame({ ok: encode(exported(value), ctx) }, tag);
+    return [encodeFrame({ ok: encode(exported(value), ctx) }, tag)];
   }
 }
 
@@ -151,13 +155,35 @@ function methodOf(
   return fn as () => unknown;
 }
 
-async function perform(
+/**
+ * Performs a call and writes its answer. The large buffers that came with
+ * the call (`brought`, read for it alone) and those of its answer that the
+ * callee made for it alone are freed once the answer is written: the
+ * library's primitives copy what they are given before their call settles,
+ * and a prompt free lets the next large message reuse that memory instead
+ * of fresh memory, which is slow to touch (see channel.ts).
+ */
+function perform(
+  request: Request,
+  target: Record<PropertyKey, unknown>,
+  tag: number,
+  writer: FrameWriter,
+  brought?: ArrayBuffer[],
+): Promise<void> {
+  const answered = performAndAnswer(request, target, tag, writer);
+  if (!brought) return answered;
+  return answered.finally(() => {
+    for (const buffer of brought) freeBuffer(buffer);
+  });
+}
+
+async function performAndAnswer(
   request: Request,
   target: Record<PropertyKey, unknown>,
   tag: number,
   writer: FrameWriter,
 ): Promise<void> {
-  let bytes: Uint8Array;
+  let parts: Uint8Array[];
   let result: unknown;
   try {
     const args = decodeSync(request.a) as unknown[];
@@ -176,18 +202,22 @@ async function perform(
       }
       result = await result;
     }
-    bytes = encodeResult(result, tag);
+    parts = encodeResult(result, tag);
   } catch (error) {
-    bytes = encodeFrame({ err: errorToData(error) } satisfies Reply, tag);
+    const bytes = encodeFrame({ err: errorToData(error) } satisfies Reply, tag);
     await writer.sendBytes(bytes).catch(() => {});
     return;
   }
   // A child that died while its call waited here cannot take the answer:
   // what the call took goes back (an item to its queue, a unit to its
   // semaphore). A child that died after the answer was written had it.
-  const delivered = await writer.sendBytes(bytes).then(() => true, () => false);
+  const delivered = await writer.sendParts(parts).then(() => true, () => false);
   if (!delivered && request.op === "call") {
     giveBackFor(target, request.n, result);
+    return;
+  }
+  for (const part of parts.slice(1)) {
+    if (isTransient(part.buffer)) freeBuffer(part.buffer);
   }
 }
 
@@ -196,13 +226,19 @@ async function perform(
  * still arriving (a call starts once its object is there).
  */
 function dispatch(
-  { tag, value }: Frame,
+  { tag, value, buffers }: Frame,
   writer: FrameWriter,
 ): Promise<void> | undefined {
   const request = value as Request;
   const target = table.get(request.o);
   if (target !== undefined) {
-    perform(request, target as Record<PropertyKey, unknown>, tag, writer);
+    perform(
+      request,
+      target as Record<PropertyKey, unknown>,
+      tag,
+      writer,
+      buffers,
+    );
     return undefined;
   }
   return (async () => {
@@ -211,7 +247,13 @@ function dispatch(
       if (arrived === undefined) {
         throw new ReferenceError(`No object ${request.o} is served here`);
       }
-      perform(request, arrived as Record<PropertyKey, unknown>, tag, writer);
+      perform(
+        request,
+        arrived as Record<PropertyKey, unknown>,
+        tag,
+        writer,
+        buffers,
+      );
     } catch (error) {
       writer.send({ err: errorToData(error) } satisfies Reply, tag);
     }

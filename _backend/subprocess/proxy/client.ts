@@ -17,7 +17,14 @@
 import { dataToError } from "../../../_error.ts";
 import { ProcessError } from "../../../errors.ts";
 import { waitUntilSync } from "../../../_shm/futex.ts";
-import { decodeFrame, encodeFrame, loadV8 } from "../channel.ts";
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeFrameParts,
+  frameReader,
+  loadV8,
+  splitLengths,
+} from "../channel.ts";
 import { type MemberKind, SYMBOLS } from "./shape.ts";
 import {
   type Mode,
@@ -49,17 +56,22 @@ import {
 
 await loadV8();
 
-// The handshake's functions in the I/O Worker, which cannot import them:
-// its Blob defines them first (see IO_URL).
+// The handshake's functions and the frame reader in the I/O Worker, which
+// cannot import them: its Blob defines them first (see IO_URL).
 declare const HANDSHAKE: HandshakeKit;
+declare const FRAME_READER: typeof frameReader;
 
 // The I/O Worker's code, in a Blob so that a child without read permission
 // can start it. It authenticates its connection (the agent's socket
 // answers only the holders of the process tree's authkey), then only moves
 // bytes: frames from the outbox to the socket, and answers back, into the
 // shared buffer when this thread waits for that call, else as a message.
+// Large frames are not copied on the way: the outbox's bytes are written
+// from the outbox, and an answer's large buffers are read into buffers of
+// their own, which the message moves to this thread.
 function ioWorker(): void {
-  const HEADER = 9;
+  // Outbox bytes this many or more are written from where they are.
+  const IN_PLACE = 64 * 1024;
   // This function runs as a Worker's whole module.
   const scope = self as unknown as {
     postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -88,13 +100,18 @@ function ioWorker(): void {
   };
   // Takes what the outbox holds (ctl[4] bytes): the caller appends past
   // that length and publishes with a compare-exchange, so emptying it is
-  // a compare-exchange too, which fails when more came meanwhile.
-  const drain = () => {
+  // a compare-exchange too, which fails when more came meanwhile. Small
+  // batches are copied out, so callers may append while they are written;
+  // a large one is written from the outbox, which is emptied only then.
+  const drain = async () => {
     const bytes = new Uint8Array(out);
     let start = 0;
     for (;;) {
       const length = Atomics.load(ctl, 4);
-      if (length > start) write(bytes.slice(start, length));
+      if (length - start >= IN_PLACE) {
+        write(bytes.subarray(start, length));
+        await writing;
+      } else if (length > start) write(bytes.slice(start, length));
       start = length;
       if (Atomics.compareExchange(ctl, 4, length, 0) === length) return;
     }
@@ -102,53 +119,55 @@ function ioWorker(): void {
   const pump = async () => {
     while (!Atomics.load(ctl, 3)) {
       const seq = Atomics.load(ctl, 5);
-      drain();
+      await drain();
       const wait = Atomics.waitAsync(ctl, 5, seq);
       if (wait.async) await wait.value;
     }
   };
-  const deliver = (frame: Uint8Array) => {
+  // An answer goes into the shared buffer whole (its head, then its large
+  // buffers) when this thread waits for it, else in a message.
+  const deliver = (
+    frame: Uint8Array,
+    owned: boolean,
+    buffers: ArrayBuffer[],
+  ) => {
     const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
     if (Atomics.compareExchange(ctl, 1, tag, 0) === tag) {
-      if (data.byteLength < frame.length) data.grow(frame.length);
-      new Uint8Array(data).set(frame);
-      Atomics.store(ctl, 2, frame.length);
+      let length = frame.length;
+      for (const buffer of buffers) length += buffer.byteLength;
+      if (data.byteLength < length) data.grow(length);
+      const into = new Uint8Array(data);
+      into.set(frame);
+      let at = frame.length;
+      for (const buffer of buffers) {
+        into.set(new Uint8Array(buffer), at);
+        at += buffer.byteLength;
+        // Freed now, so that the next large answer reuses its memory.
+        buffer.transfer(0);
+      }
+      Atomics.store(ctl, 2, length);
       Atomics.store(ctl, 0, 1);
       Atomics.notify(ctl, 0);
     } else {
-      scope.postMessage(frame, [frame.buffer as ArrayBuffer]);
+      const bytes = owned && frame.byteOffset === 0 &&
+          frame.length === frame.buffer.byteLength
+        ? frame
+        : frame.slice();
+      scope.postMessage({ bytes, buffers }, [
+        bytes.buffer as ArrayBuffer,
+        ...buffers,
+      ]);
     }
   };
   const read = async () => {
-    let buffer = new Uint8Array(65536);
-    let end = 0;
+    const reader = FRAME_READER((into) => conn!.read(into).catch(() => null));
     while (true) {
-      let start = 0;
-      while (end - start >= HEADER) {
-        const size = HEADER +
-          new DataView(buffer.buffer, start).getUint32(0);
-        if (end - start < size) break;
-        deliver(buffer.slice(start, start + size));
-        start += size;
+      for (let frame = reader.take(); frame; frame = reader.take()) {
+        deliver(frame.bytes, frame.owned, frame.buffers);
       }
-      buffer.copyWithin(0, start, end);
-      end -= start;
-      const need = end >= HEADER
-        ? HEADER + new DataView(buffer.buffer).getUint32(0)
-        : HEADER;
-      if (buffer.length < need || buffer.length - end < 4096) {
-        const bigger = new Uint8Array(Math.max(need, buffer.length * 2));
-        bigger.set(buffer.subarray(0, end));
-        buffer = bigger;
-      }
-      let n: number | null = null;
-      try {
-        n = await conn!.read(buffer.subarray(end));
-      } catch {
-        // a reset connection is an end too
-      }
-      if (n === null) return closed();
-      end += n;
+      const whole = await reader.more();
+      if (whole === null) return closed();
+      if (whole) deliver(whole.bytes, whole.owned, whole.buffers);
     }
   };
   scope.onmessage = async (event: MessageEvent) => {
@@ -179,7 +198,9 @@ function ioWorker(): void {
 }
 
 const IO_URL = URL.createObjectURL(
-  new Blob([`const HANDSHAKE=${HANDSHAKE_SOURCE};(${ioWorker})()`], {
+  new Blob([
+    `const HANDSHAKE=${HANDSHAKE_SOURCE};const FRAME_READER=${frameReader};(${ioWorker})()`,
+  ], {
     type: "text/javascript",
   }),
 );
@@ -239,12 +260,14 @@ class Client {
       throw this.#closedError();
     }
     const id = this.#next++;
-    let bytes: Uint8Array;
+    let parts: Uint8Array[];
     try {
       // Most calls pass nothing, or numbers and strings: they need no walk.
-      bytes = request.a.every(isScalar)
-        ? encodeFrame(request, id)
-        : encodeFrame({ ...request, a: encodeArguments(request.a) }, id);
+      if (request.a.every(isScalar)) parts = [encodeFrame(request, id)];
+      else {
+        const { a, buffers } = encodeArguments(request.a);
+        parts = encodeFrameParts({ ...request, a }, id, buffers);
+      }
     } catch (error) {
       throw new DOMException(
         `Cannot pass the arguments of ${request.n}() to the process that owns this primitive: ${
@@ -254,41 +277,67 @@ class Client {
       );
     }
     if (request.m === "async") {
-      const promise = this.#expect(id);
-      this.#send(bytes);
-      return promise;
+      try {
+        this.#send(parts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#expect(id);
     }
     Atomics.store(this.#ctl, READY, 0);
     Atomics.store(this.#ctl, WAITING, id);
-    this.#send(bytes);
+    this.#send(parts);
     const ctl = this.#ctl;
     waitUntilSync(ctl, READY, Infinity, () => Atomics.load(ctl, READY) !== 0);
     if (Atomics.load(this.#ctl, CLOSED)) {
       Atomics.store(this.#ctl, WAITING, 0);
       throw this.#closedError();
     }
-    const length = Atomics.load(this.#ctl, LENGTH);
-    const frame = new Uint8Array(this.#data, 0, length).slice();
-    const reply = decodeFrame(frame) as Reply;
+    const reply = this.#answer() as Reply;
     if ("pending" in reply) return this.#expect(id);
     return unwrap(reply);
   }
 
-  /** Appends a frame to the outbox and wakes the I/O Worker. */
-  #send(bytes: Uint8Array): void {
+  /**
+   * The answer the I/O Worker put in the shared buffer: a frame's head and
+   * then its large buffers (see frameReader), each copied out.
+   */
+  #answer(): unknown {
+    const length = Atomics.load(this.#ctl, LENGTH);
+    const whole = new Uint8Array(this.#data, 0, length);
+    const lengths = splitLengths(whole);
+    let at = length;
+    for (const size of lengths) at -= size;
+    const head = whole.slice(0, at);
+    const buffers = lengths.map((size) => {
+      at += size;
+      return whole.slice(at - size, at).buffer;
+    });
+    return decodeFrame(head, buffers);
+  }
+
+  /** Appends a frame (its parts) to the outbox and wakes the I/O Worker. */
+  #send(parts: Uint8Array[]): void {
     const out = this.#out;
+    let bytes = 0;
+    for (const part of parts) bytes += part.length;
     for (;;) {
       const at = Atomics.load(this.#ctl, OUT_LENGTH);
-      const end = at + bytes.length;
+      const end = at + bytes;
       if (end > out.byteLength) {
         if (end > MAX_BYTES) {
           throw new RangeError(
-            `Cannot send ${bytes.length} bytes to the process that owns this primitive: at most ${MAX_BYTES} bytes may wait to be sent; pass smaller values`,
+            `Cannot send ${bytes} bytes to the process that owns this primitive: at most ${MAX_BYTES} bytes may wait to be sent; pass smaller values`,
           );
         }
         out.grow(Math.min(MAX_BYTES, Math.max(end, out.byteLength * 2)));
       }
-      new Uint8Array(out, at, bytes.length).set(bytes);
+      const outbox = new Uint8Array(out);
+      let offset = at;
+      for (const part of parts) {
+        outbox.set(part, offset);
+        offset += part.length;
+      }
       // Fails only when the I/O Worker emptied the outbox meanwhile.
       if (Atomics.compareExchange(this.#ctl, OUT_LENGTH, at, end) === at) {
         break;
@@ -305,7 +354,9 @@ class Client {
     return promise;
   }
 
-  #onMessage(message: Uint8Array | "closed"): void {
+  #onMessage(
+    message: { bytes: Uint8Array; buffers: ArrayBuffer[] } | "closed",
+  ): void {
     if (message === "closed") {
       for (const { reject } of this.#calls.values()) {
         reject(this.#closedError());
@@ -314,10 +365,11 @@ class Client {
       this.#ref(false);
       return;
     }
-    const id = new DataView(message.buffer, message.byteOffset).getUint32(5);
+    const { bytes, buffers } = message;
+    const id = new DataView(bytes.buffer, bytes.byteOffset).getUint32(5);
     const call = this.#calls.get(id);
     if (!call) return;
-    const reply = decodeFrame(message) as Reply;
+    const reply = decodeFrame(bytes, buffers) as Reply;
     if ("pending" in reply) return;
     this.#calls.delete(id);
     if (this.#calls.size === 0) this.#ref(false);
@@ -335,12 +387,14 @@ class Client {
   }
 }
 
-/** A call's arguments, encoded: a primitive this process made goes as a
- * proxy served here. */
-function encodeArguments(args: unknown[]): unknown {
+/** A call's arguments, encoded (a primitive this process made goes as a
+ * proxy served here), and the buffers in them. */
+function encodeArguments(
+  args: unknown[],
+): { a: unknown; buffers?: ArrayBuffer[] } {
   const ctx = wireContext("subprocess", exportOwn);
   ctx.liftViews = true; // node:v8 writes a typed array slowly, a buffer fast
-  return encode(args, ctx);
+  return { a: encode(args, ctx), buffers: ctx.buffers };
 }
 
 /** Whether `value` is a string, boolean or number (which JSON carries, as
