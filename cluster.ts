@@ -1,0 +1,98 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+/**
+ * Beyond one machine: `Pool`, `Process`, `Queue`, `Lock` and friends on a
+ * NATS JetStream cluster, with the API of the local ones. Start a NATS server
+ * with JetStream (`nats-server -js`), start a node agent on each machine
+ * that should do work (`deno run -A jsr:@mp/multiprocessing/cluster/agent
+ * --connect nats://host:4222 --namespace demo`), then connect:
+ *
+ * ```ts ignore
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using cluster = await connectCluster({
+ *     servers: "nats://127.0.0.1:4222",
+ *     namespace: "demo",
+ *   });
+ *   await using pool = new cluster.Pool();
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
+ * }
+ * ```
+ *
+ * This is the one entry point of the library that has a dependency (the
+ * NATS client packages from npm); the rest of the library has none.
+ *
+ * @module
+ */
+import { internalModule } from "./_target.ts";
+import { type ClusterOptions, Link } from "./_cluster/nats.ts";
+import { ClusterPool, type ClusterPoolOptions } from "./_cluster/pool.ts";
+
+internalModule(import.meta.url);
+
+export type { ClusterOptions } from "./_cluster/nats.ts";
+export {
+  type ClusterApplyOptions,
+  type ClusterFunction,
+  type ClusterMapOptions,
+  ClusterPool,
+  type ClusterPoolOptions,
+} from "./_cluster/pool.ts";
+
+/**
+ * A connection to one namespace of a NATS JetStream cluster, holding the
+ * cluster's versions of the library's classes. Made by
+ * {@linkcode connectCluster}; close it with `await using` or
+ * {@linkcode Cluster.close}.
+ */
+export interface Cluster extends AsyncDisposable {
+  /** The namespace: programs and agents of one namespace share its objects. */
+  readonly namespace: string;
+  /** A pool whose workers are the namespace's node agents. */
+  readonly Pool: new (options?: ClusterPoolOptions) => ClusterPool;
+  /** Closes the connection after what was sent reached the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to a namespace of a NATS JetStream cluster.
+ *
+ * @param options The servers, the namespace, the replicas of what it creates.
+ * @returns The cluster's classes, bound to this connection.
+ * @throws When no server answers (the client's error).
+ *
+ * @example Map over the agents of a namespace
+ * ```ts ignore
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * export function double(x: number): number {
+ *   return 2 * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   await using pool = new cluster.Pool();
+ *   console.log(await pool.map(double, [1, 2, 3])); // [2, 4, 6]
+ * }
+ * ```
+ */
+export async function connectCluster(
+  options: ClusterOptions = {},
+): Promise<Cluster> {
+  const link = await Link.open(options);
+  class Pool extends ClusterPool {
+    constructor(options?: ClusterPoolOptions) {
+      super(link, options);
+    }
+  }
+  return {
+    namespace: link.namespace,
+    Pool,
+    close: () => link.close(),
+    [Symbol.asyncDispose]: () => link.close(),
+  };
+}
