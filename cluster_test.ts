@@ -2,6 +2,8 @@
 // The cluster entry point against real NATS servers (started by each test on
 // free loopback ports) and real node agents (`deno run` subprocesses).
 import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connectCluster } from "./cluster.ts";
 import {
   Agent,
@@ -76,4 +78,123 @@ Deno.test("cluster pool: a task's error rejects the call, rebuilt with its class
       error instanceof RangeError && error.message === "bad input",
   );
   await assert.rejects(pool.map(targets.fail, ["x"]), RangeError);
+});
+
+/** Waits until `check` says yes, or fails after `within` ms. */
+async function until(
+  check: () => Promise<boolean> | boolean,
+  within: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + within;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** How many messages a stream of the namespace holds now. */
+async function streamMessages(
+  servers: string[],
+  stream: string,
+): Promise<number> {
+  const nc = await connect({ servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(stream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+Deno.test("cluster pool: kill -9 one of three agents mid-map; every result once, in order", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using a = new Agent(servers.urls, namespace, 2);
+  await using b = new Agent(servers.urls, namespace, 2);
+  await using c = new Agent(servers.urls, namespace, 2);
+  await Promise.all([a, b, c].map((agent) => agent.waitFor("agent ready")));
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  const items = Array.from({ length: 300 }, (_, i) => i);
+  const results: number[] = [];
+  for await (
+    const value of pool.imap(targets.slowSquare, items, { chunksize: 5 })
+  ) {
+    results.push(value as number);
+    // Mid-map: every agent holds chunks now.
+    if (results.length === 30) b.kill("SIGKILL");
+  }
+  assert.equal((await b.child.status).signal, "SIGKILL");
+  assert.deepEqual(results, items.map((x) => x * x));
+});
+
+Deno.test("cluster pool: a task whose agent dies on each delivery fails after its attempts", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using a = new Agent(servers.urls, namespace, 1);
+  await using b = new Agent(servers.urls, namespace, 1);
+  await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool({ attempts: 1 });
+  await assert.rejects(
+    pool.apply(targets.crashAgent, []),
+    (error: Error) =>
+      error.name === "ProcessError" &&
+      /delivered 1 times and each time its node agent ended/.test(
+        error.message,
+      ),
+  );
+  // One agent died running it; the other answered without running it.
+  const statuses = await Promise.race([a.child.status, b.child.status]);
+  assert.equal(statuses.signal, "SIGKILL");
+  assert.equal(await pool.apply(targets.add, [1, 2]), 3);
+});
+
+Deno.test("cluster pool: aborting a call drops the tasks no agent started", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  const controller = new AbortController();
+  const reason = new Error("enough");
+  const seen: number[] = [];
+  await assert.rejects(
+    (async () => {
+      const items = Array.from({ length: 20 }, (_, i) => [i, 200]);
+      for await (
+        const value of pool.imap(
+          { module: TARGETS, export: "slowlyPair" },
+          items,
+          { signal: controller.signal },
+        )
+      ) {
+        seen.push(value as number);
+        controller.abort(reason);
+      }
+    })(),
+    (error) => error === reason,
+  );
+  assert.deepEqual(seen, [0]);
+  const tasks = `MP_${namespace}_TASKS`;
+  // What the agent held when the call was aborted ends; nothing else runs.
+  await until(
+    async () => await streamMessages(servers.urls, tasks) === 0,
+    10_000,
+    "the tasks stream to empty",
+  );
+  const ran = await streamMessages(servers.urls, `MP_${namespace}_RESULTS`);
+  assert.ok(ran < 20, `${ran} of 20 tasks ran after the abort`);
+  assert.ok(ran <= 1 + 2, `${ran} tasks ran: more than the agent held`);
 });

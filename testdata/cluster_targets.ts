@@ -35,3 +35,8 @@ export function crashAgent(): never {
   Deno.kill(Deno.pid, "SIGKILL");
   throw new Error("unreachable");
 }
+
+/** `slowly` for one item `[x, ms]`. */
+export function slowlyPair([x, ms]: [number, number]): Promise<number> {
+  return slowly(x, ms);
+}
