@@ -31,6 +31,11 @@
 import { internalModule } from "./_target.ts";
 import { type ClusterOptions, Link } from "./_cluster/nats.ts";
 import { ClusterPool, type ClusterPoolOptions } from "./_cluster/pool.ts";
+import {
+  ClusterJoinableQueue,
+  ClusterQueue,
+  type ClusterQueueOptions,
+} from "./_cluster/queue.ts";
 
 internalModule(import.meta.url);
 
@@ -42,6 +47,13 @@ export {
   ClusterPool,
   type ClusterPoolOptions,
 } from "./_cluster/pool.ts";
+export {
+  type ClusterGetOptions,
+  ClusterJoinableQueue,
+  type ClusterPutOptions,
+  ClusterQueue,
+  type ClusterQueueOptions,
+} from "./_cluster/queue.ts";
 
 /**
  * A connection to one namespace of a NATS JetStream cluster, holding the
@@ -54,6 +66,19 @@ export interface Cluster extends AsyncDisposable {
   readonly namespace: string;
   /** A pool whose workers are the namespace's node agents. */
   readonly Pool: new (options?: ClusterPoolOptions) => ClusterPool;
+  /**
+   * A queue of the namespace, by name: every handle of that name, in any
+   * program, is the same queue.
+   */
+  readonly Queue: new <T = unknown>(
+    name: string,
+    options?: ClusterQueueOptions,
+  ) => ClusterQueue<T>;
+  /** A queue whose items are acknowledged by `taskDone()`. */
+  readonly JoinableQueue: new <T = unknown>(
+    name: string,
+    options?: ClusterQueueOptions,
+  ) => ClusterJoinableQueue<T>;
   /** Closes the connection after what was sent reached the server. */
   close(): Promise<void>;
 }
@@ -89,9 +114,21 @@ export async function connectCluster(
       super(link, options);
     }
   }
+  class Queue<T = unknown> extends ClusterQueue<T> {
+    constructor(name: string, options?: ClusterQueueOptions) {
+      super(link, name, options);
+    }
+  }
+  class JoinableQueue<T = unknown> extends ClusterJoinableQueue<T> {
+    constructor(name: string, options?: ClusterQueueOptions) {
+      super(link, name, options);
+    }
+  }
   return {
     namespace: link.namespace,
     Pool,
+    Queue,
+    JoinableQueue,
     close: () => link.close(),
     [Symbol.asyncDispose]: () => link.close(),
   };

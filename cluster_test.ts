@@ -3,8 +3,9 @@
 // free loopback ports) and real node agents (`deno run` subprocesses).
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectCluster } from "./cluster.ts";
+import { Empty, Full } from "./errors.ts";
 import {
   Agent,
   freshNamespace,
@@ -197,4 +198,157 @@ Deno.test("cluster pool: aborting a call drops the tasks no agent started", asyn
   const ran = await streamMessages(servers.urls, `MP_${namespace}_RESULTS`);
   assert.ok(ran < 20, `${ran} of 20 tasks ran after the abort`);
   assert.ok(ran <= 1 + 2, `${ran} tasks ran: more than the agent held`);
+});
+
+Deno.test("cluster queue: put, get, qsize, getNowait and Empty, Full, close", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const queue = new cluster.Queue<{ n: number; at: Date }>("jobs");
+  const other = new cluster.Queue<{ n: number; at: Date }>("jobs");
+  await queue.put({ n: 1, at: new Date(5) });
+  await queue.put({ n: 2, at: new Date(6) });
+  assert.equal(await other.qsize(), 2);
+  assert.deepEqual(await other.get(), { n: 1, at: new Date(5) });
+  assert.deepEqual(await other.getNowait(), { n: 2, at: new Date(6) });
+  assert.equal(await queue.empty(), true);
+  await assert.rejects(queue.getNowait(), Empty);
+  await assert.rejects(queue.get({ timeout: 100 }), Empty);
+  const small = new cluster.Queue<number>("small", { maxsize: 1 });
+  await small.put(1);
+  assert.equal(await small.full(), true);
+  await assert.rejects(small.putNowait(2), Full);
+  await assert.rejects(small.put(2, { timeout: 100 }), Full);
+  assert.equal(await small.get(), 1);
+  await small.put(2);
+  assert.equal(await small.get(), 2);
+  small.close();
+  await assert.rejects(small.put(3), /closed/);
+});
+
+Deno.test("cluster queue: each item goes to exactly one of many getters", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const queue = new cluster.Queue<number>("work");
+  const items = Array.from({ length: 200 }, (_, i) => i);
+  await Promise.all(items.map((i) => queue.put(i)));
+  await using other = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const getters = [cluster, other, cluster, other].map((c) =>
+    new c.Queue<number>("work")
+  );
+  const got: number[] = [];
+  await Promise.all(getters.map(async (getter) => {
+    while (true) {
+      try {
+        got.push(await getter.getNowait());
+      } catch (error) {
+        if (error instanceof Empty) return;
+        throw error;
+      }
+    }
+  }));
+  assert.deepEqual(got.sort((a, b) => a - b), items);
+});
+
+Deno.test("cluster queue: a put retried with the same message id is stored once", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const queue = new cluster.Queue<string>("once");
+  await queue.put("only");
+  // Resend the stored message as it was sent, id and all: what a put
+  // does after a lost reply.
+  const nc = await connect({ servers: servers.urls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage(`MP_${namespace}_Q_once`, {
+      seq: 1,
+    });
+    assert.ok(stored?.header.get("Nats-Msg-Id"));
+    const js = jetstream(nc);
+    const ack = await js.publish(stored!.subject, stored!.data, {
+      msgID: stored!.header.get("Nats-Msg-Id"),
+    });
+    assert.equal(ack.duplicate, true);
+  } finally {
+    await nc.close();
+  }
+  assert.equal(await queue.qsize(), 1);
+  assert.equal(await queue.get(), "only");
+  await assert.rejects(queue.getNowait(), Empty);
+});
+
+Deno.test("cluster queue: an item whose getter dies before taskDone() is delivered again", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const queue = new cluster.JoinableQueue<string>("tasks");
+  await queue.put("precious");
+  const getter = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./testdata/cluster_getter.ts", import.meta.url).href,
+      servers.urls.join(","),
+      namespace,
+      "tasks",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = getter.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const { value } = await reader.read();
+    assert.equal(value?.trim(), 'got "precious"');
+    reader.releaseLock();
+    // Taken: no one else gets it while its getter lives.
+    await assert.rejects(queue.getNowait(), Empty);
+    assert.equal(await queue.join(0), false);
+  } finally {
+    getter.kill("SIGKILL");
+    await getter.status;
+    await getter.stdout.cancel().catch(() => {});
+  }
+  assert.equal(await queue.get({ timeout: 20_000 }), "precious");
+  await queue.taskDone();
+  assert.equal(await queue.join(5000), true);
+  await assert.rejects(queue.taskDone(), RangeError);
+});
+
+Deno.test("cluster queue: kill the only server and restart it on the same store; items survive", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const queue = new cluster.Queue<number>("durable");
+  for (const n of [1, 2, 3]) await queue.put(n);
+  const [node] = servers.nodes;
+  await node.stop("SIGKILL");
+  node.start();
+  // The same client reconnects by itself.
+  assert.equal(await queue.get({ timeout: 30_000 }), 1);
+  await queue.put(4);
+  assert.deepEqual(
+    [await queue.get(), await queue.get(), await queue.get()],
+    [2, 3, 4],
+  );
 });

@@ -19,7 +19,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { deserialize, serialize } from "node:v8";
 import { dataToError, type ErrorData, errorToData } from "../_error.ts";
 
-export type { JsMsg } from "@nats-io/jetstream";
+export type { JsMsg, StreamInfo } from "@nats-io/jetstream";
 export type { KV, KvEntry } from "@nats-io/kv";
 export type { NatsConnection };
 
