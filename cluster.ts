@@ -32,6 +32,11 @@ import { internalModule } from "./_target.ts";
 import { type ClusterOptions, Link } from "./_cluster/nats.ts";
 import { ClusterPool, type ClusterPoolOptions } from "./_cluster/pool.ts";
 import {
+  ClusterLock,
+  type ClusterLockOptions,
+  ClusterRLock,
+} from "./_cluster/lock.ts";
+import {
   ClusterJoinableQueue,
   ClusterQueue,
   type ClusterQueueOptions,
@@ -47,6 +52,12 @@ export {
   ClusterPool,
   type ClusterPoolOptions,
 } from "./_cluster/pool.ts";
+export {
+  type ClusterAcquireOptions,
+  ClusterLock,
+  type ClusterLockOptions,
+  ClusterRLock,
+} from "./_cluster/lock.ts";
 export {
   type ClusterGetOptions,
   ClusterJoinableQueue,
@@ -79,6 +90,19 @@ export interface Cluster extends AsyncDisposable {
     name: string,
     options?: ClusterQueueOptions,
   ) => ClusterJoinableQueue<T>;
+  /**
+   * A lock of the namespace, by name: a lease with a fencing token
+   * (`lock.token`), renewed while held.
+   */
+  readonly Lock: new (
+    name: string,
+    options?: ClusterLockOptions,
+  ) => ClusterLock;
+  /** A lock its holding handle may acquire again. */
+  readonly RLock: new (
+    name: string,
+    options?: ClusterLockOptions,
+  ) => ClusterRLock;
   /** Closes the connection after what was sent reached the server. */
   close(): Promise<void>;
 }
@@ -124,8 +148,20 @@ export async function connectCluster(
       super(link, name, options);
     }
   }
+  class Lock extends ClusterLock {
+    constructor(name: string, options?: ClusterLockOptions) {
+      super(link, name, options);
+    }
+  }
+  class RLock extends ClusterRLock {
+    constructor(name: string, options?: ClusterLockOptions) {
+      super(link, name, options);
+    }
+  }
   return {
     namespace: link.namespace,
+    Lock,
+    RLock,
     Pool,
     Queue,
     JoinableQueue,

@@ -81,6 +81,15 @@ Deno.test("cluster pool: a task's error rejects the call, rebuilt with its class
   await assert.rejects(pool.map(targets.fail, ["x"]), RangeError);
 });
 
+/** Sends a signal to a child, which may have ended already. */
+function send(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Ended.
+  }
+}
+
 /** Waits until `check` says yes, or fails after `within` ms. */
 async function until(
   check: () => Promise<boolean> | boolean,
@@ -322,7 +331,7 @@ Deno.test("cluster queue: an item whose getter dies before taskDone() is deliver
     await assert.rejects(queue.getNowait(), Empty);
     assert.equal(await queue.join(0), false);
   } finally {
-    getter.kill("SIGKILL");
+    send(getter, "SIGKILL");
     await getter.status;
     await getter.stdout.cancel().catch(() => {});
   }
@@ -351,4 +360,96 @@ Deno.test("cluster queue: kill the only server and restart it on the same store;
     [await queue.get(), await queue.get(), await queue.get()],
     [2, 3, 4],
   );
+});
+
+Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when not held", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const a = new cluster.Lock("db", { lease: 2000 });
+  const b = new cluster.Lock("db", { lease: 2000 });
+  assert.equal(await a.locked(), false);
+  assert.equal(await a.acquire(), true);
+  const first = a.token!;
+  assert.ok(first > 0);
+  assert.equal(await b.locked(), true);
+  assert.equal(await b.acquire({ blocking: false }), false);
+  assert.equal(await b.acquire({ timeout: 100 }), false);
+  const waiting = b.acquire();
+  await a.release();
+  assert.equal(a.token, undefined);
+  assert.equal(await waiting, true);
+  assert.ok(b.token! > first);
+  await assert.rejects(a.release(), RangeError);
+  await b.release();
+  // Held past several leases: the holder renews it.
+  {
+    await using held = new cluster.Lock("long", { lease: 600 });
+    await held.acquire();
+    const other = new cluster.Lock("long", { lease: 600 });
+    assert.equal(await other.acquire({ timeout: 2000 }), false);
+    assert.equal(held.lost, false);
+  }
+  assert.equal(await new cluster.Lock("long").locked(), false);
+  // Re-entrant: counted per handle.
+  const r = new cluster.RLock("re", { lease: 2000 });
+  await r.acquire();
+  await r.acquire();
+  await r.release();
+  assert.equal(await r.locked(), true);
+  await r.release();
+  assert.equal(await r.locked(), false);
+  await assert.rejects(r.release(), RangeError);
+});
+
+Deno.test("cluster lock: a holder stopped past its lease loses the lock; its late release is refused", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./testdata/cluster_locker.ts", import.meta.url).href,
+      servers.urls.join(","),
+      namespace,
+      "shared",
+      "1000",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = holder.stdin.getWriter();
+  try {
+    const held = (await lines.read()).value ?? "";
+    const token = Number(/held (\d+)/.exec(held)?.[1]);
+    assert.ok(token > 0, held);
+    holder.kill("SIGSTOP");
+    const lock = new cluster.Lock("shared", { lease: 1000 });
+    assert.equal(await lock.acquire({ timeout: 20_000 }), true);
+    assert.ok(lock.token! > token);
+    holder.kill("SIGCONT");
+    await writer.write(new TextEncoder().encode("release\n"));
+    const answer = (await lines.read()).value ?? "";
+    assert.match(
+      answer,
+      /^refused: ProcessError: Cannot release the lock shared: its lease/,
+    );
+    // The refused release left the new holder's lease alone.
+    assert.equal(await lock.locked(), true);
+    await lock.release();
+  } finally {
+    send(holder, "SIGKILL");
+    await holder.status;
+    await writer.close().catch(() => {});
+    await lines.cancel().catch(() => {});
+  }
 });
