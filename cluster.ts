@@ -37,6 +37,10 @@ import {
   ClusterRLock,
 } from "./_cluster/lock.ts";
 import {
+  ClusterProcess,
+  type ClusterProcessOptions,
+} from "./_cluster/process.ts";
+import {
   ClusterJoinableQueue,
   ClusterQueue,
   type ClusterQueueOptions,
@@ -58,6 +62,10 @@ export {
   type ClusterLockOptions,
   ClusterRLock,
 } from "./_cluster/lock.ts";
+export {
+  ClusterProcess,
+  type ClusterProcessOptions,
+} from "./_cluster/process.ts";
 export {
   type ClusterGetOptions,
   ClusterJoinableQueue,
@@ -103,6 +111,10 @@ export interface Cluster extends AsyncDisposable {
     name: string,
     options?: ClusterLockOptions,
   ) => ClusterRLock;
+  /** A child run by one of the namespace's node agents. */
+  readonly Process: new <A extends unknown[] = unknown[]>(
+    options: ClusterProcessOptions<A>,
+  ) => ClusterProcess<A>;
   /** Closes the connection after what was sent reached the server. */
   close(): Promise<void>;
 }
@@ -158,8 +170,14 @@ export async function connectCluster(
       super(link, name, options);
     }
   }
+  class Process<A extends unknown[] = unknown[]> extends ClusterProcess<A> {
+    constructor(options: ClusterProcessOptions<A>) {
+      super(link, options);
+    }
+  }
   return {
     namespace: link.namespace,
+    Process,
     Lock,
     RLock,
     Pool,

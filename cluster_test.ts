@@ -23,6 +23,7 @@ const targets = {
   slowSquare: fn("slowSquare"),
   agentPid: fn("agentPid"),
   crashAgent: fn("crashAgent"),
+  forever: fn("forever"),
 };
 
 Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two agents", async () => {
@@ -452,4 +453,57 @@ Deno.test("cluster lock: a holder stopped past its lease loses the lock; its lat
     await writer.close().catch(() => {});
     await lines.cancel().catch(() => {});
   }
+});
+
+Deno.test("cluster process: exitCode, the child's error rebuilt, join(timeout), terminate()", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const ok = new cluster.Process({ target: targets.add, args: [1, 2] });
+  await assert.rejects(ok.join(), /never started/);
+  await ok.start();
+  assert.equal(await ok.join(), 0);
+  assert.equal(ok.exitCode, 0);
+  assert.equal(ok.error, undefined);
+  assert.throws(() => ok.start(), /twice/);
+
+  const failing = new cluster.Process({ target: targets.fail, args: ["no"] });
+  failing.start();
+  assert.equal(await failing.join(), 1);
+  assert.ok(failing.error instanceof RangeError);
+  assert.equal(failing.error.message, "no");
+
+  const endless = new cluster.Process({
+    target: targets.forever,
+    name: "endless",
+  });
+  await endless.start();
+  assert.equal(await endless.join(200), null);
+  assert.equal(endless.isAlive(), true);
+  endless.terminate();
+  assert.equal(await endless.join(), -15);
+  assert.equal(endless.isAlive(), false);
+});
+
+Deno.test("cluster process: a child whose agent is killed ends too; join() does not hang", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  const child = new cluster.Process({ target: targets.forever });
+  await child.start();
+  await until(() => child.pid !== undefined, 10_000, "the child to run");
+  agent.kill("SIGKILL");
+  assert.equal(await child.join(20_000), -9);
+  assert.equal(child.error?.name, "ProcessError");
+  assert.match(child.error!.message, /stopped answering/);
 });

@@ -36,6 +36,7 @@ import {
   WORKING_EVERY_MS,
 } from "./nats.ts";
 import {
+  AGENT_HEARTBEAT_MS,
   ensurePoolStreams,
   ensureStartStream,
   names,
@@ -140,16 +141,29 @@ export class Agent {
         const signal = decode<string>(message!.data);
         if (signal === "SIGKILL") child.kill();
         else child.terminate();
+        message!.respond(encode(true));
       },
     });
     await link.nc.flush();
+    const heartbeat = await this.#beat();
     console.log("agent ready");
     try {
       await Promise.all([this.#takeTasks(), this.#takeStarts()]);
     } finally {
+      clearInterval(heartbeat);
       cancels.unsubscribe();
       signals.unsubscribe();
     }
+  }
+
+  /** Writes its heartbeat key now and every {@linkcode AGENT_HEARTBEAT_MS}. */
+  async #beat(): Promise<number> {
+    const agents = await this.#link.bucket("agents", AGENT_HEARTBEAT_MS * 3);
+    const beat = () => agents.put(this.id, encode(Date.now()));
+    await retrying(beat);
+    return Number(
+      setInterval(() => beat().catch(() => {}), AGENT_HEARTBEAT_MS),
+    );
   }
 
   /** Stops taking work and hands back what it holds. */

@@ -3,6 +3,12 @@
 import type { ErrorData } from "../_error.ts";
 import type { Link } from "./nats.ts";
 
+/**
+ * How often an agent says it lives; its heartbeat key ages out after three
+ * of these, and the children it ran are then given up for lost.
+ */
+export const AGENT_HEARTBEAT_MS = 1000;
+
 /** A function as an agent imports it. */
 export interface FunctionRef {
   module: string;

@@ -40,3 +40,9 @@ export function crashAgent(): never {
 export function slowlyPair([x, ms]: [number, number]): Promise<number> {
   return slowly(x, ms);
 }
+
+/** Runs until ended from outside. */
+export function forever(): Promise<never> {
+  setInterval(() => {}, 1000);
+  return new Promise(() => {});
+}
