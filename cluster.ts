@@ -41,6 +41,13 @@ import {
   type ClusterProcessOptions,
 } from "./_cluster/process.ts";
 import {
+  ClusterBarrier,
+  ClusterEvent,
+  ClusterSemaphore,
+  type ClusterSemaphoreOptions,
+  ClusterValue,
+} from "./_cluster/sync.ts";
+import {
   ClusterJoinableQueue,
   ClusterQueue,
   type ClusterQueueOptions,
@@ -66,6 +73,13 @@ export {
   ClusterProcess,
   type ClusterProcessOptions,
 } from "./_cluster/process.ts";
+export {
+  ClusterBarrier,
+  ClusterEvent,
+  ClusterSemaphore,
+  type ClusterSemaphoreOptions,
+  ClusterValue,
+} from "./_cluster/sync.ts";
 export {
   type ClusterGetOptions,
   ClusterJoinableQueue,
@@ -115,6 +129,24 @@ export interface Cluster extends AsyncDisposable {
   readonly Process: new <A extends unknown[] = unknown[]>(
     options: ClusterProcessOptions<A>,
   ) => ClusterProcess<A>;
+  /** An event of the namespace, by name. */
+  readonly Event: new (name: string) => ClusterEvent;
+  /** A semaphore of the namespace, by name (no lease: see its docs). */
+  readonly Semaphore: new (
+    name: string,
+    options?: ClusterSemaphoreOptions,
+  ) => ClusterSemaphore;
+  /** A barrier of the namespace, by name, for `parties` waiters. */
+  readonly Barrier: new (
+    name: string,
+    parties: number,
+    options?: { timeout?: number },
+  ) => ClusterBarrier;
+  /** A value of the namespace, by name, `initial` until first set. */
+  readonly Value: new <T = unknown>(
+    name: string,
+    initial: T,
+  ) => ClusterValue<T>;
   /** Closes the connection after what was sent reached the server. */
   close(): Promise<void>;
 }
@@ -175,8 +207,32 @@ export async function connectCluster(
       super(link, options);
     }
   }
+  class Event extends ClusterEvent {
+    constructor(name: string) {
+      super(link, name);
+    }
+  }
+  class Semaphore extends ClusterSemaphore {
+    constructor(name: string, options?: ClusterSemaphoreOptions) {
+      super(link, name, options);
+    }
+  }
+  class Barrier extends ClusterBarrier {
+    constructor(name: string, parties: number, options?: { timeout?: number }) {
+      super(link, name, parties, options);
+    }
+  }
+  class Value<T = unknown> extends ClusterValue<T> {
+    constructor(name: string, initial: T) {
+      super(link, name, initial);
+    }
+  }
   return {
     namespace: link.namespace,
+    Event,
+    Semaphore,
+    Barrier,
+    Value,
     Process,
     Lock,
     RLock,

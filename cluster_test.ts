@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectCluster } from "./cluster.ts";
-import { Empty, Full } from "./errors.ts";
+import { BrokenBarrierError, Empty, Full } from "./errors.ts";
 import {
   Agent,
   freshNamespace,
@@ -506,4 +506,59 @@ Deno.test("cluster process: a child whose agent is killed ends too; join() does 
   assert.equal(await child.join(20_000), -9);
   assert.equal(child.error?.name, "ProcessError");
   assert.match(child.error!.message, /stopped answering/);
+});
+
+Deno.test("cluster event, semaphore, barrier and value across connections", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using one = await connectCluster({ servers: servers.urls, namespace });
+  await using two = await connectCluster({ servers: servers.urls, namespace });
+
+  const event = new one.Event("go");
+  assert.equal(await event.isSet(), false);
+  assert.equal(await event.wait(50), false);
+  const waiting = new two.Event("go").wait(10_000);
+  await event.set();
+  assert.equal(await waiting, true);
+  await event.clear();
+  assert.equal(await new two.Event("go").isSet(), false);
+
+  const semaphore = new one.Semaphore("slots", { value: 2 });
+  const other = new two.Semaphore("slots", { value: 2 });
+  assert.equal(await semaphore.acquire(), true);
+  assert.equal(await other.acquire(), true);
+  assert.equal(await other.getValue(), 0);
+  assert.equal(await other.acquire({ blocking: false }), false);
+  assert.equal(await other.acquire({ timeout: 50 }), false);
+  const third = other.acquire({ timeout: 10_000 });
+  await semaphore.release();
+  assert.equal(await third, true);
+  await semaphore.release(2);
+  assert.equal(await other.getValue(), 2);
+
+  const parties = [one, two, one].map((c) => new c.Barrier("meet", 3));
+  const indexes = await Promise.all(
+    parties.map((barrier) => barrier.wait(10_000)),
+  );
+  assert.deepEqual(indexes.sort(), [0, 1, 2]);
+  await assert.rejects(
+    new one.Barrier("alone", 2).wait(50),
+    BrokenBarrierError,
+  );
+  assert.equal(await new two.Barrier("alone", 2).broken(), true);
+  await new two.Barrier("alone", 2).reset();
+  assert.equal(await new one.Barrier("alone", 2).broken(), false);
+
+  const total = new one.Value("total", 0);
+  assert.equal(await total.get(), 0);
+  await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, i) =>
+        new (i % 2 ? one : two).Value("total", 0).update((n: number) => n + 1),
+    ),
+  );
+  assert.equal(await new two.Value("total", 0).get(), 10);
+  await total.set(new Map([["a", 1]]) as unknown as number);
+  assert.deepEqual(await total.get(), new Map([["a", 1]]));
 });
