@@ -9,6 +9,7 @@ import { BrokenBarrierError, Empty, Full } from "./errors.ts";
 import {
   Agent,
   freshNamespace,
+  startCluster,
   startServer,
 } from "./testdata/cluster_servers.ts";
 
@@ -561,4 +562,43 @@ Deno.test("cluster event, semaphore, barrier and value across connections", asyn
   assert.equal(await new two.Value("total", 0).get(), 10);
   await total.set(new Map([["a", 1]]) as unknown as number);
   assert.deepEqual(await total.get(), new Map([["a", 1]]));
+});
+
+Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-map; the map completes", async () => {
+  await using servers = await startCluster();
+  const namespace = freshNamespace();
+  const urls = servers.urls;
+  await using a = new Agent(urls, namespace, 2, ["--replicas", "3"]);
+  await using b = new Agent(urls, namespace, 2, ["--replicas", "3"]);
+  await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
+  await using cluster = await connectCluster({
+    servers: urls,
+    namespace,
+    replicas: 3,
+  });
+  await using pool = new cluster.Pool();
+  const items = Array.from({ length: 300 }, (_, i) => i);
+  const results: number[] = [];
+  let killed = "";
+  for await (
+    const value of pool.imap(targets.slowSquare, items, { chunksize: 5 })
+  ) {
+    results.push(value as number);
+    if (results.length === 30) {
+      const nc = await connect({ servers: urls });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const info = await jsm.streams.info(`MP_${namespace}_TASKS`);
+        assert.equal(info.config.num_replicas, 3);
+        killed = info.cluster?.leader ?? "";
+      } finally {
+        await nc.close();
+      }
+      const leader = servers.nodes.find((node) => node.name === killed);
+      assert.ok(leader, `no node named ${killed}`);
+      await leader.stop("SIGKILL");
+    }
+  }
+  assert.ok(killed);
+  assert.deepEqual(results, items.map((x) => x * x));
 });

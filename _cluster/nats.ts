@@ -245,9 +245,17 @@ export class Link {
 
 /** Whether an error of the client is worth a retry (a timeout, no responders while a leader is elected). */
 function transient(error: unknown): boolean {
-  const text = `${(error as Error)?.name} ${(error as Error)?.message} ${
-    (error as { code?: unknown })?.code
-  }`;
+  let text = "";
+  for (let e = error, depth = 0; e && depth < 5; depth++) {
+    const { name, message, code, cause } = e as {
+      name?: unknown;
+      message?: unknown;
+      code?: unknown;
+      cause?: unknown;
+    };
+    text += ` ${name} ${message} ${code}`;
+    e = cause;
+  }
   return /timeout|no responders|503|CONNECTION|disconnect|reconnect|leader|unavailable|insufficient resources/i
     .test(text);
 }
