@@ -6,14 +6,16 @@
  * that should do work (`deno run -A jsr:@mp/multiprocessing/cluster/agent
  * --connect nats://host:4222 --namespace demo`), then connect:
  *
- * ```ts ignore
+ * ```ts
  * import { connectCluster } from "@mp/multiprocessing/cluster";
  *
  * export function square(x: number): number {
  *   return x * x;
  * }
  *
- * if (import.meta.main) {
+ * // With a server and agents up, a program calls main(); this example's
+ * // test does not (it runs without a server).
+ * export async function main(): Promise<void> {
  *   await using cluster = await connectCluster({
  *     servers: "nats://127.0.0.1:4222",
  *     namespace: "demo",
@@ -159,17 +161,23 @@ export interface Cluster extends AsyncDisposable {
  * @throws When no server answers (the client's error).
  *
  * @example Map over the agents of a namespace
- * ```ts ignore
+ * ```ts
  * import { connectCluster } from "@mp/multiprocessing/cluster";
  *
  * export function double(x: number): number {
  *   return 2 * x;
  * }
  *
- * if (import.meta.main) {
- *   await using cluster = await connectCluster({ namespace: "demo" });
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function doubles(): Promise<number[]> {
+ *   await using cluster = await connectCluster({
+ *     servers: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],
+ *     namespace: "demo",
+ *     replicas: 3,
+ *   });
  *   await using pool = new cluster.Pool();
- *   console.log(await pool.map(double, [1, 2, 3])); // [2, 4, 6]
+ *   return await pool.map(double, [1, 2, 3]); // [2, 4, 6]
  * }
  * ```
  */

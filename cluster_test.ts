@@ -9,6 +9,7 @@ import { BrokenBarrierError, Empty, Full } from "./errors.ts";
 import {
   Agent,
   freshNamespace,
+  requireServer,
   startCluster,
   startServer,
 } from "./testdata/cluster_servers.ts";
@@ -601,4 +602,20 @@ Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-
   }
   assert.ok(killed);
   assert.deepEqual(results, items.map((x) => x * x));
+});
+
+Deno.test("cluster tests: without nats-server they fail, saying what to install", async () => {
+  const path = Deno.env.get("PATH");
+  const empty = await Deno.makeTempDir();
+  Deno.env.set("PATH", empty);
+  try {
+    await assert.rejects(
+      requireServer(),
+      /nats-server is not installed or does not run; install it \(apt-get install -y nats-server\)/,
+    );
+  } finally {
+    if (path === undefined) Deno.env.delete("PATH");
+    else Deno.env.set("PATH", path);
+    await Deno.remove(empty);
+  }
 });

@@ -48,13 +48,34 @@ import {
 
 /** What an agent is told on its command line. */
 export interface AgentOptions {
+  /** The NATS servers (`--connect`, comma-separated). */
   servers: string[];
+  /** The namespace whose work it takes (`--namespace`). */
   namespace: string;
+  /** How many local workers run its tasks (`--processes`). */
   processes: number;
+  /** Copies of the streams and buckets it creates (`--replicas`). */
   replicas: number;
 }
 
-/** Reads the agent's command line. */
+/**
+ * Reads the agent's command line.
+ *
+ * @param args The arguments (`Deno.args`).
+ * @returns The options, defaults filled in.
+ * @throws {TypeError} For an unknown option or one without its value.
+ * @throws {RangeError} For a count that is not a whole number from 1 up.
+ *
+ * @example
+ * ```ts
+ * import { parseAgentArgs } from "@mp/multiprocessing/cluster/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const options = parseAgentArgs(["--namespace", "demo", "--processes=4"]);
+ * assert.equal(options.namespace, "demo");
+ * assert.equal(options.processes, 4);
+ * ```
+ */
 export function parseAgentArgs(args: string[]): AgentOptions {
   const options: AgentOptions = {
     servers: ["nats://127.0.0.1:4222"],
@@ -102,7 +123,7 @@ function keepWorking(message: JsMsg): () => void {
 }
 
 /** A running agent. */
-export class Agent {
+class Agent {
   readonly id: string = newId();
   #link: Link;
   #pool: Pool;
@@ -333,8 +354,30 @@ export class Agent {
   }
 }
 
-if (import.meta.main) {
-  const options = parseAgentArgs(Deno.args);
+/**
+ * Runs a node agent until SIGTERM or SIGINT, which end it after it handed
+ * back the work it held. What `deno run .../cluster/agent` does.
+ *
+ * @param options Where to connect, the namespace, the local workers.
+ * @returns When the agent stopped taking work.
+ * @throws When no server answers.
+ *
+ * @example Run an agent from a program of your own
+ * ```ts
+ * import { runAgent } from "@mp/multiprocessing/cluster/agent";
+ *
+ * // Needs a NATS server, so it is a function this example does not call.
+ * export async function serve(): Promise<void> {
+ *   await runAgent({
+ *     servers: ["nats://127.0.0.1:4222"],
+ *     namespace: "demo",
+ *     processes: 4,
+ *     replicas: 1,
+ *   });
+ * }
+ * ```
+ */
+export async function runAgent(options: AgentOptions): Promise<void> {
   const link = await Link.open({
     servers: options.servers,
     namespace: options.namespace,
@@ -351,4 +394,8 @@ if (import.meta.main) {
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   await agent.run();
+}
+
+if (import.meta.main) {
+  await runAgent(parseAgentArgs(Deno.args));
 }

@@ -88,6 +88,22 @@ class Freed {
  * A lock held by one program of a cluster namespace at a time: a lease
  * with a fencing token. Made by `new cluster.Lock(name)` (see
  * `connectCluster`).
+ *
+ * @example Guard a write with the lock and its fencing token
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function write(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   await using lock = new cluster.Lock("ledger", { lease: 10_000 });
+ *   await lock.acquire();
+ *   // Storage that keeps the largest token it saw refuses a stale holder.
+ *   console.log("writing with fencing token", lock.token);
+ *   // `await using` releases it; a release after the lease ran out throws.
+ * }
+ * ```
  */
 export class ClusterLock implements AsyncDisposable {
   /** The lock's name in its namespace. */
@@ -254,6 +270,22 @@ export class ClusterLock implements AsyncDisposable {
  * A lock that its holder may acquire again: each `acquire()` by the handle
  * that holds it counts once, and the lease is released by the last
  * `release()`. The owner is the handle (one per program or task).
+ *
+ * @example Acquire twice, release twice
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function nested(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const lock = new cluster.RLock("config");
+ *   await lock.acquire();
+ *   await lock.acquire();
+ *   await lock.release();
+ *   await lock.release(); // the lease is released here
+ * }
+ * ```
  */
 export class ClusterRLock extends ClusterLock {
   #count = 0;

@@ -155,6 +155,23 @@ class Job {
  * A pool whose workers are the node agents of a cluster namespace: the API
  * of the local `Pool`, with each call's tasks spread over every agent.
  * Made by `cluster.Pool` (see `connectCluster`).
+ *
+ * @example Spread a map over the agents
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * export async function squares(): Promise<number[]> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   await using pool = new cluster.Pool({ attempts: 3 });
+ *   return await pool.map(square, [1, 2, 3]); // [1, 4, 9]
+ * }
+ * ```
  */
 export class ClusterPool implements AsyncDisposable {
   #link: Link;

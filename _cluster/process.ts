@@ -52,6 +52,24 @@ let processCount = 0;
  * A child process run by a node agent of a cluster namespace: the API of
  * the local `Process`. Made by `new cluster.Process({ target, args })` (see
  * `connectCluster`).
+ *
+ * @example Run a function on some node
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export function greet(name: string): void {
+ *   console.log(`Hi ${name} from ${Deno.hostname()}`);
+ * }
+ *
+ * export async function run(): Promise<number | null> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const p = new cluster.Process({ target: greet, args: ["cluster"] });
+ *   await p.start();
+ *   return await p.join(); // 0
+ * }
+ * ```
  */
 export class ClusterProcess<A extends unknown[] = unknown[]> {
   /** The child's name. */

@@ -61,6 +61,25 @@ let internals: {
  * A queue shared by every program of a cluster namespace that names it:
  * Python's `Queue` API, each item delivered to exactly one getter. Made by
  * `new cluster.Queue(name)` (see `connectCluster`).
+ *
+ * @example A producer and a consumer, in any two programs
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function produce(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const jobs = new cluster.Queue<{ url: string }>("jobs");
+ *   await jobs.put({ url: "https://example.com" });
+ * }
+ *
+ * export async function consume(): Promise<string> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const jobs = new cluster.Queue<{ url: string }>("jobs");
+ *   return (await jobs.get({ timeout: 5000 })).url;
+ * }
+ * ```
  */
 export class ClusterQueue<T = unknown> implements AsyncIterable<T> {
   /** The queue's name in its namespace. */
@@ -273,6 +292,21 @@ export class ClusterQueue<T = unknown> implements AsyncIterable<T> {
  * not by `get()`: an item whose getter dies before `taskDone()` is
  * delivered again to another getter. `join()` waits until every item put
  * was got and done.
+ *
+ * @example Acknowledge an item once its work is done
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function work(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const tasks = new cluster.JoinableQueue<number>("tasks");
+ *   const n = await tasks.get();
+ *   console.log(n * n); // should this program die here, another gets n
+ *   await tasks.taskDone();
+ * }
+ * ```
  */
 export class ClusterJoinableQueue<T = unknown> extends ClusterQueue<T> {
   #held: { message: JsMsg; timer: number }[] = [];

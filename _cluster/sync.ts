@@ -131,6 +131,23 @@ class Cell<T> {
 /**
  * An event of a cluster namespace, by name: Python's `Event`, its flag a
  * key every program of the namespace sees.
+ *
+ * @example Start every worker at once
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function startSignal(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   await new cluster.Event("start").set();
+ * }
+ *
+ * export async function waitForStart(): Promise<boolean> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   return await new cluster.Event("start").wait(60_000);
+ * }
+ * ```
  */
 export class ClusterEvent {
   /** The event's name. */
@@ -184,6 +201,24 @@ export interface ClusterSemaphoreOptions {
  * A semaphore of a cluster namespace, by name: Python's `Semaphore`, its
  * count a key changed by compare-and-set. A permit is not a lease: a program
  * that dies holding one keeps it.
+ *
+ * @example At most two downloads at a time, across the cluster
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function download(): Promise<void> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const slots = new cluster.Semaphore("downloads", { value: 2 });
+ *   await slots.acquire();
+ *   try {
+ *     // download...
+ *   } finally {
+ *     await slots.release();
+ *   }
+ * }
+ * ```
  */
 export class ClusterSemaphore {
   /** The semaphore's name. */
@@ -255,6 +290,19 @@ interface BarrierState {
 /**
  * A barrier of a cluster namespace, by name: Python's `Barrier`; `parties`
  * programs (or tasks) call `wait()` and all go on once the last came.
+ *
+ * @example Three programs meet
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function meet(): Promise<number> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const barrier = new cluster.Barrier("phase-1", 3, { timeout: 60_000 });
+ *   return await barrier.wait(); // 0, 1 or 2
+ * }
+ * ```
  */
 export class ClusterBarrier {
   /** The barrier's name. */
@@ -367,6 +415,19 @@ export class ClusterBarrier {
  * A value of a cluster namespace, by name: Python's `Value` as a key; any
  * value V8 serializes. Reads and writes go to the servers, so they are
  * async; `update()` changes it atomically.
+ *
+ * @example A counter every program adds to
+ * ```ts
+ * import { connectCluster } from "@mp/multiprocessing/cluster";
+ *
+ * // Needs a NATS server and node agents (see the README's "Beyond one
+ * // machine"), so it is a function this example does not call.
+ * export async function count(): Promise<number> {
+ *   await using cluster = await connectCluster({ namespace: "demo" });
+ *   const done = new cluster.Value("done", 0);
+ *   return await done.update((n) => n + 1);
+ * }
+ * ```
  */
 export class ClusterValue<T = unknown> {
   /** The value's name. */
