@@ -26,6 +26,7 @@ const targets = {
   agentPid: fn("agentPid"),
   crashAgent: fn("crashAgent"),
   forever: fn("forever"),
+  putFromTask: fn("putFromTask"),
 };
 
 Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two agents", async () => {
@@ -64,6 +65,23 @@ Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two ag
     await pool.map(targets.agentPid, items, { chunksize: 1 }),
   );
   assert.ok(pids.size >= 1);
+});
+
+Deno.test("cluster pool: a task joins its agent's namespace with connectCluster() and no options", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  assert.equal(await pool.apply(targets.putFromTask, ["hello"]), namespace);
+  assert.equal(
+    await new cluster.Queue("fromtask").get({ timeout: 5000 }),
+    "hello",
+  );
 });
 
 Deno.test("cluster pool: a task's error rejects the call, rebuilt with its class", async () => {

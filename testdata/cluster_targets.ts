@@ -46,3 +46,11 @@ export function forever(): Promise<never> {
   setInterval(() => {}, 1000);
   return new Promise(() => {});
 }
+
+/** Joins the agent's namespace with no options and puts `item` on a queue. */
+export async function putFromTask(item: string): Promise<string> {
+  const { connectCluster } = await import("../cluster.ts");
+  await using cluster = await connectCluster();
+  await new cluster.Queue<string>("fromtask").put(item);
+  return cluster.namespace;
+}
