@@ -408,10 +408,10 @@ Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when n
   await b.release();
   // Held past several leases: the holder renews it.
   {
-    await using held = new cluster.Lock("long", { lease: 600 });
+    await using held = new cluster.Lock("long", { lease: 1500 });
     await held.acquire();
-    const other = new cluster.Lock("long", { lease: 600 });
-    assert.equal(await other.acquire({ timeout: 2000 }), false);
+    const other = new cluster.Lock("long", { lease: 1500 });
+    assert.equal(await other.acquire({ timeout: 4500 }), false);
     assert.equal(held.lost, false);
   }
   assert.equal(await new cluster.Lock("long").locked(), false);
