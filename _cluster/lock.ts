@@ -195,7 +195,7 @@ export class ClusterLock implements AsyncDisposable {
       try {
         this.#revision = await kv.update(this.name, data, this.#revision);
       } catch (error) {
-        if (lostRace(error)) this.#lose();
+        if (lostRace(error) || this.#link.nc.isClosed()) this.#lose();
         // Else the servers did not answer: the next renewal tries again,
         // and the lease runs out on its own if they stay away.
       }

@@ -387,8 +387,15 @@ export class ClusterPool implements AsyncDisposable {
     while (this.#jobs.size) {
       await new Promise<void>((resolve) => this.#idle.add(resolve));
     }
+    if (!this.#reading) return;
     this.#stopReading?.();
     await this.#reading;
+    // Its results are read: drop them from the servers.
+    const n = names(this.#link);
+    await this.#link.jsm.streams.purge(n.results, {
+      filter: n.resultSubject(this.#client),
+    }).catch(() => {});
+    this.#reading = undefined;
   }
 
   /** `terminate()` then `join()`, as the local pool. */
