@@ -637,3 +637,75 @@ Deno.test("cluster tests: without nats-server they fail, saying what to install"
     await Deno.remove(empty);
   }
 });
+
+Deno.test("cluster pool: a result that arrives twice is counted once", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  const items = Array.from({ length: 10 }, (_, i) => [i, 50]);
+  const got: number[] = [];
+  const nc = await connect({ servers: servers.urls });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    for await (
+      const value of pool.imapUnordered(
+        { module: TARGETS, export: "slowlyPair" },
+        items,
+      )
+    ) {
+      got.push(value as number);
+      if (got.length === 1) {
+        // What an agent that died after storing a result and before
+        // acknowledging its task leaves behind: the same result again
+        // (under new ids, past the servers' duplicate check).
+        const first = await jsm.streams.getMessage(`MP_${namespace}_RESULTS`, {
+          seq: 1,
+        });
+        for (const copy of ["copy-1", "copy-2"]) {
+          await js.publish(first!.subject, first!.data, { msgID: copy });
+        }
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+  assert.deepEqual(got.sort((a, b) => a - b), items.map(([i]) => i));
+});
+
+Deno.test("cluster pool: an agent stopped with SIGTERM exits 0 and the tasks it held finish on another", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using a = new Agent(servers.urls, namespace, 1);
+  await a.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  const items = Array.from({ length: 8 }, (_, i) => [i, 300]);
+  const results: number[] = [];
+  let b: Agent | undefined;
+  try {
+    for await (
+      const value of pool.imap({ module: TARGETS, export: "slowlyPair" }, items)
+    ) {
+      results.push(value as number);
+      if (results.length === 1) {
+        b = new Agent(servers.urls, namespace, 1);
+        await b.waitFor("agent ready");
+        a.kill("SIGTERM");
+        assert.equal((await a.child.status).code, 0);
+      }
+    }
+  } finally {
+    await b?.[Symbol.asyncDispose]();
+  }
+  assert.deepEqual(results, items.map(([i]) => i));
+});
