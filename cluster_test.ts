@@ -13,6 +13,7 @@ import {
   startCluster,
   startServer,
 } from "./testdata/cluster_servers.ts";
+import * as real from "./testdata/cluster_targets.ts";
 
 const TARGETS = new URL("./testdata/cluster_targets.ts", import.meta.url).href;
 /** A function of testdata/cluster_targets.ts, as the agents import it. */
@@ -81,6 +82,32 @@ Deno.test("cluster pool: a task joins its agent's namespace with connectCluster(
   assert.equal(
     await new cluster.Queue("fromtask").get({ timeout: 5000 }),
     "hello",
+  );
+});
+
+/** Not exported: no agent can import it. */
+function hidden(x: number): number {
+  return x;
+}
+
+Deno.test("cluster pool and process: a function imported from the module that exports it is named by that module", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using agent = new Agent(servers.urls, namespace, 1);
+  await agent.waitFor("agent ready");
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+  });
+  await using pool = new cluster.Pool();
+  assert.deepEqual(await pool.map(real.square, [1, 2, 3]), [1, 4, 9]);
+  assert.equal(await pool.apply(real.add, [2, 3]), 5);
+  const child = new cluster.Process({ target: real.add, args: [1, 1] });
+  await child.start();
+  assert.equal(await child.join(), 0);
+  await assert.rejects(
+    pool.map(hidden, [1]),
+    /Cannot tell which module exports the pool's task function "hidden"/,
   );
 });
 
@@ -599,8 +626,25 @@ Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-
   const items = Array.from({ length: 300 }, (_, i) => i);
   const results: number[] = [];
   let killed = "";
+  // A hang fails, saying what the agents and servers said.
+  const stuck = new AbortController();
+  const timer = setTimeout(() =>
+    stuck.abort(
+      new Error(
+        `The map did not complete in 120 s (${results.length} results); agents:\n${a.output}\n${b.output}\nservers:\n${
+          servers.nodes.map((node) =>
+            node.log.split("\n").filter((l) => !l.includes("connect to route"))
+              .slice(-40).join("\n")
+          ).join("\n")
+        }`,
+      ),
+    ), 120_000);
+  using _timer = { [Symbol.dispose]: () => clearTimeout(timer) };
   for await (
-    const value of pool.imap(targets.slowSquare, items, { chunksize: 5 })
+    const value of pool.imap(targets.slowSquare, items, {
+      chunksize: 5,
+      signal: stuck.signal,
+    })
   ) {
     results.push(value as number);
     if (results.length === 30) {

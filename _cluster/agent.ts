@@ -221,17 +221,22 @@ class Agent {
         if (!this.#stopping) await sleep(200, this.#stop.signal);
         continue;
       }
-      for await (const message of batch) {
-        if (this.#stopping) {
-          message.nak();
-          continue;
+      try {
+        for await (const message of batch) {
+          if (this.#stopping) {
+            message.nak();
+            continue;
+          }
+          free--;
+          this.#task(message).finally(() => {
+            free++;
+            wake?.();
+            wake = undefined;
+          });
         }
-        free--;
-        this.#task(message).finally(() => {
-          free++;
-          wake?.();
-          wake = undefined;
-        });
+      } catch {
+        // The batch broke off (its server went, heartbeats were missed):
+        // what came is running; pull again.
       }
     }
   }

@@ -7,8 +7,17 @@
 // that arrives twice (the agent died after publishing it) is counted once,
 // by its chunk's index.
 import { ProcessError } from "../errors.ts";
-import { callerModule, internalModule, resolveTarget } from "../_target.ts";
-import { decode, encode, errorIn, type Link, newId, retrying } from "./nats.ts";
+import { internalModule } from "../_target.ts";
+import { functionRef } from "./target.ts";
+import {
+  decode,
+  encode,
+  errorIn,
+  type Link,
+  newId,
+  retrying,
+  sleep,
+} from "./nats.ts";
 import {
   ensurePoolStreams,
   type FunctionRef,
@@ -67,12 +76,23 @@ const ROLE = {
   option: "",
 };
 
+/**
+ * Milliseconds without a result, while calls wait, after which the pool
+ * reads its results through a new consumer (its server may be gone).
+ */
+const STALL_MS = 3000;
+
 /** How many chunks a call publishes at once. */
 const PUBLISH_WINDOW = 256;
 
-function refOf(fn: unknown): FunctionRef {
-  const spec = resolveTarget(fn, ROLE, callerModule);
-  return { module: spec.module, name: spec.name };
+/**
+ * Names the task function for the agents. Call it before any `await` of a
+ * method, while the caller's frame is on the stack.
+ */
+function refOf(fn: unknown): Promise<FunctionRef> {
+  const ref = functionRef(fn, ROLE);
+  ref.catch(() => {}); // Reported where it is awaited.
+  return ref;
 }
 
 /** One call in flight: its chunks' results as they arrive, in order or not. */
@@ -415,7 +435,7 @@ export class ClusterPool implements AsyncDisposable {
   }
 
   async *#values(
-    ref: FunctionRef,
+    ref: Promise<FunctionRef>,
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
     options: ClusterMapOptions,
     ordered: boolean,
@@ -437,7 +457,7 @@ export class ClusterPool implements AsyncDisposable {
   }
 
   async *#run(
-    ref: FunctionRef,
+    fn: Promise<FunctionRef>,
     items: Iterable<unknown> | AsyncIterable<unknown>,
     star: boolean,
     chunksize: number,
@@ -446,6 +466,7 @@ export class ClusterPool implements AsyncDisposable {
   ): AsyncGenerator<unknown[]> {
     this.#check();
     signal?.throwIfAborted();
+    const ref = await fn;
     await ensurePoolStreams(this.#link);
     await this.#startReading();
     const job = new Job();
@@ -541,34 +562,97 @@ export class ClusterPool implements AsyncDisposable {
     }
   }
 
-  /** Reads this pool's results subject, from its start, once. */
+  /**
+   * Reads this pool's results subject from its start, until join(). The
+   * reading consumer lives on one server; when that server goes, the client
+   * may neither end nor fail the reading, so a reading that brought nothing
+   * for {@linkcode STALL_MS} while calls wait is replaced by a new one from
+   * the next stream sequence (a result read twice is counted once).
+   */
   #startReading(): Promise<void> {
     if (this.#reading) return Promise.resolve();
     const n = names(this.#link);
-    let started!: () => void;
-    let failed!: (error: unknown) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      started = resolve;
-      failed = reject;
-    });
-    this.#reading = (async () => {
+    let stopped = false;
+    let generation = 0;
+    let current: { stop(): void } | undefined;
+    let next = 1;
+    let lastSeen = performance.now();
+    /** One reading; it ends when a newer one replaced it. */
+    const read = async (mine: number, onStart: () => void) => {
       const consumer = await retrying(() =>
         this.#link.js.consumers.get(n.results, {
           filter_subjects: n.resultSubject(this.#client),
+          opt_start_seq: next,
         })
       );
       const messages = await consumer.consume();
-      this.#stopReading = () => messages.stop();
-      started();
+      if (stopped || mine !== generation) {
+        messages.stop();
+        return;
+      }
+      current = messages;
+      onStart();
       for await (const message of messages) {
+        lastSeen = performance.now();
+        next = Math.max(next, message.seq + 1);
         const result = decode<ResultMessage>(message.data);
         this.#jobs.get(result.job)?.receive(result);
       }
-    })().catch((error) => {
-      this.#reading = undefined;
-      failed(error);
-      for (const job of this.#jobs.values()) job.fail(error);
+    };
+    /** Resolves when calls wait and no result came for a while. */
+    const stalled = (signal: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          const waiting = [...this.#jobs.values()].some((job) => !job.finished);
+          if (waiting && performance.now() - lastSeen > STALL_MS) resolve();
+        }, STALL_MS / 4);
+        signal.addEventListener("abort", () => {
+          clearInterval(timer);
+          resolve();
+        }, { once: true });
+      });
+    let stopWaiting = new AbortController();
+    let ready!: Promise<void>;
+    this.#reading = new Promise<void>((resolveReading) => {
+      ready = new Promise<void>((started, failed) => {
+        (async () => {
+          let first = true;
+          while (!stopped) {
+            lastSeen = performance.now();
+            stopWaiting = new AbortController();
+            const mine = ++generation;
+            try {
+              await Promise.race([
+                read(mine, () => {
+                  if (first) started();
+                  first = false;
+                }),
+                stalled(stopWaiting.signal),
+              ]);
+            } catch (error) {
+              if (first) {
+                stopped = true;
+                failed(error);
+                for (const job of this.#jobs.values()) job.fail(error);
+              }
+            } finally {
+              stopWaiting.abort();
+            }
+            generation++;
+            current?.stop();
+            current = undefined;
+            if (!stopped) await sleep(100);
+          }
+          resolveReading();
+        })();
+      });
     });
+    this.#stopReading = () => {
+      stopped = true;
+      stopWaiting.abort();
+      current?.stop();
+    };
+    ready.catch(() => this.#reading = undefined);
     return ready;
   }
 }

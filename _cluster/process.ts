@@ -6,12 +6,8 @@
 // watches. Agents write a heartbeat key that ages out when they die, so a
 // child whose agent is gone ends here too, never hangs a join().
 import { ProcessError } from "../errors.ts";
-import {
-  callerModule,
-  internalModule,
-  PROCESS_TARGET,
-  resolveTarget,
-} from "../_target.ts";
+import { internalModule, PROCESS_TARGET } from "../_target.ts";
+import { functionRef } from "./target.ts";
 import { checkTimeout, deadlineOf, remaining } from "../_timeout.ts";
 import {
   decode,
@@ -26,6 +22,7 @@ import {
 import {
   AGENT_HEARTBEAT_MS,
   ensureStartStream,
+  type FunctionRef,
   names,
   type ProcessRecord,
   type StartMessage,
@@ -75,7 +72,7 @@ export class ClusterProcess<A extends unknown[] = unknown[]> {
   /** The child's name. */
   readonly name: string;
   #link: Link;
-  #target: { module: string; name: string };
+  #target: Promise<FunctionRef>;
   #args: A;
   #id = newId();
   #started: Promise<void> | undefined;
@@ -85,9 +82,11 @@ export class ClusterProcess<A extends unknown[] = unknown[]> {
 
   /** @internal Made by a cluster connection. */
   constructor(link: Link, options: ClusterProcessOptions<A>) {
-    const spec = resolveTarget(options.target, PROCESS_TARGET, callerModule);
     this.#link = link;
-    this.#target = { module: spec.module, name: spec.name };
+    // Named now, while the caller's frame is on the stack; a bad target is
+    // reported by start().
+    this.#target = functionRef(options.target, PROCESS_TARGET);
+    this.#target.catch(() => {});
     this.#args = (options.args ?? []) as A;
     this.name = options.name ?? `Process-${++processCount}`;
   }
@@ -127,13 +126,14 @@ export class ClusterProcess<A extends unknown[] = unknown[]> {
 
   async #start(): Promise<void> {
     const link = this.#link;
+    const fn = await this.#target;
     const records = await link.bucket("procs");
     await ensureStartStream(link);
     await this.#watch(records);
     const message: StartMessage = {
       id: this.#id,
       name: this.name,
-      fn: this.#target,
+      fn,
       args: this.#args,
     };
     await link.publish(names(link).startSubject, encode(message), this.#id);
