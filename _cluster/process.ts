@@ -157,8 +157,18 @@ export class ClusterProcess<A extends unknown[] = unknown[]> {
 
   async #followAgent(): Promise<void> {
     const agents = await this.#link.bucket("agents", AGENT_HEARTBEAT_MS * 3);
+    const records = await this.#link.bucket("procs");
     while (this.exitCode === null && !this.#link.nc.isClosed()) {
       await sleep(AGENT_HEARTBEAT_MS);
+      // The watch may have gone quiet with its server: read the record too.
+      const entry = await records.get(this.#id).catch(() => undefined);
+      if (entry?.operation === "PUT" && this.exitCode === null) {
+        this.#record = decode<ProcessRecord>(entry.value);
+        if (this.exitCode !== null) {
+          this.#end?.();
+          break;
+        }
+      }
       const agent = this.#record?.agent;
       if (!agent || this.exitCode !== null) continue;
       // `undefined`: the servers did not answer; ask again.

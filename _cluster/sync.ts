@@ -17,6 +17,9 @@ import {
   sleep,
 } from "./nats.ts";
 
+/** How often a waiter reads the key beside its watch. */
+const POLL_MS = 1000;
+
 /** A write on a key that lost to another revision. */
 function lostRace(error: unknown): boolean {
   return /wrong last sequence|key exists/i.test(
@@ -115,10 +118,22 @@ class Cell<T> {
         }
         return undefined;
       })();
+      // A watch whose server went may say nothing more: read now and then
+      // too.
+      const polled = (async () => {
+        while (!stop.signal.aborted) {
+          await sleep(POLL_MS, stop.signal);
+          if (stop.signal.aborted) break;
+          const now = await this.read().catch(() => undefined);
+          if (now && until(now.value)) return now.value;
+        }
+        return undefined;
+      })();
       const left = remaining(deadline);
-      if (left === Infinity) return await seen;
+      const found = Promise.race([seen, polled]);
+      if (left === Infinity) return await found;
       return await Promise.race([
-        seen,
+        found,
         sleep(left, stop.signal).then(() => undefined),
       ]);
     } finally {
