@@ -1,0 +1,315 @@
+// Copyright 2026 the multiprocessing for Deno authors. MIT license.
+// The one place that names the NATS client packages (pinned), and what every
+// cluster object shares: the connection, the names of streams, subjects and
+// buckets of a namespace, and how values and errors travel as bytes.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  type PubAck,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { deserialize, serialize } from "node:v8";
+import { dataToError, type ErrorData, errorToData } from "../_error.ts";
+
+export type { JsMsg, StreamInfo } from "@nats-io/jetstream";
+export type { KV, KvEntry } from "@nats-io/kv";
+export type { NatsConnection };
+
+/** How long a delivered task or item may go unacknowledged before it is redelivered. */
+export const ACK_WAIT_MS = 3000;
+/** How often a holder of a delivered message says it still works on it. */
+export const WORKING_EVERY_MS = 1000;
+
+/** Options of a connection to a cluster. */
+export interface ClusterOptions {
+  /**
+   * The NATS servers to connect to: `"nats://host:4222"`, a list of them,
+   * or (default) `$MP_CLUSTER_SERVERS`, else `"nats://127.0.0.1:4222"`.
+   */
+  servers?: string | string[];
+  /**
+   * The namespace: programs and agents of one namespace share its pool,
+   * queues and locks; others do not see them (default
+   * `$MP_CLUSTER_NAMESPACE`, else `"default"`). Letters, digits, `_`, `-`.
+   */
+  namespace?: string;
+  /**
+   * How many servers keep a copy of each stream and bucket this connection
+   * creates (default 1; 3 on a 3-node cluster survives the loss of a node).
+   */
+  replicas?: number;
+}
+
+/** The environment variables an agent sets for the tasks it runs. */
+export const ENV_SERVERS = "MP_CLUSTER_SERVERS";
+/** See {@linkcode ENV_SERVERS}. */
+export const ENV_NAMESPACE = "MP_CLUSTER_NAMESPACE";
+
+function fromEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A name of a namespace, queue or lock: safe in a subject and a stream name. */
+export function checkName(name: unknown, what: string): string {
+  if (typeof name !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+    throw new TypeError(
+      `The ${what} must be 1 to 64 letters, digits, "_" or "-", got ${
+        typeof name === "string" ? JSON.stringify(name) : typeof name
+      }`,
+    );
+  }
+  return name;
+}
+
+/** A connection to a namespace of a cluster, shared by its objects. */
+export class Link {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly namespace: string;
+  readonly servers: string[];
+  readonly replicas: number;
+  #kvm: Kvm;
+  #buckets = new Map<string, Promise<KV>>();
+  #streams = new Map<string, Promise<void>>();
+
+  private constructor(
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    namespace: string,
+    servers: string[],
+    replicas: number,
+  ) {
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = jetstream(nc, { timeout: 5000 });
+    this.namespace = namespace;
+    this.servers = servers;
+    this.replicas = replicas;
+    this.#kvm = new Kvm(this.js);
+  }
+
+  /** Connects; reconnects forever after a server loss. */
+  static async open(options: ClusterOptions = {}): Promise<Link> {
+    const given = options.servers ?? fromEnv(ENV_SERVERS)?.split(",") ??
+      "nats://127.0.0.1:4222";
+    const servers = typeof given === "string" ? given.split(",") : [...given];
+    const namespace = checkName(
+      options.namespace ?? fromEnv(ENV_NAMESPACE) ?? "default",
+      "namespace",
+    );
+    const replicas = options.replicas ?? 1;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+      throw new RangeError(
+        `The replicas must be a whole number from 1 to 5, got ${replicas}`,
+      );
+    }
+    const nc = await connect({
+      servers,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 5000,
+    });
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    return new Link(nc, jsm, namespace, servers, replicas);
+  }
+
+  /** A subject of this namespace: `mp.<namespace>.<parts>`. */
+  subject(...parts: string[]): string {
+    return ["mp", this.namespace, ...parts].join(".");
+  }
+
+  /** A stream name of this namespace. */
+  streamName(name: string): string {
+    return `MP_${this.namespace}_${name}`;
+  }
+
+  /**
+   * Makes sure a stream exists (once per link), with a durable pull
+   * consumer `consumer` acknowledging explicitly when given.
+   */
+  ensureStream(
+    name: string,
+    subjects: string[],
+    options: {
+      workQueue?: boolean;
+      maxMsgs?: number;
+      maxAgeMs?: number;
+      consumer?: string;
+    },
+  ): Promise<void> {
+    let made = this.#streams.get(name);
+    if (!made) {
+      made = this.#makeStream(name, subjects, options);
+      made.catch(() => this.#streams.delete(name));
+      this.#streams.set(name, made);
+    }
+    return made;
+  }
+
+  async #makeStream(
+    name: string,
+    subjects: string[],
+    options: {
+      workQueue?: boolean;
+      maxMsgs?: number;
+      maxAgeMs?: number;
+      consumer?: string;
+    },
+  ): Promise<void> {
+    await retrying(async () => {
+      try {
+        await this.jsm.streams.info(name);
+      } catch (error) {
+        if (!String((error as Error)?.message).includes("not found")) {
+          throw error;
+        }
+        await this.jsm.streams.add({
+          name,
+          subjects,
+          retention: options.workQueue
+            ? RetentionPolicy.Workqueue
+            : RetentionPolicy.Limits,
+          storage: StorageType.File,
+          num_replicas: this.replicas,
+          max_msgs: options.maxMsgs ?? -1,
+          discard: options.maxMsgs ? DiscardPolicy.New : DiscardPolicy.Old,
+          max_age: options.maxAgeMs ? options.maxAgeMs * 1e6 : 0,
+          duplicate_window: 120 * 1e9,
+        }).catch((error) => {
+          // Another client made it first.
+          if (!String(error?.message).includes("already in use")) throw error;
+        });
+      }
+      if (options.consumer) {
+        await this.jsm.consumers.info(name, options.consumer).catch(() =>
+          this.jsm.consumers.add(name, {
+            durable_name: options.consumer,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: ACK_WAIT_MS * 1e6,
+            max_deliver: -1,
+            max_ack_pending: -1,
+          })
+        );
+      }
+    });
+  }
+
+  /** A key-value bucket of this namespace, made when missing. */
+  bucket(name: string, ttlMs?: number): Promise<KV> {
+    const full = `mp_${this.namespace}_${name}`;
+    let kv = this.#buckets.get(full);
+    if (!kv) {
+      kv = retrying(() =>
+        this.#kvm.create(full, {
+          history: 1,
+          replicas: this.replicas,
+          ...(ttlMs ? { ttl: ttlMs } : {}),
+        })
+      );
+      kv.catch(() => this.#buckets.delete(full));
+      this.#buckets.set(full, kv);
+    }
+    return kv;
+  }
+
+  /**
+   * Publishes to a stream, retrying with the same message id until the
+   * server confirms, so that a retry after a lost reply is no duplicate.
+   */
+  publish(subject: string, data: Uint8Array, msgID: string): Promise<PubAck> {
+    return retrying(() =>
+      this.js.publish(subject, data, { msgID, timeout: 5000 })
+    );
+  }
+
+  /** Closes the connection after what it sent reached the server. */
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+/** Whether an error of the client is worth a retry (a timeout, no responders while a leader is elected). */
+function transient(error: unknown): boolean {
+  let text = "";
+  for (let e = error, depth = 0; e && depth < 5; depth++) {
+    const { name, message, code, cause } = e as {
+      name?: unknown;
+      message?: unknown;
+      code?: unknown;
+      cause?: unknown;
+    };
+    text += ` ${name} ${message} ${code}`;
+    e = cause;
+  }
+  return /timeout|no responders|503|CONNECTION|disconnect|reconnect|leader|unavailable|insufficient resources/i
+    .test(text);
+}
+
+/** Runs `fn` again after transient errors, for up to 60 s. */
+export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  let pause = 50;
+  while (true) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!transient(error) || Date.now() > deadline) throw error;
+      await sleep(pause);
+      pause = Math.min(pause * 2, 1000);
+    }
+  }
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A value as bytes (V8's structured serialization: Maps, Dates, typed arrays, bigints). */
+export function encode(value: unknown): Uint8Array {
+  const buffer = serialize(value);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Bytes from {@linkcode encode} as a value. */
+export function decode<T = unknown>(bytes: Uint8Array): T {
+  return deserialize(bytes) as T;
+}
+
+/** An error as data that {@linkcode encode} keeps whole. */
+export function errorOut(error: unknown): ErrorData {
+  return errorToData(error);
+}
+
+/** The error that {@linkcode errorOut} turned into data. */
+export function errorIn(data: ErrorData): Error {
+  return dataToError(data);
+}
+
+/** A unique id. */
+export function newId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
