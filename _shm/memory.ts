@@ -23,6 +23,7 @@
 import { ffiSupport } from "./ffi/self_check.ts";
 import { Segment } from "./ffi/segment.ts";
 import { libc } from "./ffi/libc.ts";
+import type { Exporter, Shareable } from "../_wire.ts";
 
 /** Shared memory, as primitives hold it. */
 export type Memory = SharedArrayBuffer | ArrayBuffer;
@@ -156,6 +157,32 @@ export function registerSegmentClass(cls: Function): void {
 /** Whether `value` is of a class given to {@linkcode registerSegmentClass}. */
 export function isSegmentClass(value: object): boolean {
   return segmentClasses.some((cls) => value instanceof cls);
+}
+
+/** A primitive sent to another OS process in segment memory. */
+export interface SharedExport {
+  /** The primitive. */
+  value: Shareable;
+  /** The proxy exporter of the encoding it was sent in. */
+  proxy: Exporter;
+}
+
+// The wire states that name segment memory for another OS process, by
+// state: a receiver that turns out unable to map segments (a child whose
+// permissions leave FFI out) gets each primitive re-exported through the
+// proxy of the same encoding instead (_backend/subprocess/shm_export.ts).
+const sharedExports = new WeakMap<object, SharedExport>();
+
+/** Records that the wire state `state` sends `entry.value` in segment memory. */
+export function noteSharedExport(state: object, entry: SharedExport): void {
+  sharedExports.set(state, entry);
+}
+
+/** What {@linkcode noteSharedExport} recorded of `state`, if anything. */
+export function sharedExportOf(state: unknown): SharedExport | undefined {
+  return typeof state === "object" && state !== null
+    ? sharedExports.get(state)
+    : undefined;
 }
 
 /** What registry.ts lends this module: the table's slice, and joining one. */
