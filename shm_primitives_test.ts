@@ -4,6 +4,10 @@
 import assert from "node:assert/strict";
 import { SharedArray, Value } from "./shared.ts";
 import { Barrier } from "./barrier.ts";
+import { Event } from "./event.ts";
+import { Lock } from "./lock.ts";
+import { Queue } from "./queue.ts";
+import { allocatedSegmentBytes } from "./_shm/memory.ts";
 import { encode, wireContext } from "./_wire.ts";
 import { PROXY_MODULE } from "./_backend/subprocess/proxy/protocol.ts";
 import { startChild, SUBPROCESS_PRIMITIVES } from "./_test_util.ts";
@@ -132,4 +136,33 @@ Deno.test({
 
 Deno.test("shared memory: a child whose permissions leave FFI out waits at a Barrier through its home", async () => {
   await passTogether(new Barrier(3), "none");
+});
+
+Deno.test({
+  name:
+    "shared memory: primitives dropped without being sent anywhere give their memory back",
+  ...inFfiRun,
+  fn: async () => {
+    const start = allocatedSegmentBytes();
+    let most = 0;
+    for (let round = 0; round < 60; round++) {
+      // 256 KiB of arena slices a round, and a queue's segment of its own.
+      for (let i = 0; i < 2_000; i++) {
+        new Lock();
+        new Event();
+      }
+      new Queue();
+      // A turn of the event loop, where the finalizers run.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      most = Math.max(most, allocatedSegmentBytes() - start);
+    }
+    // Kept, they would take 15 MiB of arenas and 60 queue segments.
+    const queueSegment = 1 << 30;
+    assert.ok(
+      most < 8 * queueSegment,
+      `Segments grew to ${most} bytes`,
+    );
+    const kept = (allocatedSegmentBytes() - start) % queueSegment;
+    assert.ok(kept < 8 << 20, `Arenas grew by ${kept} bytes`);
+  },
 });
