@@ -29,13 +29,17 @@ export function testsProxy(): { ignore: boolean } {
 }
 
 /**
- * Options for a test whose children share a raw `SharedArrayBuffer` with
- * it, which only Worker children can do (an OS process has its own memory;
- * the library's primitives cross into it as proxies, raw memory cannot):
- * the test is skipped on the other backends.
+ * Options for a test whose children share memory with it: Worker children
+ * share a raw `SharedArrayBuffer`; subprocess children share a
+ * `SharedArray` where it lives in shared memory (FFI granted), and the
+ * test is skipped there when primitives are proxied (raw memory cannot
+ * enter another OS process, and a proxied array's writes take a round trip
+ * the test does not expect).
  */
 export function sharesMemory(backend: Backend): { ignore: boolean } {
-  return { ignore: backend !== "worker" };
+  return {
+    ignore: backend !== "worker" && SUBPROCESS_PRIMITIVES !== "ffi",
+  };
 }
 
 /**

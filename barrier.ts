@@ -24,9 +24,13 @@
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import {
   allocate,
+  inSegment,
   type MemoryForm,
   memoryForm,
   memoryOf,
+  NOT_SHAREABLE,
+  noteSharedExport,
+  sharedExportOf,
 } from "./_shm/memory.ts";
 import {
   callerModule,
@@ -96,7 +100,10 @@ export interface BarrierOptions {
   timeout?: number;
 }
 
-/** What a process that shares the barrier's memory revives it from. */
+/**
+ * What a process that shares the barrier's memory revives it from: a
+ * Worker child, or a subprocess child that maps the segment it lies in.
+ */
 interface BarrierState {
   buffer: MemoryForm;
   cond: unknown;
@@ -105,7 +112,9 @@ interface BarrierState {
 }
 
 /**
- * What a process of its own (a subprocess child) revives a barrier from:
+ * What a process of its own that cannot map the barrier's memory (a
+ * subprocess child without FFI, or a barrier in a `SharedArrayBuffer`)
+ * revives a barrier from:
  * the encoded proxy of a {@linkcode BarrierHome}, through which the party
  * waits where the barrier's memory is, and the action, which it runs
  * itself when it arrives last.
@@ -135,16 +144,31 @@ interface HomeLike {
   abort(): void;
 }
 
+/**
+ * How a party got through the barrier's memory: its index, and for the
+ * last party of a round with an action, the lock it keeps while it runs
+ * the action (the round ends with `#finish`).
+ */
+interface Passage {
+  index: number;
+  held?: Disposable;
+}
+
+/**
+ * What the one path of `wait()` (`#arrival`) asks its driver for: the
+ * barrier's lock, or a wait on its condition until `done()` or `deadline`.
+ * The async driver awaits each, the sync one blocks.
+ */
+type Step = { hold: true } | { done: () => boolean; deadline: number };
+
+const HOLD: Step = { hold: true };
+
 /** The steps of `wait()` a {@linkcode BarrierHome} takes for a remote party. */
 let homeSteps: {
-  arrive(b: Barrier, timeout: number | undefined, keep: boolean): Promise<{
-    index: number;
-    held?: Disposable;
-  }>;
-  arriveSync(b: Barrier, timeout: number | undefined, keep: boolean): {
-    index: number;
-    held?: Disposable;
-  };
+  arrive(b: Barrier, timeout: number | undefined, keep: boolean): Promise<
+    Passage
+  >;
+  arriveSync(b: Barrier, timeout: number | undefined, keep: boolean): Passage;
   finish(b: Barrier, held: Disposable, ok: boolean): void;
   localState(b: Barrier, ctx: WireContext): BarrierState;
 };
@@ -384,26 +408,18 @@ export class Barrier {
    * ```
    */
   async wait(timeout?: number): Promise<number> {
-    if (this.#home) return await this.#waitRemote(timeout);
-    const deadline = deadlineOf(timeout ?? this.#timeout);
-    using _ = await this.#cond.hold();
-    await this.#until(() => !this.#isSettling(), Infinity);
-    const index = this.#arrive();
-    try {
-      if (index + 1 === this.parties) {
+    const { index, end } = await this.#pass(timeout);
+    if (end) {
+      let ok = false;
+      try {
         if (!this.#action && this.#actionLoad) await this.#actionLoad;
-        await this.#trip();
-      } else {
-        const passed = await this.#until(
-          () => this.#state() !== FILLING,
-          deadline,
-        );
-        this.#checkPassed(passed);
+        await this.#action?.();
+        ok = true;
+      } finally {
+        end(ok);
       }
-      return index;
-    } finally {
-      this.#depart();
     }
+    return index;
   }
 
   /**
@@ -428,34 +444,26 @@ export class Barrier {
    * ```
    */
   waitSync(timeout?: number): number {
-    if (this.#home) return this.#waitRemoteSync(timeout);
-    const deadline = deadlineOf(timeout ?? this.#timeout);
-    using _ = this.#cond.holdSync();
-    this.#untilSync(() => !this.#isSettling(), Infinity);
-    const index = this.#arrive();
-    try {
-      if (index + 1 === this.parties) {
-        if (!this.#action && this.#actionLoad) {
-          this.#break();
+    const { index, end } = this.#passSync(timeout);
+    if (end) {
+      let ok = false;
+      try {
+        if (!this.#action) {
           throw new TypeError(
             "The barrier's action is still loading in this process: use wait() rather than waitSync()",
           );
         }
-        const result = this.#trip();
-        if (result instanceof Promise) {
+        if (this.#action() instanceof Promise) {
           throw new TypeError(
             "The barrier's action returned a promise: use wait() to run an async action",
           );
         }
-      } else {
-        this.#checkPassed(
-          this.#untilSync(() => this.#state() !== FILLING, deadline),
-        );
+        ok = true;
+      } finally {
+        end(ok);
       }
-      return index;
-    } finally {
-      this.#depart();
     }
+    return index;
   }
 
   /**
@@ -513,78 +521,82 @@ export class Barrier {
 
   static {
     homeSteps = {
-      arrive: (b, timeout, keep) => b.#arriveForRemote(timeout, keep),
-      arriveSync: (b, timeout, keep) => b.#arriveForRemoteSync(timeout, keep),
-      finish: (b, held, ok) => b.#finishForRemote(held, ok),
+      arrive: (b, timeout, keep) => b.#drive(b.#arrival(timeout, keep)),
+      arriveSync: (b, timeout, keep) => b.#driveSync(b.#arrival(timeout, keep)),
+      finish: (b, held, ok) => b.#finish(held, ok),
       localState: (b, ctx) => b.#localState(ctx),
     };
   }
 
-  /**
-   * `wait()` in a process of its own: the home waits for it, and the last
-   * party runs the action here, where this process's state is.
-   */
-  async #waitRemote(timeout: number | undefined): Promise<number> {
-    checkTimeout(timeout);
-    const home = await this.#home!.ready;
-    const arrival = await home.arrive(timeout, this.#actionSpec !== undefined);
-    if (arrival.trip === undefined) return arrival.index;
-    let ok = false;
-    try {
-      if (!this.#action && this.#actionLoad) await this.#actionLoad;
-      await this.#action?.();
-      ok = true;
-    } finally {
-      home.tripped(arrival.trip, ok);
-    }
-    return arrival.index;
-  }
-
-  #waitRemoteSync(timeout: number | undefined): number {
-    checkTimeout(timeout);
-    const home = this.#remote();
-    const arrival = home.arriveSync(timeout, this.#actionSpec !== undefined);
-    if (arrival.trip === undefined) return arrival.index;
-    let ok = false;
-    try {
-      if (!this.#action) {
-        throw new TypeError(
-          "The barrier's action is still loading in this process: use wait() rather than waitSync()",
-        );
-      }
-      if (this.#action() instanceof Promise) {
-        throw new TypeError(
-          "The barrier's action returned a promise: use wait() to run an async action",
-        );
-      }
-      ok = true;
-    } finally {
-      home.tripped(arrival.trip, ok);
-    }
-    return arrival.index;
+  /** Whether the last party of a round runs an action (its own process's). */
+  #hasAction(): boolean {
+    return this.#action !== undefined || this.#actionSpec !== undefined;
   }
 
   /**
-   * Every step of `wait()` for a party in another process, but the action:
-   * with `keep`, the last party keeps the lock and its place, runs the
-   * action where it is, and ends the round with `#finishForRemote`.
+   * Every step of `wait()` but the action, where the barrier's memory is
+   * or through its home: this party's index, and for the last party of a
+   * round with an action, `end`, to call once the action ran (`ok`) or
+   * threw.
    */
-  async #arriveForRemote(
+  async #pass(
+    timeout: number | undefined,
+  ): Promise<{ index: number; end?: (ok: boolean) => void }> {
+    if (this.#home) {
+      checkTimeout(timeout);
+      const home = await this.#home.ready;
+      const { index, trip } = await home.arrive(timeout, this.#hasAction());
+      return trip === undefined
+        ? { index }
+        : { index, end: (ok) => home.tripped(trip, ok) };
+    }
+    const { index, held } = await this.#drive(
+      this.#arrival(timeout, this.#hasAction()),
+    );
+    return held ? { index, end: (ok) => this.#finish(held, ok) } : { index };
+  }
+
+  /** The blocking twin of {@linkcode Barrier.#pass}. */
+  #passSync(
+    timeout: number | undefined,
+  ): { index: number; end?: (ok: boolean) => void } {
+    if (this.#home) {
+      checkTimeout(timeout);
+      const home = this.#remote();
+      const { index, trip } = home.arriveSync(timeout, this.#hasAction());
+      return trip === undefined
+        ? { index }
+        : { index, end: (ok) => home.tripped(trip, ok) };
+    }
+    const { index, held } = this.#driveSync(
+      this.#arrival(timeout, this.#hasAction()),
+    );
+    return held ? { index, end: (ok) => this.#finish(held, ok) } : { index };
+  }
+
+  /**
+   * The one path of a party through the barrier's memory, for a party here
+   * and for one that waits through the home alike: it yields each wait to
+   * its driver (`#drive` awaits, `#driveSync` blocks). With `keep`, the
+   * last party keeps the lock and its place, runs the action, and ends the
+   * round with `#finish`; without, it lets every party go at once.
+   */
+  *#arrival(
     timeout: number | undefined,
     keep: boolean,
-  ): Promise<{ index: number; held?: Disposable }> {
+  ): Generator<Step, Passage, unknown> {
     const deadline = deadlineOf(timeout ?? this.#timeout);
-    const held = await this.#cond.hold();
+    const held = (yield HOLD) as Disposable;
     let kept = false;
     try {
-      await this.#until(() => !this.#isSettling(), Infinity);
+      yield { done: () => !this.#isSettling(), deadline: Infinity };
       const index = this.#arrive();
       try {
         if (index + 1 < this.parties) {
-          const passed = await this.#until(
-            () => this.#state() !== FILLING,
+          const passed = (yield {
+            done: () => this.#state() !== FILLING,
             deadline,
-          );
+          }) as boolean;
           this.#checkPassed(passed);
         } else if (keep) {
           kept = true;
@@ -601,38 +613,46 @@ export class Barrier {
     }
   }
 
-  #arriveForRemoteSync(
-    timeout: number | undefined,
-    keep: boolean,
-  ): { index: number; held?: Disposable } {
-    const deadline = deadlineOf(timeout ?? this.#timeout);
-    const held = this.#cond.holdSync();
-    let kept = false;
-    try {
-      this.#untilSync(() => !this.#isSettling(), Infinity);
-      const index = this.#arrive();
+  /** Runs `steps`, awaiting each wait. */
+  async #drive(steps: Generator<Step, Passage, unknown>): Promise<Passage> {
+    let next = steps.next();
+    while (!next.done) {
+      const step = next.value;
+      let answer: unknown;
       try {
-        if (index + 1 < this.parties) {
-          this.#checkPassed(
-            this.#untilSync(() => this.#state() !== FILLING, deadline),
-          );
-        } else if (keep) {
-          kept = true;
-          return { index, held };
-        } else {
-          this.#drain();
-        }
-        return { index };
-      } finally {
-        if (!kept) this.#depart();
+        answer = "hold" in step
+          ? await this.#cond.hold()
+          : await this.#until(step.done, step.deadline);
+      } catch (error) {
+        next = steps.throw(error);
+        continue;
       }
-    } finally {
-      if (!kept) held[Symbol.dispose]();
+      next = steps.next(answer);
     }
+    return next.value;
   }
 
-  /** The end of a remote last party's round: its action ran (`ok`) or threw. */
-  #finishForRemote(held: Disposable, ok: boolean): void {
+  /** Runs `steps`, blocking the thread for each wait. */
+  #driveSync(steps: Generator<Step, Passage, unknown>): Passage {
+    let next = steps.next();
+    while (!next.done) {
+      const step = next.value;
+      let answer: unknown;
+      try {
+        answer = "hold" in step
+          ? this.#cond.holdSync()
+          : this.#untilSync(step.done, step.deadline);
+      } catch (error) {
+        next = steps.throw(error);
+        continue;
+      }
+      next = steps.next(answer);
+    }
+    return next.value;
+  }
+
+  /** The end of a last party's round: its action ran (`ok`) or threw. */
+  #finish(held: Disposable, ok: boolean): void {
     try {
       if (ok) this.#drain();
       else this.#break();
@@ -728,24 +748,6 @@ export class Barrier {
     }
   }
 
-  /** The last party in: run the action, then let every party go. */
-  #trip(): unknown {
-    let result: unknown;
-    try {
-      result = this.#action?.();
-    } catch (error) {
-      this.#break();
-      throw error;
-    }
-    if (result instanceof Promise) {
-      return result.then(() => this.#drain(), (error) => {
-        this.#break();
-        throw error;
-      });
-    }
-    this.#drain();
-  }
-
   #drain(): void {
     this.#setState(DRAINING);
     this.#cond.notifyAll();
@@ -796,33 +798,63 @@ export class Barrier {
   }
 
   /**
-   * The state a child revives this barrier from. A child that cannot share
-   * this memory gets a proxy of a {@linkcode BarrierHome} to wait through,
-   * and the action to run itself, so that the action runs where the last
-   * party is, as it does on Workers.
+   * The state a child revives this barrier from. A subprocess child gets
+   * the barrier's memory when it can map it (in shared memory, see
+   * `_shm/memory.ts`), as a Worker child does; one that cannot gets a proxy
+   * of a {@linkcode BarrierHome} to wait through. Either way the child
+   * loads the action and runs it itself when it arrives last, so that the
+   * action runs where the last party is, as it does on Workers.
    *
    * @ignore
    */
   [toWire](ctx: WireContext): WireForm {
-    if (this.#home || ctx.exporter) {
-      const home = this.#home
-        ? this.#remote()
-        : (new BarrierHome(this) as unknown as HomeLike);
-      return {
-        kind: "Barrier",
-        module: import.meta.url,
-        state: {
-          home: encode(home, ctx),
-          timeout: this.#timeout,
-          action: this.#actionToSend(),
-        } satisfies RemoteBarrierState,
-      };
-    }
+    // A barrier revived from a home passes the home on, to any receiver.
+    if (this.#home) return this.#form(this.#remoteState(this.#remote(), ctx));
+    if (!ctx.exporter) return this.#form(this.#localState(ctx));
+    return this.#form(
+      this.#sharedState(ctx) ??
+        this.#remoteState(new BarrierHome(this) as unknown as HomeLike, ctx),
+    );
+  }
+
+  #form(state: BarrierState | RemoteBarrierState): WireForm {
+    return { kind: "Barrier", module: import.meta.url, state };
+  }
+
+  #remoteState(home: HomeLike, ctx: WireContext): RemoteBarrierState {
     return {
-      kind: "Barrier",
-      module: import.meta.url,
-      state: this.#localState(ctx),
+      home: encode(home, ctx),
+      timeout: this.#timeout,
+      action: this.#actionToSend(),
     };
+  }
+
+  /**
+   * The barrier's memory for another OS process, when it lies in a segment
+   * and its condition crossed in shared memory too (the export may proxy
+   * it: a child without FFI); recorded like the condition's, so that such
+   * a child gets the home instead.
+   */
+  #sharedState(ctx: WireContext): BarrierState | undefined {
+    if (!inSegment(this.#cells.buffer)) return undefined;
+    let buffer: MemoryForm;
+    try {
+      buffer = memoryForm(this.#cells.buffer, true);
+    } catch (error) {
+      if (error === NOT_SHAREABLE) return undefined;
+      throw error;
+    }
+    const cond = encode(this.#cond, ctx);
+    const shared = sharedExportOf((cond as { state?: unknown }).state);
+    if (!shared) return undefined;
+    const state: BarrierState = {
+      buffer,
+      cond,
+      timeout: this.#timeout,
+      action: this.#actionToSend(),
+    };
+    noteSharedExport(state, { value: this, proxy: shared.proxy });
+    return state;
   }
 
   #actionToSend(): TargetSpec | undefined {

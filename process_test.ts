@@ -9,35 +9,48 @@ import {
 import { ProcessError } from "./errors.ts";
 import {
   activeChildren,
+  type Backend,
   cpuCount,
   currentProcess,
   parentProcess,
   Process,
 } from "./process.ts";
 
-import { CellWriter } from "./testdata/process_targets.ts";
+import { type Cells, CellWriter, wordsOf } from "./testdata/process_targets.ts";
+import { SharedArray } from "./shared.ts";
 import { startImported } from "./testdata/reexported_targets.ts";
 
 const TARGETS = new URL("./testdata/process_targets.ts", import.meta.url);
 const target = (name: string) => ({ module: TARGETS, export: name });
-const cells = () => new Int32Array(new SharedArrayBuffer(16));
+/** Memory shared with children of `backend` (see `Cells`). */
+const cellsFor = (backend: Backend): Cells =>
+  backend === "worker"
+    ? new Int32Array(new SharedArrayBuffer(16))
+    : new SharedArray("i32", 4);
 
-/** Waits (without a fixed sleep) until cells[index] is no longer `value`. */
-async function waitChange(c: Int32Array, index: number, value: number) {
+/** Waits until cells[index] is no longer `value`. */
+async function waitChange(cells: Cells, index: number, value: number) {
+  const c = wordsOf(cells);
   while (Atomics.load(c, index) === value) {
-    const r = Atomics.waitAsync(c, index, value, 5_000);
-    if (r.async) await r.value;
+    if (c.buffer instanceof SharedArrayBuffer) {
+      const r = Atomics.waitAsync(c, index, value, 5_000);
+      if (r.async) await r.value;
+    } else {
+      // Memory that Atomics.waitAsync refuses: look again shortly.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 }
 
 // A target exported by the test module itself: found from the call stack.
-export function setFromTestModule(c: Int32Array): void {
-  Atomics.store(c, 0, 99);
+export function setFromTestModule(c: Cells): void {
+  Atomics.store(wordsOf(c), 0, 99);
 }
 
 for (const backend of BACKENDS) {
   const start = (name: string, args: unknown[] = [], extra = {}) =>
     startChild(TARGETS, backend, name, args, extra);
+  const cells = () => cellsFor(backend);
 
   Deno.test(`${backend}: a target that returns ends with exit code 0`, async () => {
     const p = start("noop");
@@ -57,7 +70,7 @@ for (const backend of BACKENDS) {
       const p = new Process({ target: setFromTestModule, args: [c], backend });
       p.start();
       assert.equal(await p.join(), 0);
-      assert.equal(c[0], 99);
+      assert.equal(wordsOf(c)[0], 99);
     },
   );
 
@@ -70,7 +83,7 @@ for (const backend of BACKENDS) {
       assert.equal(p.backend, backend);
       p.start();
       assert.equal(await p.join(), 0, p.error?.message);
-      assert.deepEqual([c[0], c[1]], [5, 1]);
+      assert.deepEqual([wordsOf(c)[0], wordsOf(c)[1]], [5, 1]);
     },
   );
 
@@ -78,7 +91,7 @@ for (const backend of BACKENDS) {
     const c = cells();
     const p = startImported(c);
     assert.equal(await p.join(), 0, p.error?.message);
-    assert.equal(c[3], 11);
+    assert.equal(wordsOf(c)[3], 11);
   });
 
   Deno.test(
@@ -87,7 +100,7 @@ for (const backend of BACKENDS) {
     async () => {
       const c = cells();
       assert.equal(await start("asyncWork", [c]).join(), 0);
-      assert.equal(c[0], 42);
+      assert.equal(wordsOf(c)[0], 42);
     },
   );
 
@@ -179,8 +192,12 @@ for (const backend of BACKENDS) {
     async () => {
       const c = cells();
       assert.equal(await start("startGrandchild", [c]).join(), 0);
-      assert.equal(c[1], 7, "the grandchild wrote its cell");
-      assert.equal(c[2], 1, "the grandchild's exit code 0 reached the child");
+      assert.equal(wordsOf(c)[1], 7, "the grandchild wrote its cell");
+      assert.equal(
+        wordsOf(c)[2],
+        1,
+        "the grandchild's exit code 0 reached the child",
+      );
     },
   );
 
@@ -200,7 +217,7 @@ for (const backend of BACKENDS) {
       const data = { list: [1, 2, 3] };
       const c = cells();
       assert.equal(await start("mutate", [data, c]).join(), 0);
-      assert.equal(c[0], 4);
+      assert.equal(wordsOf(c)[0], 4);
       assert.deepEqual(data.list, [1, 2, 3]);
     },
   );

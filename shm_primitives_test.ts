@@ -3,6 +3,13 @@
 // granted), and the proxy where a child may not use FFI.
 import assert from "node:assert/strict";
 import { SharedArray, Value } from "./shared.ts";
+import { Barrier } from "./barrier.ts";
+import { Event } from "./event.ts";
+import { Lock } from "./lock.ts";
+import { Queue } from "./queue.ts";
+import { allocatedSegmentBytes } from "./_shm/memory.ts";
+import { encode, wireContext } from "./_wire.ts";
+import { PROXY_MODULE } from "./_backend/subprocess/proxy/protocol.ts";
 import { startChild, SUBPROCESS_PRIMITIVES } from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/shm_targets.ts", import.meta.url);
@@ -83,5 +90,79 @@ Deno.test({
       }).output().then((out) => new TextDecoder().decode(out.stdout).trim());
     assert.equal(await run({ MP_SHARED_MEMORY: "proxy" }), "false");
     assert.equal(await run({}), "true");
+  },
+});
+
+/** Two subprocess children (one blocking, one not) and this process pass `barrier`. */
+async function passTogether(
+  barrier: Barrier,
+  permissions?: "none",
+): Promise<void> {
+  const indexes = new SharedArray("i32", [9, 9, 9]);
+  const children = [0, 1].map((slot) =>
+    startChild(TARGETS, "subprocess", "waitAtBarrier", [
+      barrier,
+      indexes,
+      slot,
+      slot === 1,
+    ], { permissions })
+  );
+  try {
+    // A timeout, so that children that fail before they arrive fail the
+    // test rather than hang it.
+    indexes.set(2, await barrier.wait(60_000));
+    for (const child of children) assert.equal(await child.join(), 0);
+    assert.deepEqual(indexes.toArray().sort(), [0, 1, 2]);
+    assert.equal(barrier.broken, false);
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null) child.kill();
+      await child.join();
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "shared memory: a Barrier reaches a subprocess child in shared memory, with no proxy to wait through",
+  ...inFfiRun,
+  fn: async () => {
+    const barrier = new Barrier(3);
+    const record = encode([barrier], wireContext("subprocess"));
+    assert.equal(JSON.stringify(record).includes(PROXY_MODULE), false);
+    await passTogether(barrier);
+  },
+});
+
+Deno.test("shared memory: a child whose permissions leave FFI out waits at a Barrier through its home", async () => {
+  await passTogether(new Barrier(3), "none");
+});
+
+Deno.test({
+  name:
+    "shared memory: primitives dropped without being sent anywhere give their memory back",
+  ...inFfiRun,
+  fn: async () => {
+    const start = allocatedSegmentBytes();
+    let most = 0;
+    for (let round = 0; round < 60; round++) {
+      // 256 KiB of arena slices a round, and a queue's segment of its own.
+      for (let i = 0; i < 2_000; i++) {
+        new Lock();
+        new Event();
+      }
+      new Queue();
+      // A turn of the event loop, where the finalizers run.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      most = Math.max(most, allocatedSegmentBytes() - start);
+    }
+    // Kept, they would take 15 MiB of arenas and 60 queue segments.
+    const queueSegment = 1 << 30;
+    assert.ok(
+      most < 8 * queueSegment,
+      `Segments grew to ${most} bytes`,
+    );
+    const kept = (allocatedSegmentBytes() - start) % queueSegment;
+    assert.ok(kept < 8 << 20, `Arenas grew by ${kept} bytes`);
   },
 });

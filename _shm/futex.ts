@@ -151,18 +151,26 @@ async function sleepThenTry(
   const slice = options?.slice ?? SLICE;
   const brief = options?.brief ??
     (cells.buffer instanceof SharedArrayBuffer ? undefined : segmentBrief);
-  if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
-  try {
-    for (;;) {
-      const ms = Math.min(remaining(deadline), slice);
-      if (ms === 0) return false;
-      if (!brief?.wait(cells, index, seen)) await park(cells, index, seen, ms);
-      checkRunning();
-      seen = Atomics.load(cells, index);
-      if (attempt()) return true;
+  for (;;) {
+    const ms = Math.min(remaining(deadline), slice);
+    if (ms === 0) return false;
+    // A spinning waiter does not count itself among the sleepers: a waker
+    // that finds none skips its notify, which on segment memory is a system
+    // call per put or release. The word read before the failed try tells a
+    // change that falls between the spin and the count.
+    if (!brief?.spin(cells, index, seen)) {
+      if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
+      try {
+        if (!brief?.block(cells, index, seen)) {
+          await park(cells, index, seen, ms);
+        }
+      } finally {
+        if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
+      }
     }
-  } finally {
-    if (sleepers >= 0) Atomics.sub(cells, sleepers, 1);
+    checkRunning();
+    seen = Atomics.load(cells, index);
+    if (attempt()) return true;
   }
 }
 
@@ -210,19 +218,31 @@ export class Brief {
   #skip = 0;
 
   /**
-   * Spins, then blocks briefly, while `cells[index]` is `seen`.
+   * Spins while `cells[index]` is `seen`, unless this brief is resting.
+   *
+   * @returns Whether the word changed meanwhile.
+   */
+  spin(cells: Int32Array, index: number, seen: number): boolean {
+    if (this.#skip > 0) return false;
+    if (spinWhile(cells, index, seen, SPIN_MS)) {
+      this.#fails = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * After a {@linkcode Brief.spin} that ran out: blocks the thread while
+   * `cells[index]` is `seen`, briefly, unless this brief is resting.
    *
    * @returns Whether the word changed (or was notified) meanwhile.
    */
-  wait(cells: Int32Array, index: number, seen: number): boolean {
+  block(cells: Int32Array, index: number, seen: number): boolean {
     if (this.#skip > 0) {
       this.#skip--;
       return false;
     }
-    if (
-      spinWhile(cells, index, seen, SPIN_MS) ||
-      block(cells, index, seen, BRIEF_MS) !== "timed-out"
-    ) {
+    if (block(cells, index, seen, BRIEF_MS) !== "timed-out") {
       this.#fails = 0;
       return true;
     }

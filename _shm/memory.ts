@@ -12,8 +12,11 @@
 //
 // Such memory is a plain `ArrayBuffer` to JavaScript: `Atomics` works on it
 // across processes, `Atomics.wait` does not (futex.ts waits through the
-// kernel for it). Segments are never unmapped while the process runs:
-// primitives are small, and a handle anywhere may still use one.
+// kernel for it). A primitive's memory goes back when its buffer is garbage
+// and its form never left the thread that made it (a FinalizationRegistry:
+// arena slices are reused, a segment of its own is unmapped). Memory whose
+// form was sent to a Worker or another process stays while this process
+// runs: no count across processes tells when the last handle is gone.
 //
 // Across processes a buffer travels as its {@linkcode MemoryForm}: the
 // `SharedArrayBuffer` itself, or where in which segment it lies. A form
@@ -23,6 +26,7 @@
 import { ffiSupport } from "./ffi/self_check.ts";
 import { Segment } from "./ffi/segment.ts";
 import { libc } from "./ffi/libc.ts";
+import type { Exporter, Shareable } from "../_wire.ts";
 
 /** Shared memory, as primitives hold it. */
 export type Memory = SharedArrayBuffer | ArrayBuffer;
@@ -52,14 +56,60 @@ interface Mapping {
   address: bigint;
 }
 
+/**
+ * A slice that `allocate` carved here, as long as it lives: it goes back
+ * when its buffer is garbage, unless its form left this thread (then a
+ * Worker or another OS process may hold it: it is kept while this process
+ * runs).
+ */
+interface Carving {
+  escaped: boolean;
+  slot: Slot;
+  offset: number;
+  size: number;
+}
+
+/** A segment `allocate` carves from: the shared arena, or one of its own. */
+interface Slot {
+  segment: Segment;
+  mapping: Mapping;
+  used: number;
+  own: boolean;
+}
+
 /** The slices handed out or mapped here, by their buffer. */
-const slices = new WeakMap<ArrayBuffer, { mapping: Mapping; offset: number }>();
+const slices = new WeakMap<
+  ArrayBuffer,
+  { mapping: Mapping; offset: number; carving?: Carving }
+>();
 /** The segments this process opened itself, by token. */
 const attached = new Map<string, Mapping>();
 
 const ARENA = 1 << 20;
 const ALIGN = 64;
-let arena: { segment: Segment; mapping: Mapping; used: number } | undefined;
+let arena: Slot | undefined;
+/** Slices of arenas given back, by size, for the next allocations. */
+const spare = new Map<number, { slot: Slot; offset: number }[]>();
+/** Bytes of segments `allocate` has mapped now (a test looks). */
+let mappedBytes = 0;
+
+const reclaim = new FinalizationRegistry<Carving>(giveBackSlice);
+
+function giveBackSlice(carving: Carving): void {
+  if (carving.escaped) return;
+  const { slot } = carving;
+  if (slot.own) {
+    // No view of it is left: its buffer was garbage, and no other thread
+    // ever had its form.
+    attached.delete(slot.mapping.token);
+    mappedBytes -= slot.segment.size;
+    slot.segment.unmap();
+    return;
+  }
+  let list = spare.get(carving.size);
+  if (!list) spare.set(carving.size, list = []);
+  list.push({ slot, offset: carving.offset });
+}
 
 let mode: "ffi" | "proxy" | undefined;
 
@@ -92,16 +142,24 @@ function randomToken(): string {
 
 /**
  * `bytes` of zeroed shared memory: from a segment where
- * {@linkcode usesSegments}, else a `SharedArrayBuffer`.
+ * {@linkcode usesSegments}, else a `SharedArrayBuffer`. Segment memory goes
+ * back once its buffer is garbage, unless it was sent to another thread or
+ * process (see {@linkcode memoryForm}).
  */
 export function allocate(bytes: number): Memory {
   if (!usesSegments()) return new SharedArrayBuffer(bytes);
   const size = Math.ceil(Math.max(bytes, 8) / ALIGN) * ALIGN;
+  const reused = spare.get(size)?.pop();
+  if (reused) {
+    new Uint8Array(reused.slot.segment.view(reused.offset, size)).fill(0);
+    return handOut(reused.slot, reused.offset, size, bytes);
+  }
   if (!arena || arena.used + size > arena.segment.size) {
     const segment = Segment.create(
       Math.max(ARENA, Math.ceil(size / 4096) * 4096),
       "multiprocessing",
     );
+    mappedBytes += segment.size;
     const mapping = {
       token: randomToken(),
       locator: segment.locator,
@@ -110,23 +168,35 @@ export function allocate(bytes: number): Memory {
     attached.set(mapping.token, mapping);
     // A big allocation gets a segment of its own; small ones share.
     const own = size > ARENA / 4;
-    const slot = { segment, mapping, used: 0 };
+    const slot = { segment, mapping, used: 0, own };
     if (!own) arena = slot;
     return carve(slot, size, bytes);
   }
   return carve(arena, size, bytes);
 }
 
-function carve(
-  slot: { segment: Segment; mapping: Mapping; used: number },
+function carve(slot: Slot, size: number, bytes: number): ArrayBuffer {
+  const offset = slot.used;
+  slot.used += size;
+  return handOut(slot, offset, size, bytes);
+}
+
+function handOut(
+  slot: Slot,
+  offset: number,
   size: number,
   bytes: number,
 ): ArrayBuffer {
-  const offset = slot.used;
-  slot.used += size;
   const buffer = slot.segment.view(offset, bytes);
-  slices.set(buffer, { mapping: slot.mapping, offset });
+  const carving = { escaped: false, slot, offset, size };
+  slices.set(buffer, { mapping: slot.mapping, offset, carving });
+  reclaim.register(buffer, carving);
   return buffer;
+}
+
+/** Bytes of segments that `allocate` has mapped in this process now. */
+export function allocatedSegmentBytes(): number {
+  return mappedBytes;
 }
 
 /** Whether `buffer` lies in a segment (and not in a `SharedArrayBuffer`). */
@@ -156,6 +226,32 @@ export function registerSegmentClass(cls: Function): void {
 /** Whether `value` is of a class given to {@linkcode registerSegmentClass}. */
 export function isSegmentClass(value: object): boolean {
   return segmentClasses.some((cls) => value instanceof cls);
+}
+
+/** A primitive sent to another OS process in segment memory. */
+export interface SharedExport {
+  /** The primitive. */
+  value: Shareable;
+  /** The proxy exporter of the encoding it was sent in. */
+  proxy: Exporter;
+}
+
+// The wire states that name segment memory for another OS process, by
+// state: a receiver that turns out unable to map segments (a child whose
+// permissions leave FFI out) gets each primitive re-exported through the
+// proxy of the same encoding instead (_backend/subprocess/shm_export.ts).
+const sharedExports = new WeakMap<object, SharedExport>();
+
+/** Records that the wire state `state` sends `entry.value` in segment memory. */
+export function noteSharedExport(state: object, entry: SharedExport): void {
+  sharedExports.set(state, entry);
+}
+
+/** What {@linkcode noteSharedExport} recorded of `state`, if anything. */
+export function sharedExportOf(state: unknown): SharedExport | undefined {
+  return typeof state === "object" && state !== null
+    ? sharedExports.get(state)
+    : undefined;
 }
 
 /** What registry.ts lends this module: the table's slice, and joining one. */
@@ -189,6 +285,8 @@ export function memoryForm(
     }
     return buffer;
   }
+  // Another thread or process may hold it from now on.
+  if (slice.carving) slice.carving.escaped = true;
   const form: SegmentSlice = {
     token: slice.mapping.token,
     locator: slice.mapping.locator,

@@ -5,7 +5,10 @@
 //   ready to both joined (the proxy does fewer, scaled to 50k);
 // - a child's 200k element writes of a shared Array, timed in the child;
 // - 100k small ints through a Queue from a subprocess child, from its
-//   first item to the parent's last get.
+//   first item to the parent's last get;
+// - 100k small ints through one Queue from 4 subprocess producers to 4
+//   subprocess consumers (each item got exactly once: counts and sums are
+//   checked), from all ready to all joined.
 // The proxy's numbers come from this script run again with
 // MP_SHARED_MEMORY=proxy (`--proxy`), which prints them as JSON.
 //
@@ -64,6 +67,76 @@ async function queueRate(backend: Backend, count: number): Promise<number> {
   return count / seconds;
 }
 
+/** A child: puts `count` ints from `from` on. */
+export async function mpmcProduce(
+  q: Queue<number>,
+  from: number,
+  count: number,
+  start: Barrier,
+): Promise<void> {
+  await start.wait();
+  for (let i = from; i < from + count; i++) await q.put(i);
+}
+
+/** A child: gets ints until a -1, adding their count and sum to `tally`. */
+export async function mpmcConsume(
+  q: Queue<number>,
+  tally: SharedArray<"d">,
+  slot: number,
+  start: Barrier,
+): Promise<void> {
+  await start.wait();
+  let count = 0;
+  let sum = 0;
+  for (;;) {
+    const item = await q.get();
+    if (item === -1) break;
+    count++;
+    sum += item;
+  }
+  tally.set(2 * slot, count);
+  tally.set(2 * slot + 1, sum);
+}
+
+/** Items per second from 4 subprocess producers to 4 subprocess consumers. */
+async function mpmcRate(count: number): Promise<number> {
+  const q = new Queue<number>();
+  const tally = new SharedArray("d", 8);
+  const start = new Barrier(9);
+  const share = count / 4;
+  const producers = [0, 1, 2, 3].map((i) =>
+    new Process({
+      target: mpmcProduce,
+      args: [q, i * share, share, start],
+      backend: "subprocess",
+    })
+  );
+  const consumers = [0, 1, 2, 3].map((i) =>
+    new Process({
+      target: mpmcConsume,
+      args: [q, tally, i, start],
+      backend: "subprocess",
+    })
+  );
+  for (const p of [...producers, ...consumers]) p.start();
+  await start.wait();
+  const ready = performance.now();
+  for (const p of producers) await p.join();
+  for (let i = 0; i < 4; i++) await q.put(-1);
+  for (const p of consumers) await p.join();
+  const seconds = (performance.now() - ready) / 1000;
+  let got = 0;
+  let sum = 0;
+  for (let i = 0; i < 4; i++) {
+    got += tally.get(2 * i) as number;
+    sum += tally.get(2 * i + 1) as number;
+  }
+  if (got !== count || sum !== count * (count - 1) / 2) {
+    throw new Error(`got ${got} items summing to ${sum}`);
+  }
+  return count / seconds;
+}
+
 function pairsPerSecond(n: number): number {
   const lock = new Lock();
   const start = performance.now();
@@ -118,6 +191,7 @@ interface Measured {
   subprocess_array_ms: number;
   worker_array_ms: number;
   subprocess_queue_per_s: number;
+  subprocess_mpmc_per_s: number;
 }
 
 const COUNT = 50_000;
@@ -141,6 +215,7 @@ async function measure(runs: number): Promise<Measured> {
   const workerArray = await medianOf(runs, () => arrayMs("worker", ELEMENTS));
   const items = proxied ? PROXY_ITEMS : ITEMS;
   const queue = await medianOf(runs, () => queueRate("subprocess", items));
+  const mpmc = await medianOf(runs, () => mpmcRate(items));
   return {
     lock_pairs_per_s: lock,
     subprocess_counter_ms: subCounter * COUNT / count,
@@ -148,6 +223,7 @@ async function measure(runs: number): Promise<Measured> {
     subprocess_array_ms: subArray * ELEMENTS / elements,
     worker_array_ms: workerArray,
     subprocess_queue_per_s: queue,
+    subprocess_mpmc_per_s: mpmc,
   };
 }
 
@@ -269,11 +345,36 @@ if (import.meta.main) {
       value: fork.queue_per_s,
       unit: "items/s",
     },
+    {
+      what: "subprocess Queue 100k ints 4 x 4, FFI",
+      value: ffi.subprocess_mpmc_per_s,
+      unit: "items/s",
+    },
+    {
+      what: `subprocess Queue 4 x 4, proxy (${PROXY_ITEMS} items)`,
+      value: proxy.subprocess_mpmc_per_s,
+      unit: "items/s",
+    },
+    {
+      what: "Python Queue 100k ints 4 x 4 (spawn)",
+      value: spawn.mpmc_per_s,
+      unit: "items/s",
+    },
+    {
+      what: "Python Queue 100k ints 4 x 4 (fork)",
+      value: fork.mpmc_per_s,
+      unit: "items/s",
+    },
   ], [{
     what: "subprocess Queue items/s, FFI / Python spawn",
     value: ffi.subprocess_queue_per_s / spawn.queue_per_s,
     target: ">= 1",
     met: ffi.subprocess_queue_per_s >= spawn.queue_per_s,
+  }, {
+    what: "subprocess Queue 4 x 4 items/s, FFI / Python spawn",
+    value: ffi.subprocess_mpmc_per_s / spawn.mpmc_per_s,
+    target: ">= 1",
+    met: ffi.subprocess_mpmc_per_s >= spawn.mpmc_per_s,
   }, {
     what: "subprocess increments, FFI / Python spawn",
     value: ffi.subprocess_counter_ms / spawn.counter_ms,

@@ -8,17 +8,30 @@ import {
   parentProcess,
   Process,
 } from "../process.ts";
+import type { SharedArray } from "../shared.ts";
+
+/**
+ * Cells a test shares with its children: a raw `SharedArrayBuffer` for
+ * Worker children, a `SharedArray` in shared memory for subprocess
+ * children (raw memory cannot enter another OS process).
+ */
+export type Cells = Int32Array | SharedArray<"i32">;
+
+/** The words of `cells`. */
+export function wordsOf(cells: Cells): Int32Array {
+  return cells instanceof Int32Array ? cells : cells.array;
+}
 
 export function noop(): void {}
 
-export async function asyncWork(cells: Int32Array): Promise<void> {
+export async function asyncWork(cells: Cells): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1));
-  Atomics.store(cells, 0, 42);
+  Atomics.store(wordsOf(cells), 0, 42);
 }
 
-export function writeCell(cells: Int32Array, index: number, value: number) {
-  Atomics.store(cells, index, value);
-  Atomics.notify(cells, index);
+export function writeCell(cells: Cells, index: number, value: number) {
+  Atomics.store(wordsOf(cells), index, value);
+  Atomics.notify(wordsOf(cells), index);
 }
 
 export class ValueError extends Error {
@@ -50,9 +63,9 @@ export function closeSelf(): void {
 }
 
 /** Blocks its thread until the parent ends it. */
-export function block(cells: Int32Array): void {
-  Atomics.store(cells, 0, 1);
-  Atomics.notify(cells, 0);
+export function block(cells: Cells): void {
+  Atomics.store(wordsOf(cells), 0, 1);
+  Atomics.notify(wordsOf(cells), 0);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
@@ -124,35 +137,35 @@ export async function joinParent(timeout: number): Promise<void> {
 }
 
 /** Starts a grandchild that writes 7 into cells[1], and waits for it. */
-export async function startGrandchild(cells: Int32Array): Promise<void> {
+export async function startGrandchild(cells: Cells): Promise<void> {
   const p = new Process({ target: writeCell, args: [cells, 1, 7] });
   p.start();
   const code = await p.join();
-  Atomics.store(cells, 2, (code ?? -100) + 1);
+  Atomics.store(wordsOf(cells), 2, (code ?? -100) + 1);
 }
 
 /** Starts an idle daemon grandchild and returns: the daemon must be ended. */
-export function leaveDaemon(cells: Int32Array): void {
+export function leaveDaemon(cells: Cells): void {
   const p = new Process({ target: block, args: [cells], daemon: true });
   p.start();
 }
 
-export function mutate(data: { list: number[] }, cells: Int32Array): void {
+export function mutate(data: { list: number[] }, cells: Cells): void {
   data.list.push(4);
-  Atomics.store(cells, 0, data.list.length);
+  Atomics.store(wordsOf(cells), 0, data.list.length);
 }
 
 /** A Process subclass: the child runs its run() with the parent's fields. */
 export class CellWriter extends Process {
   constructor(
-    public cells: Int32Array,
+    public cells: Cells,
     public value: number,
     backend?: Backend,
   ) {
     super({ backend, name: "writer" });
   }
   override run(): void {
-    Atomics.store(this.cells, 0, this.value);
-    Atomics.store(this.cells, 1, this.name === "writer" ? 1 : 2);
+    Atomics.store(wordsOf(this.cells), 0, this.value);
+    Atomics.store(wordsOf(this.cells), 1, this.name === "writer" ? 1 : 2);
   }
 }

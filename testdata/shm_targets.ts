@@ -2,6 +2,10 @@
 // Children of shm_primitives_test.ts.
 import { Process } from "../process.ts";
 import type { SharedArray, Value } from "../shared.ts";
+import type { Barrier } from "../barrier.ts";
+// Loaded with the target: a child without read permission cannot import
+// the module that revives a Barrier later.
+import "../barrier.ts";
 import { inSegment } from "../_shm/memory.ts";
 
 /** `times` increments of `counter` under its lock. */
@@ -38,4 +42,14 @@ export async function incrementWithGrandchild(
   if (grandchild.exitCode !== 0) {
     throw new Error(`The grandchild ended with ${grandchild.exitCode}`);
   }
+}
+
+/** Waits at `barrier`, with `waitSync` when `sync`; writes the index to `where[slot]`. */
+export async function waitAtBarrier(
+  barrier: Barrier,
+  where: SharedArray<"i32">,
+  slot: number,
+  sync: boolean,
+): Promise<void> {
+  where.set(slot, sync ? barrier.waitSync() : await barrier.wait());
 }

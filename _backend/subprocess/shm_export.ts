@@ -14,12 +14,13 @@
 import {
   isSegmentClass,
   NOT_SHAREABLE,
+  noteSharedExport,
+  sharedExportOf,
   usesSegments,
 } from "../../_shm/memory.ts";
 import {
   encode,
   type Exporter,
-  type Shareable,
   toWire,
   wireContext,
   type WireForm,
@@ -27,9 +28,6 @@ import {
 import type { PermissionOptions } from "../../subprocess.ts";
 import { grantsOf } from "./permissions.ts";
 import { PROXY_MODULE } from "./proxy/protocol.ts";
-
-/** The primitives exported in shared memory, by their wire state. */
-const exported = new WeakMap<object, { value: Shareable; proxy: Exporter }>();
 
 /**
  * Wraps the proxy exporter of one encoding: primitives in shared memory
@@ -52,7 +50,7 @@ export function sharedMemoryExporter(proxy: Exporter): Exporter {
       ctx.transfer.length > 0 || typeof state !== "object" || state === null ||
       holdsLocal(state, 0)
     ) return proxy(value);
-    exported.set(state, { value, proxy });
+    noteSharedExport(state, { value, proxy });
     return form;
   };
   return exporter;
@@ -94,10 +92,7 @@ export function withoutSharedMemory(args: unknown[]): unknown[] {
 
 function replace(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null || depth > 64) return value;
-  const state = (value as { state?: unknown }).state;
-  const entry = typeof state === "object" && state !== null
-    ? exported.get(state)
-    : undefined;
+  const entry = sharedExportOf((value as { state?: unknown }).state);
   if (entry) return encode(entry.value, wireContext("subprocess", entry.proxy));
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

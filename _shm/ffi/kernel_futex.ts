@@ -19,16 +19,25 @@ const EINTR = 4;
 /** What `Atomics.wait` returns. */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 
-const bases = new WeakMap<Int32Array, bigint>();
+// The address of each word waited on or notified, made once per word: a
+// notify comes with every put or release that finds a sleeper.
+const addresses = new WeakMap<Int32Array, Deno.PointerValue[]>();
 
 /** The address of `cells[index]`. */
 function addressOf(cells: Int32Array, index: number): Deno.PointerValue {
-  let base = bases.get(cells);
-  if (base === undefined) {
-    base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(cells));
-    bases.set(cells, base);
+  let known = addresses.get(cells);
+  if (known === undefined) {
+    known = [];
+    addresses.set(cells, known);
   }
-  return Deno.UnsafePointer.create(base + BigInt(index * 4));
+  let address = known[index];
+  if (address === undefined) {
+    const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(cells));
+    address = known[index] = Deno.UnsafePointer.create(
+      base + BigInt(index * 4),
+    );
+  }
+  return address;
 }
 
 function lib() {
