@@ -309,6 +309,9 @@ type Reference =
 
 const KIND = "multiprocessing.SharedObject";
 
+/** What the server serves for every object (CPython's fallbacks). */
+const EVERY_OBJECT = new Set(["#GETVALUE", "__str__", "__repr__"]);
+
 /** Python's proxy class of each type a Manager serves. */
 const PYTHON_PROXIES: Record<string, string> = {
   dict: "DictProxy",
@@ -470,8 +473,8 @@ export class SharedObject implements AsyncDisposable {
     }
     const run = this.#calls.then(async () => {
       const { typeid, exposed, id } = this.#state;
-      // `#GETVALUE` (a copy of the whole object) is served for every object.
-      if (method !== "#GETVALUE" && !exposed!.includes(method)) {
+      // A copy of the whole object and its repr are served for every one.
+      if (!exposed!.includes(method) && !EVERY_OBJECT.has(method)) {
         throw new TypeError(
           `The ${typeid} object does not expose ${method}(): call one of ${
             exposed!.join(", ")

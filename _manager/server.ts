@@ -26,6 +26,22 @@ export interface Held {
   value(): unknown;
   /** Methods whose result is served as a new object of that typeid. */
   methodToTypeid?: Record<string, string>;
+  /** Its `str()` and `repr()`, when not that of its value. */
+  repr?(): string;
+}
+
+/** Python's repr of simple data. */
+function pyRepr(value: unknown): string {
+  if (typeof value === "string") return `'${value.replaceAll("'", "\\'")}'`;
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (Array.isArray(value)) {
+    const inner = value.map(pyRepr).join(", ");
+    return value instanceof Tuple
+      ? `(${inner}${value.length === 1 ? "," : ""})`
+      : `[${inner}]`;
+  }
+  return String(value);
 }
 
 type Factory = (args: unknown[], kwargs: Record<string, unknown>) => Held;
@@ -92,7 +108,7 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
     value: copy,
     methodToTypeid: ITERATES,
     methods: {
-      __iter__: () => [...entries.values()].map(([k]) => k)[Symbol.iterator](),
+      __iter__: () => keysWhileSized(entries),
       __getitem__(key) {
         const entry = entries.get(keyOf(key));
         if (!entry) throw missing(key);
@@ -144,6 +160,29 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
 }
 
+/**
+ * The keys of a dict, as Python iterates them: a change of its size on the
+ * way is a `RuntimeError`.
+ */
+function keysWhileSized(
+  entries: Map<string, [unknown, unknown]>,
+): Iterator<unknown> {
+  const size = entries.size;
+  const keys = entries.values();
+  return {
+    next() {
+      if (entries.size !== size) {
+        throw pyError(
+          "RuntimeError",
+          "dictionary changed size during iteration",
+        );
+      }
+      const step = keys.next();
+      return step.done ? step : { done: false, value: step.value[0] };
+    },
+  };
+}
+
 /** Python's `list`. */
 function makeList(args: unknown[]): Held {
   const items: unknown[] = Array.isArray(args[0]) ? [...args[0]] : [];
@@ -175,6 +214,14 @@ function makeList(args: unknown[]): Held {
       __contains__: (value) => find(value) >= 0,
       append(value) {
         items.push(value);
+      },
+      __add__: (other) => [...items, ...(other as unknown[])],
+      __mul__: (n) => Array.from({ length: Number(n) }, () => items).flat(),
+      __imul__(n) {
+        const copy = [...items];
+        items.length = 0;
+        for (let i = 0; i < Number(n); i++) items.push(...copy);
+        return null;
       },
       extend(values) {
         items.push(...(values as unknown[]));
@@ -224,6 +271,13 @@ function makeNamespace(
   const attributes = new Map(Object.entries(kwargs));
   return {
     value: () => Object.fromEntries(attributes),
+    // Python's repr: the attributes not starting with "_".
+    repr: () =>
+      `Namespace(${
+        [...attributes].filter(([name]) => !name.startsWith("_")).map((
+          [name, value],
+        ) => `${name}=${pyRepr(value)}`).join(", ")
+      })`,
     methods: {
       __getattribute__(name) {
         if (!attributes.has(name as string)) {
@@ -639,7 +693,7 @@ export async function serve(listener: Listener): Promise<void> {
     const { held } = entry;
     if (method === "#GETVALUE") return tuple("#RETURN", held.value());
     if (method === "__str__" || method === "__repr__") {
-      return tuple("#RETURN", String(held.value()));
+      return tuple("#RETURN", held.repr?.() ?? pyRepr(held.value()));
     }
     const fn = held.methods[method];
     if (!fn) {
