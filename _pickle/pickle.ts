@@ -332,6 +332,24 @@ function writeInt(out: Output, n: number | bigint): void {
 }
 
 function writeString(out: Output, s: string): void {
+  // Short ASCII (most keys and method names) is copied as it is: the
+  // encoder costs more than the string.
+  if (s.length < 64) {
+    const at = out.reserve(2 + s.length);
+    const bytes = out.bytes;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const code = s.charCodeAt(i);
+      if (code >= 0x80) break;
+      bytes[at + 2 + i] = code;
+    }
+    if (i === s.length) {
+      bytes[at] = SHORT_BINUNICODE;
+      bytes[at + 1] = s.length;
+      return;
+    }
+    out.length = at; // Not ASCII: taken back, and encoded.
+  }
   const bytes = encoder.encode(s);
   sized(out, bytes.length, [SHORT_BINUNICODE, BINUNICODE, BINUNICODE8]);
   out.raw(bytes);
@@ -385,9 +403,12 @@ function describe(value: unknown): string {
  * itself.
  */
 export function dumps(value: unknown, headroom = 0): Uint8Array {
-  const out = new Output();
+  // One buffer for every pickle (dumps runs to its end before another
+  // starts); the result is a copy of its exact size.
+  const out = scratch;
+  out.length = 0;
   // Room before the pickle for a frame's length, so it is not copied again.
-  out.reserve(headroom);
+  out.bytes.fill(0, 0, out.reserve(headroom) + headroom);
   out.byte(PROTO);
   out.byte(4);
   const open = new Set<object>();
@@ -516,8 +537,14 @@ export function dumps(value: unknown, headroom = 0): Uint8Array {
   };
   write(value);
   out.byte(STOP);
-  return out.bytes.subarray(0, out.length);
+  const pickle = out.bytes.slice(0, out.length);
+  if (out.bytes.length > SCRATCH_KEPT) scratch = new Output();
+  return pickle;
 }
+
+/** The buffer dumps() writes in; a larger one than this is not kept. */
+const SCRATCH_KEPT = 1 << 20;
+let scratch = new Output();
 
 // ---------------------------------------------------------------- reading
 
@@ -614,6 +641,17 @@ export function loads(input: Uint8Array): unknown {
     return items;
   };
   const text = (part: Uint8Array): string => {
+    // Short ASCII is read as it is: the decoder costs more than the string.
+    if (part.length < 64) {
+      let ascii = true;
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode(...part);
+    }
     try {
       return decoder.decode(part);
     } catch {
