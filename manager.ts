@@ -21,12 +21,17 @@
  * ```
  *
  * How it works: as in CPython, each request to the server (`create`,
- * `decref`) is a new authenticated connection carrying one pickled
- * `(id, method, args, kwargs)` tuple and its `("#RETURN", result)` answer;
- * a shared object's methods go over one connection the object keeps, after
- * `accept_connection`. Values are pickled as by {@linkcode Client}, so only
- * data crosses; a method that returns a proxy (`method_to_typeid`) is not
- * supported.
+ * `incref`, `decref`) is a pickled `(id, method, args, kwargs)` tuple and
+ * its `("#RETURN", result)` answer, on an authenticated connection of its
+ * own; a shared object's methods go over one connection the handle keeps,
+ * after `accept_connection`. Values are pickled as by {@linkcode Client},
+ * so only data crosses, and handles: a handle in a message pickles as
+ * Python's `RebuildProxy(...)`, and a proxy in an answer (a method
+ * registered with `method_to_typeid`, a list stored in a dict) becomes a
+ * handle here. Each handle holds one reference, given back when it is
+ * closed or garbage collected; a {@linkcode Manager}'s handles send theirs
+ * over one connection per process, which the server takes as given back
+ * when it closes, so a process that ends (even killed) leaks none.
  *
  * @module
  */

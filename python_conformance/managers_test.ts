@@ -148,6 +148,17 @@ for (const backend of BACKENDS) {
     );
   });
 
+  for (const test of ["test_list_isinstance", "test_dict_isinstance"]) {
+    Deno.test({
+      name: `${backend}: _TestContainers.${test}`,
+      // Python's proxies register as collections.abc.MutableSequence and
+      // MutableMapping: JavaScript has no such abstract classes, and a
+      // handle's methods are async, so it is neither an Array nor a Map.
+      ignore: true,
+      fn() {},
+    });
+  }
+
   Deno.test(`${backend}: _TestContainers.test_list_iter`, async () => {
     await using manager = await startedManager();
     const a = await manager.list(range(10));
