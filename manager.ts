@@ -765,6 +765,11 @@ function referenceRequest(
 ): Promise<unknown> {
   if (!state.ours) return request(state, method, args, kwargs);
   const key = serverKey(state);
+  if (stoppedServers.has(key)) {
+    return Promise.reject(
+      new ProcessError(`Cannot ${method}: the manager was shut down`),
+    );
+  }
   let references = referencesByServer.get(key);
   if (!references) {
     referencesByServer.set(key, references = new References(state));
@@ -777,9 +782,16 @@ function referenceRequest(
   });
 }
 
+/**
+ * Servers this process stopped: a handle to one that is garbage collected
+ * later has no reference left to give back.
+ */
+const stoppedServers = new Set<string>();
+
 /** Closes this process's reference connection to a server that stops. */
 async function forgetServer(state: ServerState): Promise<void> {
   const key = serverKey(state);
+  stoppedServers.add(key);
   const references = referencesByServer.get(key);
   referencesByServer.delete(key);
   await references?.close();
@@ -1430,6 +1442,9 @@ export class Manager implements AsyncDisposable {
       throw new ProcessError(`The manager cannot listen: ${error}`);
     }
     this.#address = listening;
+    stoppedServers.delete(
+      serverKey({ address: listening!, authkey: this.#authkey, timeout: 0 }),
+    );
     // The server does not keep this process alive.
     setWorkerRef(worker, false);
   }

@@ -601,6 +601,10 @@ export async function serve(listener: Listener): Promise<void> {
    */
   const pinned = new Map<string, Entry>();
   const address = pythonAddress(listener.address);
+  // Ids differ from one server to the next, so that a handle left from a
+  // server that stopped cannot reach an object of a new one at its address.
+  const server = crypto.getRandomValues(new Uint32Array(1))[0].toString(16) +
+    "-";
   let next = 0;
 
   const create = (
@@ -610,7 +614,7 @@ export async function serve(listener: Listener): Promise<void> {
   ): [string, Tuple<string>] => {
     const factory = TYPES[typeid as string];
     if (!factory) throw new Error(`KeyError: ${String(typeid)}`);
-    const id = (++next).toString(16);
+    const id = `${server}${(++next).toString(16)}`;
     const held = factory(args, kwargs);
     objects.set(id, { held, typeid: typeid as string, refs: 1 });
     return [id, tuple(...Object.keys(held.methods))];
