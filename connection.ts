@@ -243,6 +243,8 @@ export class SocketConnection<T = unknown>
   #broken: Error | undefined;
   /** How many receives wait on the socket: it holds the event loop then. */
   #awaiting = 0;
+  /** Whether the socket was unref'd, for a read left waiting. */
+  #unreferenced = false;
   /** Receives, and writes, one after another. */
   #receiving: Promise<unknown> = Promise.resolve();
   #sending: Promise<unknown> = Promise.resolve();
@@ -856,13 +858,28 @@ export class SocketConnection<T = unknown>
   async #more(deadline: number, method: string): Promise<boolean> {
     const conn = this.#checkOpen(method);
     const filling = this.#filling ??= this.#fill(conn);
-    if (this.#awaiting++ === 0) conn.ref();
+    // ref() and unref() cost a few microseconds each: a socket is ref'd
+    // and stays so, except while a read is left waiting with nobody to
+    // take it (a poll that timed out).
+    if (this.#unreferenced) {
+      conn.ref();
+      this.#unreferenced = false;
+    }
+    this.#awaiting++;
     try {
       return await settlesBy(filling, deadline);
     } finally {
       // A read nobody waits for must not keep the process alive.
-      if (--this.#awaiting === 0 && this.#conn) conn.unref();
+      if (--this.#awaiting === 0 && this.#readPending() && this.#conn) {
+        conn.unref();
+        this.#unreferenced = true;
+      }
     }
+  }
+
+  /** Whether a read is under way (it ends by clearing `#filling`). */
+  #readPending(): boolean {
+    return this.#filling !== undefined;
   }
 
   async #fill(conn: Deno.Conn): Promise<void> {

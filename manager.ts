@@ -21,12 +21,17 @@
  * ```
  *
  * How it works: as in CPython, each request to the server (`create`,
- * `decref`) is a new authenticated connection carrying one pickled
- * `(id, method, args, kwargs)` tuple and its `("#RETURN", result)` answer;
- * a shared object's methods go over one connection the object keeps, after
- * `accept_connection`. Values are pickled as by {@linkcode Client}, so only
- * data crosses; a method that returns a proxy (`method_to_typeid`) is not
- * supported.
+ * `incref`, `decref`) is a pickled `(id, method, args, kwargs)` tuple and
+ * its `("#RETURN", result)` answer, on an authenticated connection of its
+ * own; a shared object's methods go over one connection the handle keeps,
+ * after `accept_connection`. Values are pickled as by {@linkcode Client},
+ * so only data crosses, and handles: a handle in a message pickles as
+ * Python's `RebuildProxy(...)`, and a proxy in an answer (a method
+ * registered with `method_to_typeid`, a list stored in a dict) becomes a
+ * handle here. Each handle holds one reference, given back when it is
+ * closed or garbage collected; a {@linkcode Manager}'s handles send theirs
+ * over one connection per process, which the server takes as given back
+ * when it closes, so a process that ends (even killed) leaks none.
  *
  * @module
  */
@@ -36,6 +41,8 @@ import {
   type SocketConnection,
   tuple,
 } from "./connection.ts";
+import { asProxyRef, ProxyRef, Token } from "./_pickle/pickle.ts";
+import { pythonAddress } from "./_manager/server.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { ownAuthkey } from "./_net/handshake.ts";
 import {
@@ -84,10 +91,17 @@ function resultOf(answer: unknown, what: string): unknown {
       throw new ProcessError(
         `The manager failed on ${what}:\n${String(result).trimEnd()}`,
       );
-    case "#PROXY":
-      throw new TypeError(
-        `The manager answered ${what} with a proxy (method_to_typeid), which this client does not support: expose a method that returns data`,
-      );
+    case "#PROXY": {
+      // A method that returns a shared object (method_to_typeid): the
+      // server made it with one reference, which the new handle takes.
+      const [exposed, token] = (result ?? []) as [unknown, unknown];
+      if (!(token instanceof Token) || !Array.isArray(exposed)) {
+        throw new ProcessError(
+          `The manager answered ${what} with a proxy that has no (exposed, token) pair`,
+        );
+      }
+      return new ProxyAnswer(token, exposed as string[]);
+    }
     default:
       throw new ProcessError(
         `The manager answered ${what} with an unknown kind ${
@@ -95,6 +109,11 @@ function resultOf(answer: unknown, what: string): unknown {
         }`,
       );
   }
+}
+
+/** A `#PROXY` answer, made into a handle by the handle that asked. */
+class ProxyAnswer {
+  constructor(readonly token: Token, readonly exposed: string[]) {}
 }
 
 /** The error a shared object's method raised, as this library's when one fits. */
@@ -178,6 +197,23 @@ export class BaseManager {
   }
 
   /**
+   * How many shared objects the server holds (Python's
+   * `_number_of_objects()`): with reference counting, those some handle
+   * still refers to.
+   *
+   * @returns The count.
+   * @throws {ProcessError} When no server answers there.
+   *
+   * @example See {@linkcode BaseManager}.
+   * ```ts ignore
+   * console.log(await manager.numberOfObjects());
+   * ```
+   */
+  async numberOfObjects(): Promise<number> {
+    return await this.#request("number_of_objects", []) as number;
+  }
+
+  /**
    * Makes a new shared object of a registered `typeid` on the server, as
    * calling `manager.typeid(*args)` does in Python, and returns a handle to
    * it.
@@ -208,33 +244,33 @@ export class BaseManager {
       );
     }
     const [id, exposed] = created as [string, string[]];
-    return proxyFor({
+    return handleFor({
       address: this.#options.address,
       authkey: keyBytes(this.#options.authkey),
       timeout: this.#options.timeout,
       id,
       typeid,
       exposed: [...exposed],
-      owned: true,
-    });
-  }
-
-  #connect(): Promise<SocketConnection> {
-    return Client(this.#options.address, {
-      authkey: this.#options.authkey,
-      timeout: this.#options.timeout,
-    });
+      ours: false,
+    }, "adopt");
   }
 
   /** One request to the server, on a connection of its own. */
-  async #request(
+  #request(
     method: string,
     args: unknown[],
     kwargs: Kwargs = {},
   ): Promise<unknown> {
-    await using conn = await this.#connect();
-    await conn.send(tuple(null, method, tuple(...args), kwargs));
-    return resultOf(await conn.recv(), `${method}()`);
+    return request(
+      {
+        address: this.#options.address,
+        authkey: keyBytes(this.#options.authkey),
+        timeout: this.#options.timeout,
+      },
+      method,
+      args,
+      kwargs,
+    );
   }
 }
 
@@ -246,26 +282,75 @@ function keyBytes(
     : authkey;
 }
 
-/** What a handle needs to reach its object, in any process. */
-interface HandleState {
+/** Where a server is and the key it wants. */
+interface ServerState {
   address: Address;
   authkey: Uint8Array | undefined;
   timeout: number | undefined;
-  id: string;
-  typeid: string;
-  exposed: string[];
-  /** Whether this handle holds a reference it gives back on release. */
-  owned: boolean;
 }
 
+/** What a handle needs to reach its object, in any process. */
+interface HandleState extends ServerState {
+  id: string;
+  typeid: string;
+  /** The methods it may call; unknown (asked at first use) when a proxy came without them. */
+  exposed: string[] | undefined;
+  /**
+   * Whether the server is a {@linkcode Manager}'s: its references then go
+   * over this process's connection for them, which gives them back when
+   * the process ends, however it ends.
+   */
+  ours: boolean;
+  /** The Python proxy class it pickles as (`multiprocessing.managers.DictProxy`). */
+  proxyType?: string;
+}
+
+/** How a new handle gets its reference to the object. */
+type Reference =
+  /** It takes one the server counted for it already (create, `#PROXY`). */
+  | "adopt"
+  /** It asks the server for one (a handle rebuilt in another process). */
+  | "incref";
+
 const KIND = "multiprocessing.SharedObject";
+
+/** What the server serves for every object (CPython's fallbacks). */
+const EVERY_OBJECT = new Set(["#GETVALUE", "__str__", "__repr__"]);
+
+/** Python's proxy class of each type a Manager serves. */
+const PYTHON_PROXIES: Record<string, string> = {
+  dict: "DictProxy",
+  list: "ListProxy",
+  Namespace: "NamespaceProxy",
+  Value: "ValueProxy",
+  Lock: "AcquirerProxy",
+  Event: "EventProxy",
+  Iterator: "IteratorProxy",
+};
+
+/** What a collected handle gives back (it must not hold the handle). */
+interface Leftover {
+  state: HandleState;
+  conn: { current?: Promise<SocketConnection> };
+}
+
+/** Gives back the reference of a handle that was never closed. */
+const collected = new FinalizationRegistry<Leftover>(({ state, conn }) => {
+  conn.current?.then((c) => c.close(), () => {});
+  giveBack(state).catch(() => {});
+});
 
 /**
  * A handle to an object a manager holds (Python's `BaseProxy`):
  * {@linkcode SharedObject.call} runs one of its exposed methods there and
  * returns a copy of the result. A handle of a {@linkcode Manager} may be
  * passed to a child in `Process` `args` (either backend), inside a message,
- * or to a pool task: it reconnects there.
+ * or to a pool task, or stored in another shared object: it reconnects
+ * there.
+ *
+ * Each handle holds one reference to its object, as CPython's proxies do:
+ * the server drops the object once every handle to it was closed, garbage
+ * collected, or (for a {@linkcode Manager}'s) its process ended.
  *
  * @example A method by its Python name
  * ```ts
@@ -281,21 +366,41 @@ const KIND = "multiprocessing.SharedObject";
  */
 export class SharedObject implements AsyncDisposable {
   #state: HandleState;
-  #conn: Promise<SocketConnection> | undefined;
+  #conn: { current?: Promise<SocketConnection> } = {};
   #released = false;
-  #calls: Promise<unknown> = Promise.resolve();
+  #calls: Promise<unknown>;
 
   /**
    * Handles come from {@linkcode Manager} and {@linkcode BaseManager}.
    *
    * @ignore
    */
-  constructor(state: unknown) {
-    this.#state = state as HandleState;
+  constructor(state: unknown, reference: Reference = "incref") {
+    this.#state = { ...(state as HandleState) };
+    // The first call waits for the reference (and the method names).
+    this.#calls = reference === "incref" ? this.#takeReference() : (
+      this.#state.exposed ? Promise.resolve() : this.#askExposed()
+    );
+    this.#calls.catch(() => {});
+    collected.register(this, { state: this.#state, conn: this.#conn }, this);
+  }
+
+  async #takeReference(): Promise<void> {
+    await referenceRequest(this.#state, "incref", [this.#state.id]);
+    if (!this.#state.exposed) await this.#askExposed();
+  }
+
+  async #askExposed(): Promise<void> {
+    const { typeid, address, id } = this.#state;
+    const names = await request(this.#state, "get_methods", [
+      new Token(typeid, pythonAddress(address), id),
+    ]);
+    this.#state.exposed = [...names as string[]];
   }
 
   /**
-   * The methods the server lets this handle call.
+   * The methods the server lets this handle call (empty until known, for
+   * a handle that came without them: after its first call).
    *
    * @example A dict's methods
    * ```ts
@@ -309,13 +414,33 @@ export class SharedObject implements AsyncDisposable {
    * ```
    */
   get exposed(): readonly string[] {
-    return this.#state.exposed;
+    return this.#state.exposed ?? [];
+  }
+
+  /**
+   * The name of the type on the server (`dict`, `list`, or a registered
+   * typeid).
+   *
+   * @example A list
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * await using manager = new Manager();
+   * await manager.start();
+   * assert.equal((await manager.list()).typeid, "list");
+   * ```
+   */
+  get typeid(): string {
+    return this.#state.typeid;
   }
 
   /**
    * Calls `method` of the shared object on the server (Python's
    * `_callmethod`). Calls through one handle run one after another, in the
-   * order made.
+   * order made. A result that is, or holds, a shared object (a method
+   * registered with `methodToTypeid`, a list stored in a dict) comes back as
+   * a handle to it, which holds a reference of its own: close it when done.
    *
    * @param method One of {@linkcode SharedObject.exposed}.
    * @param args Its arguments.
@@ -344,31 +469,49 @@ export class SharedObject implements AsyncDisposable {
     args: unknown[] = [],
     kwargs: Kwargs = {},
   ): Promise<unknown> {
-    const { typeid, exposed, id } = this.#state;
     if (this.#released) {
       return Promise.reject(
         new ProcessError(
-          `Cannot call ${method}(): this ${typeid} handle was closed`,
-        ),
-      );
-    }
-    // `#GETVALUE` (a copy of the whole object) is served for every object.
-    if (method !== "#GETVALUE" && !exposed.includes(method)) {
-      return Promise.reject(
-        new TypeError(
-          `The ${typeid} object does not expose ${method}(): call one of ${
-            exposed.join(", ")
-          }`,
+          `Cannot call ${method}(): this ${this.#state.typeid} handle was closed`,
         ),
       );
     }
     const run = this.#calls.then(async () => {
-      const conn = await (this.#conn ??= this.#connect());
-      await conn.send(tuple(id, method, tuple(...args), kwargs));
-      return resultOf(await conn.recv(), `${method}()`);
+      const { typeid, exposed, id } = this.#state;
+      // A copy of the whole object and its repr are served for every one.
+      if (!exposed!.includes(method) && !EVERY_OBJECT.has(method)) {
+        throw new TypeError(
+          `The ${typeid} object does not expose ${method}(): call one of ${
+            exposed!.join(", ")
+          }`,
+        );
+      }
+      const conn = await (this.#conn.current ??= this.#connect());
+      // The read is under way while the request is written: one turn of
+      // the event loop less per call.
+      const [, answer] = await Promise.all([
+        conn.send(tuple(id, method, tuple(...args), kwargs)),
+        conn.recv(),
+      ]);
+      return this.#handlesIn(resultOf(answer, `${method}()`));
     });
     this.#calls = run.catch(() => {});
     return run;
+  }
+
+  /** A result with its proxies made into handles of this process. */
+  #handlesIn(result: unknown): unknown {
+    if (result instanceof ProxyAnswer) {
+      const { token, exposed } = result;
+      return handleFor({
+        ...this.#state,
+        id: token.id,
+        typeid: token.typeid,
+        exposed: [...exposed],
+        proxyType: undefined,
+      }, "adopt");
+    }
+    return handlesIn(result, this.#state);
   }
 
   /** The connection of this handle in this process (`accept_connection`). */
@@ -387,8 +530,8 @@ export class SharedObject implements AsyncDisposable {
   }
 
   /**
-   * Closes this handle's connection and, for an object made through a
-   * Python {@linkcode BaseManager}, lets the server drop it. Releasing
+   * Closes this handle's connection and gives back its reference, so that
+   * the server drops the object once no handle refers to it. Releasing
    * twice does nothing.
    *
    * @returns A promise that resolves once done.
@@ -408,13 +551,13 @@ export class SharedObject implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    await this.#calls;
-    const conn = this.#conn;
-    this.#conn = undefined;
+    collected.unregister(this);
+    const referenced = await this.#calls.then(() => true, () => false);
+    const conn = this.#conn.current;
+    this.#conn.current = undefined;
     if (conn) (await conn.catch(() => undefined))?.close();
-    if (this.#state.owned) {
-      await request(this.#state, "decref", [this.#state.id]).catch(() => {});
-    }
+    // A handle whose incref failed holds no reference to give back.
+    if (referenced) await giveBack(this.#state).catch(() => {});
   }
 
   /**
@@ -446,38 +589,216 @@ export class SharedObject implements AsyncDisposable {
   }
 
   /**
-   * The handle's wire form: the object's address, key and id.
+   * The handle's wire form: the object's address, key and id. The handle
+   * rebuilt from it takes a reference of its own.
    *
    * @ignore
    */
   [toWire](): WireForm {
-    return {
-      kind: KIND,
-      module: import.meta.url,
-      state: { ...this.#state, owned: false },
-    };
+    return { kind: KIND, module: import.meta.url, state: { ...this.#state } };
+  }
+
+  /**
+   * The handle as Python pickles a proxy, for a pickled message (a value
+   * stored in a shared dict, a message to a Python program).
+   *
+   * @ignore
+   */
+  [asProxyRef](): ProxyRef {
+    const { typeid, address, id, exposed, proxyType } = this.#state;
+    const known = PYTHON_PROXIES[typeid];
+    return new ProxyRef(
+      proxyType ?? `multiprocessing.managers.${known ?? "AutoProxy"}`,
+      new Token(typeid, pythonAddress(address), id),
+      { exposed: tuple(...exposed ?? []) },
+    );
   }
 }
 
-registerKind(KIND, (state) => proxyFor(state as HandleState));
+registerKind(KIND, (state) => handleFor(state as HandleState, "incref"));
 
-function connectTo(state: HandleState): Promise<SocketConnection> {
+/** `value` with each proxy it holds made a handle (reached as `via` was). */
+function handlesIn(
+  value: unknown,
+  via: ServerState & { ours: boolean },
+): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof ProxyRef) return handleOfProxy(value, via);
+  if (value instanceof Uint8Array || value instanceof Error) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item === "object" && item !== null) {
+        const made = handlesIn(item, via);
+        if (made !== item) {
+          if (Object.isFrozen(value)) {
+            return tuple(...value.map((v) => handlesIn(v, via)));
+          }
+          value[i] = made;
+        }
+      }
+    }
+    return value;
+  }
+  if (value instanceof Map) {
+    for (const [k, v] of value) value.set(k, handlesIn(v, via));
+    return value;
+  }
+  if (value instanceof Set) return value;
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v === "object" && v !== null) {
+      (value as Record<string, unknown>)[k] = handlesIn(v, via);
+    }
+  }
+  return value;
+}
+
+/** A handle of a pickled proxy; it takes a reference of its own. */
+function handleOfProxy(
+  ref: ProxyRef,
+  via: ServerState & { ours: boolean },
+): SharedObject {
+  const { token, kwds, proxyType } = ref;
+  const address = addressOf(token.address) ?? via.address;
+  const exposed = kwds.exposed;
+  return handleFor({
+    address,
+    authkey: via.authkey,
+    timeout: via.timeout,
+    id: token.id,
+    typeid: token.typeid,
+    exposed: Array.isArray(exposed) ? [...exposed as string[]] : undefined,
+    ours: via.ours && sameServer(address, via.address),
+    proxyType,
+  }, "incref");
+}
+
+/** A Python address (a path, or `(host, port)`) as an {@linkcode Address}. */
+function addressOf(address: unknown): Address | undefined {
+  if (typeof address === "string") return address;
+  if (
+    Array.isArray(address) && typeof address[0] === "string" &&
+    typeof address[1] === "number"
+  ) return { hostname: address[0], port: address[1] };
+  return undefined;
+}
+
+function sameServer(a: Address, b: Address): boolean {
+  return typeof a === "string" || typeof b === "string"
+    ? a === b
+    : a.port === b.port;
+}
+
+function connectTo(state: ServerState): Promise<SocketConnection> {
   return Client(state.address, {
     authkey: state.authkey,
     timeout: state.timeout,
   });
 }
 
-/** One request to the server, on a connection of its own. */
+/** One request to the server, on a connection of its own (as CPython's). */
 async function request(
-  state: Pick<HandleState, "address" | "authkey" | "timeout">,
+  state: ServerState,
   method: string,
   args: unknown[],
   kwargs: Kwargs = {},
 ): Promise<unknown> {
-  await using conn = await connectTo(state as HandleState);
+  await using conn = await connectTo(state);
   await conn.send(tuple(null, method, tuple(...args), kwargs));
   return resultOf(await conn.recv(), `${method}()`);
+}
+
+/**
+ * This process's connection to one Manager's server for its references
+ * (`create`, `incref`, `decref`): the server gives back what it still
+ * holds when the connection closes, so a process that ends (killed too)
+ * leaks none.
+ */
+class References {
+  #conn: Promise<SocketConnection>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(state: ServerState) {
+    this.#conn = (async () => {
+      const conn = await connectTo(state);
+      try {
+        await conn.send(
+          tuple(null, "accept_references", tuple(), {}),
+        );
+        resultOf(await conn.recv(), "accept_references");
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return conn;
+    })();
+  }
+
+  request(method: string, args: unknown[], kwargs: Kwargs): Promise<unknown> {
+    const run = this.#queue.then(async () => {
+      const conn = await this.#conn;
+      await conn.send(tuple(null, method, tuple(...args), kwargs));
+      return resultOf(await conn.recv(), `${method}()`);
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    (await this.#conn.catch(() => undefined))?.close();
+  }
+}
+
+const referencesByServer = new Map<string, References>();
+
+function serverKey({ address, authkey }: ServerState): string {
+  return `${JSON.stringify(address)} ${authkey?.join(",") ?? ""}`;
+}
+
+/** `create`, `incref` or `decref`, over the connection it belongs to. */
+function referenceRequest(
+  state: ServerState & { ours: boolean },
+  method: string,
+  args: unknown[],
+  kwargs: Kwargs = {},
+): Promise<unknown> {
+  if (!state.ours) return request(state, method, args, kwargs);
+  const key = serverKey(state);
+  if (stoppedServers.has(key)) {
+    return Promise.reject(
+      new ProcessError(`Cannot ${method}: the manager was shut down`),
+    );
+  }
+  let references = referencesByServer.get(key);
+  if (!references) {
+    referencesByServer.set(key, references = new References(state));
+  }
+  const made = references;
+  return made.request(method, args, kwargs).catch((error) => {
+    // A broken connection is made anew for the next request.
+    if (referencesByServer.get(key) === made) referencesByServer.delete(key);
+    throw error;
+  });
+}
+
+/**
+ * Servers this process stopped: a handle to one that is garbage collected
+ * later has no reference left to give back.
+ */
+const stoppedServers = new Set<string>();
+
+/** Closes this process's reference connection to a server that stops. */
+async function forgetServer(state: ServerState): Promise<void> {
+  const key = serverKey(state);
+  stoppedServers.add(key);
+  const references = referencesByServer.get(key);
+  referencesByServer.delete(key);
+  await references?.close();
+}
+
+function giveBack(state: HandleState): Promise<unknown> {
+  return referenceRequest(state, "decref", [state.id]);
 }
 
 /**
@@ -689,6 +1010,35 @@ export class ListProxy<T = unknown> extends SharedObject {
    */
   async toArray(): Promise<T[]> {
     return await this.call("#GETVALUE") as T[];
+  }
+
+  /**
+   * Iterates over the items on the server, one round trip each (Python's
+   * `iter(list_proxy)`).
+   *
+   * @example Each item
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * await using manager = new Manager();
+   * await manager.start();
+   * const list = await manager.list(["a", "b"]);
+   * const seen = [];
+   * for await (const item of list) seen.push(item);
+   * assert.deepEqual(seen, ["a", "b"]);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    await using iterator = await this.call("__iter__") as SharedObject;
+    for (;;) {
+      try {
+        yield await iterator.call("__next__") as T;
+      } catch (error) {
+        if ((error as Error).name === "StopIteration") return;
+        throw error;
+      }
+    }
   }
 }
 
@@ -905,7 +1255,10 @@ function seconds(ms: number | undefined): number | null {
   return ms === undefined ? null : ms / 1000;
 }
 
-const PROXIES: Record<string, new (state: unknown) => SharedObject> = {
+type HandleClass = new (state: unknown, reference: Reference) => SharedObject;
+
+/** The handle class of each type a Manager serves. */
+const PROXIES: Record<string, HandleClass> = {
   dict: DictProxy,
   list: ListProxy,
   Namespace: NamespaceProxy,
@@ -915,12 +1268,22 @@ const PROXIES: Record<string, new (state: unknown) => SharedObject> = {
   Event: EventProxy,
 };
 
-function proxyFor(state: HandleState): SharedObject {
-  return new (state.owned
-    ? SharedObject
-    : PROXIES[state.typeid] ?? SharedObject)(
-    state,
-  );
+/** The handle class of each of Python's proxy classes. */
+const PYTHON_CLASSES: Record<string, HandleClass> = {
+  DictProxy,
+  ListProxy,
+  NamespaceProxy,
+  ValueProxy,
+  AcquirerProxy: LockProxy,
+  EventProxy,
+};
+
+function handleFor(state: HandleState, reference: Reference): SharedObject {
+  const pythonClass = state.proxyType?.split(".").at(-1) ?? "";
+  const Class = state.ours
+    ? PROXIES[state.typeid]
+    : PYTHON_CLASSES[pythonClass];
+  return new (Class ?? SharedObject)(state, reference);
 }
 
 internalModule(import.meta.url);
@@ -930,6 +1293,28 @@ const FACTORY: TargetRole = {
   importer: "the manager's server",
   option: "factory",
 };
+
+/** Options of {@linkcode Manager.register} (Python's `register` arguments). */
+export interface RegisterOptions {
+  /**
+   * The methods handles may call (default: those whose names do not start
+   * with `_`).
+   */
+  exposed?: string[];
+  /**
+   * Methods whose result the server keeps as a new shared object of the
+   * given typeid, answering with a handle to it (Python's
+   * `method_to_typeid`). `"Iterator"` serves an iterator's `__next__`.
+   */
+  methodToTypeid?: Record<string, string>;
+}
+
+/** A registered type, as the server gets it. */
+interface Registered {
+  factory: TargetSpec | null;
+  exposed?: string[];
+  methodToTypeid?: Record<string, string>;
+}
 
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
@@ -972,7 +1357,7 @@ export class Manager implements AsyncDisposable {
   #address: Address | undefined;
   #authkey: Uint8Array;
   #folder: string | undefined;
-  #registry: Record<string, TargetSpec> = {};
+  #registry: Record<string, Registered> = {};
 
   /**
    * Makes a manager; {@linkcode Manager.start} starts its server.
@@ -1057,6 +1442,9 @@ export class Manager implements AsyncDisposable {
       throw new ProcessError(`The manager cannot listen: ${error}`);
     }
     this.#address = listening;
+    stoppedServers.delete(
+      serverKey({ address: listening!, authkey: this.#authkey, timeout: 0 }),
+    );
     // The server does not keep this process alive.
     setWorkerRef(worker, false);
   }
@@ -1072,34 +1460,39 @@ export class Manager implements AsyncDisposable {
         `Cannot make a ${typeid}: the manager is not started; call start() first`,
       );
     }
-    const state = { address, authkey: this.#authkey, timeout: undefined };
-    const [id, exposed] = await request(
+    const state = {
+      address,
+      authkey: this.#authkey,
+      timeout: undefined,
+      ours: true,
+    };
+    const [id, exposed] = await referenceRequest(
       state,
       "create",
       [typeid, ...args],
       kwargs,
-    ) as [
-      string,
-      string[],
-    ];
-    return proxyFor({
-      ...state,
-      id,
-      typeid,
-      exposed: [...exposed],
-      owned: false,
-    }) as P;
+    ) as [string, string[]];
+    return handleFor(
+      { ...state, id, typeid, exposed: [...exposed] },
+      "adopt",
+    ) as P;
   }
 
   /**
    * Registers a type of your own (Python's `BaseManager.register`): the
    * server makes an object with `factory(...args)` for each
    * {@linkcode Manager.create} of `typeid`, and the object's methods whose
-   * names do not start with `_` are exposed.
+   * names do not start with `_` are exposed (or those `options.exposed`
+   * names). A factory that returns an iterator (a generator) serves
+   * Python's `__next__`.
    *
    * @param typeid The name of the type.
    * @param factory An exported function, or `{ module, export }`: the
-   * server (in a Worker) imports it.
+   * server (in a Worker) imports it. `null` for a type whose objects only
+   * come from methods (`options.methodToTypeid` of another type), as
+   * Python's `callable=None`.
+   * @param options Which methods are exposed, and which return shared
+   * objects.
    * @throws {ProcessError} When the manager was started already.
    * @throws {TypeError} When `factory` is not exported.
    *
@@ -1118,19 +1511,85 @@ export class Manager implements AsyncDisposable {
    * const counter = await manager.create("Counter", [10]);
    * assert.equal(await counter.call("add", [5]), 15);
    * ```
+   *
+   * @example A method that returns a shared object
+   * ```ts
+   * import { Manager, type SharedObject } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * const source = "export function makeShelf() { const books = [];" +
+   *   " return { add(t) { books.push(t); }, reader() { return books.values(); } }; }";
+   * const module = `data:text/javascript,${encodeURIComponent(source)}`;
+   * await using manager = new Manager();
+   * manager.register("Shelf", { module, export: "makeShelf" }, {
+   *   methodToTypeid: { reader: "Iterator" },
+   * });
+   * await manager.start();
+   * const shelf = await manager.create("Shelf");
+   * await shelf.call("add", ["Dune"]);
+   * await using reader = await shelf.call("reader") as SharedObject;
+   * assert.equal(await reader.call("__next__"), "Dune");
+   * await assert.rejects(reader.call("__next__"), { name: "StopIteration" });
+   * ```
    */
   register(
     typeid: string,
     factory:
       | ((...args: never[]) => unknown)
-      | { module: string | URL; export: string },
+      | { module: string | URL; export: string }
+      | null,
+    options: RegisterOptions = {},
   ): void {
     if (this.#worker) {
       throw new ProcessError(
         `Cannot register ${typeid} on a started manager: register() before start()`,
       );
     }
-    this.#registry[typeid] = resolveTarget(factory, FACTORY, callerModule);
+    this.#registry[typeid] = {
+      factory: factory === null
+        ? null
+        : resolveTarget(factory, FACTORY, callerModule),
+      exposed: options.exposed && [...options.exposed],
+      methodToTypeid: options.methodToTypeid && { ...options.methodToTypeid },
+    };
+  }
+
+  /**
+   * How many shared objects the server holds (Python's
+   * `_number_of_objects()`): those some handle still refers to. An object
+   * is dropped once every handle to it was closed, garbage collected or
+   * ended with its process; one a handle to which was stored in another
+   * shared object is kept by the server for that handle (not counted
+   * here then, as in CPython).
+   *
+   * @returns The count.
+   * @throws {ProcessError} When the manager is not started.
+   *
+   * @example Closing the last handle drops the object
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * await using manager = new Manager();
+   * await manager.start();
+   * const d = await manager.dict();
+   * assert.equal(await manager.numberOfObjects(), 1);
+   * await d.close();
+   * assert.equal(await manager.numberOfObjects(), 0);
+   * ```
+   */
+  async numberOfObjects(): Promise<number> {
+    const address = this.#address;
+    if (address === undefined) {
+      throw new ProcessError(
+        "Cannot count the objects: the manager is not started; call start() first",
+      );
+    }
+    return await referenceRequest(
+      { address, authkey: this.#authkey, timeout: undefined, ours: true },
+      "number_of_objects",
+      [],
+    ) as number;
   }
 
   /**
@@ -1275,6 +1734,9 @@ export class Manager implements AsyncDisposable {
    */
   async shutdown(): Promise<void> {
     const address = this.#address;
+    if (address !== undefined) {
+      await forgetServer({ address, authkey: this.#authkey, timeout: 0 });
+    }
     this.#worker?.terminate();
     this.#worker = undefined;
     this.#address = undefined;

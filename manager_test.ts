@@ -3,7 +3,12 @@
 // server and a Python client are started by each test and killed in
 // `finally`; nothing listens beyond loopback.
 import assert from "node:assert/strict";
-import { BaseManager, Manager } from "./manager.ts";
+import {
+  BaseManager,
+  ListProxy,
+  Manager,
+  type SharedObject,
+} from "./manager.ts";
 import { AuthenticationError, Empty, Full, ProcessError } from "./errors.ts";
 import { BACKENDS, startChild } from "./_test_util.ts";
 
@@ -41,10 +46,25 @@ m.connect()
 print(repr(m.get_queue().get(timeout=10)), flush=True)
 `;
 
+/**
+ * Waits for the server to hold `count` objects: a process's references are
+ * given back when the server sees its connection close, a moment after it
+ * ended.
+ */
+async function objectsBecome(manager: Manager, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let now = await manager.numberOfObjects();
+  while (now !== count && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    now = await manager.numberOfObjects();
+  }
+  assert.equal(now, count);
+}
+
 /** The server, killed when disposed. */
-async function startServer(where: string) {
+async function startServer(where: string, script = SERVER) {
   const child = new Deno.Command("python3", {
-    args: ["-c", SERVER, where, KEY],
+    args: ["-c", script, where, KEY],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -232,4 +252,174 @@ Deno.test("Manager: register(typeid, factory) serves a type of your own", async 
   assert.equal(await counter.call("add", [1]), 16);
   await assert.rejects(counter.call("_secret"), /does not expose/);
   await assert.rejects(manager.create("Nothing"), ProcessError);
+});
+
+Deno.test("Manager: a list stored in a dict comes back as a working handle", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const d = await manager.dict<string, unknown>();
+  const inner = await manager.list<number>([1]);
+  await d.set("k", inner);
+  const got = await d.get("k") as ListProxy<number>;
+  assert(got instanceof ListProxy);
+  await got.append(2);
+  assert.deepEqual(await inner.toArray(), [1, 2]);
+  // Nested in a value too.
+  await d.set("deep", { lists: [inner] });
+  const deep = await d.get("deep") as { lists: ListProxy<number>[] };
+  assert.equal(await deep.lists[0].length(), 2);
+  const seen = [];
+  for await (const n of got) seen.push(n);
+  assert.deepEqual(seen, [1, 2]);
+  await got.close();
+  await deep.lists[0].close();
+  await inner.close();
+  // The dict holds a handle to the list: the list stays.
+  {
+    await using again = await d.get("k") as ListProxy;
+    assert.equal(await again.length(), 2);
+  }
+  await d.close();
+  assert.equal(await manager.numberOfObjects(), 0);
+});
+
+Deno.test("Manager: objects are dropped when their last handle is closed", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const a = await manager.dict();
+  const b = await manager.list();
+  assert.equal(await manager.numberOfObjects(), 2);
+  await a.close();
+  assert.equal(await manager.numberOfObjects(), 1);
+  await b.close();
+  await b.close();
+  assert.equal(await manager.numberOfObjects(), 0);
+});
+
+Deno.test("Manager: a method registered with methodToTypeid returns a handle", async () => {
+  await using manager = new Manager();
+  manager.register("Shelf", { module: TARGETS.href, export: "makeShelf" }, {
+    methodToTypeid: { reader: "Iterator", newShelf: "SubShelf" },
+  });
+  // No factory: its objects are what newShelf() returns.
+  manager.register("SubShelf", null, { exposed: ["titles"] });
+  await manager.start();
+  const shelf = await manager.create("Shelf", [["a", "b"]]);
+  {
+    await using reader = await shelf.call("reader") as SharedObject;
+    assert.deepEqual([...reader.exposed], ["__next__"]);
+    assert.equal(await reader.call("__next__"), "a");
+    assert.equal(await reader.call("__next__"), "b");
+    await assert.rejects(reader.call("__next__"), { name: "StopIteration" });
+    await using other = await shelf.call("newShelf", [["c"]]) as SharedObject;
+    assert.equal(other.typeid, "SubShelf");
+    assert.deepEqual([...other.exposed], ["titles"]);
+    assert.deepEqual(await other.call("titles"), ["c"]);
+    assert.equal(await manager.numberOfObjects(), 3);
+  }
+  assert.equal(await manager.numberOfObjects(), 1);
+  await shelf.close();
+  assert.equal(await manager.numberOfObjects(), 0);
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`Manager (${backend}): a child's references end with it, however it ends`, async () => {
+    await using manager = new Manager();
+    await manager.start();
+    const d = await manager.dict<string, number>();
+    const done = await manager.Event();
+    const p = startChild(TARGETS, backend, "holdUntilKilled", [d, done]);
+    try {
+      assert.equal(await done.wait(30_000), true);
+      // The child holds its reference: the parent's close keeps the dict.
+      await d.close();
+      assert.equal(await manager.numberOfObjects(), 2);
+      p.kill();
+      await p.join();
+      await objectsBecome(manager, 1);
+    } finally {
+      if (p.isAlive()) p.kill();
+    }
+  });
+}
+
+/** A Python SyncManager with a type whose method returns a proxy. */
+const PROXY_SERVER = `
+import json, sys
+from multiprocessing.managers import SyncManager
+class Shelf:
+    def __init__(self): self.books = ["x", "y"]
+    def reader(self): return iter(self.books)
+class ShelfManager(SyncManager):
+    pass
+ShelfManager.register("Shelf", Shelf, method_to_typeid={"reader": "Iterator"})
+where = sys.argv[1]
+address = where if where.startswith("/") else ("127.0.0.1", 0)
+server = ShelfManager(address=address, authkey=sys.argv[2].encode()).get_server()
+print(json.dumps(server.address), flush=True)
+server.serve_forever()
+`;
+
+Deno.test("manager: a Deno client gets proxies from a Python server, and counts references there", async () => {
+  await using server = await startServer("0", PROXY_SERVER);
+  const manager = new BaseManager({ address: server.address, authkey: KEY });
+  const shelf = await manager.create("Shelf");
+  {
+    // method_to_typeid: the answer is a proxy (#PROXY).
+    await using reader = await shelf.call("reader") as SharedObject;
+    assert.equal(reader.typeid, "Iterator");
+    assert.equal(await reader.call("__next__"), "x");
+    assert.equal(await reader.call("__next__"), "y");
+    await assert.rejects(reader.call("__next__"), { name: "StopIteration" });
+    assert.equal(await manager.numberOfObjects(), 2);
+  }
+  assert.equal(await manager.numberOfObjects(), 1);
+  // A list proxy stored in a dict, read back as a proxy (RebuildProxy).
+  const d = await manager.create("dict");
+  const list = await manager.create("list", [[1]]);
+  await d.call("__setitem__", ["k", list]);
+  const got = await d.call("__getitem__", ["k"]);
+  assert(got instanceof ListProxy);
+  await got.append(2);
+  assert.deepEqual(await list.call("#GETVALUE"), [1, 2]);
+  assert.equal(await manager.numberOfObjects(), 3);
+  await got.close();
+  await shelf.close();
+  assert.equal(await manager.numberOfObjects(), 2);
+  await d.close();
+  await list.close();
+});
+
+Deno.test("Manager: Python's SyncManager gets proxies from a Deno Manager", async () => {
+  await using manager = new Manager({ authkey: KEY });
+  await manager.start();
+  const { code, stdout } = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      `
+import sys, multiprocessing
+from multiprocessing.managers import SyncManager
+# Proxies read from a message authenticate with the process's key.
+multiprocessing.current_process().authkey = sys.argv[2].encode()
+m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode())
+m.connect()
+d = m.dict()
+inner = m.list([1])
+d["k"] = inner
+d["k"].append(2)
+print(list(inner), list(iter(d)), list(d["k"]), m._number_of_objects(), sep=";")
+`,
+      manager.address as string,
+      KEY,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0);
+  assert.equal(
+    new TextDecoder().decode(stdout).trim(),
+    "[1, 2];['k'];[1, 2];2",
+  );
+  // The Python program ended: its references were given back.
+  await objectsBecome(manager, 0);
 });

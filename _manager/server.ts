@@ -9,17 +9,39 @@
 // `accept_connection`, `incref`, `decref`, `dummy`, ...); after
 // `accept_connection` the connection stays open for calls on objects.
 import {
+  type Address,
   type Listener,
   type SocketConnection,
   Tuple,
   tuple,
 } from "../connection.ts";
+import { ProxyRef, Token } from "../_pickle/pickle.ts";
+
+type Kwargs = Record<string, unknown>;
 
 /** A shared object: a method table and its exposed names. */
 export interface Held {
   methods: Record<string, (...args: unknown[]) => unknown>;
   /** `#GETVALUE`: a copy of the whole object. */
   value(): unknown;
+  /** Methods whose result is served as a new object of that typeid. */
+  methodToTypeid?: Record<string, string>;
+  /** Its `str()` and `repr()`, when not that of its value. */
+  repr?(): string;
+}
+
+/** Python's repr of simple data. */
+function pyRepr(value: unknown): string {
+  if (typeof value === "string") return `'${value.replaceAll("'", "\\'")}'`;
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (Array.isArray(value)) {
+    const inner = value.map(pyRepr).join(", ");
+    return value instanceof Tuple
+      ? `(${inner}${value.length === 1 ? "," : ""})`
+      : `[${inner}]`;
+  }
+  return String(value);
 }
 
 type Factory = (args: unknown[], kwargs: Record<string, unknown>) => Held;
@@ -55,6 +77,9 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** `iter(container)` is served as an `Iterator` object, as in CPython. */
+const ITERATES = { __iter__: "Iterator" };
+
 /** Python's `dict`. */
 function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   const entries = new Map<string, [unknown, unknown]>();
@@ -81,7 +106,9 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
   return {
     value: copy,
+    methodToTypeid: ITERATES,
     methods: {
+      __iter__: () => keysWhileSized(entries),
       __getitem__(key) {
         const entry = entries.get(keyOf(key));
         if (!entry) throw missing(key);
@@ -133,6 +160,29 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
 }
 
+/**
+ * The keys of a dict, as Python iterates them: a change of its size on the
+ * way is a `RuntimeError`.
+ */
+function keysWhileSized(
+  entries: Map<string, [unknown, unknown]>,
+): Iterator<unknown> {
+  const size = entries.size;
+  const keys = entries.values();
+  return {
+    next() {
+      if (entries.size !== size) {
+        throw pyError(
+          "RuntimeError",
+          "dictionary changed size during iteration",
+        );
+      }
+      const step = keys.next();
+      return step.done ? step : { done: false, value: step.value[0] };
+    },
+  };
+}
+
 /** Python's `list`. */
 function makeList(args: unknown[]): Held {
   const items: unknown[] = Array.isArray(args[0]) ? [...args[0]] : [];
@@ -150,7 +200,9 @@ function makeList(args: unknown[]): Held {
     items.findIndex((item) => keyOfOrSelf(item) === keyOfOrSelf(value));
   return {
     value: () => [...items],
+    methodToTypeid: ITERATES,
     methods: {
+      __iter__: () => items[Symbol.iterator](),
       __getitem__: (index) => items[at(index)],
       __setitem__(index, value) {
         items[at(index)] = value;
@@ -162,6 +214,14 @@ function makeList(args: unknown[]): Held {
       __contains__: (value) => find(value) >= 0,
       append(value) {
         items.push(value);
+      },
+      __add__: (other) => [...items, ...(other as unknown[])],
+      __mul__: (n) => Array.from({ length: Number(n) }, () => items).flat(),
+      __imul__(n) {
+        const copy = [...items];
+        items.length = 0;
+        for (let i = 0; i < Number(n); i++) items.push(...copy);
+        return null;
       },
       extend(values) {
         items.push(...(values as unknown[]));
@@ -211,6 +271,13 @@ function makeNamespace(
   const attributes = new Map(Object.entries(kwargs));
   return {
     value: () => Object.fromEntries(attributes),
+    // Python's repr: the attributes not starting with "_".
+    repr: () =>
+      `Namespace(${
+        [...attributes].filter(([name]) => !name.startsWith("_")).map((
+          [name, value],
+        ) => `${name}=${pyRepr(value)}`).join(", ")
+      })`,
     methods: {
       __getattribute__(name) {
         if (!attributes.has(name as string)) {
@@ -326,7 +393,9 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
   return {
     value: () => [...items],
+    methodToTypeid: ITERATES,
     methods: {
+      __iter__: () => items[Symbol.iterator](),
       get: (block, timeout) => get(block, timeout),
       put: (item, block, timeout) => put(item, block, timeout),
       get_nowait: () => get(false),
@@ -398,6 +467,28 @@ function makeEvent(): Held {
   };
 }
 
+/** Python's iterator of a container (`iter(d)`): `__next__` until done. */
+function makeIterator(args: unknown[]): Held {
+  const source = args[0] as Iterable<unknown> | Iterator<unknown>;
+  const iterator = typeof (source as Iterable<unknown>)?.[Symbol.iterator] ===
+      "function"
+    ? (source as Iterable<unknown>)[Symbol.iterator]()
+    : source as Iterator<unknown>;
+  if (typeof iterator?.next !== "function") {
+    throw pyError("TypeError", "the object is not iterable");
+  }
+  return {
+    value: () => null,
+    methods: {
+      __next__() {
+        const step = iterator.next();
+        if (step.done) throw pyError("StopIteration", "");
+        return step.value;
+      },
+    },
+  };
+}
+
 /** The types every manager serves, by Python's typeids. */
 export const TYPES: Record<string, Factory> = {
   dict: makeDict,
@@ -408,69 +499,226 @@ export const TYPES: Record<string, Factory> = {
   JoinableQueue: makeQueue,
   Lock: makeLock,
   Event: makeEvent,
+  Iterator: makeIterator,
 };
 
+/** How a registered type is served (Python's `register` arguments). */
+export interface TypeOptions {
+  /** The methods a proxy may call (default: those not starting with `_`). */
+  exposed?: string[];
+  /** Methods whose result is served as a new object of that typeid. */
+  methodToTypeid?: Record<string, string>;
+}
+
 /**
- * Adds a type of the user's: `factory(...args)` makes the object, whose
- * methods not starting with `_` are exposed.
+ * Adds a type of the user's: `factory(...args)` makes the object (without
+ * a factory, the one argument is the object, as Python's `callable=None`),
+ * whose methods not starting with `_` are exposed unless `exposed` names
+ * them.
  */
 export function registerType(
   typeid: string,
-  factory: (...args: unknown[]) => unknown,
+  factory: ((...args: unknown[]) => unknown) | null,
+  options: TypeOptions = {},
 ): void {
   TYPES[typeid] = (args) => {
-    const object = factory(...args) as Record<string, unknown>;
+    if (!factory && args.length !== 1) {
+      throw pyError(
+        "ValueError",
+        "Without callable, must have one non-keyword argument",
+      );
+    }
+    const object = factory ? factory(...args) : args[0];
     if (typeof object !== "object" || object === null) {
       throw new TypeError(`The factory of ${typeid} made no object`);
     }
+    // A generator or other iterator serves Python's iterator protocol.
+    if (isIterator(object) && !options.exposed) {
+      return {
+        ...makeIterator([object]),
+        methodToTypeid: options.methodToTypeid,
+      };
+    }
     const methods: Held["methods"] = {};
+    const wanted = options.exposed ? new Set(options.exposed) : undefined;
     for (
       let proto: object | null = object;
       proto && proto !== Object.prototype;
       proto = Object.getPrototypeOf(proto)
     ) {
       for (const name of Object.getOwnPropertyNames(proto)) {
-        const fn = object[name];
+        const fn = (object as Record<string, unknown>)[name];
         if (
-          name === "constructor" || name.startsWith("_") || name in methods ||
-          typeof fn !== "function"
+          name === "constructor" || name in methods ||
+          typeof fn !== "function" ||
+          (wanted ? !wanted.has(name) : name.startsWith("_"))
         ) continue;
         methods[name] = (fn as (...args: unknown[]) => unknown).bind(object);
       }
     }
-    return { methods, value: () => null };
+    return {
+      methods,
+      value: () => null,
+      methodToTypeid: options.methodToTypeid,
+    };
   };
 }
 
-/** Serves the manager protocol on `listener` until it is closed. */
+function isIterator(object: object): boolean {
+  return typeof (object as Iterator<unknown>).next === "function" &&
+    typeof (object as Iterable<unknown>)[Symbol.iterator] === "function";
+}
+
+/** An address as Python writes it: a path, or a `(host, port)` tuple. */
+export function pythonAddress(address: Address): unknown {
+  return typeof address === "string"
+    ? address
+    : tuple(address.hostname, address.port);
+}
+
+/** An object the server holds, and how many references it has. */
+interface Entry {
+  held: Held;
+  typeid: string;
+  refs: number;
+}
+
+/**
+ * Serves the manager protocol on `listener` until it is closed.
+ *
+ * References are counted as CPython's server counts them: `create` and
+ * `incref` add one, `decref` takes one away, and the object is dropped at
+ * zero. One addition, for Deno clients: a connection that asks
+ * `accept_references` stays open and serves `create`, `incref` and `decref`
+ * for its whole process; when it closes (that process ended, however) the
+ * references it still holds are given back.
+ */
 export async function serve(listener: Listener): Promise<void> {
-  const objects = new Map<string, Held>();
+  const objects = new Map<string, Entry>();
+  /**
+   * Objects a proxy stored on the server refers to (a list in a dict):
+   * kept while the server runs, as CPython's `id_to_local_proxy_obj`.
+   */
+  const pinned = new Map<string, Entry>();
+  const address = pythonAddress(listener.address);
+  // Ids differ from one server to the next, so that a handle left from a
+  // server that stopped cannot reach an object of a new one at its address.
+  const server = crypto.getRandomValues(new Uint32Array(1))[0].toString(16) +
+    "-";
   let next = 0;
+
+  const create = (
+    typeid: unknown,
+    args: unknown[],
+    kwargs: Kwargs,
+  ): [string, Tuple<string>] => {
+    const factory = TYPES[typeid as string];
+    if (!factory) throw new Error(`KeyError: ${String(typeid)}`);
+    const id = `${server}${(++next).toString(16)}`;
+    const held = factory(args, kwargs);
+    objects.set(id, { held, typeid: typeid as string, refs: 1 });
+    return [id, tuple(...Object.keys(held.methods))];
+  };
+  const incref = (id: string) => {
+    const entry = objects.get(id);
+    if (entry) entry.refs++;
+    else if (pinned.has(id)) objects.set(id, { ...pinned.get(id)!, refs: 1 });
+    else throw new Error(`KeyError: ${id}`);
+  };
+  const decref = (id: string, times = 1) => {
+    const entry = objects.get(id);
+    if (!entry) return; // Gone already (the server shut it, or a race).
+    entry.refs -= times;
+    if (entry.refs <= 0) objects.delete(id);
+  };
+  /** Pins the objects of this server that `value` holds proxies of. */
+  const pinProxies = (value: unknown, depth = 0): void => {
+    if (typeof value !== "object" || value === null || depth > 64) return;
+    if (value instanceof ProxyRef) {
+      const entry = objects.get(value.token.id);
+      if (entry && sameAddress(value.token.address, address)) {
+        pinned.set(value.token.id, entry);
+      }
+      return;
+    }
+    if (value instanceof Uint8Array) return;
+    const items = value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : Array.isArray(value) || value instanceof Set
+      ? value
+      : Object.values(value);
+    for (const item of items) pinProxies(item, depth + 1);
+  };
+
+  type Owned = Map<string, number>;
   const functions: Record<
     string,
-    (
-      conn: SocketConnection,
-      args: unknown[],
-      kwargs: Record<string, unknown>,
-    ) => unknown
+    (args: unknown[], kwargs: Kwargs, owned?: Owned) => unknown
   > = {
     dummy: () => null,
-    create(_conn, [typeid, ...args], kwargs) {
-      const factory = TYPES[typeid as string];
-      if (!factory) throw new Error(`KeyError: ${String(typeid)}`);
-      const id = (++next).toString(16);
-      const held = factory(args, kwargs);
-      objects.set(id, held);
-      return tuple(id, tuple(...Object.keys(held.methods)));
+    create([typeid, ...args], kwargs, owned) {
+      pinProxies(args);
+      const [id, exposed] = create(typeid, args, kwargs);
+      if (owned) owned.set(id, (owned.get(id) ?? 0) + 1);
+      return tuple(id, exposed);
     },
-    // Objects live until the manager shuts down: counting is not needed.
-    incref: () => null,
-    decref: () => null,
+    incref([id], _kwargs, owned) {
+      incref(String(id));
+      if (owned) owned.set(String(id), (owned.get(String(id)) ?? 0) + 1);
+      return null;
+    },
+    decref([id], _kwargs, owned) {
+      decref(String(id));
+      if (owned) owned.set(String(id), (owned.get(String(id)) ?? 0) - 1);
+      return null;
+    },
     number_of_objects: () => objects.size,
-    get_methods: (_conn, [token]) => {
-      const held = objects.get(String((token as { id?: unknown })?.id));
-      return tuple(...Object.keys(held?.methods ?? {}));
+    get_methods: ([token]) => {
+      const id = String((token as { id?: unknown })?.id);
+      const entry = objects.get(id) ?? pinned.get(id);
+      return tuple(...Object.keys(entry?.held.methods ?? {}));
     },
+    debug_info: () =>
+      [...objects].map(([id, { typeid, refs }]) =>
+        `  ${id}: refcount=${refs}\n    ${typeid}`
+      ).join("\n"),
+  };
+
+  /** The answer to a call on a shared object. */
+  const call = async (request: unknown): Promise<unknown> => {
+    const [id, method, args, kwargs] = request as [
+      string,
+      string,
+      unknown[],
+      Kwargs,
+    ];
+    const entry = objects.get(id) ?? pinned.get(id);
+    if (!entry) throw new Error(`KeyError: no object ${id}`);
+    const { held } = entry;
+    if (method === "#GETVALUE") return tuple("#RETURN", held.value());
+    if (method === "__str__" || method === "__repr__") {
+      return tuple("#RETURN", held.repr?.() ?? pyRepr(held.value()));
+    }
+    const fn = held.methods[method];
+    if (!fn) {
+      throw new Error(
+        `AttributeError: method '${method}' is not in exposed=${
+          Object.keys(held.methods)
+        }`,
+      );
+    }
+    let result: unknown;
+    try {
+      if (args?.length) pinProxies(args);
+      result = await fn(...argumentsOf(method, args ?? [], kwargs));
+    } catch (error) {
+      return tuple("#ERROR", error);
+    }
+    const typeid = held.methodToTypeid?.[method];
+    if (typeid === undefined) return tuple("#RETURN", result);
+    // A method that returns a shared object (Python's method_to_typeid).
+    const [rid, exposed] = create(typeid, [result], {});
+    return tuple("#PROXY", tuple(exposed, new Token(typeid, address, rid)));
   };
 
   const serveClient = async (conn: SocketConnection) => {
@@ -483,79 +731,75 @@ export async function serve(listener: Listener): Promise<void> {
       }
       let answer: unknown;
       try {
-        const [id, method, args, kwargs] = request as [
-          string,
-          string,
-          unknown[],
-          Record<string, unknown>,
-        ];
-        const held = objects.get(id);
-        if (!held) throw new Error(`KeyError: no object ${id}`);
-        if (method === "#GETVALUE") answer = tuple("#RETURN", held.value());
-        else if (method === "__str__" || method === "__repr__") {
-          answer = tuple("#RETURN", String(held.value()));
-        } else {
-          const fn = held.methods[method];
-          if (!fn) {
-            throw new Error(
-              `AttributeError: method '${method}' is not in exposed=${
-                Object.keys(held.methods)
-              }`,
-            );
-          }
-          try {
-            answer = tuple(
-              "#RETURN",
-              await fn(...argumentsOf(method, args ?? [], kwargs)),
-            );
-          } catch (error) {
-            answer = tuple("#ERROR", error);
-          }
-        }
+        answer = await call(request);
       } catch (error) {
         answer = tuple("#TRACEBACK", String((error as Error).message) + "\n");
       }
-      try {
-        await conn.send(answer);
-      } catch {
-        return;
+      if (!await answerWith(conn, answer)) return;
+    }
+  };
+
+  /** The answer to a request for a server function. */
+  const dispatch = async (request: unknown, owned?: Owned) => {
+    try {
+      const [, name, args, kwargs] = request as [
+        unknown,
+        string,
+        unknown[],
+        Kwargs,
+      ];
+      const fn = functions[name];
+      if (!fn) throw new Error(`'${name}' unrecognized`);
+      return tuple("#RETURN", await fn([...(args ?? [])], kwargs ?? {}, owned));
+    } catch (error) {
+      return tuple("#TRACEBACK", `${(error as Error).message}\n`);
+    }
+  };
+
+  /** A Deno process's connection for its references (see above). */
+  const serveReferences = async (conn: SocketConnection) => {
+    const owned: Owned = new Map();
+    try {
+      for (;;) {
+        let request: unknown;
+        try {
+          request = await conn.recv();
+        } catch {
+          return;
+        }
+        if (!await answerWith(conn, await dispatch(request, owned))) return;
       }
+    } catch {
+      // The process went away mid-answer.
+    } finally {
+      for (const [id, count] of owned) if (count > 0) decref(id, count);
     }
   };
 
   const handle = async (conn: SocketConnection) => {
-    let answer: unknown;
+    let request: [unknown, string, unknown[], Kwargs];
     try {
-      const [, name, args, kwargs] = await conn.recv() as [
-        unknown,
-        string,
-        unknown[],
-        Record<string, unknown>,
-      ];
-      if (name === "accept_connection") {
-        await conn.send(tuple("#RETURN", null));
-        await serveClient(conn);
-        return;
-      }
-      if (name === "shutdown") {
-        await conn.send(tuple("#RETURN", null));
-        listener.close();
-        return;
-      }
-      const fn = functions[name];
-      if (!fn) throw new Error(`'${name}' unrecognized`);
-      answer = tuple(
-        "#RETURN",
-        await fn(conn, [...(args ?? [])], kwargs ?? {}),
-      );
-    } catch (error) {
-      answer = tuple("#TRACEBACK", `${(error as Error).message}\n`);
-    }
-    try {
-      await conn.send(answer);
+      request = await conn.recv() as typeof request;
     } catch {
-      // The client went away.
+      return;
     }
+    const name = request?.[1];
+    if (name === "accept_connection" || name === "accept_references") {
+      try {
+        await conn.send(tuple("#RETURN", null));
+      } catch {
+        return;
+      }
+      return await (name === "accept_connection"
+        ? serveClient(conn)
+        : serveReferences(conn));
+    }
+    if (name === "shutdown") {
+      await conn.send(tuple("#RETURN", null)).catch(() => {});
+      listener.close();
+      return;
+    }
+    await conn.send(await dispatch(request)).catch(() => {});
   };
 
   for (;;) {
@@ -567,6 +811,31 @@ export async function serve(listener: Listener): Promise<void> {
     }
     handle(conn).finally(() => conn.close());
   }
+}
+
+/**
+ * Sends `answer`; one that cannot be pickled is reported as CPython's
+ * `#UNSERIALIZABLE`. `false` when the peer is gone.
+ */
+async function answerWith(
+  conn: SocketConnection,
+  answer: unknown,
+): Promise<boolean> {
+  try {
+    await conn.send(answer);
+    return true;
+  } catch (error) {
+    if (!(error instanceof TypeError)) return false;
+  }
+  return await conn.send(
+    tuple("#UNSERIALIZABLE", `${(answer as unknown[])[1]}\n`),
+  ).then(() => true, () => false);
+}
+
+/** Whether two addresses as Python writes them are the same. */
+function sameAddress(a: unknown, b: unknown): boolean {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return Array.isArray(a) && Array.isArray(b) && a[1] === b[1];
 }
 
 /**

@@ -10,15 +10,20 @@ self.onmessage = async (event: MessageEvent) => {
   const { address, authkey, registry } = event.data;
   let listener: Listener;
   try {
-    for (const [typeid, spec] of Object.entries(registry ?? {})) {
-      const { module, name } = spec as { module: string; name: string };
-      const factory = (await import(module))[name];
-      if (typeof factory !== "function") {
-        throw new TypeError(
-          `The factory of ${typeid}, ${name} of ${module}, is not an exported function`,
-        );
+    for (const [typeid, registered] of Object.entries(registry ?? {})) {
+      const { factory: spec, ...options } = registered as {
+        factory: { module: string; name: string } | null;
+      };
+      let factory = null;
+      if (spec) {
+        factory = (await import(spec.module))[spec.name];
+        if (typeof factory !== "function") {
+          throw new TypeError(
+            `The factory of ${typeid}, ${spec.name} of ${spec.module}, is not an exported function`,
+          );
+        }
       }
-      registerType(typeid, factory);
+      registerType(typeid, factory, options);
     }
     listener = new Listener(address, { authkey });
   } catch (error) {

@@ -107,12 +107,12 @@ const MEMOIZE = 0x94;
 const FRAME = 0x95;
 const BYTEARRAY8 = 0x96;
 const GLOBAL = 0x63; // c
+const NEWOBJ = 0x81;
 
 /** Opcodes that run code or need objects beyond data, by name, to say so. */
 const REFUSED: Record<number, string> = {
   0x69: "INST",
   0x6f: "OBJ",
-  0x81: "NEWOBJ",
   0x92: "NEWOBJ_EX",
   0x50: "PERSID",
   0x51: "BINPERSID",
@@ -176,8 +176,60 @@ const EXCEPTIONS = new Set([
 
 /** A class a pickle named with (STACK_)GLOBAL and the reader allows. */
 class Named {
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** What it may do: be called (a builtin), or make a manager proxy. */
+    readonly role: "builtin" | "Token" | "RebuildProxy" | "proxy class" =
+      "builtin",
+    readonly module = "builtins",
+  ) {}
 }
+
+/** The module of Python's manager classes. */
+const MANAGERS = "multiprocessing.managers";
+
+/**
+ * Python's `multiprocessing.managers.Token`: which object of which manager
+ * server a proxy stands for. Data only: reading one connects to nothing.
+ */
+export class Token {
+  /**
+   * @param typeid The type's name on the server.
+   * @param address The server's address as Python writes it: a path, or a
+   * `(host, port)` tuple.
+   * @param id The object's id on the server.
+   */
+  constructor(
+    public typeid: string,
+    public address: unknown,
+    public id: string,
+  ) {}
+}
+
+/**
+ * A pickled manager proxy: Python's `RebuildProxy(proxyType, token,
+ * serializer, kwds)`. The reader makes one of these, inert, for the manager
+ * layer to turn into a handle; the writer writes one back the same way, so
+ * that a Python peer rebuilds its own proxy.
+ */
+export class ProxyRef {
+  /**
+   * @param proxyType The proxy class, `module.name` (`multiprocessing.managers.DictProxy`).
+   * @param token The object it stands for.
+   * @param kwds Its keyword arguments (`exposed`, ...).
+   */
+  constructor(
+    public proxyType: string,
+    public token: Token,
+    public kwds: Record<string, unknown> = {},
+  ) {}
+}
+
+/**
+ * The method by which an object of the caller's (a manager handle) says how
+ * it pickles: it returns the {@linkcode ProxyRef} to write in its place.
+ */
+export const asProxyRef: unique symbol = Symbol("mp.asProxyRef");
 
 const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -206,7 +258,10 @@ class Output {
     return at;
   }
   byte(b: number): void {
-    this.bytes[this.reserve(1)] = b;
+    // Reserve first: `this.bytes[this.reserve(1)]` would read the old
+    // buffer before reserve() grows it, and the byte would be lost.
+    const at = this.reserve(1);
+    this.bytes[at] = b;
   }
   u32(op: number, n: number): void {
     const at = this.reserve(5);
@@ -277,6 +332,24 @@ function writeInt(out: Output, n: number | bigint): void {
 }
 
 function writeString(out: Output, s: string): void {
+  // Short ASCII (most keys and method names) is copied as it is: the
+  // encoder costs more than the string.
+  if (s.length < 64) {
+    const at = out.reserve(2 + s.length);
+    const bytes = out.bytes;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const code = s.charCodeAt(i);
+      if (code >= 0x80) break;
+      bytes[at + 2 + i] = code;
+    }
+    if (i === s.length) {
+      bytes[at] = SHORT_BINUNICODE;
+      bytes[at + 1] = s.length;
+      return;
+    }
+    out.length = at; // Not ASCII: taken back, and encoded.
+  }
   const bytes = encoder.encode(s);
   sized(out, bytes.length, [SHORT_BINUNICODE, BINUNICODE, BINUNICODE8]);
   out.raw(bytes);
@@ -330,9 +403,12 @@ function describe(value: unknown): string {
  * itself.
  */
 export function dumps(value: unknown, headroom = 0): Uint8Array {
-  const out = new Output();
+  // One buffer for every pickle (dumps runs to its end before another
+  // starts); the result is a copy of its exact size.
+  const out = scratch;
+  out.length = 0;
   // Room before the pickle for a frame's length, so it is not copied again.
-  out.reserve(headroom);
+  out.bytes.fill(0, 0, out.reserve(headroom) + headroom);
   out.byte(PROTO);
   out.byte(4);
   const open = new Set<object>();
@@ -396,7 +472,13 @@ export function dumps(value: unknown, headroom = 0): Uint8Array {
       out.byte(EMPTY_SET);
       writeBatch(out, value, ADDITEMS, write);
     } else if (value instanceof Error) writeError(value);
-    else if (isPlainObject(value)) {
+    else if (value instanceof ProxyRef) writeProxy(value);
+    else if (value instanceof Token) writeToken(value);
+    else if (
+      typeof (value as { [asProxyRef]?: unknown })[asProxyRef] === "function"
+    ) {
+      writeProxy((value as { [asProxyRef](): ProxyRef })[asProxyRef]());
+    } else if (isPlainObject(value)) {
       out.byte(EMPTY_DICT);
       writeBatch(out, Object.entries(value), SETITEMS, (entry) => {
         writeString(out, (entry as [string, unknown])[0]);
@@ -428,10 +510,41 @@ export function dumps(value: unknown, headroom = 0): Uint8Array {
     writeTuple([known ? error.message : `${error.name}: ${error.message}`]);
     out.byte(REDUCE);
   };
+  const writeGlobal = (qualified: string): void => {
+    const dot = qualified.lastIndexOf(".");
+    writeString(out, qualified.slice(0, dot));
+    writeString(out, qualified.slice(dot + 1));
+    out.byte(STACK_GLOBAL);
+  };
+  const writeToken = ({ typeid, address, id }: Token): void => {
+    writeGlobal(`${MANAGERS}.Token`);
+    out.byte(EMPTY_TUPLE);
+    out.byte(NEWOBJ);
+    writeTuple([typeid, address, id]);
+    out.byte(BUILD);
+  };
+  const writeProxy = ({ proxyType, token, kwds }: ProxyRef): void => {
+    // RebuildProxy(proxyType, token, "pickle", kwds), with the token as
+    // Python writes it: Token.__new__(Token), then its state.
+    writeGlobal(`${MANAGERS}.RebuildProxy`);
+    out.byte(MARK);
+    writeGlobal(proxyType);
+    writeToken(token);
+    writeString(out, "pickle");
+    write(kwds);
+    out.byte(TUPLE);
+    out.byte(REDUCE);
+  };
   write(value);
   out.byte(STOP);
-  return out.bytes.subarray(0, out.length);
+  const pickle = out.bytes.slice(0, out.length);
+  if (out.bytes.length > SCRATCH_KEPT) scratch = new Output();
+  return pickle;
 }
+
+/** The buffer dumps() writes in; a larger one than this is not kept. */
+const SCRATCH_KEPT = 1 << 20;
+let scratch = new Output();
 
 // ---------------------------------------------------------------- reading
 
@@ -528,6 +641,17 @@ export function loads(input: Uint8Array): unknown {
     return items;
   };
   const text = (part: Uint8Array): string => {
+    // Short ASCII is read as it is: the decoder costs more than the string.
+    if (part.length < 64) {
+      let ascii = true;
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode(...part);
+    }
     try {
       return decoder.decode(part);
     } catch {
@@ -572,6 +696,13 @@ export function loads(input: Uint8Array): unknown {
       return new Named(name);
     }
     if (module === "_codecs" && name === "encode") return new Named(name);
+    // A manager proxy: RebuildProxy(ProxyClass, Token, ...), read as data.
+    if (
+      module === MANAGERS && (name === "Token" || name === "RebuildProxy")
+    ) return new Named(name, name, module);
+    if (/^[A-Za-z_]\w*Proxy$/.test(name)) {
+      return new Named(name, "proxy class", module);
+    }
     // queue.Empty and queue.Full, which a manager's queue raises.
     if (
       (module === "_queue" && name === "Empty") ||
@@ -769,16 +900,45 @@ export function loads(input: Uint8Array): unknown {
       case REDUCE: {
         const args = pop();
         const callable = pop();
-        if (!(callable instanceof Named) || !(args instanceof Tuple)) {
+        if (
+          !(callable instanceof Named) || !(args instanceof Tuple) ||
+          (callable.role !== "builtin" && callable.role !== "RebuildProxy")
+        ) {
           fail("it calls something that is not a builtin exception class");
         }
-        stack.push(build(callable.name, args));
+        stack.push(
+          callable.role === "RebuildProxy"
+            ? proxyRef(args)
+            : build(callable.name, args),
+        );
+        break;
+      }
+      case NEWOBJ: {
+        // Token.__new__(Token): filled in by the BUILD that follows.
+        const args = pop();
+        const cls = pop();
+        if (
+          !(cls instanceof Named) || cls.role !== "Token" ||
+          !(args instanceof Tuple) || args.length
+        ) fail("it uses NEWOBJ on something that is not a manager's Token");
+        stack.push(new Token("", null, ""));
         break;
       }
       case BUILD: {
         // An exception's own attributes (`__notes__`, ...): kept as data.
         const state = pop();
         const target = top();
+        if (target instanceof Token) {
+          if (!(state instanceof Tuple) || state.length !== 3) {
+            fail("a Token's state is not (typeid, address, id)");
+          }
+          const [typeid, address, id] = state;
+          if (typeof typeid !== "string" || typeof id !== "string") {
+            fail("a Token's typeid or id is not a string");
+          }
+          Object.assign(target, { typeid, address, id });
+          break;
+        }
         if (!(target instanceof Error)) {
           fail("BUILD on something that is not a builtin exception");
         }
@@ -802,6 +962,20 @@ export function loads(input: Uint8Array): unknown {
       }
     }
   }
+}
+
+/** The proxy of `RebuildProxy(proxyType, token, serializer, kwds)`. */
+function proxyRef(args: unknown[]): ProxyRef {
+  const [proxyType, token, _serializer, kwds] = args;
+  if (
+    !(proxyType instanceof Named) || proxyType.role !== "proxy class" ||
+    !(token instanceof Token) || !(kwds instanceof Dict)
+  ) fail("RebuildProxy of something that is not a proxy class and a Token");
+  return new ProxyRef(
+    `${proxyType.module}.${proxyType.name}`,
+    token,
+    kwds as unknown as Record<string, unknown>,
+  );
 }
 
 /**
@@ -886,6 +1060,11 @@ function resolve(root: unknown): unknown {
       const items = [...value].map(visit);
       value.clear();
       for (const item of items) value.add(item);
+    } else if (value instanceof ProxyRef) {
+      value.token = visit(value.token) as Token;
+      value.kwds = visit(value.kwds) as Record<string, unknown>;
+    } else if (value instanceof Token) {
+      value.address = visit(value.address);
     } else if (value instanceof Error) {
       const error = value as Error & { args: unknown[]; pythonState?: unknown };
       error.args = error.args.map(visit);

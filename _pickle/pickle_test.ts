@@ -4,7 +4,7 @@
 // refused.
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { dumps, loads, Tuple, tuple } from "./pickle.ts";
+import { dumps, loads, ProxyRef, Token, Tuple, tuple } from "./pickle.ts";
 
 /** Runs a Python program with `input` on its stdin; returns its stdout. */
 async function python(code: string, input = ""): Promise<string> {
@@ -309,4 +309,62 @@ Deno.test("pickle: a dict key __proto__ stays an own key", () => {
   const out = loads(dumps(JSON.parse('{"__proto__": 1}'))) as object;
   assert.equal(Object.getPrototypeOf(out), Object.prototype);
   assert.deepEqual(Object.keys(out), ["__proto__"]);
+});
+
+Deno.test("pickle: a one-byte opcode that grows the buffer is kept", () => {
+  // 300 Nones: the buffer (256 bytes at first) grows on a NONE byte.
+  for (const n of [250, 251, 252, 253, 254, 255, 300, 600]) {
+    assert.deepEqual(
+      loads(dumps(new Array(n).fill(null))),
+      Array(n).fill(null),
+    );
+  }
+});
+
+Deno.test("pickle: manager proxies and tokens read and write as Python's", async () => {
+  const [[proxy, token]] = await fromPython([
+    "__import__('multiprocessing.managers').managers.RebuildProxy.__call__ and (lambda m: type('P', (), {'__reduce__': lambda s: (m.RebuildProxy, (m.ListProxy, m.Token('list', ('127.0.0.1', 5), '1f'), 'pickle', {'exposed': ('append',)}))})())(__import__('multiprocessing.managers').managers)",
+    "__import__('multiprocessing.managers').managers.Token('dict', '/tmp/s', 'a')",
+  ], [2, 4, 5]);
+  assert(proxy instanceof ProxyRef);
+  assert.equal(proxy.proxyType, "multiprocessing.managers.ListProxy");
+  assert.deepEqual(
+    [proxy.token.typeid, [...proxy.token.address as unknown[]], proxy.token.id],
+    ["list", ["127.0.0.1", 5], "1f"],
+  );
+  assert.deepEqual(proxy.kwds, { exposed: tuple("append") });
+  assert(token instanceof Token);
+  assert.deepEqual({ ...token }, {
+    typeid: "dict",
+    address: "/tmp/s",
+    id: "a",
+  });
+  // Python rebuilds both (the proxy told not to connect: incref False).
+  (proxy.kwds as Record<string, unknown>).incref = false;
+  const out = await python(
+    `import base64, pickle, sys
+token, proxy = pickle.loads(base64.b64decode(sys.stdin.read()))
+print(token, type(proxy).__name__, proxy._token)`,
+    Buffer.from(dumps([token, proxy])).toString("base64"),
+  );
+  assert.equal(
+    out.trim(),
+    "Token(typeid='dict', address='/tmp/s', id='a') ListProxy Token(typeid='list', address=('127.0.0.1', 5), id='1f')",
+  );
+  // A proxy class is only data: calling one is refused.
+  const call = new Uint8Array([
+    0x80,
+    4,
+    0x8c,
+    24,
+    ...new TextEncoder().encode("multiprocessing.managers"),
+    0x8c,
+    9,
+    ...new TextEncoder().encode("ListProxy"),
+    0x93,
+    0x29,
+    0x52,
+    0x2e,
+  ]);
+  assert.throws(() => loads(call), /calls something/);
 });

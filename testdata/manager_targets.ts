@@ -1,5 +1,10 @@
 // Children that use a Manager's objects through handles passed in args.
-import type { DictProxy, LockProxy, ValueProxy } from "../manager.ts";
+import type {
+  DictProxy,
+  EventProxy,
+  LockProxy,
+  ValueProxy,
+} from "../manager.ts";
 
 /** Sets `n` keys of its own, and counts them in `total` under `lock`. */
 export async function fillDict(
@@ -33,5 +38,28 @@ export function makeCounter(start: number): {
       return n;
     },
     _secret: () => "hidden",
+  };
+}
+
+/** Holds `d` (a reference of its own), says so, and waits to be killed. */
+export async function holdUntilKilled(
+  d: DictProxy<string, number>,
+  done: EventProxy,
+): Promise<void> {
+  await d.set("child", 1);
+  await done.set();
+  await new Promise(() => {});
+}
+
+/** A type whose methods return shared objects (`methodToTypeid`). */
+export function makeShelf(titles: string[] = []): {
+  titles(): string[];
+  reader(): Iterator<string>;
+  newShelf(more: string[]): unknown;
+} {
+  return {
+    titles: () => [...titles],
+    reader: () => titles.values(),
+    newShelf: (more: string[]) => makeShelf(more),
   };
 }
