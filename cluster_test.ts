@@ -12,7 +12,7 @@ import {
   Full,
   ProcessError,
 } from "./errors.ts";
-import { parseAgentArgs } from "./_cluster/agent.ts";
+import { parseAgentArgs, runAgent } from "./_cluster/agent.ts";
 import {
   Agent,
   freshNamespace,
@@ -792,6 +792,23 @@ Deno.test("cluster auth: the agent reads its token from --token-file, never from
     parseAgentArgs(["--allow-unauthenticated"]).allowUnauthenticated,
     true,
   );
+});
+
+Deno.test("cluster auth: an agent with an empty token file says so before connecting", async () => {
+  const empty = await Deno.makeTempFile();
+  try {
+    await assert.rejects(
+      runAgent({
+        ...parseAgentArgs(["--processes", "1"]),
+        tokenFile: empty,
+      }),
+      (error: Error) =>
+        error instanceof TypeError &&
+        error.message.includes(`The token file ${empty} is empty`),
+    );
+  } finally {
+    await Deno.remove(empty);
+  }
 });
 
 Deno.test("cluster tests: without nats-server they fail, saying what to install", async () => {

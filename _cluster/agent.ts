@@ -378,6 +378,17 @@ class Agent {
   }
 }
 
+/** The token in a file (surrounding whitespace, such as a final newline, dropped). */
+async function readToken(path: string): Promise<string> {
+  const token = (await Deno.readTextFile(path)).trim();
+  if (token === "") {
+    throw new TypeError(
+      `The token file ${path} is empty: write the servers' token in it`,
+    );
+  }
+  return token;
+}
+
 /**
  * Runs a node agent until SIGTERM or SIGINT, which end it after it handed
  * back the work it held. What `deno run .../cluster/agent` does.
@@ -386,6 +397,7 @@ class Agent {
  * @returns When the agent stopped taking work.
  * @throws {ProcessError} For a server off this machine without a token.
  * @throws {AuthenticationError} When the server refuses the token.
+ * @throws {TypeError} For an empty token file.
  * @throws When no server answers, or the token file cannot be read.
  *
  * @example Run an agent from a program of your own
@@ -407,7 +419,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const token = options.token ??
     (options.tokenFile === undefined
       ? undefined
-      : (await Deno.readTextFile(options.tokenFile)).trim());
+      : await readToken(options.tokenFile));
   const link = await Link.open({
     servers: options.servers,
     namespace: options.namespace,
