@@ -4,7 +4,10 @@
  * NATS JetStream cluster, with the API of the local ones. Start a NATS server
  * with JetStream (`nats-server -js`), start a node agent on each machine
  * that should do work (`deno run -A jsr:@mp/multiprocessing/cluster/agent
- * --connect nats://host:4222 --namespace demo`), then connect:
+ * --connect nats://host:4222 --namespace demo`), then connect. A server off
+ * this machine must ask for a token (or user and password): programs pass it
+ * as `token` or in `$MP_CLUSTER_TOKEN`, agents in `$MP_CLUSTER_TOKEN` or a
+ * `--token-file`, never on a command line.
  *
  * ```ts
  * import { connectCluster } from "@mp/multiprocessing/cluster";
@@ -156,8 +159,16 @@ export interface Cluster extends AsyncDisposable {
 /**
  * Connects to a namespace of a NATS JetStream cluster.
  *
- * @param options The servers, the namespace, the replicas of what it creates.
+ * Credentials: `token`, or `user` and `pass`, else the token in
+ * `$MP_CLUSTER_TOKEN` (which an agent sets for the tasks it runs). A server
+ * off this machine is refused without credentials unless
+ * `allowUnauthenticated` is true.
+ *
+ * @param options The servers, the namespace, the replicas of what it creates, the credentials.
  * @returns The cluster's classes, bound to this connection.
+ * @throws {ProcessError} For a server off this machine without credentials.
+ * @throws {AuthenticationError} When the server refuses the credentials (or their absence).
+ * @throws {TypeError} For `user` without `pass` (or the reverse), or an empty token.
  * @throws When no server answers (the client's error).
  *
  * @example Map over the agents of a namespace
@@ -175,6 +186,7 @@ export interface Cluster extends AsyncDisposable {
  *     servers: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],
  *     namespace: "demo",
  *     replicas: 3,
+ *     token: Deno.env.get("MY_NATS_TOKEN"),
  *   });
  *   await using pool = new cluster.Pool();
  *   return await pool.map(double, [1, 2, 3]); // [2, 4, 6]

@@ -5,11 +5,19 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectCluster } from "./cluster.ts";
-import { BrokenBarrierError, Empty, Full } from "./errors.ts";
+import {
+  AuthenticationError,
+  BrokenBarrierError,
+  Empty,
+  Full,
+  ProcessError,
+} from "./errors.ts";
+import { parseAgentArgs, runAgent } from "./_cluster/agent.ts";
 import {
   Agent,
   freshNamespace,
   requireServer,
+  type Servers,
   startCluster,
   startServer,
 } from "./testdata/cluster_servers.ts";
@@ -33,11 +41,12 @@ const targets = {
 Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two agents", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using a = new Agent(servers.urls, namespace, 2);
-  await using b = new Agent(servers.urls, namespace, 2);
+  await using a = new Agent(servers, namespace, 2);
+  await using b = new Agent(servers, namespace, 2);
   await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -71,10 +80,11 @@ Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two ag
 Deno.test("cluster pool: a task joins its agent's namespace with connectCluster() and no options", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -93,10 +103,11 @@ function hidden(x: number): number {
 Deno.test("cluster pool and process: a function imported from the module that exports it is named by that module", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -114,10 +125,11 @@ Deno.test("cluster pool and process: a function imported from the module that ex
 Deno.test("cluster pool: a task's error rejects the call, rebuilt with its class", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -153,10 +165,10 @@ async function until(
 
 /** How many messages a stream of the namespace holds now. */
 async function streamMessages(
-  servers: string[],
+  servers: Servers,
   stream: string,
 ): Promise<number> {
-  const nc = await connect({ servers });
+  const nc = await connect({ servers: servers.urls, token: servers.token });
   try {
     const jsm = await jetstreamManager(nc);
     return (await jsm.streams.info(stream)).state.messages;
@@ -168,12 +180,13 @@ async function streamMessages(
 Deno.test("cluster pool: kill -9 one of three agents mid-map; every result once, in order", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using a = new Agent(servers.urls, namespace, 2);
-  await using b = new Agent(servers.urls, namespace, 2);
-  await using c = new Agent(servers.urls, namespace, 2);
+  await using a = new Agent(servers, namespace, 2);
+  await using b = new Agent(servers, namespace, 2);
+  await using c = new Agent(servers, namespace, 2);
   await Promise.all([a, b, c].map((agent) => agent.waitFor("agent ready")));
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -193,11 +206,12 @@ Deno.test("cluster pool: kill -9 one of three agents mid-map; every result once,
 Deno.test("cluster pool: a task whose agent dies on each delivery fails after its attempts", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using a = new Agent(servers.urls, namespace, 1);
-  await using b = new Agent(servers.urls, namespace, 1);
+  await using a = new Agent(servers, namespace, 1);
+  await using b = new Agent(servers, namespace, 1);
   await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool({ attempts: 1 });
@@ -218,10 +232,11 @@ Deno.test("cluster pool: a task whose agent dies on each delivery fails after it
 Deno.test("cluster pool: aborting a call drops the tasks no agent started", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -248,11 +263,11 @@ Deno.test("cluster pool: aborting a call drops the tasks no agent started", asyn
   const tasks = `MP_${namespace}_TASKS`;
   // What the agent held when the call was aborted ends; nothing else runs.
   await until(
-    async () => await streamMessages(servers.urls, tasks) === 0,
+    async () => await streamMessages(servers, tasks) === 0,
     10_000,
     "the tasks stream to empty",
   );
-  const ran = await streamMessages(servers.urls, `MP_${namespace}_RESULTS`);
+  const ran = await streamMessages(servers, `MP_${namespace}_RESULTS`);
   assert.ok(ran < 20, `${ran} of 20 tasks ran after the abort`);
   assert.ok(ran <= 1 + 2, `${ran} tasks ran: more than the agent held`);
 });
@@ -262,6 +277,7 @@ Deno.test("cluster queue: put, get, qsize, getNowait and Empty, Full, close", as
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const queue = new cluster.Queue<{ n: number; at: Date }>("jobs");
@@ -291,6 +307,7 @@ Deno.test("cluster queue: each item goes to exactly one of many getters", async 
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const queue = new cluster.Queue<number>("work");
@@ -298,6 +315,7 @@ Deno.test("cluster queue: each item goes to exactly one of many getters", async 
   await Promise.all(items.map((i) => queue.put(i)));
   await using other = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const getters = [cluster, other, cluster, other].map((c) =>
@@ -322,13 +340,14 @@ Deno.test("cluster queue: a put retried with the same message id is stored once"
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const queue = new cluster.Queue<string>("once");
   await queue.put("only");
   // Resend the stored message as it was sent, id and all: what a put
   // does after a lost reply.
-  const nc = await connect({ servers: servers.urls });
+  const nc = await connect({ servers: servers.urls, token: servers.token });
   try {
     const jsm = await jetstreamManager(nc);
     const stored = await jsm.streams.getMessage(`MP_${namespace}_Q_once`, {
@@ -353,6 +372,7 @@ Deno.test("cluster queue: an item whose getter dies before taskDone() is deliver
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const queue = new cluster.JoinableQueue<string>("tasks");
@@ -366,6 +386,7 @@ Deno.test("cluster queue: an item whose getter dies before taskDone() is deliver
       namespace,
       "tasks",
     ],
+    env: { MP_CLUSTER_TOKEN: servers.token },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -394,6 +415,7 @@ Deno.test("cluster queue: kill the only server and restart it on the same store;
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const queue = new cluster.Queue<number>("durable");
@@ -415,6 +437,7 @@ Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when n
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const a = new cluster.Lock("db", { lease: 2000 });
@@ -458,6 +481,7 @@ Deno.test("cluster lock: a holder stopped past its lease loses the lock; its lat
   const namespace = freshNamespace();
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const holder = new Deno.Command(Deno.execPath(), {
@@ -471,6 +495,7 @@ Deno.test("cluster lock: a holder stopped past its lease loses the lock; its lat
       "1000",
     ],
     stdin: "piped",
+    env: { MP_CLUSTER_TOKEN: servers.token },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -505,10 +530,11 @@ Deno.test("cluster lock: a holder stopped past its lease loses the lock; its lat
 Deno.test("cluster process: exitCode, the child's error rebuilt, join(timeout), terminate()", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const ok = new cluster.Process({ target: targets.add, args: [1, 2] });
@@ -540,10 +566,11 @@ Deno.test("cluster process: exitCode, the child's error rebuilt, join(timeout), 
 Deno.test("cluster process: a child whose agent is killed ends too; join() does not hang", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   const child = new cluster.Process({ target: targets.forever });
@@ -558,8 +585,16 @@ Deno.test("cluster process: a child whose agent is killed ends too; join() does 
 Deno.test("cluster event, semaphore, barrier and value across connections", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using one = await connectCluster({ servers: servers.urls, namespace });
-  await using two = await connectCluster({ servers: servers.urls, namespace });
+  await using one = await connectCluster({
+    servers: servers.urls,
+    token: servers.token,
+    namespace,
+  });
+  await using two = await connectCluster({
+    servers: servers.urls,
+    token: servers.token,
+    namespace,
+  });
 
   const event = new one.Event("go");
   assert.equal(await event.isSet(), false);
@@ -614,11 +649,12 @@ Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-
   await using servers = await startCluster();
   const namespace = freshNamespace();
   const urls = servers.urls;
-  await using a = new Agent(urls, namespace, 2, ["--replicas", "3"]);
-  await using b = new Agent(urls, namespace, 2, ["--replicas", "3"]);
+  await using a = new Agent(servers, namespace, 2, ["--replicas", "3"]);
+  await using b = new Agent(servers, namespace, 2, ["--replicas", "3"]);
   await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
   await using cluster = await connectCluster({
     servers: urls,
+    token: servers.token,
     namespace,
     replicas: 3,
   });
@@ -648,7 +684,7 @@ Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-
   ) {
     results.push(value as number);
     if (results.length === 30) {
-      const nc = await connect({ servers: urls });
+      const nc = await connect({ servers: urls, token: servers.token });
       try {
         const jsm = await jetstreamManager(nc);
         const info = await jsm.streams.info(`MP_${namespace}_TASKS`);
@@ -664,6 +700,115 @@ Deno.test("cluster pool: kill the tasks stream's leader of a 3-node cluster mid-
   }
   assert.ok(killed);
   assert.deepEqual(results, items.map((x) => x * x));
+});
+
+Deno.test("cluster auth: a client with a wrong token or none is refused, saying what to pass", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  for (const token of ["wrong", undefined]) {
+    const error = await connectCluster({
+      servers: servers.urls,
+      namespace,
+      token,
+    }).then(
+      async (cluster) => {
+        await cluster.close();
+        return undefined;
+      },
+      (error) => error,
+    );
+    assert.ok(
+      error instanceof AuthenticationError,
+      `token ${token}: ${error}`,
+    );
+    assert.match(
+      error.message,
+      /refused .*: pass the right token or user and pass, or set MP_CLUSTER_TOKEN/,
+    );
+  }
+  await using cluster = await connectCluster({
+    servers: servers.urls,
+    namespace,
+    token: servers.token,
+  });
+  const value = new cluster.Value("v", 1);
+  assert.equal(await value.get(), 1);
+});
+
+Deno.test("cluster auth: a token in MP_CLUSTER_TOKEN is used when none is given", async () => {
+  await using servers = await startServer();
+  Deno.env.set("MP_CLUSTER_TOKEN", servers.token);
+  try {
+    await using cluster = await connectCluster({
+      servers: servers.urls,
+      namespace: freshNamespace(),
+    });
+    assert.equal(await new cluster.Value("v", 2).get(), 2);
+  } finally {
+    Deno.env.delete("MP_CLUSTER_TOKEN");
+  }
+});
+
+Deno.test("cluster auth: an agent without the token cannot take work", async () => {
+  await using servers = await startServer();
+  const namespace = freshNamespace();
+  await using stranger = new Agent(servers.urls, namespace, 1);
+  await assert.rejects(stranger.waitFor("agent ready"), /ended before/);
+  const status = await stranger.child.status;
+  assert.notEqual(status.code, 0);
+  assert.match(stranger.output, /AuthenticationError/);
+  assert.match(stranger.output, /MP_CLUSTER_TOKEN/);
+});
+
+Deno.test("cluster auth: a server off this machine without credentials is refused before any connection", async () => {
+  const started = Date.now();
+  for (const servers of ["nats://192.0.2.1:4222", "192.0.2.1:4222"]) {
+    await assert.rejects(
+      connectCluster({ servers, namespace: "x" }),
+      (error: Error) =>
+        error instanceof ProcessError &&
+        /Cannot connect to .*192\.0\.2\.1:4222 without credentials: .*pass token or user and pass, or set MP_CLUSTER_TOKEN/
+          .test(error.message),
+    );
+  }
+  await assert.rejects(
+    connectCluster({ servers: "nats://192.0.2.1:4222", user: "u" }),
+    /user and pass go together/,
+  );
+  // Refused at once: the client never tried the unreachable address
+  // (its connect timeout is 5 s).
+  assert.ok(Date.now() - started < 4000);
+});
+
+Deno.test("cluster auth: the agent reads its token from --token-file, never from its command line", () => {
+  const options = parseAgentArgs(["--token-file", "/etc/mp/token"]);
+  assert.equal(options.tokenFile, "/etc/mp/token");
+  assert.equal(options.token, undefined);
+  assert.throws(
+    () => parseAgentArgs(["--token", "secret"]),
+    /Unknown option --token/,
+  );
+  assert.equal(
+    parseAgentArgs(["--allow-unauthenticated"]).allowUnauthenticated,
+    true,
+  );
+});
+
+Deno.test("cluster auth: an agent with an empty token file says so before connecting", async () => {
+  const empty = await Deno.makeTempFile();
+  try {
+    await assert.rejects(
+      runAgent({
+        ...parseAgentArgs(["--processes", "1"]),
+        tokenFile: empty,
+      }),
+      (error: Error) =>
+        error instanceof TypeError &&
+        error.message.includes(`The token file ${empty} is empty`),
+    );
+  } finally {
+    await Deno.remove(empty);
+  }
 });
 
 Deno.test("cluster tests: without nats-server they fail, saying what to install", async () => {
@@ -685,16 +830,17 @@ Deno.test("cluster tests: without nats-server they fail, saying what to install"
 Deno.test("cluster pool: a result that arrives twice is counted once", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using agent = new Agent(servers.urls, namespace, 1);
+  await using agent = new Agent(servers, namespace, 1);
   await agent.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
   const items = Array.from({ length: 10 }, (_, i) => [i, 50]);
   const got: number[] = [];
-  const nc = await connect({ servers: servers.urls });
+  const nc = await connect({ servers: servers.urls, token: servers.token });
   try {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
@@ -726,10 +872,11 @@ Deno.test("cluster pool: a result that arrives twice is counted once", async () 
 Deno.test("cluster pool: an agent stopped with SIGTERM exits 0 and the tasks it held finish on another", async () => {
   await using servers = await startServer();
   const namespace = freshNamespace();
-  await using a = new Agent(servers.urls, namespace, 1);
+  await using a = new Agent(servers, namespace, 1);
   await a.waitFor("agent ready");
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();
@@ -742,7 +889,7 @@ Deno.test("cluster pool: an agent stopped with SIGTERM exits 0 and the tasks it 
     ) {
       results.push(value as number);
       if (results.length === 1) {
-        b = new Agent(servers.urls, namespace, 1);
+        b = new Agent(servers, namespace, 1);
         await b.waitFor("agent ready");
         a.kill("SIGTERM");
         assert.equal((await a.child.status).code, 0);

@@ -13,7 +13,11 @@
  * Options: `--connect` (servers, comma-separated; default
  * `nats://127.0.0.1:4222`), `--namespace` (default `default`),
  * `--processes` (local workers, default the CPU count), `--replicas` (copies
- * of the streams it creates, default 1). It prints `agent ready` once it
+ * of the streams it creates, default 1), `--token-file` (a file holding the
+ * servers' token; default `$MP_CLUSTER_TOKEN`: never put the token itself on
+ * the command line), `--allow-unauthenticated` (connect to a server off this
+ * machine without a token). The tasks it runs inherit its servers,
+ * namespace and token through the environment. It prints `agent ready` once it
  * takes work. SIGTERM or SIGINT: it stops taking work, hands back what it
  * holds unfinished (redelivered at once elsewhere) and exits.
  *
@@ -25,8 +29,10 @@ import { ProcessError } from "../errors.ts";
 import {
   decode,
   encode,
+  ENV_ALLOW_UNAUTHENTICATED,
   ENV_NAMESPACE,
   ENV_SERVERS,
+  ENV_TOKEN,
   errorOut,
   type JsMsg,
   Link,
@@ -56,6 +62,12 @@ export interface AgentOptions {
   processes: number;
   /** Copies of the streams and buckets it creates (`--replicas`). */
   replicas: number;
+  /** The servers' token (default `$MP_CLUSTER_TOKEN`). */
+  token?: string;
+  /** A file whose content is the servers' token (`--token-file`). */
+  tokenFile?: string;
+  /** Connect to a server off this machine without a token (`--allow-unauthenticated`). */
+  allowUnauthenticated?: boolean;
 }
 
 /**
@@ -84,6 +96,10 @@ export function parseAgentArgs(args: string[]): AgentOptions {
     replicas: 1,
   };
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--allow-unauthenticated") {
+      options.allowUnauthenticated = true;
+      continue;
+    }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
     const value = inline ?? args[++i];
     if (value === undefined) {
@@ -95,6 +111,9 @@ export function parseAgentArgs(args: string[]): AgentOptions {
         break;
       case "--namespace":
         options.namespace = value;
+        break;
+      case "--token-file":
+        options.tokenFile = value;
         break;
       case "--processes":
       case "--replicas": {
@@ -109,7 +128,7 @@ export function parseAgentArgs(args: string[]): AgentOptions {
       }
       default:
         throw new TypeError(
-          `Unknown option ${flag}: use --connect, --namespace, --processes or --replicas`,
+          `Unknown option ${flag}: use --connect, --namespace, --processes, --replicas, --token-file or --allow-unauthenticated`,
         );
     }
   }
@@ -359,13 +378,27 @@ class Agent {
   }
 }
 
+/** The token in a file (surrounding whitespace, such as a final newline, dropped). */
+async function readToken(path: string): Promise<string> {
+  const token = (await Deno.readTextFile(path)).trim();
+  if (token === "") {
+    throw new TypeError(
+      `The token file ${path} is empty: write the servers' token in it`,
+    );
+  }
+  return token;
+}
+
 /**
  * Runs a node agent until SIGTERM or SIGINT, which end it after it handed
  * back the work it held. What `deno run .../cluster/agent` does.
  *
  * @param options Where to connect, the namespace, the local workers.
  * @returns When the agent stopped taking work.
- * @throws When no server answers.
+ * @throws {ProcessError} For a server off this machine without a token.
+ * @throws {AuthenticationError} When the server refuses the token.
+ * @throws {TypeError} For an empty token file.
+ * @throws When no server answers, or the token file cannot be read.
  *
  * @example Run an agent from a program of your own
  * ```ts
@@ -383,15 +416,26 @@ class Agent {
  * ```
  */
 export async function runAgent(options: AgentOptions): Promise<void> {
+  const token = options.token ??
+    (options.tokenFile === undefined
+      ? undefined
+      : await readToken(options.tokenFile));
   const link = await Link.open({
     servers: options.servers,
     namespace: options.namespace,
     replicas: options.replicas,
+    token,
+    allowUnauthenticated: options.allowUnauthenticated,
   });
   // What the tasks it runs see: `connectCluster()` with no options joins
-  // this agent's namespace.
+  // this agent's namespace with its credentials. The environment, not the
+  // command line of a subprocess, carries the token.
   Deno.env.set(ENV_SERVERS, options.servers.join(","));
   Deno.env.set(ENV_NAMESPACE, options.namespace);
+  if (token !== undefined) Deno.env.set(ENV_TOKEN, token);
+  if (options.allowUnauthenticated) {
+    Deno.env.set(ENV_ALLOW_UNAUTHENTICATED, "1");
+  }
   const agent = new Agent(link, options.processes);
   const stop = () => {
     agent.stop().finally(() => Deno.exit(0));

@@ -18,6 +18,7 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import { deserialize, serialize } from "node:v8";
 import { dataToError, type ErrorData, errorToData } from "../_error.ts";
+import { AuthenticationError, ProcessError } from "../errors.ts";
 
 export type { JsMsg, StreamInfo } from "@nats-io/jetstream";
 export type { KV, KvEntry } from "@nats-io/kv";
@@ -46,12 +47,67 @@ export interface ClusterOptions {
    * creates (default 1; 3 on a 3-node cluster survives the loss of a node).
    */
   replicas?: number;
+  /**
+   * The token the servers ask for (default `$MP_CLUSTER_TOKEN` when no
+   * `user` is given). Keep it out of command lines: pass it here or in the
+   * environment.
+   */
+  token?: string;
+  /** The user name the servers ask for, with {@linkcode ClusterOptions.pass}. */
+  user?: string;
+  /** The password of {@linkcode ClusterOptions.user}. */
+  pass?: string;
+  /**
+   * Allows connecting to a server that is not on a loopback address without
+   * credentials (default false: anyone who reaches such a server could run
+   * code on the agents).
+   */
+  allowUnauthenticated?: boolean;
 }
 
 /** The environment variables an agent sets for the tasks it runs. */
 export const ENV_SERVERS = "MP_CLUSTER_SERVERS";
 /** See {@linkcode ENV_SERVERS}. */
 export const ENV_NAMESPACE = "MP_CLUSTER_NAMESPACE";
+/** The token a connection uses when none is given; see {@linkcode ENV_SERVERS}. */
+export const ENV_TOKEN = "MP_CLUSTER_TOKEN";
+/** Set to `1`: `allowUnauthenticated` when not given; see {@linkcode ENV_SERVERS}. */
+export const ENV_ALLOW_UNAUTHENTICATED = "MP_CLUSTER_ALLOW_UNAUTHENTICATED";
+
+/** Whether a server URL (`nats://host:port`, `host:port`) names this machine only. */
+export function isLoopbackServer(server: string): boolean {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server)
+    ? server
+    : `nats://${server}`;
+  let hostname: string;
+  try {
+    hostname = new URL(withScheme).hostname;
+  } catch {
+    return false;
+  }
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\./.test(host) ||
+    host === "::ffff:127.0.0.1";
+}
+
+/** The credentials of a connection: given ones, else the environment's token. */
+function credentials(
+  options: ClusterOptions,
+): { token?: string; user?: string; pass?: string } {
+  if (options.user !== undefined || options.pass !== undefined) {
+    if (typeof options.user !== "string" || typeof options.pass !== "string") {
+      throw new TypeError(
+        "The options user and pass go together: give both or neither",
+      );
+    }
+    return { user: options.user, pass: options.pass };
+  }
+  const token = options.token ?? fromEnv(ENV_TOKEN);
+  if (token !== undefined && (typeof token !== "string" || token === "")) {
+    throw new TypeError("The token must be a non-empty string");
+  }
+  return token === undefined ? {} : { token };
+}
 
 function fromEnv(name: string): string | undefined {
   try {
@@ -116,12 +172,43 @@ export class Link {
         `The replicas must be a whole number from 1 to 5, got ${replicas}`,
       );
     }
-    const nc = await connect({
-      servers,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      timeout: 5000,
-    });
+    const auth = credentials(options);
+    const remote = servers.filter((server) => !isLoopbackServer(server));
+    if (
+      !auth.token && !auth.user && remote.length > 0 &&
+      !(options.allowUnauthenticated ??
+        fromEnv(ENV_ALLOW_UNAUTHENTICATED) === "1")
+    ) {
+      throw new ProcessError(
+        `Cannot connect to ${
+          remote[0]
+        } without credentials: a server off this machine ` +
+          `must ask for them; pass token or user and pass, or set ${ENV_TOKEN} ` +
+          "(or allowUnauthenticated: true to connect anyway)",
+      );
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: 5000,
+        ...auth,
+      });
+    } catch (error) {
+      if (refusedCredentials(error)) {
+        throw new AuthenticationError(
+          `The NATS server at ${servers.join(",")} refused ${
+            auth.token || auth.user
+              ? "the credentials"
+              : "to connect without credentials"
+          }: pass the right token or user and pass, or set ${ENV_TOKEN}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
     return new Link(nc, jsm, namespace, servers, replicas);
   }
@@ -241,6 +328,24 @@ export class Link {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
   }
+}
+
+/** Whether the client failed because the server refused who it is. */
+function refusedCredentials(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; depth++) {
+    const { name, message, cause } = e as {
+      name?: unknown;
+      message?: unknown;
+      cause?: unknown;
+    };
+    if (
+      /authoriz|authent|auth_required|AUTHORIZATION/i.test(`${name} ${message}`)
+    ) {
+      return true;
+    }
+    e = cause;
+  }
+  return false;
 }
 
 /** Whether an error of the client is worth a retry (a timeout, no responders while a leader is elected). */

@@ -29,11 +29,12 @@ const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 
 await using servers = await startServer();
 const namespace = freshNamespace();
-const agents = [1, 2, 3].map(() => new Agent(servers.urls, namespace, 1));
+const agents = [1, 2, 3].map(() => new Agent(servers, namespace, 1));
 try {
   await Promise.all(agents.map((agent) => agent.waitFor("agent ready")));
   await using cluster = await connectCluster({
     servers: servers.urls,
+    token: servers.token,
     namespace,
   });
   await using pool = new cluster.Pool();

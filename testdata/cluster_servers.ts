@@ -3,7 +3,10 @@
 // cluster, on free loopback ports with a store in a temporary folder of
 // their own; and node agents as `deno run` subprocesses. Everything started
 // here is stopped by `stop()` / `[Symbol.asyncDispose]`, which the tests
-// reach through `await using` even when they fail.
+// reach through `await using` even when they fail. Every server asks for a
+// random token (and its routes for a random user and password), written in
+// a config file only its owner reads, never on a command line; clients pass
+// `token`, agents a `--token-file`.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 
@@ -109,9 +112,21 @@ export class Server {
   }
 }
 
+/** A random secret, safe inside a quoted config string and a URL. */
+function secret(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/** Writes `text` to `path`, readable by its owner only. */
+async function writePrivate(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
+
 /** Waits until a client can reach JetStream through `servers`. */
 async function waitReady(
   servers: string[],
+  token: string,
   replicas: number,
   what: () => string,
 ): Promise<void> {
@@ -120,7 +135,12 @@ async function waitReady(
   while (Date.now() < deadline) {
     let nc: NatsConnection | undefined;
     try {
-      nc = await connect({ servers, timeout: 1000, reconnect: false });
+      nc = await connect({
+        servers,
+        token,
+        timeout: 1000,
+        reconnect: false,
+      });
       const jsm = await jetstreamManager(nc, { timeout: 2000 });
       // A stream of `replicas` can be made: the meta group has a leader
       // and enough peers.
@@ -148,10 +168,21 @@ async function waitReady(
 export class Servers implements AsyncDisposable {
   readonly nodes: Server[];
   readonly dirs: string[];
+  /** The token every node asks its clients for. */
+  readonly token: string;
+  /** A file (mode 0600) holding {@linkcode Servers.token}, for agents. */
+  readonly tokenFile: string;
 
-  constructor(nodes: Server[], dirs: string[]) {
+  constructor(
+    nodes: Server[],
+    dirs: string[],
+    token: string,
+    tokenFile: string,
+  ) {
     this.nodes = nodes;
     this.dirs = dirs;
+    this.token = token;
+    this.tokenFile = tokenFile;
   }
 
   /** The client URLs of all nodes. */
@@ -163,6 +194,7 @@ export class Servers implements AsyncDisposable {
   ready(): Promise<void> {
     return waitReady(
       this.urls,
+      this.token,
       this.nodes.length,
       () => this.nodes.map((node) => `${node.name}:\n${node.log}`).join("\n"),
     );
@@ -181,18 +213,21 @@ export async function startServer(): Promise<Servers> {
   await requireServer();
   const dir = await Deno.makeTempDir({ prefix: "mp_nats_" });
   const port = freePort();
-  const node = new Server("n1", port, [
-    "-a",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-js",
-    "-sd",
-    dir,
-    "-n",
-    "n1",
-  ]);
-  const servers = new Servers([node], [dir]);
+  const token = secret();
+  const config = `${dir}/server.conf`;
+  await writePrivate(
+    config,
+    [
+      `server_name: "n1"`,
+      `listen: "127.0.0.1:${port}"`,
+      `jetstream { store_dir: ${JSON.stringify(`${dir}/store`)} }`,
+      `authorization { token: "${token}" }`,
+    ].join("\n"),
+  );
+  const tokenFile = `${dir}/token`;
+  await writePrivate(tokenFile, token);
+  const node = new Server("n1", port, ["-c", config]);
+  const servers = new Servers([node], [dir], token, tokenFile);
   try {
     node.start();
     await servers.ready();
@@ -214,27 +249,35 @@ export async function startCluster(size = 3): Promise<Servers> {
     clientPorts.push(freePort());
     routePorts.push(freePort());
   }
-  const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`).join(",");
-  const nodes = clientPorts.map((port, i) =>
-    new Server(`n${i + 1}`, port, [
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-js",
-      "-sd",
-      dirs[i],
-      "-n",
-      `n${i + 1}`,
-      "--cluster_name",
-      "mp",
-      "--cluster",
-      `nats://127.0.0.1:${routePorts[i]}`,
-      "--routes",
-      routes,
-    ])
-  );
-  const servers = new Servers(nodes, dirs);
+  const token = secret();
+  const routeUser = secret();
+  const routePass = secret();
+  const routes = routePorts.map((port) =>
+    JSON.stringify(`nats://${routeUser}:${routePass}@127.0.0.1:${port}`)
+  ).join(", ");
+  const nodes: Server[] = [];
+  for (const [i, port] of clientPorts.entries()) {
+    const config = `${dirs[i]}/server.conf`;
+    await writePrivate(
+      config,
+      [
+        `server_name: "n${i + 1}"`,
+        `listen: "127.0.0.1:${port}"`,
+        `jetstream { store_dir: ${JSON.stringify(`${dirs[i]}/store`)} }`,
+        `authorization { token: "${token}" }`,
+        "cluster {",
+        `  name: "mp"`,
+        `  listen: "127.0.0.1:${routePorts[i]}"`,
+        `  authorization { user: "${routeUser}", password: "${routePass}" }`,
+        `  routes: [${routes}]`,
+        "}",
+      ].join("\n"),
+    );
+    nodes.push(new Server(`n${i + 1}`, port, ["-c", config]));
+  }
+  const tokenFile = `${dirs[0]}/token`;
+  await writePrivate(tokenFile, token);
+  const servers = new Servers(nodes, dirs, token, tokenFile);
   try {
     for (const node of nodes) node.start();
     await servers.ready();
@@ -254,19 +297,28 @@ export class Agent implements AsyncDisposable {
   #drained: Promise<void>;
   #listeners = new Set<() => void>();
 
+  /**
+   * Starts an agent of `namespace` on `servers`: given the {@linkcode Servers},
+   * it passes their token file; given URLs only, no token.
+   */
   constructor(
-    servers: string[],
+    servers: Servers | string[],
     namespace: string,
     processes = 2,
     extra: string[] = [],
   ) {
+    const urls = Array.isArray(servers) ? servers : servers.urls;
+    const auth = Array.isArray(servers)
+      ? []
+      : ["--token-file", servers.tokenFile];
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--allow-all",
         AGENT.href,
+        ...auth,
         "--connect",
-        servers.join(","),
+        urls.join(","),
         "--namespace",
         namespace,
         "--processes",
