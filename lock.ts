@@ -456,7 +456,9 @@ export class Lock extends SemLock {
    * ```
    */
   release(): void {
-    if (!mutexOf(this).release()) {
+    const mutex = mutexOf(this);
+    if (mutex.tryRelease(identity().pid)) return;
+    if (!mutex.release()) {
       throw new RangeError(
         "Cannot release a Lock that is not held: call release() only after a successful acquire()",
       );
@@ -616,7 +618,7 @@ export class RLock extends SemLock {
       );
     }
     if (--mutex.cells[COUNT] > 0) return;
-    mutex.release();
+    if (!mutex.releaseOwn(owner)) mutex.release();
   }
 }
 

@@ -81,6 +81,27 @@ export class Mutex {
     return Atomics.compareExchange(this.cells, STATE, 0, me) === 0;
   }
 
+  /**
+   * Gives the lock back if `me` holds it and no one may be sleeping on it:
+   * the fast path of a release, one compare-and-swap (a release that this
+   * refuses takes {@linkcode Mutex.release}).
+   */
+  tryRelease(me: number): boolean {
+    checkRunning();
+    return this.releaseOwn(me);
+  }
+
+  /**
+   * {@linkcode Mutex.tryRelease} for a caller that called `checkRunning()`
+   * earlier in the same operation. The swap succeeds only on this
+   * process's own hold, never on one its parent took after ending it: a
+   * process ended after the check gives back only what its parent would
+   * have freed anyway.
+   */
+  releaseOwn(me: number): boolean {
+    return Atomics.compareExchange(this.cells, STATE, me, 0) === me;
+  }
+
   /** Takes the lock for `me`, blocking the thread until `deadline`. */
   acquireSync(me: number, deadline: number): boolean {
     if (this.#spin(me)) return true;

@@ -7,7 +7,10 @@
 //   moment both children are ready (and from start() to join()), beside 2
 //   bare Workers doing the same under a minimal futex mutex (the raw
 //   primitive: a compare-and-swap, Atomics.wait and Atomics.notify, written
-//   below), and beside Python.
+//   below), and beside Python;
+// - the same increments of a plain shared Int32Array under our Lock
+//   (acquireSync()/release()) in 2 children, beside the minimal mutex doing
+//   the same in 2 bare Workers: like with like, the lock's own cost.
 //
 //   deno run -A bench/lock_bench.ts
 import { Barrier } from "../barrier.ts";
@@ -45,6 +48,29 @@ export async function work(
         lock.release();
       }
     }
+  }
+  span[k + 2] = performance.timeOrigin + performance.now();
+}
+
+/**
+ * A child: `times` increments of `cells[0]`, a plain shared Int32Array,
+ * each under `lock` (acquireSync()/release()): what the bare Workers under
+ * the minimal futex mutex do, with our Lock.
+ */
+export async function workPlain(
+  lock: Lock,
+  cells: Int32Array,
+  times: number,
+  start: Barrier,
+  span: Float64Array,
+  k: number,
+): Promise<void> {
+  await start.wait();
+  span[k] = performance.timeOrigin + performance.now();
+  for (let i = 0; i < times; i++) {
+    lock.acquireSync();
+    cells[0] += 1;
+    lock.release();
   }
   span[k + 2] = performance.timeOrigin + performance.now();
 }
@@ -175,6 +201,30 @@ async function rawCounterRun(
 }
 
 /**
+ * ms of the loops of 2 Worker children making `times` increments of a
+ * plain Int32Array under our Lock, as they measured them.
+ */
+async function plainCounterMs(times: number): Promise<number> {
+  const lock = new Lock();
+  const cells = new Int32Array(new SharedArrayBuffer(4));
+  const start = new Barrier(3);
+  const span = new Float64Array(new SharedArrayBuffer(32));
+  const children = [0, 1].map((k) =>
+    new Process({
+      target: workPlain,
+      args: [lock, cells, times, start, span, k],
+    })
+  );
+  for (const p of children) p.start();
+  await start.wait();
+  for (const p of children) await p.join();
+  if (cells[0] !== 2 * times) {
+    throw new Error(`plain counter is ${cells[0]}, expected ${2 * times}`);
+  }
+  return loopsMs(span);
+}
+
+/**
  * ms from both children ready to both joined, from start() to join(), and
  * of their loops as they measured them.
  */
@@ -237,6 +287,24 @@ if (import.meta.main) {
   }
   const raw = median(rawRuns);
   const loops = median(counts.map((c) => c[2]));
+  // Our Lock and the raw mutex on the same plain increments take turns, so
+  // that a change of load weighs on both alike.
+  const plainRuns: number[] = [];
+  const plainRawRuns: number[] = [];
+  const source2 = URL.createObjectURL(
+    new Blob([RAW_MUTEX_WORKER], { type: "text/javascript" }),
+  );
+  try {
+    await plainCounterMs(1000); // warm up
+    for (let i = 0; i < runs; i++) {
+      plainRuns.push(await plainCounterMs(50_000));
+      plainRawRuns.push(await rawCounterMs(source2, 50_000));
+    }
+  } finally {
+    URL.revokeObjectURL(source2);
+  }
+  const plain = median(plainRuns);
+  const plainOverRaw = median(plainRuns.map((p, i) => p / plainRawRuns[i]));
   // Plain and scoped pairs take turns, so that a change of load weighs on
   // both alike; the ratio is the median of each round's.
   const plainPairs: number[] = [];
@@ -320,6 +388,17 @@ if (import.meta.main) {
       value: raw,
       unit: "ms",
     },
+    {
+      what:
+        "2 children x 50k increments of a plain Int32Array under a Lock, their loops",
+      value: plain,
+      unit: "ms",
+    },
+    {
+      what: "the same under the minimal futex mutex in bare Workers (in turns)",
+      value: median(plainRawRuns),
+      unit: "ms",
+    },
   ], [{
     what: "Lock pairs/s: ours / Python",
     value: lock / py.lock_pairs_per_s,
@@ -350,6 +429,12 @@ if (import.meta.main) {
     value: loops / raw,
     target: "<= 1.5",
     met: loops / raw <= 1.5,
+  }, {
+    what:
+      "plain increments loops: Lock / minimal futex mutex in bare Workers (median of rounds)",
+    value: plainOverRaw,
+    target: "<= 1.5",
+    met: plainOverRaw <= 1.5,
   }, {
     what: "pair time: holdSync() scope / acquireSync()+release()",
     value: holdCost,
