@@ -17,22 +17,54 @@ const PACK_MIN = 16;
  */
 export type Packed = unknown[] | ArrayBuffer | { f64: ArrayBuffer };
 
-/** Packs `values` when they are plain data; returns them as they are otherwise. */
-export function pack(values: unknown[]): Packed {
-  if (values.length < PACK_MIN) return values;
-  if (values.every((value) => typeof value === "number")) {
-    return { f64: new Float64Array(values as number[]).buffer };
+/**
+ * Packs the `count` values of `values` from index `from` on (all of them by
+ * default) when they are plain data; returns them as they are otherwise.
+ * Numbers go straight into a `Float64Array` in one loop, with no copy of
+ * the range first.
+ */
+export function pack(
+  values: unknown[],
+  from = 0,
+  count: number = values.length - from,
+): Packed {
+  const whole = from === 0 && count === values.length;
+  if (count < PACK_MIN) {
+    return whole ? values : values.slice(from, from + count);
   }
-  if (!values.every((value) => isPlain(value))) return values;
+  const numbers = packNumbers(values, from, count);
+  if (numbers) return { f64: numbers.buffer };
+  const range = whole ? values : values.slice(from, from + count);
+  if (!range.every((value) => isPlain(value))) return range;
   try {
-    const bytes = serialize(values);
+    const bytes = serialize(range);
     return bytes.buffer.slice(
       bytes.byteOffset,
       bytes.byteOffset + bytes.byteLength,
     ) as ArrayBuffer;
   } catch {
-    return values;
+    return range;
   }
+}
+
+/**
+ * The range as a `Float64Array` when every value in it is a number, else
+ * `undefined`. A loop, not `new Float64Array(array)`: that goes through the
+ * array's iterator, several times slower, and needs a check of its own.
+ */
+function packNumbers(
+  values: unknown[],
+  from: number,
+  count: number,
+): Float64Array<ArrayBuffer> | undefined {
+  if (typeof values[from] !== "number") return undefined;
+  const numbers = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const value = values[from + i];
+    if (typeof value !== "number") return undefined;
+    numbers[i] = value;
+  }
+  return numbers;
 }
 
 /** The values that {@linkcode pack} was given. */
@@ -41,12 +73,42 @@ export function unpack(packed: Packed): unknown[] {
   if (packed instanceof ArrayBuffer) {
     return deserialize(new Uint8Array(packed)) as unknown[];
   }
+  const values = new Array(packed.f64.byteLength / 8);
+  unpackInto(packed, values, 0);
+  return values;
+}
+
+/**
+ * The values that {@linkcode pack} was given, to be read by index only:
+ * numbers stay in their `Float64Array`, with no copy into an array.
+ */
+export function view(packed: Packed): ArrayLike<unknown> {
+  return "f64" in packed && !Array.isArray(packed)
+    ? new Float64Array(packed.f64)
+    : unpack(packed);
+}
+
+/**
+ * Writes the values that {@linkcode pack} was given into `target` from
+ * index `at` on, with no array of them in between when they are numbers.
+ *
+ * @returns How many values were written.
+ */
+export function unpackInto(
+  packed: Packed,
+  target: unknown[],
+  at: number,
+): number {
+  if (Array.isArray(packed) || packed instanceof ArrayBuffer) {
+    const values = unpack(packed);
+    for (let i = 0; i < values.length; i++) target[at + i] = values[i];
+    return values.length;
+  }
   // A loop, not Array.from(): that goes through the typed array's
   // iterator, about 20 ns a number, five times the loop.
   const numbers = new Float64Array(packed.f64);
-  const values = new Array(numbers.length);
-  for (let i = 0; i < numbers.length; i++) values[i] = numbers[i];
-  return values;
+  for (let i = 0; i < numbers.length; i++) target[at + i] = numbers[i];
+  return numbers.length;
 }
 
 /**

@@ -6,7 +6,7 @@
 // tells the worker to end; an empty message is nothing to do.
 import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
-import { pack, type Packed, unpack } from "./pack.ts";
+import { pack, type Packed, view } from "./pack.ts";
 import type { TargetSpec } from "../_target.ts";
 import { importChildTarget, inheritedStartMethod } from "../_backend/child.ts";
 import { setImmediate } from "node:timers";
@@ -314,7 +314,8 @@ async function runChunk(
   message: ChunkMessage,
 ): Promise<Outcome> {
   const { id, star } = message;
-  const items = unpack(message.items);
+  // Numbers are read from their Float64Array, not copied into an array.
+  const items = view(message.items);
   const started = performance.now();
   const results = new Array(items.length);
   let errors: [number, ErrorData][] | undefined;
