@@ -43,7 +43,7 @@ import {
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { holdEventLoop } from "./_deno_compat.ts";
-import { pack } from "./_pool/pack.ts";
+import { buffersOf, pack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   type EventMessage,
@@ -1232,7 +1232,9 @@ export class Pool implements AsyncDisposable {
    */
   #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
-      slot.channel.send(messages);
+      // The packed items move: they were made for this message alone.
+      const transfer = messages.flatMap((message) => buffersOf(message.items));
+      slot.channel.send(messages, transfer.length ? { transfer } : undefined);
       slot.busy = true;
       return true;
     } catch {

@@ -67,6 +67,16 @@ function packNumbers(
   return numbers;
 }
 
+/**
+ * The buffer a packed form holds (none for values as they are): made by
+ * {@linkcode pack} for this one message, it can move rather than be copied
+ * (by the port, then again out of it).
+ */
+export function buffersOf(packed: Packed): ArrayBuffer[] {
+  if (Array.isArray(packed)) return [];
+  return [packed instanceof ArrayBuffer ? packed : packed.f64];
+}
+
 /** The values that {@linkcode pack} was given. */
 export function unpack(packed: Packed): unknown[] {
   if (Array.isArray(packed)) return packed;
