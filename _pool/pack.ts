@@ -13,15 +13,21 @@ const PACK_MIN = 16;
 
 /**
  * Values as they travel: as they are, packed by V8's serializer, or (the
- * common case of numbers) as the bytes of a `Float64Array`.
+ * common case of numbers) as the bytes of an `Int32Array` when all are
+ * 32-bit integers, of a `Float64Array` otherwise. Integers arrive as the
+ * small integers of an array, which the array stores without a conversion
+ * of all its elements to doubles (a copy of them into fresh memory).
  */
-export type Packed = unknown[] | ArrayBuffer | { f64: ArrayBuffer };
+export type Packed =
+  | unknown[]
+  | ArrayBuffer
+  | { f64: ArrayBuffer }
+  | { i32: ArrayBuffer };
 
 /**
  * Packs the `count` values of `values` from index `from` on (all of them by
  * default) when they are plain data; returns them as they are otherwise.
- * Numbers go straight into a `Float64Array` in one loop, with no copy of
- * the range first.
+ * Numbers go straight into a typed array, with no copy of the range first.
  */
 export function pack(
   values: unknown[],
@@ -33,7 +39,7 @@ export function pack(
     return whole ? values : values.slice(from, from + count);
   }
   const numbers = packNumbers(values, from, count);
-  if (numbers) return { f64: numbers.buffer };
+  if (numbers) return numbers;
   const range = whole ? values : values.slice(from, from + count);
   if (!range.every((value) => isPlain(value))) return range;
   try {
@@ -48,23 +54,27 @@ export function pack(
 }
 
 /**
- * The range as a `Float64Array` when every value in it is a number, else
- * `undefined`. A loop, not `new Float64Array(array)`: that goes through the
- * array's iterator, several times slower, and needs a check of its own.
+ * The range as the bytes of a typed array when every value in it is a
+ * number, else `undefined`. Loops, not `new Float64Array(array)`: that goes
+ * through the array's iterator, several times slower, and needs a check of
+ * its own.
  */
 function packNumbers(
   values: unknown[],
   from: number,
   count: number,
-): Float64Array<ArrayBuffer> | undefined {
-  if (typeof values[from] !== "number") return undefined;
-  const numbers = new Float64Array(count);
+): { f64: ArrayBuffer } | { i32: ArrayBuffer } | undefined {
+  let integers = true;
   for (let i = 0; i < count; i++) {
     const value = values[from + i];
     if (typeof value !== "number") return undefined;
-    numbers[i] = value;
+    if (integers && ((value | 0) !== value || 1 / value === -Infinity)) {
+      integers = false;
+    }
   }
-  return numbers;
+  const numbers = integers ? new Int32Array(count) : new Float64Array(count);
+  for (let i = 0; i < count; i++) numbers[i] = values[from + i] as number;
+  return integers ? { i32: numbers.buffer } : { f64: numbers.buffer };
 }
 
 /**
@@ -74,7 +84,16 @@ function packNumbers(
  */
 export function buffersOf(packed: Packed): ArrayBuffer[] {
   if (Array.isArray(packed)) return [];
-  return [packed instanceof ArrayBuffer ? packed : packed.f64];
+  return [packed instanceof ArrayBuffer ? packed : numbersOf(packed).buffer];
+}
+
+/** The typed array of a packed form of numbers. */
+function numbersOf(
+  packed: { f64: ArrayBuffer } | { i32: ArrayBuffer },
+): Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+  return "i32" in packed
+    ? new Int32Array(packed.i32)
+    : new Float64Array(packed.f64);
 }
 
 /** The values that {@linkcode pack} was given. */
@@ -83,19 +102,19 @@ export function unpack(packed: Packed): unknown[] {
   if (packed instanceof ArrayBuffer) {
     return deserialize(new Uint8Array(packed)) as unknown[];
   }
-  const values = new Array(packed.f64.byteLength / 8);
+  const values = new Array(numbersOf(packed).length);
   unpackInto(packed, values, 0);
   return values;
 }
 
 /**
  * The values that {@linkcode pack} was given, to be read by index only:
- * numbers stay in their `Float64Array`, with no copy into an array.
+ * numbers stay in their typed array, with no copy into an array.
  */
 export function view(packed: Packed): ArrayLike<unknown> {
-  return "f64" in packed && !Array.isArray(packed)
-    ? new Float64Array(packed.f64)
-    : unpack(packed);
+  return Array.isArray(packed) || packed instanceof ArrayBuffer
+    ? unpack(packed)
+    : numbersOf(packed);
 }
 
 /**
@@ -116,7 +135,7 @@ export function unpackInto(
   }
   // A loop, not Array.from(): that goes through the typed array's
   // iterator, about 20 ns a number, five times the loop.
-  const numbers = new Float64Array(packed.f64);
+  const numbers = numbersOf(packed);
   for (let i = 0; i < numbers.length; i++) target[at + i] = numbers[i];
   return numbers.length;
 }

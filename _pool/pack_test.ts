@@ -32,7 +32,7 @@ Deno.test("pack: fewer than 16 values travel as they are", () => {
 Deno.test("pack: 16 or more numbers become the bytes of a Float64Array", () => {
   const values = many(16, (i) => i * 1.5 - 3);
   const packed = pack(values);
-  assert.ok(!Array.isArray(packed) && !(packed instanceof ArrayBuffer));
+  assert.ok(!Array.isArray(packed) && "f64" in packed);
   assert.ok(packed.f64 instanceof ArrayBuffer);
   assert.equal(packed.f64.byteLength, 16 * 8);
   assert.deepEqual(acrossAPort(packed), values);
@@ -194,4 +194,21 @@ Deno.test("pack: view reads numbers in place, unpackInto writes where they go", 
     ...numbers,
     ...records,
   ]);
+});
+
+Deno.test("pack: 32-bit integers travel as the bytes of an Int32Array", () => {
+  const values = many(
+    16,
+    (i) => i * 1000 - 2 ** 31 + (i === 15 ? 2 ** 32 - 16_000 : 0),
+  );
+  const packed = pack(values);
+  assert.ok("i32" in packed && packed.i32.byteLength === 16 * 4);
+  assert.deepEqual(acrossAPort(packed), values);
+  // -0, 2 ** 31 and a fraction are not 32-bit integers: doubles keep them.
+  for (const odd of [-0, 2 ** 31, 0.5]) {
+    const mixed = [...many(16, (i) => i), odd];
+    const back = acrossAPort(pack(mixed));
+    assert.ok("f64" in pack(mixed));
+    assert.ok(Object.is(back[16], odd));
+  }
 });
