@@ -43,7 +43,7 @@ import {
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { holdEventLoop } from "./_deno_compat.ts";
-import { pack, unpack } from "./_pool/pack.ts";
+import { buffersOf, pack } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   type EventMessage,
@@ -1079,7 +1079,9 @@ export class Pool implements AsyncDisposable {
       id: ++this.#nextChunkId,
       job: span.job,
       start: span.start,
-      items: span.source.slice(span.from, span.from + count),
+      source: span.source,
+      from: span.from,
+      count,
     };
     if (count === span.count) {
       if (span === slot.reserved) slot.reserved = undefined;
@@ -1189,7 +1191,7 @@ export class Pool implements AsyncDisposable {
         const chunk = this.#take(slot);
         if (!chunk) continue;
         slot.inflight.push(chunk);
-        slot.assigned += chunk.items.length;
+        slot.assigned += chunk.count;
         let batch = batches.get(slot);
         if (!batch) {
           batch = { chunks: [], messages: [], added: [] };
@@ -1230,7 +1232,9 @@ export class Pool implements AsyncDisposable {
    */
   #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
-      slot.channel.send(messages);
+      // The packed items move: they were made for this message alone.
+      const transfer = messages.flatMap((message) => buffersOf(message.items));
+      slot.channel.send(messages, transfer.length ? { transfer } : undefined);
       slot.busy = true;
       return true;
     } catch {
@@ -1248,7 +1252,7 @@ export class Pool implements AsyncDisposable {
       slot.inflight.push(chunk);
       try {
         slot.channel.send([this.#message(slot, chunk, added)]);
-        slot.assigned += chunk.items.length;
+        slot.assigned += chunk.count;
       } catch (error) {
         for (const key of added) slot.known.delete(key);
         slot.inflight.pop();
@@ -1259,7 +1263,7 @@ export class Pool implements AsyncDisposable {
         }
         chunk.job.failChunk(
           chunk.start,
-          chunk.items.length,
+          chunk.count,
           itemError(chunk, error) as Error,
         );
       }
@@ -1286,12 +1290,12 @@ export class Pool implements AsyncDisposable {
 
   /** Puts chunks that never ran back at the front of the queue, in order. */
   #requeue(chunks: Chunk[]): void {
-    const spans = chunks.map(({ job, start, items }) => ({
+    const spans = chunks.map(({ job, start, source, from, count }) => ({
       job,
       start,
-      source: items,
-      from: 0,
-      count: items.length,
+      source,
+      from,
+      count,
     }));
     this.#queue.splice(this.#head, 0, ...spans);
     for (const chunk of chunks) chunk.job.queued++;
@@ -1303,7 +1307,7 @@ export class Pool implements AsyncDisposable {
       id: chunk.id,
       fn: job.key,
       star: job.star,
-      items: pack(chunk.items),
+      items: pack(chunk.source, chunk.from, chunk.count),
     };
     if (slot.inflight[0] === chunk) {
       // The worker is idle: only it can tell whether it took this chunk.
@@ -1391,7 +1395,7 @@ export class Pool implements AsyncDisposable {
         // A result that could not be revived: it fails its own chunk.
         const chunk = slot.inflight.shift();
         if (chunk === slot.unconfirmed) slot.unconfirmed = undefined;
-        chunk?.job.failChunk(chunk.start, chunk.items.length, error as Error);
+        chunk?.job.failChunk(chunk.start, chunk.count, error as Error);
         continue;
       }
       this.#receive(slot, message);
@@ -1434,7 +1438,7 @@ export class Pool implements AsyncDisposable {
       const errors = message.errors?.length
         ? new Map(message.errors.map(([i, data]) => [i, dataToError(data)]))
         : undefined;
-      chunk.job.deliver(chunk.start, unpack(message.results), errors);
+      chunk.job.deliverPacked(chunk.start, message.results, errors);
     }
     this.#pump();
     slot.lastResult = performance.now();
@@ -1483,7 +1487,7 @@ export class Pool implements AsyncDisposable {
       const running = lost.shift()!;
       running.job.failChunk(
         running.start,
-        running.items.length,
+        running.count,
         deathError(slot, running),
       );
     }
@@ -1536,7 +1540,7 @@ function window(slot: Slot): number {
 /** How many tasks the chunks hold. */
 function count(chunks: Chunk[]): number {
   let tasks = 0;
-  for (const chunk of chunks) tasks += chunk.items.length;
+  for (const chunk of chunks) tasks += chunk.count;
   return tasks;
 }
 
@@ -1556,9 +1560,9 @@ function canReceive(slot: Slot): boolean {
 function deathError(slot: Slot, chunk: Chunk): ProcessError {
   const { process } = slot;
   const cause = process.error;
-  const tasks = chunk.items.length === 1
+  const tasks = chunk.count === 1
     ? "this task"
-    : `this chunk of ${chunk.items.length} tasks`;
+    : `this chunk of ${chunk.count} tasks`;
   const when = slot.ready
     ? `while running ${tasks}`
     : `before it was ready to run ${tasks} (its initializer or startup failed)`;
@@ -1572,9 +1576,9 @@ function deathError(slot: Slot, chunk: Chunk): ProcessError {
 
 /** Names the task that cannot be sent, when one alone is the cause. */
 function itemError(chunk: Chunk, error: unknown): unknown {
-  for (let i = 0; i < chunk.items.length; i++) {
+  for (let i = 0; i < chunk.count; i++) {
     try {
-      structuredClone(chunk.items[i]);
+      structuredClone(chunk.source[chunk.from + i]);
     } catch (cause) {
       return new TypeError(
         `Task ${chunk.start + i} cannot be sent to a pool worker: ${

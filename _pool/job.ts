@@ -2,6 +2,7 @@
 // The pool's bookkeeping of one call (a map, an apply, an imap): its chunks
 // of tasks, and where their results go as chunks of results come back.
 import type { TargetSpec } from "../_target.ts";
+import { type Packed, unpack, unpackInto } from "./pack.ts";
 
 /** A run of consecutive tasks of one job, sent to a worker as one message. */
 export interface Chunk {
@@ -9,7 +10,13 @@ export interface Chunk {
   job: Job;
   /** The index of the chunk's first task in its job. */
   start: number;
-  items: unknown[];
+  /**
+   * Its tasks: the `count` items of `source` from index `from` on (a range
+   * of the job's input, packed straight from there when it is sent).
+   */
+  source: unknown[];
+  from: number;
+  count: number;
 }
 
 /**
@@ -94,6 +101,18 @@ export abstract class Job {
     errors: Map<number, Error> | undefined,
   ): void;
 
+  /**
+   * A chunk's results came back as they travelled (see `pack.ts`); a job
+   * that can take them so writes them straight where they go.
+   */
+  deliverPacked(
+    start: number,
+    results: Packed,
+    errors: Map<number, Error> | undefined,
+  ): void {
+    this.deliver(start, unpack(results), errors);
+  }
+
   /** A chunk's tasks failed together (their worker died, they could not be sent). */
   abstract failChunk(start: number, count: number, error: Error): void;
 
@@ -171,6 +190,14 @@ export class ListJob extends Job {
     results: unknown[],
     errors: Map<number, Error> | undefined,
   ): void {
+    this.deliverPacked(start, results, errors);
+  }
+
+  override deliverPacked(
+    start: number,
+    results: Packed,
+    errors: Map<number, Error> | undefined,
+  ): void {
     if (this.settled) return;
     if (errors) {
       // Python's map fails with the first error; the chunk's own order
@@ -182,9 +209,9 @@ export class ListJob extends Job {
     // takes about 25 ms to allocate, which would add to the copy of the
     // input in the one synchronous stretch of map().
     const all = this.#results ??= new Array(this.#length);
-    for (let i = 0; i < results.length; i++) all[start + i] = results[i];
-    this.#remaining -= results.length;
-    this.progressed(results.length);
+    const count = unpackInto(results, all, start);
+    this.#remaining -= count;
+    this.progressed(count);
     if (this.#remaining === 0) {
       this.settle();
       this.#resolve(all);

@@ -13,26 +13,87 @@ const PACK_MIN = 16;
 
 /**
  * Values as they travel: as they are, packed by V8's serializer, or (the
- * common case of numbers) as the bytes of a `Float64Array`.
+ * common case of numbers) as the bytes of an `Int32Array` when all are
+ * 32-bit integers, of a `Float64Array` otherwise. Integers arrive as the
+ * small integers of an array, which the array stores without a conversion
+ * of all its elements to doubles (a copy of them into fresh memory).
  */
-export type Packed = unknown[] | ArrayBuffer | { f64: ArrayBuffer };
+export type Packed =
+  | unknown[]
+  | ArrayBuffer
+  | { f64: ArrayBuffer }
+  | { i32: ArrayBuffer };
 
-/** Packs `values` when they are plain data; returns them as they are otherwise. */
-export function pack(values: unknown[]): Packed {
-  if (values.length < PACK_MIN) return values;
-  if (values.every((value) => typeof value === "number")) {
-    return { f64: new Float64Array(values as number[]).buffer };
+/**
+ * Packs the `count` values of `values` from index `from` on (all of them by
+ * default) when they are plain data; returns them as they are otherwise.
+ * Numbers go straight into a typed array, with no copy of the range first.
+ */
+export function pack(
+  values: unknown[],
+  from = 0,
+  count: number = values.length - from,
+): Packed {
+  const whole = from === 0 && count === values.length;
+  if (count < PACK_MIN) {
+    return whole ? values : values.slice(from, from + count);
   }
-  if (!values.every((value) => isPlain(value))) return values;
+  const numbers = packNumbers(values, from, count);
+  if (numbers) return numbers;
+  const range = whole ? values : values.slice(from, from + count);
+  if (!range.every((value) => isPlain(value))) return range;
   try {
-    const bytes = serialize(values);
+    const bytes = serialize(range);
     return bytes.buffer.slice(
       bytes.byteOffset,
       bytes.byteOffset + bytes.byteLength,
     ) as ArrayBuffer;
   } catch {
-    return values;
+    return range;
   }
+}
+
+/**
+ * The range as the bytes of a typed array when every value in it is a
+ * number, else `undefined`. Loops, not `new Float64Array(array)`: that goes
+ * through the array's iterator, several times slower, and needs a check of
+ * its own.
+ */
+function packNumbers(
+  values: unknown[],
+  from: number,
+  count: number,
+): { f64: ArrayBuffer } | { i32: ArrayBuffer } | undefined {
+  let integers = true;
+  for (let i = 0; i < count; i++) {
+    const value = values[from + i];
+    if (typeof value !== "number") return undefined;
+    if (integers && ((value | 0) !== value || 1 / value === -Infinity)) {
+      integers = false;
+    }
+  }
+  const numbers = integers ? new Int32Array(count) : new Float64Array(count);
+  for (let i = 0; i < count; i++) numbers[i] = values[from + i] as number;
+  return integers ? { i32: numbers.buffer } : { f64: numbers.buffer };
+}
+
+/**
+ * The buffer a packed form holds (none for values as they are): made by
+ * {@linkcode pack} for this one message, it can move rather than be copied
+ * (by the port, then again out of it).
+ */
+export function buffersOf(packed: Packed): ArrayBuffer[] {
+  if (Array.isArray(packed)) return [];
+  return [packed instanceof ArrayBuffer ? packed : numbersOf(packed).buffer];
+}
+
+/** The typed array of a packed form of numbers. */
+function numbersOf(
+  packed: { f64: ArrayBuffer } | { i32: ArrayBuffer },
+): Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+  return "i32" in packed
+    ? new Int32Array(packed.i32)
+    : new Float64Array(packed.f64);
 }
 
 /** The values that {@linkcode pack} was given. */
@@ -41,12 +102,42 @@ export function unpack(packed: Packed): unknown[] {
   if (packed instanceof ArrayBuffer) {
     return deserialize(new Uint8Array(packed)) as unknown[];
   }
+  const values = new Array(numbersOf(packed).length);
+  unpackInto(packed, values, 0);
+  return values;
+}
+
+/**
+ * The values that {@linkcode pack} was given, to be read by index only:
+ * numbers stay in their typed array, with no copy into an array.
+ */
+export function view(packed: Packed): ArrayLike<unknown> {
+  return Array.isArray(packed) || packed instanceof ArrayBuffer
+    ? unpack(packed)
+    : numbersOf(packed);
+}
+
+/**
+ * Writes the values that {@linkcode pack} was given into `target` from
+ * index `at` on, with no array of them in between when they are numbers.
+ *
+ * @returns How many values were written.
+ */
+export function unpackInto(
+  packed: Packed,
+  target: unknown[],
+  at: number,
+): number {
+  if (Array.isArray(packed) || packed instanceof ArrayBuffer) {
+    const values = unpack(packed);
+    for (let i = 0; i < values.length; i++) target[at + i] = values[i];
+    return values.length;
+  }
   // A loop, not Array.from(): that goes through the typed array's
   // iterator, about 20 ns a number, five times the loop.
-  const numbers = new Float64Array(packed.f64);
-  const values = new Array(numbers.length);
-  for (let i = 0; i < numbers.length; i++) values[i] = numbers[i];
-  return values;
+  const numbers = numbersOf(packed);
+  for (let i = 0; i < numbers.length; i++) target[at + i] = numbers[i];
+  return numbers.length;
 }
 
 /**

@@ -2,7 +2,7 @@
 // Unit tests of chunk packing: no child process. A structured clone stands
 // in for the trip to a pool worker and back.
 import assert from "node:assert/strict";
-import { pack, type Packed, unpack } from "./pack.ts";
+import { pack, type Packed, unpack, unpackInto, view } from "./pack.ts";
 import { toWire } from "../_wire.ts";
 
 /** `count` copies of what `make` returns for each index. */
@@ -32,7 +32,7 @@ Deno.test("pack: fewer than 16 values travel as they are", () => {
 Deno.test("pack: 16 or more numbers become the bytes of a Float64Array", () => {
   const values = many(16, (i) => i * 1.5 - 3);
   const packed = pack(values);
-  assert.ok(!Array.isArray(packed) && !(packed instanceof ArrayBuffer));
+  assert.ok(!Array.isArray(packed) && "f64" in packed);
   assert.ok(packed.f64 instanceof ArrayBuffer);
   assert.equal(packed.f64.byteLength, 16 * 8);
   assert.deepEqual(acrossAPort(packed), values);
@@ -160,4 +160,55 @@ Deno.test("pack: a large chunk round-trips", () => {
   assert.deepEqual(acrossAPort(pack(numbers)), numbers);
   const records = many(10_000, (i) => ({ i, s: `#${i}`, list: [i, -i] }));
   assert.deepEqual(acrossAPort(pack(records)), records);
+});
+
+Deno.test("pack: a range of the values packs as that range alone", () => {
+  const numbers = many(100, (i) => i * 1.5);
+  const packed = pack(numbers, 10, 40);
+  assert.ok(!Array.isArray(packed) && !(packed instanceof ArrayBuffer));
+  assert.deepEqual(acrossAPort(packed), numbers.slice(10, 50));
+  // A number range that ends in another value, and a short range.
+  const mixed: unknown[] = [...many(30, (i) => i), "x"];
+  assert.ok(pack(mixed, 5, 26) instanceof ArrayBuffer);
+  assert.deepEqual(acrossAPort(pack(mixed, 5, 26)), mixed.slice(5));
+  assert.deepEqual(pack(mixed, 28, 3), [28, 29, "x"]);
+  assert.equal(numbers.length, 100); // the source is left as it was
+});
+
+Deno.test("pack: view reads numbers in place, unpackInto writes where they go", () => {
+  const numbers = many(20, (i) => i - 0.25);
+  const seen = view(structuredClone(pack(numbers)));
+  assert.ok(seen instanceof Float64Array);
+  assert.deepEqual(Array.from(seen), numbers);
+  const records = many(20, (i) => ({ i }));
+  assert.deepEqual(view(structuredClone(pack(records))), records);
+  const target = new Array(45).fill(null);
+  assert.equal(unpackInto(structuredClone(pack(numbers)), target, 5), 20);
+  assert.equal(unpackInto(structuredClone(pack(records)), target, 25), 20);
+  assert.deepEqual(target, [
+    null,
+    null,
+    null,
+    null,
+    null,
+    ...numbers,
+    ...records,
+  ]);
+});
+
+Deno.test("pack: 32-bit integers travel as the bytes of an Int32Array", () => {
+  const values = many(
+    16,
+    (i) => i * 1000 - 2 ** 31 + (i === 15 ? 2 ** 32 - 16_000 : 0),
+  );
+  const packed = pack(values);
+  assert.ok("i32" in packed && packed.i32.byteLength === 16 * 4);
+  assert.deepEqual(acrossAPort(packed), values);
+  // -0, 2 ** 31 and a fraction are not 32-bit integers: doubles keep them.
+  for (const odd of [-0, 2 ** 31, 0.5]) {
+    const mixed = [...many(16, (i) => i), odd];
+    const back = acrossAPort(pack(mixed));
+    assert.ok("f64" in pack(mixed));
+    assert.ok(Object.is(back[16], odd));
+  }
 });

@@ -6,7 +6,7 @@
 // tells the worker to end; an empty message is nothing to do.
 import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
-import { pack, type Packed, unpack } from "./pack.ts";
+import { buffersOf, pack, type Packed, view } from "./pack.ts";
 import type { TargetSpec } from "../_target.ts";
 import { importChildTarget, inheritedStartMethod } from "../_backend/child.ts";
 import { setImmediate } from "node:timers";
@@ -314,7 +314,8 @@ async function runChunk(
   message: ChunkMessage,
 ): Promise<Outcome> {
   const { id, star } = message;
-  const items = unpack(message.items);
+  // Numbers are read from their Float64Array, not copied into an array.
+  const items = view(message.items);
   const started = performance.now();
   const results = new Array(items.length);
   let errors: [number, ErrorData][] | undefined;
@@ -374,7 +375,13 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
         transfer: [...transfer].filter((buffer) => !buffer.detached),
       });
     } else {
-      channel.send({ ...message, results: pack(message.results) });
+      const results = pack(message.results);
+      const buffers = buffersOf(results);
+      // The packed results move: they were made for this message alone.
+      channel.send(
+        { ...message, results },
+        buffers.length ? { transfer: buffers } : undefined,
+      );
     }
     return true;
   } catch (error) {
