@@ -23,17 +23,30 @@
  * is the user's choice; without it the constructor throws an error that
  * says so.
  *
- * Unlike Python's, a block lives in no file system (it is a `memfd`), so
- * nothing is ever left behind in `/dev/shm`, however its processes end (a
- * `SIGKILL` too). Its name lasts while the process that made it runs and
- * has not called {@linkcode SharedMemory.unlink}; the bytes last while any
- * process has them attached. The name is chosen by the library.
+ * A block may be given a name (`{ name: "my_block", create: true, size }`)
+ * or gets a random one like Python's (`psm_1a2b3c4d`); the name shows in
+ * `/dev/shm`. Any process that attached the block may
+ * {@linkcode SharedMemory.unlink} it, which ends the name while every
+ * attachment keeps its bytes. As with Python's resource tracker, a block
+ * whose maker ends without unlinking it is unlinked then (on a normal end
+ * or an uncaught error). The memory itself is an anonymous `memfd` that
+ * the name links to, so the kernel frees it with the last process that
+ * holds it, however they end; a maker ended by a signal (`SIGKILL` too)
+ * leaves only a dangling name, which counts as none and is swept by the
+ * next attach to it or the next block made.
  * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
  * and bytes in such a block.
  *
  * @module
  */
-import { Segment } from "./_shm/ffi/segment.ts";
+import {
+  labelOfName,
+  locatorOfName,
+  publishName,
+  removeName,
+  Segment,
+  sweepDanglingNames,
+} from "./_shm/ffi/segment.ts";
 import { ffiSupport } from "./_shm/ffi/self_check.ts";
 import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
@@ -41,9 +54,9 @@ import type { WireContext, WireForm } from "./_wire.ts";
 /** Options of the {@linkcode SharedMemory} constructor. */
 export interface SharedMemoryOptions {
   /**
-   * The name of a block to attach to (another's
-   * {@linkcode SharedMemory.name}). Leave it out with `create: true`: the
-   * library names new blocks.
+   * The name of the block to attach to, or of the new block with
+   * `create: true` (left out, a new block gets a random `psm_` name): up
+   * to 200 characters without a slash (a leading one is dropped).
    */
   name?: string;
   /** `true` makes a new block (default `false`: attach to `name`). */
@@ -52,10 +65,74 @@ export interface SharedMemoryOptions {
   size?: number;
 }
 
-const NAME = /^psm_(\d+)_(\d+)_([0-9a-f]{16})$/;
+/**
+ * The blocks this process made and has not unlinked, by name, with the
+ * locator each name must still link to: their names end with the process.
+ */
+const madeHere = new Map<string, string>();
 
-function labelOf(token: string): string {
-  return `psm_${token}`;
+function unlinkMadeHere(): void {
+  for (const [name, locator] of madeHere) {
+    try {
+      removeName(name, locator);
+    } catch {
+      // The process is ending; a name it cannot remove dangles, and the
+      // next maker sweeps it.
+    }
+  }
+  madeHere.clear();
+}
+
+globalThis.addEventListener("unload", unlinkMadeHere);
+// An uncaught error ends the process without `unload`; one that an
+// earlier listener handled (called preventDefault) does not end it.
+const onUncaught = (event: Event) => {
+  if (!event.defaultPrevented) unlinkMadeHere();
+};
+globalThis.addEventListener("error", onUncaught);
+globalThis.addEventListener("unhandledrejection", onUncaught);
+
+/** `name` without a leading slash, if it is one a block can have. */
+function checkedName(name: unknown): string {
+  const bare = typeof name === "string" && name.startsWith("/")
+    ? name.slice(1)
+    : name;
+  if (
+    typeof bare !== "string" || bare.length === 0 || bare.length > 200 ||
+    bare.includes("/") || bare.includes("\0") || bare === "." || bare === ".."
+  ) {
+    throw new TypeError(
+      `Cannot use ${
+        JSON.stringify(name)
+      } as the name of a SharedMemory: give 1 to 200 characters without a slash (one leading slash is allowed)`,
+    );
+  }
+  return bare;
+}
+
+function makeNamed(
+  name: string,
+  size: number,
+): { name: string; segment: Segment } {
+  const segment = Segment.create(size, labelOfName(name));
+  if (!publishName(name, segment)) {
+    segment.unmap();
+    throw new Deno.errors.AlreadyExists(
+      `Cannot make a SharedMemory named ${name}: a block of that name exists; attach to it with { name }, or choose another name`,
+    );
+  }
+  return { name, segment };
+}
+
+function makeUnnamed(size: number): { name: string; segment: Segment } {
+  for (;;) {
+    const name = `psm_${randomToken()}`;
+    try {
+      return makeNamed(name, size);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
 }
 
 /**
@@ -82,18 +159,21 @@ export class SharedMemory {
   #segment: Segment;
   #buf: Uint8Array<ArrayBuffer> | undefined;
   #created: boolean;
-  #unlinked = false;
+  #locator = "";
 
   /**
    * Makes a new block (`create: true`), or attaches to the block `name`.
    *
-   * @param options `{ create: true, size }` or `{ name }`.
+   * @param options `{ create: true, size }`, `{ name, create: true, size }`
+   * or `{ name }`.
    * @throws {Error} When FFI is not granted (`--allow-ffi`) or not supported
    * here.
    * @throws {Deno.errors.NotFound} When no block has that name (any more).
    * @throws {RangeError} When a new block's `size` is not a positive integer.
-   * @throws {TypeError} When a new block is given a name, or an attach has
-   * none, or a name is not one this library made.
+   * @throws {Deno.errors.AlreadyExists} When a block named `name` exists
+   * already (Python's `FileExistsError`).
+   * @throws {TypeError} When an attach has no name, or a name is empty,
+   * too long or holds a slash.
    *
    * @example Attach in another process
    * ```ts
@@ -116,19 +196,17 @@ export class SharedMemory {
    * ```
    */
   constructor(options: SharedMemoryOptions) {
-    const { name, create = false, size } = options ?? {};
+    const { create = false, size } = options ?? {};
+    const name = options?.name === undefined
+      ? undefined
+      : checkedName(options.name);
     if (create) {
-      if (name !== undefined) {
-        throw new TypeError(
-          "Cannot choose the name of a new SharedMemory: leave name out, and pass the name it gets (its .name) to the processes that attach to it",
-        );
-      }
       if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1) {
         throw new RangeError(
           `Cannot make a SharedMemory of ${size} bytes: give a size in bytes that is a whole number of at least 1`,
         );
       }
-    } else if (typeof name !== "string") {
+    } else if (name === undefined) {
       throw new TypeError(
         "Cannot attach to a SharedMemory without its name: pass { name } of an existing block, or { create: true, size } for a new one",
       );
@@ -141,33 +219,29 @@ export class SharedMemory {
     }
     this.#created = create;
     if (create) {
-      const token = randomToken();
-      this.#segment = Segment.create(size!, labelOf(token));
-      this.#name = `psm_${Deno.pid}_${this.#segment.descriptor}_${token}`;
+      sweepDanglingNames();
+      const made = name === undefined
+        ? makeUnnamed(size!)
+        : makeNamed(name, size!);
+      this.#name = made.name;
+      this.#segment = made.segment;
+      this.#locator = made.segment.locator;
+      madeHere.set(this.#name, this.#locator);
     } else {
-      const match = NAME.exec(name!);
-      if (!match) {
-        throw new TypeError(
-          `Cannot attach to a SharedMemory named ${
-            JSON.stringify(name)
-          }: it is not a name this library gives; pass the .name of the SharedMemory to attach to`,
-        );
-      }
-      const [, pid, fd, token] = match;
+      const locator = locatorOfName(name!);
       try {
-        this.#segment = Segment.attach(
-          `/proc/${pid}/fd/${fd}`,
-          labelOf(token),
-        );
+        if (locator === undefined) throw new Deno.errors.NotFound("");
+        this.#segment = Segment.attach(locator, labelOfName(name!));
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) {
           throw new Deno.errors.NotFound(
-            `No SharedMemory named ${name}: the process that made it unlinked it or ended`,
+            `No SharedMemory named ${name}: it was unlinked, or the process that made it ended; check the name, or make it with create: true`,
           );
         }
         throw error;
       }
       this.#name = name!;
+      this.#locator = locator!;
       // Only its maker's descriptor keeps the name: ours is not needed.
       this.#segment.closeDescriptor();
     }
@@ -176,7 +250,7 @@ export class SharedMemory {
   /**
    * The name other processes attach by.
    *
-   * @returns The name, such as `psm_1234_21_0123456789abcdef`.
+   * @returns The name, such as `psm_1a2b3c4d`, or the one chosen.
    *
    * @example A name to pass on
    * ```ts
@@ -263,20 +337,29 @@ export class SharedMemory {
     // the memory once it is unmapped.
     this.#buf?.buffer.transfer(0);
     this.#buf = undefined;
-    const descriptor = this.#created && !this.#unlinked;
-    if (descriptor) {
-      // The maker keeps the name alive until unlink().
+    if (this.#created && this.#stillNamed()) {
+      // The maker's descriptor is what the name links to: it stays until
+      // unlink(), here or in any process, or the end of this one.
       this.#segment.unmapKeepingDescriptor();
     } else this.#segment.unmap();
   }
 
+  /** Whether the name still links to the block this process made. */
+  #stillNamed(): boolean {
+    if (madeHere.get(this.#name) !== this.#locator) return false;
+    if (locatorOfName(this.#name) === this.#locator) return true;
+    // Another process unlinked it: the descriptor has no use any more.
+    madeHere.delete(this.#name);
+    return false;
+  }
+
   /**
-   * Ends the name: no process can attach any more, and the memory goes
-   * once every process closed it (or ended). Called by the process that
-   * made the block; its end unlinks it too, however it ends.
+   * Ends the name: no process can attach by it any more, while every
+   * process that attached the block keeps its bytes until it closes it (or
+   * ends). Any process that attached the block may call it, once; the
+   * maker's end unlinks it too.
    *
-   * @throws {TypeError} In a process that attached the block rather than
-   * made it.
+   * @throws {Deno.errors.NotFound} When the name was unlinked already.
    *
    * @example Unlink, then attaching fails
    * ```ts
@@ -293,13 +376,16 @@ export class SharedMemory {
    * ```
    */
   unlink(): void {
-    if (!this.#created) {
-      throw new TypeError(
-        `Cannot unlink SharedMemory ${this.#name} here: only the process that made it can, and its end does too; close() it here`,
+    const removed = removeName(this.#name, this.#locator);
+    if (this.#created) {
+      madeHere.delete(this.#name);
+      this.#segment.closeDescriptor();
+    }
+    if (!removed) {
+      throw new Deno.errors.NotFound(
+        `Cannot unlink SharedMemory ${this.#name}: its name was unlinked already (here or by another process)`,
       );
     }
-    this.#unlinked = true;
-    this.#segment.closeDescriptor();
   }
 
   /**
@@ -648,7 +734,7 @@ export class ShareableList implements Iterable<ShareableItem> {
 }
 
 function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 

@@ -45,17 +45,51 @@ Deno.test("SharedMemory: close empties the views and keeps the maker's name unti
   made.close();
   assert.equal(view.length, 0);
   assert.throws(() => made.buf, /was closed/);
+  assert.ok(devShm().includes(made.name), "the name is in /dev/shm");
   const again = new SharedMemory({ name: made.name });
   assert.equal(again.size, 8);
-  assert.throws(() => again.unlink(), TypeError);
-  again.close();
   made.unlink();
+  assert.ok(!devShm().includes(made.name), "the name left /dev/shm");
   assert.throws(
     () => new SharedMemory({ name: made.name }),
     (error: Error) =>
       error instanceof Deno.errors.NotFound &&
-      /unlinked it or ended/.test(error.message),
+      /was unlinked, or the process that made it ended/.test(error.message),
   );
+  again.buf[7] = 7;
+  assert.equal(again.buf[7], 7, "an attachment outlives the name");
+  again.close();
+});
+
+Deno.test("SharedMemory: a chosen name is made once, attached, and unlinked by an attacher", () => {
+  const name = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
+  const made = new SharedMemory({ name, create: true, size: 32 });
+  try {
+    assert.equal(made.name, name);
+    assert.throws(
+      () => new SharedMemory({ name, create: true, size: 32 }),
+      (error: Error) =>
+        error instanceof Deno.errors.AlreadyExists &&
+        error.message.includes(name),
+    );
+    const attached = new SharedMemory({ name: `/${name}` });
+    assert.equal(attached.name, name, "a leading slash is dropped");
+    attached.buf[0] = 5;
+    assert.equal(made.buf[0], 5);
+    attached.unlink();
+    assert.throws(() => attached.unlink(), Deno.errors.NotFound);
+    assert.throws(() => made.unlink(), Deno.errors.NotFound);
+    assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+    made.buf[1] = 6;
+    assert.equal(attached.buf[1], 6, "the mappings stay valid");
+    attached.close();
+    // The name is free again.
+    using second = new SharedMemory({ name, create: true, size: 4 });
+    assert.equal(second.buf[0], 0);
+    second.unlink();
+  } finally {
+    made.close();
+  }
 });
 
 Deno.test("SharedMemory: bad options are refused with what to do", () => {
@@ -66,17 +100,17 @@ Deno.test("SharedMemory: bad options are refused with what to do", () => {
       `size ${size}`,
     );
   }
-  assert.throws(
-    () => new SharedMemory({ create: true, size: 8, name: "mine" }),
-    /Cannot choose the name of a new SharedMemory/,
-  );
+  for (const name of ["", "/", "a/b", "..", "x".repeat(201)]) {
+    assert.throws(
+      () => new SharedMemory({ name, create: true, size: 8 }),
+      (error: Error) =>
+        error instanceof TypeError && /as the name of/.test(error.message),
+      `name ${name}`,
+    );
+  }
   assert.throws(() => new SharedMemory({}), /without its name/);
   assert.throws(
-    () => new SharedMemory({ name: "psm_nothing" }),
-    /not a name this library gives/,
-  );
-  assert.throws(
-    () => new SharedMemory({ name: `psm_${Deno.pid}_99999_0123456789abcdef` }),
+    () => new SharedMemory({ name: `mp_missing_${crypto.randomUUID()}` }),
     Deno.errors.NotFound,
   );
 });
@@ -146,6 +180,46 @@ Deno.test("SharedMemory: an unrelated deno run attaches by name and sees the wri
   shm.unlink();
 });
 
+Deno.test("SharedMemory: an unrelated deno run attaches to a chosen name, writes, reads and unlinks it", async () => {
+  const name = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
+  using shm = new SharedMemory({ name, create: true, size: 16 });
+  shm.buf[1] = 21;
+  const code = `
+    import { SharedMemory } from ${
+    JSON.stringify(import.meta.resolve("./shared_memory.ts"))
+  };
+    const shm = new SharedMemory({ name: Deno.args[0] });
+    shm.buf[2] = shm.buf[1] * 2;
+    shm.unlink();
+    console.log(shm.size);
+    shm.close();
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      `data:text/javascript,${encodeURIComponent(code)}`,
+      name,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const out = await child.output();
+    assert.equal(out.success, true);
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "16");
+    assert.equal(shm.buf[2], 42);
+    assert.ok(!devShm().includes(name), "the attacher unlinked the name");
+    assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+  } finally {
+    try {
+      child.kill();
+    } catch {
+      // It ended already.
+    }
+  }
+});
+
 Deno.test("SharedMemory: without --allow-ffi the error names the flag", async () => {
   const code = `
     import { SharedMemory } from ${
@@ -174,13 +248,14 @@ Deno.test("SharedMemory: without --allow-ffi the error names the flag", async ()
 for (
   const ending of ["return", "throw", "SIGTERM", "SIGINT", "SIGKILL"] as const
 ) {
-  Deno.test(`SharedMemory: nothing is left after its maker ends (${ending})`, async () => {
-    const before = devShm();
+  Deno.test(`SharedMemory: its name goes when its maker ends (${ending}), or dangles until swept`, async () => {
+    const chosen = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
     await using program = new ProgramRun(PROGRAM, [
       ending === "return" || ending === "throw" ? ending : "wait",
+      chosen,
     ]);
     const name = await program.line() ?? "";
-    assert.ok(name?.startsWith("psm_"), `printed ${name}`);
+    assert.equal(name, chosen);
     const shm = new SharedMemory({ name });
     try {
       assert.equal(shm.buf[0], 1);
@@ -190,10 +265,20 @@ for (
       const status = await program.status(10_000);
       assert.ok(status, "the program ended");
       assert.equal(status.success, ending === "return");
-      // The bytes stay while attached; the name is gone.
+      // The bytes stay while attached.
       assert.equal(shm.buf[0], 1);
+      if (ending.startsWith("SIG")) {
+        // A signal ends the maker without its cleanup: the name dangles
+        // (the memory is the kernel's to free) until swept.
+        assert.ok(devShm().includes(name), "the name dangles");
+        if (ending === "SIGKILL") {
+          using next = new SharedMemory({ create: true, size: 1 });
+          assert.ok(!devShm().includes(name), "the next maker swept it");
+          next.unlink();
+        }
+      } else assert.ok(!devShm().includes(name), "the name is gone");
       assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
-      assert.deepEqual(devShm(), before);
+      assert.ok(!devShm().includes(name), "an attach swept it");
     } finally {
       shm.close();
     }

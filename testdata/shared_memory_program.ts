@@ -1,10 +1,14 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Makes a SharedMemory, prints its name, waits until the test wrote into
 // it, then ends the way Deno.args[0] says: "return", "throw", or "wait"
-// (for a signal).
+// (for a signal). Deno.args[1], when given, is the name to make it with.
 import { SharedMemory } from "../shared_memory.ts";
 
-const shm = new SharedMemory({ create: true, size: 64 });
+const shm = new SharedMemory({
+  create: true,
+  size: 64,
+  name: Deno.args[1],
+});
 shm.buf[0] = 1;
 console.log(shm.name);
 while (Atomics.load(new Int32Array(shm.buf.buffer, 0, 2), 1) === 0) {

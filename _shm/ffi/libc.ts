@@ -34,6 +34,8 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
+  unlink: { parameters: ["buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   // Blocks the calling thread: the sync waits, and wakes (which never block).
   futex: { ...FUTEX_CALL, nonblocking: false },

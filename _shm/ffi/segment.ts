@@ -220,3 +220,103 @@ export class Segment {
     this.#lib.munmap(this.base, BigInt(this.size));
   }
 }
+
+// Names in /dev/shm. A named segment is still a memfd; its name is a
+// symbolic link `/dev/shm/<name>` to the maker's `/proc/<pid>/fd/<fd>`.
+// Making the link is atomic and fails if the name is taken (O_EXCL's
+// guarantee), removing it ends the name for everyone, and the memory itself
+// never outlives its processes: a maker killed with SIGKILL leaves only a
+// dangling link, which counts as no name and is swept away.
+
+const NAMES = "/dev/shm";
+const EEXIST = 17;
+const LOCATOR = /^\/proc\/\d+\/fd\/\d+$/;
+
+/** What a segment made for `name` shows as in `/proc/<pid>/fd`. */
+export function labelOfName(name: string): string {
+  return `psm:${name}`;
+}
+
+/** The locator `/dev/shm/<name>` links to, if the link is there. */
+function linkedLocator(lib: Libc, name: string): string | undefined {
+  const target = linkOf(lib, `${NAMES}/${name}`);
+  return LOCATOR.test(target) ? target : undefined;
+}
+
+/** Whether `locator` is still the live segment made for `name`. */
+function alive(lib: Libc, name: string, locator: string): boolean {
+  return linkOf(lib, locator) === `/memfd:${labelOfName(name)} (deleted)`;
+}
+
+/**
+ * The locator of the live segment named `name`, or `undefined` (a dangling
+ * name, whose maker ended, is removed on the way).
+ */
+export function locatorOfName(name: string): string | undefined {
+  const lib = requireLibc();
+  const locator = linkedLocator(lib, name);
+  if (locator === undefined) return undefined;
+  if (alive(lib, name, locator)) return locator;
+  lib.unlink(cString(`${NAMES}/${name}`));
+  return undefined;
+}
+
+/**
+ * Gives `segment` (made with the label of `name`) the name `name`.
+ *
+ * @returns `false` when a live segment has the name already.
+ * @throws {Error} When the link cannot be made for another reason.
+ */
+export function publishName(name: string, segment: Segment): boolean {
+  const lib = requireLibc();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const made = lib.symlink(
+      cString(segment.locator),
+      cString(`${NAMES}/${name}`),
+    );
+    if (made === 0) return true;
+    if (errno(lib) !== EEXIST) {
+      throw failed(lib, `name a shared memory segment ${NAMES}/${name}`);
+    }
+    // Taken: by a live segment, or by a dangling link that can go.
+    if (locatorOfName(name) !== undefined) return false;
+  }
+  return false;
+}
+
+/**
+ * Removes the name `name`; with `locator`, only while it still names that
+ * segment (another may have taken the name since).
+ *
+ * @returns Whether a name was removed.
+ */
+export function removeName(name: string, locator?: string): boolean {
+  const lib = requireLibc();
+  const target = linkedLocator(lib, name);
+  if (target === undefined || (locator && target !== locator)) return false;
+  return lib.unlink(cString(`${NAMES}/${name}`)) === 0;
+}
+
+/**
+ * Removes the dangling names that makers killed without a chance to clean
+ * up left behind. Needs read permission on /dev/shm; without it, or where
+ * there is none, it does nothing.
+ */
+export function sweepDanglingNames(): void {
+  const lib = requireLibc();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(NAMES)];
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isSymlink) continue;
+    const locator = linkedLocator(lib, entry.name);
+    // Only links whose process or descriptor is gone: a reused descriptor
+    // may belong to someone else's link.
+    if (locator !== undefined && linkOf(lib, locator) === "") {
+      lib.unlink(cString(`${NAMES}/${entry.name}`));
+    }
+  }
+}
