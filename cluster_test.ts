@@ -357,24 +357,39 @@ Deno.test("cluster queue: a put retried with the same message id is stored once"
   await assert.rejects(queue.getNowait(), Empty);
 });
 
-Deno.test("cluster queue: an item whose getter dies before taskDone() is delivered again", async () => {
-  await using fixture = await clusterFixture();
-  const { servers, namespace, cluster } = fixture;
-  const queue = new cluster.JoinableQueue<string>("tasks");
-  await queue.put("precious");
-  const getter = new Deno.Command(Deno.execPath(), {
+/**
+ * Runs `testdata/<script>` as a client of the fixture's namespace (`deno run
+ * <script> <servers> <namespace> ...args`, the token in its environment),
+ * its stdout piped.
+ */
+function spawnClient(
+  { servers, namespace }: ClusterFixture,
+  script: string,
+  args: string[],
+  stdin: "piped" | "inherit" = "inherit",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
-      new URL("./testdata/cluster_getter.ts", import.meta.url).href,
+      new URL(`./testdata/${script}`, import.meta.url).href,
       servers.urls.join(","),
       namespace,
-      "tasks",
+      ...args,
     ],
+    stdin,
     env: { MP_CLUSTER_TOKEN: servers.token },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+}
+
+Deno.test("cluster queue: an item whose getter dies before taskDone() is delivered again", async () => {
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
+  const queue = new cluster.JoinableQueue<string>("tasks");
+  await queue.put("precious");
+  const getter = spawnClient(fixture, "cluster_getter.ts", ["tasks"]);
   try {
     const reader = getter.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
@@ -453,22 +468,13 @@ Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when n
 
 Deno.test("cluster lock: a holder stopped past its lease loses the lock; its late release is refused", async () => {
   await using fixture = await clusterFixture();
-  const { servers, namespace, cluster } = fixture;
-  const holder = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("./testdata/cluster_locker.ts", import.meta.url).href,
-      servers.urls.join(","),
-      namespace,
-      "shared",
-      "1000",
-    ],
-    stdin: "piped",
-    env: { MP_CLUSTER_TOKEN: servers.token },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const { cluster } = fixture;
+  const holder = spawnClient(
+    fixture,
+    "cluster_locker.ts",
+    ["shared", "1000"],
+    "piped",
+  );
   const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const writer = holder.stdin.getWriter();
   try {
