@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectCluster } from "./cluster.ts";
+import {
+  type Cluster,
+  type ClusterPool,
+  type ClusterPoolOptions,
+  connectCluster,
+} from "./cluster.ts";
 import {
   AuthenticationError,
   BrokenBarrierError,
@@ -38,18 +43,70 @@ const targets = {
   putFromTask: fn("putFromTask"),
 };
 
-Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two agents", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using a = new Agent(servers, namespace, 2);
-  await using b = new Agent(servers, namespace, 2);
-  await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
-  await using cluster = await connectCluster({
+/** A connection to `namespace` on `servers`, with their token. */
+function connectTo(servers: Servers, namespace: string): Promise<Cluster> {
+  return connectCluster({
     servers: servers.urls,
     token: servers.token,
     namespace,
   });
-  await using pool = new cluster.Pool();
+}
+
+/** What {@linkcode clusterFixture} started, ended in reverse order. */
+interface ClusterFixture extends AsyncDisposable {
+  servers: Servers;
+  /** A namespace no other test uses. */
+  namespace: string;
+  /** Its agents, each ready. */
+  agents: Agent[];
+  cluster: Cluster;
+  /** The pool (throws when the fixture made none). */
+  readonly pool: ClusterPool;
+}
+
+/**
+ * Starts one server, a fresh namespace, `agents` node agents of
+ * `processes` each (waiting until each says "agent ready"), a connection,
+ * and, when there are agents, a pool (`pool: false` for none).
+ */
+async function clusterFixture(
+  options: {
+    agents?: number;
+    processes?: number;
+    pool?: ClusterPoolOptions | false;
+  } = {},
+): Promise<ClusterFixture> {
+  const { agents: count = 0, processes = 1 } = options;
+  await using stack = new AsyncDisposableStack();
+  const servers = stack.use(await startServer());
+  const namespace = freshNamespace();
+  const agents = Array.from(
+    { length: count },
+    () => stack.use(new Agent(servers, namespace, processes)),
+  );
+  await Promise.all(agents.map((agent) => agent.waitFor("agent ready")));
+  const cluster = stack.use(await connectTo(servers, namespace));
+  const pool = count > 0 && options.pool !== false
+    ? stack.use(new cluster.Pool(options.pool))
+    : undefined;
+  // Set up: from here the caller's `await using` ends it all.
+  const owned = stack.move();
+  return {
+    servers,
+    namespace,
+    agents,
+    cluster,
+    get pool(): ClusterPool {
+      if (!pool) throw new TypeError("This fixture has no pool");
+      return pool;
+    },
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
+Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two agents", async () => {
+  await using fixture = await clusterFixture({ agents: 2, processes: 2 });
+  const { pool } = fixture;
   const items = Array.from({ length: 100 }, (_, i) => i);
   assert.deepEqual(
     await pool.map(targets.square, items),
@@ -78,16 +135,8 @@ Deno.test("cluster pool: map, starmap, imap, imapUnordered and apply over two ag
 });
 
 Deno.test("cluster pool: a task joins its agent's namespace with connectCluster() and no options", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { namespace, cluster, pool } = fixture;
   assert.equal(await pool.apply(targets.putFromTask, ["hello"]), namespace);
   assert.equal(
     await new cluster.Queue("fromtask").get({ timeout: 5000 }),
@@ -101,16 +150,8 @@ function hidden(x: number): number {
 }
 
 Deno.test("cluster pool and process: a function imported from the module that exports it is named by that module", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { cluster, pool } = fixture;
   assert.deepEqual(await pool.map(real.square, [1, 2, 3]), [1, 4, 9]);
   assert.equal(await pool.apply(real.add, [2, 3]), 5);
   const child = new cluster.Process({ target: real.add, args: [1, 1] });
@@ -123,16 +164,8 @@ Deno.test("cluster pool and process: a function imported from the module that ex
 });
 
 Deno.test("cluster pool: a task's error rejects the call, rebuilt with its class", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { pool } = fixture;
   await assert.rejects(
     pool.apply(targets.fail, ["bad input"]),
     (error: Error) =>
@@ -178,18 +211,8 @@ async function streamMessages(
 }
 
 Deno.test("cluster pool: kill -9 one of three agents mid-map; every result once, in order", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using a = new Agent(servers, namespace, 2);
-  await using b = new Agent(servers, namespace, 2);
-  await using c = new Agent(servers, namespace, 2);
-  await Promise.all([a, b, c].map((agent) => agent.waitFor("agent ready")));
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 3, processes: 2 });
+  const { pool, agents: [, b] } = fixture;
   const items = Array.from({ length: 300 }, (_, i) => i);
   const results: number[] = [];
   for await (
@@ -204,17 +227,11 @@ Deno.test("cluster pool: kill -9 one of three agents mid-map; every result once,
 });
 
 Deno.test("cluster pool: a task whose agent dies on each delivery fails after its attempts", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using a = new Agent(servers, namespace, 1);
-  await using b = new Agent(servers, namespace, 1);
-  await Promise.all([a.waitFor("agent ready"), b.waitFor("agent ready")]);
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
+  await using fixture = await clusterFixture({
+    agents: 2,
+    pool: { attempts: 1 },
   });
-  await using pool = new cluster.Pool({ attempts: 1 });
+  const { pool, agents: [a, b] } = fixture;
   await assert.rejects(
     pool.apply(targets.crashAgent, []),
     (error: Error) =>
@@ -230,16 +247,8 @@ Deno.test("cluster pool: a task whose agent dies on each delivery fails after it
 });
 
 Deno.test("cluster pool: aborting a call drops the tasks no agent started", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { servers, namespace, pool } = fixture;
   const controller = new AbortController();
   const reason = new Error("enough");
   const seen: number[] = [];
@@ -273,13 +282,8 @@ Deno.test("cluster pool: aborting a call drops the tasks no agent started", asyn
 });
 
 Deno.test("cluster queue: put, get, qsize, getNowait and Empty, Full, close", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
   const queue = new cluster.Queue<{ n: number; at: Date }>("jobs");
   const other = new cluster.Queue<{ n: number; at: Date }>("jobs");
   await queue.put({ n: 1, at: new Date(5) });
@@ -303,21 +307,12 @@ Deno.test("cluster queue: put, get, qsize, getNowait and Empty, Full, close", as
 });
 
 Deno.test("cluster queue: each item goes to exactly one of many getters", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { servers, namespace, cluster } = fixture;
   const queue = new cluster.Queue<number>("work");
   const items = Array.from({ length: 200 }, (_, i) => i);
   await Promise.all(items.map((i) => queue.put(i)));
-  await using other = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using other = await connectTo(servers, namespace);
   const getters = [cluster, other, cluster, other].map((c) =>
     new c.Queue<number>("work")
   );
@@ -336,13 +331,8 @@ Deno.test("cluster queue: each item goes to exactly one of many getters", async 
 });
 
 Deno.test("cluster queue: a put retried with the same message id is stored once", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { servers, namespace, cluster } = fixture;
   const queue = new cluster.Queue<string>("once");
   await queue.put("only");
   // Resend the stored message as it was sent, id and all: what a put
@@ -367,29 +357,39 @@ Deno.test("cluster queue: a put retried with the same message id is stored once"
   await assert.rejects(queue.getNowait(), Empty);
 });
 
-Deno.test("cluster queue: an item whose getter dies before taskDone() is delivered again", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  const queue = new cluster.JoinableQueue<string>("tasks");
-  await queue.put("precious");
-  const getter = new Deno.Command(Deno.execPath(), {
+/**
+ * Runs `testdata/<script>` as a client of the fixture's namespace (`deno run
+ * <script> <servers> <namespace> ...args`, the token in its environment),
+ * its stdout piped.
+ */
+function spawnClient(
+  { servers, namespace }: ClusterFixture,
+  script: string,
+  args: string[],
+  stdin: "piped" | "inherit" = "inherit",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
-      new URL("./testdata/cluster_getter.ts", import.meta.url).href,
+      new URL(`./testdata/${script}`, import.meta.url).href,
       servers.urls.join(","),
       namespace,
-      "tasks",
+      ...args,
     ],
+    stdin,
     env: { MP_CLUSTER_TOKEN: servers.token },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+}
+
+Deno.test("cluster queue: an item whose getter dies before taskDone() is delivered again", async () => {
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
+  const queue = new cluster.JoinableQueue<string>("tasks");
+  await queue.put("precious");
+  const getter = spawnClient(fixture, "cluster_getter.ts", ["tasks"]);
   try {
     const reader = getter.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
@@ -411,13 +411,8 @@ Deno.test("cluster queue: an item whose getter dies before taskDone() is deliver
 });
 
 Deno.test("cluster queue: kill the only server and restart it on the same store; items survive", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { servers, cluster } = fixture;
   const queue = new cluster.Queue<number>("durable");
   for (const n of [1, 2, 3]) await queue.put(n);
   const [node] = servers.nodes;
@@ -433,13 +428,8 @@ Deno.test("cluster queue: kill the only server and restart it on the same store;
 });
 
 Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when not held", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
   const a = new cluster.Lock("db", { lease: 2000 });
   const b = new cluster.Lock("db", { lease: 2000 });
   assert.equal(await a.locked(), false);
@@ -477,28 +467,14 @@ Deno.test("cluster lock: one holder at a time, growing tokens, RangeError when n
 });
 
 Deno.test("cluster lock: a holder stopped past its lease loses the lock; its late release is refused", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  const holder = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("./testdata/cluster_locker.ts", import.meta.url).href,
-      servers.urls.join(","),
-      namespace,
-      "shared",
-      "1000",
-    ],
-    stdin: "piped",
-    env: { MP_CLUSTER_TOKEN: servers.token },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
+  const holder = spawnClient(
+    fixture,
+    "cluster_locker.ts",
+    ["shared", "1000"],
+    "piped",
+  );
   const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const writer = holder.stdin.getWriter();
   try {
@@ -528,15 +504,8 @@ Deno.test("cluster lock: a holder stopped past its lease loses the lock; its lat
 });
 
 Deno.test("cluster process: exitCode, the child's error rebuilt, join(timeout), terminate()", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture({ agents: 1, pool: false });
+  const { cluster } = fixture;
   const ok = new cluster.Process({ target: targets.add, args: [1, 2] });
   await assert.rejects(ok.join(), /never started/);
   await ok.start();
@@ -564,15 +533,8 @@ Deno.test("cluster process: exitCode, the child's error rebuilt, join(timeout), 
 });
 
 Deno.test("cluster process: a child whose agent is killed ends too; join() does not hang", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture({ agents: 1, pool: false });
+  const { cluster, agents: [agent] } = fixture;
   const child = new cluster.Process({ target: targets.forever });
   await child.start();
   await until(() => child.pid !== undefined, 10_000, "the child to run");
@@ -583,18 +545,9 @@ Deno.test("cluster process: a child whose agent is killed ends too; join() does 
 });
 
 Deno.test("cluster event, semaphore, barrier and value across connections", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using one = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using two = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
+  await using fixture = await clusterFixture();
+  const { servers, namespace, cluster: one } = fixture;
+  await using two = await connectTo(servers, namespace);
 
   const event = new one.Event("go");
   assert.equal(await event.isSet(), false);
@@ -828,16 +781,8 @@ Deno.test("cluster tests: without nats-server they fail, saying what to install"
 });
 
 Deno.test("cluster pool: a result that arrives twice is counted once", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using agent = new Agent(servers, namespace, 1);
-  await agent.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { servers, namespace, pool } = fixture;
   const items = Array.from({ length: 10 }, (_, i) => [i, 50]);
   const got: number[] = [];
   const nc = await connect({ servers: servers.urls, token: servers.token });
@@ -870,16 +815,8 @@ Deno.test("cluster pool: a result that arrives twice is counted once", async () 
 });
 
 Deno.test("cluster pool: an agent stopped with SIGTERM exits 0 and the tasks it held finish on another", async () => {
-  await using servers = await startServer();
-  const namespace = freshNamespace();
-  await using a = new Agent(servers, namespace, 1);
-  await a.waitFor("agent ready");
-  await using cluster = await connectCluster({
-    servers: servers.urls,
-    token: servers.token,
-    namespace,
-  });
-  await using pool = new cluster.Pool();
+  await using fixture = await clusterFixture({ agents: 1 });
+  const { servers, namespace, pool, agents: [a] } = fixture;
   const items = Array.from({ length: 8 }, (_, i) => [i, 300]);
   const results: number[] = [];
   let b: Agent | undefined;

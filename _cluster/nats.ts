@@ -29,6 +29,14 @@ export const ACK_WAIT_MS = 3000;
 /** How often a holder of a delivered message says it still works on it. */
 export const WORKING_EVERY_MS = 1000;
 
+/** How {@linkcode Link.ensureStream} makes a stream and its consumer. */
+interface StreamOptions {
+  workQueue?: boolean;
+  maxMsgs?: number;
+  maxAgeMs?: number;
+  consumer?: string;
+}
+
 /** Options of a connection to a cluster. */
 export interface ClusterOptions {
   /**
@@ -230,12 +238,7 @@ export class Link {
   ensureStream(
     name: string,
     subjects: string[],
-    options: {
-      workQueue?: boolean;
-      maxMsgs?: number;
-      maxAgeMs?: number;
-      consumer?: string;
-    },
+    options: StreamOptions,
   ): Promise<void> {
     let made = this.#streams.get(name);
     if (!made) {
@@ -249,12 +252,7 @@ export class Link {
   async #makeStream(
     name: string,
     subjects: string[],
-    options: {
-      workQueue?: boolean;
-      maxMsgs?: number;
-      maxAgeMs?: number;
-      consumer?: string;
-    },
+    options: StreamOptions,
   ): Promise<void> {
     await retrying(async () => {
       try {

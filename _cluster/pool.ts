@@ -231,22 +231,12 @@ export class ClusterPool implements AsyncDisposable {
     iterable: Iterable<T> | AsyncIterable<T>,
     options: ClusterMapOptions = {},
   ): Promise<Awaited<R>[]> {
-    const ref = refOf(fn);
-    const items = await Array.fromAsync(iterable);
-    const results: Awaited<R>[] = [];
-    for await (
-      const chunk of this.#run(
-        ref,
-        items,
-        false,
-        chunkOf(items, options),
-        options.signal,
-        true,
-      )
-    ) {
-      for (const value of chunk) results.push(value as Awaited<R>);
-    }
-    return results;
+    return (await this.#collect(
+      refOf(fn),
+      iterable,
+      false,
+      options,
+    )) as Awaited<R>[];
   }
 
   /**
@@ -264,22 +254,12 @@ export class ClusterPool implements AsyncDisposable {
     iterable: Iterable<A> | AsyncIterable<A>,
     options: ClusterMapOptions = {},
   ): Promise<Awaited<R>[]> {
-    const ref = refOf(fn);
-    const items = await Array.fromAsync(iterable);
-    const results: Awaited<R>[] = [];
-    for await (
-      const chunk of this.#run(
-        ref,
-        items,
-        true,
-        chunkOf(items, options),
-        options.signal,
-        true,
-      )
-    ) {
-      for (const value of chunk) results.push(value as Awaited<R>);
-    }
-    return results;
+    return (await this.#collect(
+      refOf(fn),
+      iterable,
+      true,
+      options,
+    )) as Awaited<R>[];
   }
 
   /**
@@ -432,6 +412,30 @@ export class ClusterPool implements AsyncDisposable {
         }: it takes no new tasks; make a new Pool`,
       );
     }
+  }
+
+  /** Runs a whole call (items read first, to size the chunks) and gathers its results in order. */
+  async #collect(
+    ref: Promise<FunctionRef>,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    star: boolean,
+    options: ClusterMapOptions,
+  ): Promise<unknown[]> {
+    const items = await Array.fromAsync(iterable);
+    const results: unknown[] = [];
+    for await (
+      const chunk of this.#run(
+        ref,
+        items,
+        star,
+        chunkOf(items, options),
+        options.signal,
+        true,
+      )
+    ) {
+      for (const value of chunk) results.push(value);
+    }
+    return results;
   }
 
   async *#values(
