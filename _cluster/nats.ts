@@ -195,6 +195,7 @@ export class Link {
           "(or allowUnauthenticated: true to connect anyway)",
       );
     }
+    guardOrphanResets();
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -326,6 +327,33 @@ export class Link {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
   }
+}
+
+let guardingResets = false;
+
+/**
+ * Keeps a socket reset the NATS transport no longer listens for from ending
+ * the program. The transport removes every listener of its socket when it
+ * closes it (a server that refused the credentials or went away), and Deno's
+ * `node:net` may still emit that socket's `read ECONNRESET` afterwards: with
+ * no listener it would be an uncaught error, though the transport has already
+ * seen the close and fails the connect or reconnects. Installed once, with
+ * the first connection, and it drops nothing else.
+ */
+function guardOrphanResets(): void {
+  if (guardingResets) return;
+  guardingResets = true;
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error as
+      | { code?: unknown; syscall?: unknown; stack?: unknown }
+      | null;
+    if (
+      error?.code === "ECONNRESET" && error.syscall === "read" &&
+      String(error.stack).includes("onStreamRead")
+    ) {
+      event.preventDefault();
+    }
+  });
 }
 
 /** Whether the client failed because the server refused who it is. */

@@ -522,12 +522,15 @@ export class ClusterPool implements AsyncDisposable {
         attempts: this.#attempts,
       };
       const at = index++;
-      pending.push(
-        this.#link.publish(n.taskSubject, encode(message), `${job.id}.${at}`)
-          .then((ack) => {
-            job.seqs.set(at, ack.seq);
-          }),
-      );
+      const published = this.#link
+        .publish(n.taskSubject, encode(message), `${job.id}.${at}`)
+        .then((ack) => {
+          job.seqs.set(at, ack.seq);
+        });
+      // Awaited with the window below, unless the job finishes first and
+      // the loop returns: a publish failing then must not be unhandled.
+      published.catch(() => {});
+      pending.push(published);
     };
     let chunk: unknown[] = [];
     for await (const item of items) {
