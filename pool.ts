@@ -43,7 +43,7 @@ import {
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { holdEventLoop } from "./_deno_compat.ts";
-import { buffersOf, pack } from "./_pool/pack.ts";
+import { buffersOf, fromText, pack, toText } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   type EventMessage,
@@ -1234,7 +1234,8 @@ export class Pool implements AsyncDisposable {
     try {
       // The packed items move: they were made for this message alone.
       const transfer = messages.flatMap((message) => buffersOf(message.items));
-      slot.channel.send(messages, transfer.length ? { transfer } : undefined);
+      if (transfer.length) slot.channel.send(messages, { transfer });
+      else slot.channel.send(toText(messages) ?? messages);
       slot.busy = true;
       return true;
     } catch {
@@ -1383,13 +1384,19 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message: ResultMessage | ReadyMessage | TakenMessage | EventMessage;
+      let message:
+        | ResultMessage
+        | ReadyMessage
+        | TakenMessage
+        | EventMessage
+        | string;
       try {
         message = await slot.channel.recv() as
           | ResultMessage
           | ReadyMessage
           | TakenMessage
-          | EventMessage;
+          | EventMessage
+          | string;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
@@ -1412,8 +1419,17 @@ export class Pool implements AsyncDisposable {
 
   #receive(
     slot: Slot,
-    message: ResultMessage | ReadyMessage | TakenMessage | EventMessage,
+    received:
+      | ResultMessage
+      | ReadyMessage
+      | TakenMessage
+      | EventMessage
+      | string,
   ): void {
+    // Results of plain data come as text (see toText in _pool/pack.ts).
+    const message = typeof received === "string"
+      ? fromText(received) as ResultMessage
+      : received;
     if (typeof message === "number") {
       if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
       return;
