@@ -1000,7 +1000,7 @@ export class Pool implements AsyncDisposable {
   #start(job: Job, options: CallOptions | undefined, deadline: number): void {
     const { signal, stopRunning, onProgress, onEvent } = options ?? {};
     this.#jobs.add(job);
-    job.onProgress = onProgress;
+    if (onProgress) job.watchProgress(onProgress);
     job.onEvent = onEvent;
     const abort = () => {
       job.cancel(signal!.reason);
@@ -1019,8 +1019,11 @@ export class Pool implements AsyncDisposable {
       signal?.removeEventListener("abort", abort);
       cancelTimer();
       this.#jobs.delete(job);
-      // Its chunks stay in the queue until they come up; they are skipped.
-      queueMicrotask(() => this.#pump());
+      if (job.queued > 0 || this.#state !== "run") {
+        // Its chunks stay in the queue until they come up; they are
+        // skipped. A closed pool ends its workers once no job is left.
+        queueMicrotask(() => this.#pump());
+      } else this.#updateRef();
     };
     this.#updateRef();
   }
@@ -1129,6 +1132,12 @@ export class Pool implements AsyncDisposable {
     return this.#peek() !== undefined;
   }
 
+  /** Whether a worker has the rest of a chunk still to go through. */
+  #hasReserved(): boolean {
+    for (const slot of this.#slots) if (slot.reserved) return true;
+    return false;
+  }
+
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
   #pump(): void {
     this.#pumpPending = false;
@@ -1163,6 +1172,7 @@ export class Pool implements AsyncDisposable {
    */
   #dispatch(): boolean {
     if (this.#hasQueued()) this.#ensureWorkers(false);
+    else if (!this.#hasReserved()) return true; // nothing to hand out
     // One chunk per worker per round, so that the work spreads out; what
     // a worker gets in one pump goes in one message.
     const batches = new Map<Slot, Batch>();
@@ -1171,11 +1181,6 @@ export class Pool implements AsyncDisposable {
     rounds: for (let taken = true; taken;) {
       taken = false;
       for (const slot of this.#slots) {
-        if (performance.now() > deadline) {
-          // The rest after the event loop had a turn.
-          this.#pumpSoon();
-          break rounds;
-        }
         if (slot.retiring) continue;
         if (!isAlive(slot.process.pid!)) {
           // Ended by kill() or terminate(), which mark it ended at once;
@@ -1206,6 +1211,11 @@ export class Pool implements AsyncDisposable {
           slot.retiring = true;
           this.#release(slot);
           this.#ensureWorkers(this.#state === "run");
+        }
+        if (performance.now() > deadline) {
+          // The rest after the event loop had a turn.
+          this.#pumpSoon();
+          break rounds;
         }
       }
     }
