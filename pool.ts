@@ -266,6 +266,14 @@ interface Slot {
 
 type State = "run" | "close" | "terminate";
 
+/** What a worker sends: its results come as text when they are plain data. */
+type FromWorker =
+  | ResultMessage
+  | ReadyMessage
+  | TakenMessage
+  | EventMessage
+  | string;
+
 /** What one pump gives a worker: chunks, and their messages. */
 interface Batch {
   chunks: Chunk[];
@@ -1394,19 +1402,9 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message:
-        | ResultMessage
-        | ReadyMessage
-        | TakenMessage
-        | EventMessage
-        | string;
+      let message: FromWorker;
       try {
-        message = await slot.channel.recv() as
-          | ResultMessage
-          | ReadyMessage
-          | TakenMessage
-          | EventMessage
-          | string;
+        message = await slot.channel.recv() as FromWorker;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
@@ -1427,15 +1425,7 @@ export class Pool implements AsyncDisposable {
     this.#ended(slot);
   }
 
-  #receive(
-    slot: Slot,
-    received:
-      | ResultMessage
-      | ReadyMessage
-      | TakenMessage
-      | EventMessage
-      | string,
-  ): void {
+  #receive(slot: Slot, received: FromWorker): void {
     // Results of plain data come as text (see toText in _pool/pack.ts).
     const message = typeof received === "string"
       ? fromText(received) as ResultMessage

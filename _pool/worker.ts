@@ -3,7 +3,8 @@
 // initializer, then take chunks of tasks off the channel (a message holds
 // one chunk or more), call the task function on each item in order, and send
 // back one message of results per chunk as soon as the chunk is done. `null`
-// tells the worker to end; an empty message is nothing to do.
+// tells the worker to end; an empty message is nothing to do. A message of
+// plain data travels as JSON text either way (see toText in pack.ts).
 import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
 import {
