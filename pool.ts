@@ -43,7 +43,7 @@ import {
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { holdEventLoop } from "./_deno_compat.ts";
-import { buffersOf, pack } from "./_pool/pack.ts";
+import { buffersOf, fromText, pack, toText } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   type EventMessage,
@@ -265,6 +265,14 @@ interface Slot {
 }
 
 type State = "run" | "close" | "terminate";
+
+/** What a worker sends: its results come as text when they are plain data. */
+type FromWorker =
+  | ResultMessage
+  | ReadyMessage
+  | TakenMessage
+  | EventMessage
+  | string;
 
 /** What one pump gives a worker: chunks, and their messages. */
 interface Batch {
@@ -1000,7 +1008,7 @@ export class Pool implements AsyncDisposable {
   #start(job: Job, options: CallOptions | undefined, deadline: number): void {
     const { signal, stopRunning, onProgress, onEvent } = options ?? {};
     this.#jobs.add(job);
-    job.onProgress = onProgress;
+    if (onProgress) job.watchProgress(onProgress);
     job.onEvent = onEvent;
     const abort = () => {
       job.cancel(signal!.reason);
@@ -1019,8 +1027,11 @@ export class Pool implements AsyncDisposable {
       signal?.removeEventListener("abort", abort);
       cancelTimer();
       this.#jobs.delete(job);
-      // Its chunks stay in the queue until they come up; they are skipped.
-      queueMicrotask(() => this.#pump());
+      if (job.queued > 0 || this.#state !== "run") {
+        // Its chunks stay in the queue until they come up; they are
+        // skipped. A closed pool ends its workers once no job is left.
+        queueMicrotask(() => this.#pump());
+      } else this.#updateRef();
     };
     this.#updateRef();
   }
@@ -1129,6 +1140,12 @@ export class Pool implements AsyncDisposable {
     return this.#peek() !== undefined;
   }
 
+  /** Whether a worker has the rest of a chunk still to go through. */
+  #hasReserved(): boolean {
+    for (const slot of this.#slots) if (slot.reserved) return true;
+    return false;
+  }
+
   /** Hands out chunks, spreads them over the workers, and ends idle workers on close. */
   #pump(): void {
     this.#pumpPending = false;
@@ -1163,6 +1180,7 @@ export class Pool implements AsyncDisposable {
    */
   #dispatch(): boolean {
     if (this.#hasQueued()) this.#ensureWorkers(false);
+    else if (!this.#hasReserved()) return true; // nothing to hand out
     // One chunk per worker per round, so that the work spreads out; what
     // a worker gets in one pump goes in one message.
     const batches = new Map<Slot, Batch>();
@@ -1171,11 +1189,6 @@ export class Pool implements AsyncDisposable {
     rounds: for (let taken = true; taken;) {
       taken = false;
       for (const slot of this.#slots) {
-        if (performance.now() > deadline) {
-          // The rest after the event loop had a turn.
-          this.#pumpSoon();
-          break rounds;
-        }
         if (slot.retiring) continue;
         if (!isAlive(slot.process.pid!)) {
           // Ended by kill() or terminate(), which mark it ended at once;
@@ -1207,6 +1220,11 @@ export class Pool implements AsyncDisposable {
           this.#release(slot);
           this.#ensureWorkers(this.#state === "run");
         }
+        if (performance.now() > deadline) {
+          // The rest after the event loop had a turn.
+          this.#pumpSoon();
+          break rounds;
+        }
       }
     }
     for (const [slot, batch] of batches) {
@@ -1234,7 +1252,8 @@ export class Pool implements AsyncDisposable {
     try {
       // The packed items move: they were made for this message alone.
       const transfer = messages.flatMap((message) => buffersOf(message.items));
-      slot.channel.send(messages, transfer.length ? { transfer } : undefined);
+      if (transfer.length) slot.channel.send(messages, { transfer });
+      else slot.channel.send(toText(messages) ?? messages);
       slot.busy = true;
       return true;
     } catch {
@@ -1383,13 +1402,9 @@ export class Pool implements AsyncDisposable {
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
-      let message: ResultMessage | ReadyMessage | TakenMessage | EventMessage;
+      let message: FromWorker;
       try {
-        message = await slot.channel.recv() as
-          | ResultMessage
-          | ReadyMessage
-          | TakenMessage
-          | EventMessage;
+        message = await slot.channel.recv() as FromWorker;
       } catch (error) {
         if (error instanceof EOFError || slot.channel.closed) break;
         // A result that could not be revived: it fails its own chunk.
@@ -1410,10 +1425,11 @@ export class Pool implements AsyncDisposable {
     this.#ended(slot);
   }
 
-  #receive(
-    slot: Slot,
-    message: ResultMessage | ReadyMessage | TakenMessage | EventMessage,
-  ): void {
+  #receive(slot: Slot, received: FromWorker): void {
+    // Results of plain data come as text (see toText in _pool/pack.ts).
+    const message = typeof received === "string"
+      ? fromText(received) as ResultMessage
+      : received;
     if (typeof message === "number") {
       if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
       return;

@@ -97,6 +97,11 @@ for (const backend of BACKENDS) {
       10n ** 30n,
       [1, [2, "3"]],
       { a: 1, nested: { b: [null] } },
+      // What JSON would change, where a small message travels as JSON.
+      { missing: undefined },
+      // deno-lint-ignore no-sparse-arrays
+      [1, , 3],
+      { "\u{0}key": "\ud800" },
       new Map<unknown, unknown>([["k", { v: 1 }]]),
       new Set([1, "two"]),
       new Date(0),
@@ -113,6 +118,9 @@ for (const backend of BACKENDS) {
     );
     const numbers = range(100).map((x) => x / 3 - 7);
     assert.deepEqual(await p.map(fn("identity"), numbers), numbers);
+    for (const value of values) {
+      assert.deepEqual(await p.apply(fn("identity"), [value]), value);
+    }
   });
 
   Deno.test(`${backend}: primitives of this library in tasks arrive as working handles`, async () => {

@@ -85,13 +85,20 @@ export abstract class Job {
   /** Tasks in all, once known. */
   protected total: number | undefined;
   #done = 0;
-  #since = performance.now();
+  /** When the job started, for `onProgress` (the clock is read only for it). */
+  #since = 0;
   #lastProgress = -Infinity;
 
   constructor(fn: TargetSpec, star: boolean) {
     this.fn = fn;
     this.key = `${fn.module}#${fn.name}`;
     this.star = star;
+  }
+
+  /** Tells `onProgress` how far the job got, from now on. */
+  watchProgress(onProgress: (progress: Progress) => void): void {
+    this.onProgress = onProgress;
+    this.#since = performance.now();
   }
 
   /** A chunk's results came back. */

@@ -6,6 +6,11 @@
 // rather than a tree of thousands of values that each layer visits.
 // Anything else (a primitive of this library, which must be revived as a
 // handle; a function, which cannot be sent) travels as it is.
+//
+// A whole message that JSON carries exactly and that is short (an apply's
+// chunk, a few results) travels as JSON text instead: a pipe writes a short
+// string into its ring, where an object is posted on a port, whose clone
+// and wake-up cost far more than the message (see toText).
 import { deserialize, serialize } from "node:v8";
 
 /** Below this many values, packing costs more than it saves. */
@@ -175,4 +180,79 @@ function isPlain(value: unknown, depth = 0): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * The longest message sent as text: the longest string a pipe writes into
+ * its ring rather than posting it.
+ */
+const TEXT_MAX = 16 * 1024;
+/** Characters {@linkcode jsonExact} may still count before it gives up. */
+let textLeft = 0;
+
+/**
+ * The message as JSON text when JSON carries it exactly and it is short:
+ * finite numbers (not -0), strings, booleans, null, and arrays and plain
+ * objects of them, the text {@linkcode TEXT_MAX} characters at most. Such a
+ * message goes through a pipe's ring, which costs a few microseconds where
+ * a message posted on the port (structured clone, a port's wake-up, the
+ * receiving side's walk for ports) costs tens. `undefined` for any other
+ * message, which travels as it is: {@linkcode fromText} then never sees it.
+ */
+export function toText(message: unknown): string | undefined {
+  textLeft = TEXT_MAX;
+  if (!jsonExact(message, 0)) return undefined;
+  const text = JSON.stringify(message);
+  return text.length <= TEXT_MAX ? text : undefined;
+}
+
+/** The message that {@linkcode toText} made `text` of. */
+export function fromText(text: string): unknown {
+  return JSON.parse(text);
+}
+
+/**
+ * Whether JSON gives back `value` as the structured clone would, counting
+ * its size against `textLeft` (and giving up past it, so that a large value
+ * costs no full walk). Holes and `undefined`, `NaN`, `-0`, class instances,
+ * and arrays with other own properties than their items are what JSON would
+ * change.
+ */
+function jsonExact(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return (textLeft -= value.length + 2) >= 0;
+    case "number":
+      textLeft -= 8;
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) &&
+        textLeft >= 0;
+    case "boolean":
+      return (textLeft -= 5) >= 0;
+    case "object": {
+      if (value === null) return (textLeft -= 4) >= 0;
+      if (depth > 16) return false;
+      const proto = Object.getPrototypeOf(value);
+      if (Array.isArray(value)) {
+        if (proto !== Array.prototype) return false;
+        textLeft -= value.length + 2;
+        if (textLeft < 0 || Object.keys(value).length !== value.length) {
+          return false;
+        }
+        for (let i = 0; i < value.length; i++) {
+          if (!jsonExact(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        textLeft -= key.length + 3;
+        if (!jsonExact((value as Record<string, unknown>)[key], depth + 1)) {
+          return false;
+        }
+      }
+      return textLeft >= 0;
+    }
+    default:
+      return false;
+  }
 }

@@ -2,7 +2,15 @@
 // Unit tests of chunk packing: no child process. A structured clone stands
 // in for the trip to a pool worker and back.
 import assert from "node:assert/strict";
-import { pack, type Packed, unpack, unpackInto, view } from "./pack.ts";
+import {
+  fromText,
+  pack,
+  type Packed,
+  toText,
+  unpack,
+  unpackInto,
+  view,
+} from "./pack.ts";
 import { toWire } from "../_wire.ts";
 
 /** `count` copies of what `make` returns for each index. */
@@ -210,5 +218,49 @@ Deno.test("pack: 32-bit integers travel as the bytes of an Int32Array", () => {
     const back = acrossAPort(pack(mixed));
     assert.ok("f64" in pack(mixed));
     assert.ok(Object.is(back[16], odd));
+  }
+});
+
+Deno.test("toText: a message of plain JSON data travels as text, unchanged", () => {
+  const messages: unknown[] = [
+    [{ id: 1, fn: "file:///m.ts#f", star: true, items: [[42, "x"]] }],
+    { id: 7, results: [1.5, -2, 0, null, true, "é\ud800", { a: [] }], ms: 0.1 },
+    Object.assign(Object.create(null), { a: 1 }),
+    [],
+    nested(16),
+  ];
+  for (const message of messages) {
+    const text = toText(message);
+    assert.equal(typeof text, "string");
+    assert.deepEqual(fromText(text!), structuredClone(message));
+  }
+});
+
+Deno.test("toText: what JSON would change, or a long message, stays as it is", () => {
+  class Point {
+    x = 1;
+  }
+  const withProperty = Object.assign([1], { extra: 2 });
+  const messages: unknown[] = [
+    [undefined],
+    { a: undefined },
+    [NaN],
+    [Infinity],
+    [-0],
+    [1n],
+    // deno-lint-ignore no-sparse-arrays
+    [1, , 3],
+    withProperty,
+    [new Date(0)],
+    [new Map()],
+    [new Uint8Array(1)],
+    [new Point()],
+    [() => 1],
+    nested(18),
+    ["x".repeat(16 * 1024)],
+    many(5000, (i) => i),
+  ];
+  for (const message of messages) {
+    assert.equal(toText(message), undefined, Deno.inspect(message));
   }
 });

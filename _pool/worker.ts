@@ -3,10 +3,18 @@
 // initializer, then take chunks of tasks off the channel (a message holds
 // one chunk or more), call the task function on each item in order, and send
 // back one message of results per chunk as soon as the chunk is done. `null`
-// tells the worker to end; an empty message is nothing to do.
+// tells the worker to end; an empty message is nothing to do. A message of
+// plain data travels as JSON text either way (see toText in pack.ts).
 import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
-import { buffersOf, pack, type Packed, view } from "./pack.ts";
+import {
+  buffersOf,
+  fromText,
+  pack,
+  type Packed,
+  toText,
+  view,
+} from "./pack.ts";
 import type { TargetSpec } from "../_target.ts";
 import { importChildTarget, inheritedStartMethod } from "../_backend/child.ts";
 import { setImmediate } from "node:timers";
@@ -266,14 +274,19 @@ class NextChunks {
   }
 
   async next(): Promise<ChunkMessage[] | null> {
-    let chunks: ChunkMessage[] | null;
+    let message: unknown;
     if (this.#busy && this.#blocks) {
       if (performance.now() - this.#lastTurn > TURN_MS) await this.#turn();
-      chunks = this.#channel.recvSync() as ChunkMessage[] | null;
+      message = this.#channel.recvSync();
     } else {
-      chunks = await this.#channel.recv() as ChunkMessage[] | null;
+      message = await this.#channel.recv();
       this.#lastTurn = performance.now();
     }
+    // A batch of plain data comes as text (see toText in pack.ts).
+    const chunks =
+      (typeof message === "string" ? fromText(message) : message) as
+        | ChunkMessage[]
+        | null;
     // An empty batch is the pool saying it left this worker idle.
     this.#busy = chunks !== null && chunks.length > 0;
     return chunks;
@@ -377,11 +390,13 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
     } else {
       const results = pack(message.results);
       const buffers = buffersOf(results);
-      // The packed results move: they were made for this message alone.
-      channel.send(
-        { ...message, results },
-        buffers.length ? { transfer: buffers } : undefined,
-      );
+      const packed: ResultMessage = { ...message, results };
+      if (buffers.length) {
+        // The packed results move: they were made for this message alone.
+        channel.send(packed, { transfer: buffers });
+      } else {
+        channel.send(toText(packed) ?? packed);
+      }
     }
     return true;
   } catch (error) {
