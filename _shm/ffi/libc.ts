@@ -92,18 +92,28 @@ let futexAsync: FutexAsync | undefined;
 export function futexCall(nonblocking: false): FutexSync;
 export function futexCall(nonblocking: true): FutexAsync;
 export function futexCall(nonblocking: boolean): FutexSync | FutexAsync {
-  if (nonblocking) return futexAsync ??= bind(FUTEX_ASYNC);
-  return futexSync ??= bind(FUTEX_SYNC);
+  if (!nonblocking) return futexSync ??= bind({ futex: FUTEX_SYNC }).futex;
+  if (futexAsync !== undefined) return futexAsync;
+  if (futexSync !== undefined) {
+    return futexAsync = bind({ futex: FUTEX_ASYNC }).futex;
+  }
+  // The first async wait binds the blocking flavour too: it is about to
+  // sleep anyway, and a process that waits async often blocks later (a
+  // child that met the others at a barrier, then contends for a lock),
+  // which then finds the call bound.
+  const both = bind({ futex: FUTEX_SYNC, futexAsync: FUTEX_ASYNC });
+  futexSync = both.futex;
+  return futexAsync = both.futexAsync;
 }
 
-function bind<D extends typeof FUTEX_SYNC | typeof FUTEX_ASYNC>(
-  definition: D,
-): Deno.DynamicLibrary<{ futex: D }>["symbols"]["futex"] {
-  const symbols = dlopenLibc({ futex: definition });
-  if (typeof symbols === "string") {
-    throw new Error(`Cannot wait on shared memory: ${symbols}`);
+function bind<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
+  const bound = dlopenLibc(symbols);
+  if (typeof bound === "string") {
+    throw new Error(`Cannot wait on shared memory: ${bound}`);
   }
-  return symbols.futex;
+  return bound;
 }
 
 function open(): LibcResult {
