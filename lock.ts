@@ -437,7 +437,11 @@ export class Lock extends SemLock {
    * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
-    const deadline = acquireDeadline(options);
+    // Few calls on the way to the first try: a fresh child runs its first
+    // thousands of acquires unoptimized, where each call costs.
+    const deadline = options === undefined
+      ? Infinity
+      : acquireDeadline(options);
     const mutex = this.#mutex;
     const me = identity().pid;
     return mutex.tryAcquire(me) || mutex.acquireSync(me, deadline);
@@ -570,10 +574,18 @@ export class RLock extends SemLock {
    * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
-    const deadline = acquireDeadline(options);
-    const me = identity().pid;
-    if (this.#reenter(me)) return true;
+    // Few calls on the way to the first try: a fresh child runs its first
+    // thousands of acquires unoptimized, where each call costs.
+    const deadline = options === undefined
+      ? Infinity
+      : acquireDeadline(options);
     const mutex = this.#mutex;
+    const me = identity().pid;
+    if (mutex.tryAcquire(me)) {
+      mutex.cells[COUNT] = 1;
+      return true;
+    }
+    if (this.#reenter(me)) return true;
     if (!mutex.acquireSync(me, deadline)) return false;
     mutex.cells[COUNT] = 1;
     return true;
