@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { checkRunning, identity } from "./_shm/registry.ts";
+import { identity } from "./_shm/registry.ts";
 import {
   acquireDeadline,
   COUNT,
@@ -379,7 +379,11 @@ export class Lock extends SemLock {
    */
   constructor() {
     super();
+    this.#mutex = mutexOf(this);
   }
+
+  /** The base's mutex, kept here too: read on every acquire and release. */
+  #mutex: Mutex;
 
   /**
    * Acquires the lock, waiting without blocking the event loop.
@@ -403,7 +407,7 @@ export class Lock extends SemLock {
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
-    const mutex = mutexOf(this);
+    const mutex = this.#mutex;
     const me = identity().pid;
     if (mutex.tryAcquire(me)) return Promise.resolve(true);
     return mutex.acquire(me, deadline);
@@ -433,8 +437,12 @@ export class Lock extends SemLock {
    * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
-    const deadline = acquireDeadline(options);
-    const mutex = mutexOf(this);
+    // Few calls on the way to the first try: a fresh child runs its first
+    // thousands of acquires unoptimized, where each call costs.
+    const deadline = options === undefined
+      ? Infinity
+      : acquireDeadline(options);
+    const mutex = this.#mutex;
     const me = identity().pid;
     return mutex.tryAcquire(me) || mutex.acquireSync(me, deadline);
   }
@@ -456,7 +464,7 @@ export class Lock extends SemLock {
    * ```
    */
   release(): void {
-    const mutex = mutexOf(this);
+    const mutex = this.#mutex;
     if (mutex.tryRelease(identity().pid)) return;
     if (!mutex.release()) {
       throw new RangeError(
@@ -506,7 +514,11 @@ export class RLock extends SemLock {
    */
   constructor() {
     super();
+    this.#mutex = mutexOf(this);
   }
+
+  /** The base's mutex, kept here too: read on every acquire and release. */
+  #mutex: Mutex;
 
   /**
    * Acquires the lock (again, when this process holds it), waiting without
@@ -533,7 +545,7 @@ export class RLock extends SemLock {
     const deadline = acquireDeadline(options);
     const me = identity().pid;
     if (this.#reenter(me)) return true;
-    const mutex = mutexOf(this);
+    const mutex = this.#mutex;
     if (!await mutex.acquire(me, deadline)) return false;
     mutex.cells[COUNT] = 1;
     return true;
@@ -562,10 +574,18 @@ export class RLock extends SemLock {
    * ```
    */
   acquireSync(options?: AcquireOptions): boolean {
-    const deadline = acquireDeadline(options);
+    // Few calls on the way to the first try: a fresh child runs its first
+    // thousands of acquires unoptimized, where each call costs.
+    const deadline = options === undefined
+      ? Infinity
+      : acquireDeadline(options);
+    const mutex = this.#mutex;
     const me = identity().pid;
+    if (mutex.tryAcquire(me)) {
+      mutex.cells[COUNT] = 1;
+      return true;
+    }
     if (this.#reenter(me)) return true;
-    const mutex = mutexOf(this);
     if (!mutex.acquireSync(me, deadline)) return false;
     mutex.cells[COUNT] = 1;
     return true;
@@ -575,7 +595,7 @@ export class RLock extends SemLock {
   #reenter(me: number): boolean {
     // COUNT is touched only by the holder, and taking or giving the lock is
     // an atomic operation that orders it: plain reads and writes suffice.
-    const mutex = mutexOf(this);
+    const mutex = this.#mutex;
     if (mutex.tryAcquire(me)) {
       mutex.cells[COUNT] = 1;
       return true;
@@ -607,8 +627,8 @@ export class RLock extends SemLock {
    * ```
    */
   release(): void {
-    checkRunning();
-    const mutex = mutexOf(this);
+    const mutex = this.#mutex;
+    if (mutex.tryReleaseLast(identity().pid)) return;
     const owner = mutex.owner();
     if (owner !== identity().pid) {
       throw new RangeError(

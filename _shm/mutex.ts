@@ -88,7 +88,23 @@ export class Mutex {
    */
   tryRelease(me: number): boolean {
     checkRunning();
-    return this.releaseOwn(me);
+    return Atomics.compareExchange(this.cells, STATE, me, 0) === me;
+  }
+
+  /**
+   * The fast path of an `RLock`'s last release: gives the lock back if `me`
+   * holds it once and no one may be sleeping on it, with one
+   * compare-and-swap and no separate read of the owner. COUNT is read
+   * before the owner is known: a process that does not hold the lock may
+   * read any count, but then its swap fails and it takes the checked path.
+   * COUNT keeps its 1 on the free lock: every acquisition of an `RLock`
+   * sets it, so no one reads a free lock's count.
+   */
+  tryReleaseLast(me: number): boolean {
+    checkRunning();
+    const cells = this.cells;
+    return cells[COUNT] === 1 &&
+      Atomics.compareExchange(cells, STATE, me, 0) === me;
   }
 
   /**

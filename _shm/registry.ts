@@ -187,9 +187,15 @@ export function adoptTreeState(state: TreeState): void {
  * @throws {ProcessError} When this process was ended by its parent.
  */
 export function checkRunning(): void {
-  if (
-    ownCell >= 0 && Atomics.load(table!, ownCell) !== self.pid && !exempted
-  ) {
+  // A plain read, not Atomics.load: this runs several times in every
+  // locked increment, and Atomics.load is a call into a V8 builtin there
+  // (about 5 ns) where a plain read of an aligned Int32Array element is one
+  // untorn load. It cannot be cached across iterations of a caller's loop:
+  // every operation that checks goes on to an atomic operation, which V8
+  // orders every memory access around. A parent's end that lands just
+  // after the read is the same race as with an atomic read, which the
+  // callers allow for (see Mutex.releaseOwn).
+  if (ownCell >= 0 && table![ownCell] !== self.pid && !exempted) {
     throw new ProcessError(
       `This process was ended by its parent: ${self.name} (pid ${self.pid}) can no longer use the primitives it was given; stop its work and return`,
     );

@@ -8,13 +8,10 @@
 // false`). The async wait runs the same call on a thread of Deno's pool: it
 // costs tens of microseconds more, which is why futex.ts spins and blocks
 // briefly before it parks.
-import { libc } from "./libc.ts";
+import { futexCall, SYS_FUTEX_NUMBER } from "./libc.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
-const EAGAIN = 11;
-const ETIMEDOUT = 110;
-const EINTR = 4;
 
 /** What `Atomics.wait` returns. */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
@@ -40,14 +37,6 @@ function addressOf(cells: Int32Array, index: number): Deno.PointerValue {
   return address;
 }
 
-function lib() {
-  const result = libc();
-  if (!result.ok) {
-    throw new Error(`Cannot wait on shared memory: ${result.reason}`);
-  }
-  return result;
-}
-
 /** A relative timeout for the kernel: seconds and nanoseconds. */
 function timespec(ms: number): BigInt64Array<ArrayBuffer> {
   const whole = Math.floor(ms / 1000);
@@ -55,21 +44,6 @@ function timespec(ms: number): BigInt64Array<ArrayBuffer> {
     BigInt(whole),
     BigInt(Math.round((ms - whole * 1000) * 1e6)),
   ]);
-}
-
-function outcome(code: number | bigint, error: () => number): WaitResult {
-  if (Number(code) === 0) return "ok";
-  const errno = error();
-  if (errno === EAGAIN) return "not-equal";
-  if (errno === ETIMEDOUT) return "timed-out";
-  // EINTR: a signal; the caller tries again as after a wake-up.
-  return "ok";
-}
-
-function errnoOf(): number {
-  const { symbols } = lib();
-  const cell = symbols.__errno_location();
-  return cell ? new Deno.UnsafePointerView(cell).getInt32() : EINTR;
 }
 
 /**
@@ -82,9 +56,10 @@ export function waitSync(
   value: number,
   ms: number,
 ): WaitResult {
-  const { symbols, sysFutex } = lib();
-  const code = symbols.futex(
-    BigInt(sysFutex),
+  const futex = futexCall(false);
+  const started = performance.now();
+  const code = futex(
+    SYS_FUTEX_NUMBER,
     addressOf(cells, index),
     FUTEX_WAIT,
     value,
@@ -92,7 +67,18 @@ export function waitSync(
     null,
     0,
   );
-  return outcome(code, errnoOf);
+  return Number(code) === 0 ? "ok" : failed(started, ms);
+}
+
+/**
+ * What a wait that returned an error means, told by the time it took
+ * rather than by errno (which would cost binding one more libc function):
+ * one that lasted its timeout timed out; one that returned sooner found the
+ * word changed (or was interrupted by a signal, which its caller takes as
+ * a wake-up all the same: it looks at the word anyway).
+ */
+function failed(started: number, ms: number): WaitResult {
+  return performance.now() - started >= ms ? "timed-out" : "not-equal";
 }
 
 /**
@@ -106,11 +92,11 @@ export async function waitAsync(
   value: number,
   ms: number,
 ): Promise<WaitResult> {
-  const { symbols, sysFutex } = lib();
+  const futex = futexCall(true);
   const timeout = timespec(ms);
   const started = performance.now();
-  const code = await symbols.futexAsync(
-    BigInt(sysFutex),
+  const code = await futex(
+    SYS_FUTEX_NUMBER,
     addressOf(cells, index),
     FUTEX_WAIT,
     value,
@@ -118,8 +104,7 @@ export async function waitAsync(
     null,
     0,
   );
-  if (Number(code) === 0) return "ok";
-  return performance.now() - started >= ms ? "timed-out" : "not-equal";
+  return Number(code) === 0 ? "ok" : failed(started, ms);
 }
 
 /** Wakes up to `count` sleepers on `cells[index]` (like `Atomics.notify`). */
@@ -128,11 +113,11 @@ export function notify(
   index: number,
   count: number,
 ): number {
-  const { symbols, sysFutex } = lib();
+  const futex = futexCall(false);
   const n = count === Infinity ? 0x7fffffff : Math.max(0, Math.floor(count));
   return Number(
-    symbols.futex(
-      BigInt(sysFutex),
+    futex(
+      SYS_FUTEX_NUMBER,
       addressOf(cells, index),
       FUTEX_WAKE,
       n,
