@@ -1,11 +1,12 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Large messages (issue 13): buffers and typed arrays of any size arrive
 // whole and as their class, `transfer` moves buffers, and a message over a
-// pipe's maximum is a RangeError at the sender that leaves the pipe usable.
+// pipe's or a queue's maximum is a RangeError at the sender that leaves the
+// pipe or queue usable.
 import assert from "node:assert/strict";
 import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
-import { Queue } from "./queue.ts";
+import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { EOFError } from "./errors.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
@@ -221,6 +222,52 @@ Deno.test("a queue item larger than the queue holds is a RangeError at put(); th
   assert.equal(await q.get(), "after");
   q.close();
 });
+
+Deno.test("a queue item over maxMessageBytes is a RangeError at the put; the queue goes on", async () => {
+  const q = new Queue<unknown>(0, { maxMessageBytes: MiB });
+  const big = new Uint8Array(MiB + 1);
+  await assert.rejects(q.put(big), /maxMessageBytes/);
+  assert.throws(() => q.putNowait(big), RangeError);
+  assert.throws(() => q.putSync(big.buffer), RangeError);
+  await assert.rejects(q.put({ inside: [big] }), RangeError);
+  await assert.rejects(q.put("x".repeat(MiB + 1)), RangeError);
+  await assert.rejects(q.put(big, { transfer: [big.buffer] }), RangeError);
+  assert.equal(big.length, MiB + 1, "a refused transfer detaches nothing");
+  assert.equal(q.empty(), true);
+  await q.put(big.subarray(1));
+  assert.equal((await q.get() as Uint8Array).length, MiB);
+  q.close();
+  const joinable = new JoinableQueue(0, { maxMessageBytes: 4 });
+  assert.throws(() => joinable.putNowait(new Uint8Array(5)), RangeError);
+  await joinable.join(); // nothing was counted
+  const simple = new SimpleQueue({ maxMessageBytes: 4 });
+  assert.throws(() => simple.put(new Uint8Array(5)), RangeError);
+  simple.put(new Uint8Array(4));
+  assert.deepEqual(await simple.get(), new Uint8Array(4));
+  simple.close();
+  for (const maxMessageBytes of [-1, 0.5, 2 ** 31, NaN]) {
+    assert.throws(() => new Queue(0, { maxMessageBytes }), RangeError);
+  }
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's queue item over maxMessageBytes is a RangeError in the child; the queue goes on`, async () => {
+    const q = new Queue(0, { maxMessageBytes: MiB });
+    const p = startChild(TARGETS, backend, "putOverMaxMessageBytes", [q, MiB]);
+    try {
+      assert.deepEqual(await q.get(), new Uint8Array(MiB).fill(1));
+      const errors = await q.get() as string[];
+      assert.equal(errors.length, 4);
+      for (const error of errors) {
+        assert.match(error, /^RangeError: .*maxMessageBytes/);
+      }
+      assert.equal(q.empty(), true);
+    } finally {
+      assert.equal(await p.join(), 0, p.error?.message);
+      q.close();
+    }
+  });
+}
 
 for (const backend of BACKENDS) {
   Deno.test(`${backend}: a child's queue item over the maximum is a RangeError in the child; the queue goes on`, async () => {

@@ -64,15 +64,16 @@ import v8 from "node:v8";
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
 import { atChildExit } from "./_backend/exit_hooks.ts";
 import {
+  checkMaxMessageBytes,
   encodeBytes,
   type Encoded,
   encodeItem,
   mark,
   MARKED,
   MAX_CAPACITY,
+  messageSize,
   type RingState,
   SharedRing,
-  sizeOf,
 } from "./_shm/ring.ts";
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
@@ -131,11 +132,6 @@ function passToken(): number {
 const LIVENESS_CHECK_MS = 250;
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
-/**
- * The largest message by default: what the ring holds (a larger one is a
- * `RangeError` at the sender, and the pipe goes on).
- */
-const MAX_MESSAGE = MAX_CAPACITY - 6;
 /** How every structured-clone serialization (`node:v8`'s) begins. */
 const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
@@ -499,7 +495,7 @@ export class Connection<T = unknown> {
     const bytes = bufferBytes(value);
     if (bytes !== undefined) this.#checkSize(bytes);
     const record = encodeItem(value);
-    this.#checkSize(sizeOf(record) - 6);
+    this.#checkSize(messageSize(record));
     this.#push(record);
     detachAll(transfer);
   }
@@ -1222,17 +1218,10 @@ export function Pipe<T = unknown>(
   const duplex = typeof options === "boolean"
     ? options
     : options?.duplex ?? true;
-  const maxMessageBytes = typeof options === "object"
-    ? options.maxMessageBytes ?? MAX_MESSAGE
-    : MAX_MESSAGE;
-  if (
-    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
-    maxMessageBytes > MAX_MESSAGE
-  ) {
-    throw new RangeError(
-      `The maxMessageBytes of a Pipe must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
-    );
-  }
+  const maxMessageBytes = checkMaxMessageBytes(
+    typeof options === "object" ? options.maxMessageBytes : undefined,
+    "Pipe",
+  );
   const { port1, port2: entangled } = new MessageChannel();
   const port2 = detachFromPeer(entangled);
   const control = new SharedArrayBuffer(CELLS * 4);

@@ -131,6 +131,43 @@ export function sizeOf(item: Encoded): number {
 }
 
 /**
+ * The largest message a ring takes: the bytes of its payload (a buffer's
+ * bytes, a serialization, a string's UTF-8) in a ring at its largest.
+ */
+export const MAX_MESSAGE = MAX_CAPACITY - 6;
+
+/**
+ * Checks a `maxMessageBytes` option (of a Pipe or a Queue: `what`).
+ *
+ * @returns It, or {@linkcode MAX_MESSAGE} when it is `undefined`.
+ * @throws {RangeError} When it is not a whole number from 0 to MAX_MESSAGE.
+ */
+export function checkMaxMessageBytes(
+  maxMessageBytes: number | undefined,
+  what: string,
+): number {
+  if (maxMessageBytes === undefined) return MAX_MESSAGE;
+  if (
+    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
+    maxMessageBytes > MAX_MESSAGE
+  ) {
+    throw new RangeError(
+      `The maxMessageBytes of a ${what} must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
+    );
+  }
+  return maxMessageBytes;
+}
+
+/**
+ * The bytes of a record's payload, what a maximum message size limits:
+ * of a buffer or typed array, its bytes; of a byte message, the bytes; of
+ * a string, its UTF-8; of any other item, its serialization.
+ */
+export function messageSize(item: Encoded): number {
+  return item.body?.length ?? item.bytes.length - 1;
+}
+
+/**
  * A byte message (a `Connection`'s `sendBytes`): a get returns the bytes
  * with `bytes: true`, telling them from an item that is a `Uint8Array`.
  */
@@ -223,14 +260,12 @@ function reviveView(kind: number, buffer: ArrayBuffer): unknown {
 
 /** A record of `head` and `body` after a tag and their length. */
 function withBody(tag: number, head: Uint8Array, body: Uint8Array): Encoded {
-  const length = head.length + body.length;
-  if (length > MAX_CAPACITY - 5) {
+  if (body.length > MAX_MESSAGE) {
     throw new RangeError(
-      `A queue item takes at most ${
-        MAX_CAPACITY - 5
-      } bytes, this one ${length}: send it over a Pipe instead`,
+      `A message takes at most ${MAX_MESSAGE} bytes in shared memory, this one ${body.length}: send it in parts`,
     );
   }
+  const length = head.length + body.length;
   const bytes = new Uint8Array(5 + head.length);
   bytes[0] = tag;
   new DataView(bytes.buffer).setUint32(1, length, true);
