@@ -83,6 +83,23 @@ Deno.test("messages of every length and alignment come whole as the ring wraps a
   q.close();
 });
 
+Deno.test("a large message taken by another receive while recv() readies its memory: recv() gets the next", async () => {
+  const [a, b] = Pipe();
+  const big = pattern(2 * MiB);
+  a.sendBytes(big);
+  a.send("small");
+  a.send(big.buffer);
+  const pending = b.recv(); // finds the large message, readies memory for it
+  assert.deepEqual(b.recvSync(), big);
+  assert.equal(await pending, "small");
+  // The next large message, of the same size, comes whole and as its class.
+  assert.deepEqual(await b.recv(), big.buffer);
+  a.sendBytes(big.subarray(1));
+  assert.deepEqual(await b.recvBytes(), big.subarray(1));
+  a.close();
+  b.close();
+});
+
 Deno.test("send() with transfer moves the buffers and detaches them here", async () => {
   const [a, b] = Pipe();
   const samples = new Float64Array(pattern(2 * MiB).buffer);

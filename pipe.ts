@@ -72,6 +72,8 @@ import {
   MARKED,
   MAX_CAPACITY,
   messageSize,
+  prepareBuffer,
+  type Receipt,
   type RingState,
   SharedRing,
 } from "./_shm/ring.ts";
@@ -136,6 +138,12 @@ const INLINE_STRING = 16 * 1024;
 const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
 const RING_BYTES = 4096;
+/**
+ * A message this large or larger that an async receive hands out as is (a
+ * byte message, a buffer) is taken into memory made ready first, in steps
+ * that leave the event loop free (see `Receipt` in ring.ts).
+ */
+const PREPARE_FROM = 1024 * 1024;
 
 const KIND = "multiprocessing.Connection";
 
@@ -182,7 +190,8 @@ export interface SendOptions {
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
-type Taken = Received | "none";
+/** What a take found: "prepare" is a large message left for a receipt. */
+type Taken = Received | "none" | "prepare";
 /**
  * A message, or the end of the pipe. A message is a value from the ring, a
  * value posted on the port (still in its wire form), or a byte message.
@@ -190,7 +199,10 @@ type Taken = Received | "none";
 type Received =
   | { message: unknown; form: "value" | "posted" | "bytes" }
   | "eof";
-/** Where a receive's attempt puts what it took. */
+/**
+ * Where a receive's attempt puts what it took; an async receive's attempt
+ * that found a large message to make memory ready for leaves it unset.
+ */
 type Got = { taken?: Received };
 
 /** Whether a value is sent as bytes in the ring rather than posted. */
@@ -268,6 +280,8 @@ export class Connection<T = unknown> {
    * spins and blocks briefly before it parks (see futex.ts).
    */
   #sleep: SleepOptions = { slice: LIVENESS_CHECK_MS, brief: new Brief() };
+  /** How an async receive takes a large message (see `Receipt`). */
+  #receipt: Receipt = { prepareFrom: PREPARE_FROM };
 
   static {
     makeConnection = (state) => new Connection(state);
@@ -626,6 +640,7 @@ export class Connection<T = unknown> {
     const got: Got = {};
     const waiting = this.#wait("recv", got);
     if (waiting !== SUCCEEDED) await waiting;
+    if (!got.taken) await this.#receiveLarge("recv", got);
     const { message, form } = this.#taken(got);
     switch (form) {
       case "value":
@@ -646,10 +661,24 @@ export class Connection<T = unknown> {
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
-      this.#receiver(method, got),
+      this.#receiver(method, got, this.#receipt),
       NO_SLEEPERS,
       this.#sleep,
     );
+  }
+
+  /**
+   * Receives a large message that a wait found: makes its memory ready in
+   * steps, then takes it (or whatever came first, when another holder of
+   * this end took it meanwhile).
+   */
+  async #receiveLarge(method: string, got: Got): Promise<void> {
+    const receipt = this.#receipt;
+    while (!got.taken) {
+      receipt.into = await prepareBuffer(receipt.prepare!);
+      const waiting = this.#wait(method, got);
+      if (waiting !== SUCCEEDED) await waiting;
+    }
   }
 
   /** The message a wait put in `got`; throws at EOF. */
@@ -757,6 +786,7 @@ export class Connection<T = unknown> {
     const got: Got = {};
     const waiting = this.#wait("recvBytes", got);
     if (waiting !== SUCCEEDED) await waiting;
+    if (!got.taken) await this.#receiveLarge("recvBytes", got);
     const message = toBytes(this.#taken(got));
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
@@ -915,12 +945,12 @@ export class Connection<T = unknown> {
    * either is waiting. A receive waits forever, so once its wait returned,
    * `got.taken` is set.
    */
-  #receiver(method: string, got: Got): () => boolean {
+  #receiver(method: string, got: Got, receipt?: Receipt): () => boolean {
     return () => {
       this.#checkReadable(method);
-      const taken = this.#take();
+      const taken = this.#take(receipt);
       if (taken === "none") return false;
-      got.taken = taken;
+      if (taken !== "prepare") got.taken = taken;
       return true;
     };
   }
@@ -986,11 +1016,15 @@ export class Connection<T = unknown> {
     return true;
   }
 
-  #take(): Taken {
+  #take(receipt?: Receipt): Taken {
     // Closed is read first: a peer that closed had put all it sent.
     const closed = this.#peerClosed();
     const port = this.#port;
-    const got = this.#in.tryGet(port !== undefined);
+    if (receipt) receipt.prepare = undefined;
+    const got = this.#in.tryGet(port !== undefined, receipt);
+    if (receipt?.prepare !== undefined) return "prepare";
+    // Memory made ready is for one message: the next may be another size.
+    if (got && receipt?.into) receipt.into = undefined;
     if (got) {
       // A large message's bytes were copied out for this receive alone.
       if (got.bytes) {
