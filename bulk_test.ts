@@ -100,6 +100,23 @@ Deno.test("a large message taken by another receive while recv() readies its mem
   b.close();
 });
 
+Deno.test("a large item taken by another get while get() readies its memory: get() gets the next", async () => {
+  const q = new Queue();
+  const big = pattern(2 * MiB);
+  await q.put(big);
+  await q.put("small");
+  await q.put(big.buffer);
+  const pending = q.get(); // finds the large item, readies memory for it
+  assert.deepEqual(q.getSync(), big);
+  assert.equal(await pending, "small");
+  assert.deepEqual(await q.get(), big.buffer);
+  // A get that waits for a large item readies its memory, then takes it.
+  const waiting = q.get({ timeout: 60_000 });
+  await q.put(new Float64Array(big.buffer));
+  assert.deepEqual(await waiting, new Float64Array(big.buffer));
+  q.close();
+});
+
 Deno.test("send() with transfer moves the buffers and detaches them here", async () => {
   const [a, b] = Pipe();
   const samples = new Float64Array(pattern(2 * MiB).buffer);

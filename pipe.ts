@@ -72,6 +72,7 @@ import {
   MARKED,
   MAX_CAPACITY,
   messageSize,
+  PREPARE_FROM,
   prepareBuffer,
   type Receipt,
   type RingState,
@@ -138,12 +139,6 @@ const INLINE_STRING = 16 * 1024;
 const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
 const RING_BYTES = 4096;
-/**
- * A message this large or larger that an async receive hands out as is (a
- * byte message, a buffer) is taken into memory made ready first, in steps
- * that leave the event loop free (see `Receipt` in ring.ts).
- */
-const PREPARE_FROM = 1024 * 1024;
 
 const KIND = "multiprocessing.Connection";
 

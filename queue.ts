@@ -44,6 +44,9 @@ import {
   type Encoded,
   encodeItem,
   messageSize,
+  PREPARE_FROM,
+  prepareBuffer,
+  type Receipt,
   type RingForm,
   SharedRing,
   type Taken,
@@ -171,6 +174,8 @@ export class Queue<T = unknown> {
   #maxsize: number;
   #maxMessageBytes: number;
   #closed = false;
+  /** How an async get takes a large item (see `Receipt` in ring.ts). */
+  #receipt: Receipt = { prepareFrom: PREPARE_FROM };
   /** Whether puts count as unfinished tasks (JoinableQueue). */
   #counted: boolean;
 
@@ -461,20 +466,41 @@ export class Queue<T = unknown> {
     this.#check(method);
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
+    const receipt = this.#receipt;
+    let taken = this.#take();
+    while (!taken) {
+      if (receipt.prepare !== undefined) {
+        // A large item: its memory is made ready in steps, then it is
+        // taken (unless another consumer took it meanwhile).
+        receipt.into = await prepareBuffer(receipt.prepare);
+        taken = this.#take();
+        continue;
+      }
+      const got = await waitUntil(
+        ring.cells,
+        WAIT_PUTS,
+        deadline,
+        () =>
+          this.#closed || (taken = this.#take()) !== undefined ||
+          receipt.prepare !== undefined,
+        ring.waitersOf(WAIT_PUTS),
+      );
+      if (taken) break;
+      if (this.#closed) return CLOSED;
+      if (!got) throw this.#empty();
+    }
     // A large item's bytes were copied out for this get alone.
-    const first = ring.tryGet();
-    if (first) return markTransient(first.value as T);
-    let taken: Taken;
-    await waitUntil(
-      ring.cells,
-      WAIT_PUTS,
-      deadline,
-      () => this.#closed || (taken = ring.tryGet()) !== undefined,
-      ring.waitersOf(WAIT_PUTS),
-    );
-    if (taken) return markTransient(taken.value as T);
-    if (this.#closed) return CLOSED;
-    throw this.#empty();
+    return markTransient(taken.value as T);
+  }
+
+  /** An async get's try: takes the first item, or finds a large one. */
+  #take(): Taken {
+    const receipt = this.#receipt;
+    receipt.prepare = undefined;
+    const taken = this.#ring.tryGet(true, receipt);
+    // Memory made ready is for one item: the next may be another size.
+    if (taken) receipt.into = undefined;
+    return taken;
   }
 
   /**
