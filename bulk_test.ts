@@ -8,6 +8,7 @@ import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { EOFError } from "./errors.ts";
+import { PREPARE_FROM } from "./_shm/ring.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -85,15 +86,20 @@ Deno.test("messages of every length and alignment come whole as the ring wraps a
 
 Deno.test("a large message taken by another receive while recv() readies its memory: recv() gets the next", async () => {
   const [a, b] = Pipe();
-  const big = pattern(2 * MiB);
+  const big = pattern(PREPARE_FROM);
   a.sendBytes(big);
   a.send("small");
   a.send(big.buffer);
   const pending = b.recv(); // finds the large message, readies memory for it
   assert.deepEqual(b.recvSync(), big);
   assert.equal(await pending, "small");
-  // The next large message, of the same size, comes whole and as its class.
-  assert.deepEqual(await b.recv(), big.buffer);
+  // The next large message, of the same size, comes whole and as its class,
+  // in memory of its own: the one after it does not overwrite it.
+  const first = await b.recv();
+  assert.deepEqual(first, big.buffer);
+  a.sendBytes(new Uint8Array(PREPARE_FROM).fill(7));
+  assert.deepEqual(await b.recvBytes(), new Uint8Array(PREPARE_FROM).fill(7));
+  assert.deepEqual(first, big.buffer);
   a.sendBytes(big.subarray(1));
   assert.deepEqual(await b.recvBytes(), big.subarray(1));
   a.close();
@@ -102,7 +108,7 @@ Deno.test("a large message taken by another receive while recv() readies its mem
 
 Deno.test("a large item taken by another get while get() readies its memory: get() gets the next", async () => {
   const q = new Queue();
-  const big = pattern(2 * MiB);
+  const big = pattern(PREPARE_FROM);
   await q.put(big);
   await q.put("small");
   await q.put(big.buffer);
@@ -199,8 +205,9 @@ for (const backend of BACKENDS) {
       a.send(moved, { transfer: [moved.buffer] });
       assert.equal(moved.length, 0);
       assert.deepEqual(await a.recv(), pattern(4 * MiB));
-      a.sendBytes(pattern(4 * MiB));
-      assert.deepEqual(await a.recv(), pattern(4 * MiB));
+      // Large enough that each receive readies its memory first.
+      a.sendBytes(pattern(PREPARE_FROM));
+      assert.deepEqual(await a.recv(), pattern(PREPARE_FROM));
     } finally {
       a.close();
       assert.equal(await p.join(), 0, p.error?.message);

@@ -347,7 +347,7 @@ export interface Receipt {
  * A payload this large or larger that an async get hands out as is is
  * taken into memory made ready first (see {@linkcode Receipt}).
  */
-export const PREPARE_FROM = 1024 * 1024;
+export const PREPARE_FROM = 4 * 1024 * 1024;
 
 /** The page size memory is handed out in (4 KiB, or a multiple of it). */
 const PAGE = 4096;
