@@ -1,12 +1,14 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // Large messages (issue 13): buffers and typed arrays of any size arrive
 // whole and as their class, `transfer` moves buffers, and a message over a
-// pipe's maximum is a RangeError at the sender that leaves the pipe usable.
+// pipe's or a queue's maximum is a RangeError at the sender that leaves the
+// pipe or queue usable.
 import assert from "node:assert/strict";
 import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
-import { Queue } from "./queue.ts";
+import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { EOFError } from "./errors.ts";
+import { PREPARE_FROM } from "./_shm/ring.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -79,6 +81,45 @@ Deno.test("messages of every length and alignment come whole as the ring wraps a
   }
   a.close();
   b.close();
+  q.close();
+});
+
+Deno.test("a large message taken by another receive while recv() readies its memory: recv() gets the next", async () => {
+  const [a, b] = Pipe();
+  const big = pattern(PREPARE_FROM);
+  a.sendBytes(big);
+  a.send("small");
+  a.send(big.buffer);
+  const pending = b.recv(); // finds the large message, readies memory for it
+  assert.deepEqual(b.recvSync(), big);
+  assert.equal(await pending, "small");
+  // The next large message, of the same size, comes whole and as its class,
+  // in memory of its own: the one after it does not overwrite it.
+  const first = await b.recv();
+  assert.deepEqual(first, big.buffer);
+  a.sendBytes(new Uint8Array(PREPARE_FROM).fill(7));
+  assert.deepEqual(await b.recvBytes(), new Uint8Array(PREPARE_FROM).fill(7));
+  assert.deepEqual(first, big.buffer);
+  a.sendBytes(big.subarray(1));
+  assert.deepEqual(await b.recvBytes(), big.subarray(1));
+  a.close();
+  b.close();
+});
+
+Deno.test("a large item taken by another get while get() readies its memory: get() gets the next", async () => {
+  const q = new Queue();
+  const big = pattern(PREPARE_FROM);
+  await q.put(big);
+  await q.put("small");
+  await q.put(big.buffer);
+  const pending = q.get(); // finds the large item, readies memory for it
+  assert.deepEqual(q.getSync(), big);
+  assert.equal(await pending, "small");
+  assert.deepEqual(await q.get(), big.buffer);
+  // A get that waits for a large item readies its memory, then takes it.
+  const waiting = q.get({ timeout: 60_000 });
+  await q.put(new Float64Array(big.buffer));
+  assert.deepEqual(await waiting, new Float64Array(big.buffer));
   q.close();
 });
 
@@ -164,8 +205,9 @@ for (const backend of BACKENDS) {
       a.send(moved, { transfer: [moved.buffer] });
       assert.equal(moved.length, 0);
       assert.deepEqual(await a.recv(), pattern(4 * MiB));
-      a.sendBytes(pattern(4 * MiB));
-      assert.deepEqual(await a.recv(), pattern(4 * MiB));
+      // Large enough that each receive readies its memory first.
+      a.sendBytes(pattern(PREPARE_FROM));
+      assert.deepEqual(await a.recv(), pattern(PREPARE_FROM));
     } finally {
       a.close();
       assert.equal(await p.join(), 0, p.error?.message);
@@ -221,6 +263,52 @@ Deno.test("a queue item larger than the queue holds is a RangeError at put(); th
   assert.equal(await q.get(), "after");
   q.close();
 });
+
+Deno.test("a queue item over maxMessageBytes is a RangeError at the put; the queue goes on", async () => {
+  const q = new Queue<unknown>(0, { maxMessageBytes: MiB });
+  const big = new Uint8Array(MiB + 1);
+  await assert.rejects(q.put(big), /maxMessageBytes/);
+  assert.throws(() => q.putNowait(big), RangeError);
+  assert.throws(() => q.putSync(big.buffer), RangeError);
+  await assert.rejects(q.put({ inside: [big] }), RangeError);
+  await assert.rejects(q.put("x".repeat(MiB + 1)), RangeError);
+  await assert.rejects(q.put(big, { transfer: [big.buffer] }), RangeError);
+  assert.equal(big.length, MiB + 1, "a refused transfer detaches nothing");
+  assert.equal(q.empty(), true);
+  await q.put(big.subarray(1));
+  assert.equal((await q.get() as Uint8Array).length, MiB);
+  q.close();
+  const joinable = new JoinableQueue(0, { maxMessageBytes: 4 });
+  assert.throws(() => joinable.putNowait(new Uint8Array(5)), RangeError);
+  await joinable.join(); // nothing was counted
+  const simple = new SimpleQueue({ maxMessageBytes: 4 });
+  assert.throws(() => simple.put(new Uint8Array(5)), RangeError);
+  simple.put(new Uint8Array(4));
+  assert.deepEqual(await simple.get(), new Uint8Array(4));
+  simple.close();
+  for (const maxMessageBytes of [-1, 0.5, 2 ** 31, NaN]) {
+    assert.throws(() => new Queue(0, { maxMessageBytes }), RangeError);
+  }
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: a child's queue item over maxMessageBytes is a RangeError in the child; the queue goes on`, async () => {
+    const q = new Queue(0, { maxMessageBytes: MiB });
+    const p = startChild(TARGETS, backend, "putOverMaxMessageBytes", [q, MiB]);
+    try {
+      assert.deepEqual(await q.get(), new Uint8Array(MiB).fill(1));
+      const errors = await q.get() as string[];
+      assert.equal(errors.length, 4);
+      for (const error of errors) {
+        assert.match(error, /^RangeError: .*maxMessageBytes/);
+      }
+      assert.equal(q.empty(), true);
+    } finally {
+      assert.equal(await p.join(), 0, p.error?.message);
+      q.close();
+    }
+  });
+}
 
 for (const backend of BACKENDS) {
   Deno.test(`${backend}: a child's queue item over the maximum is a RangeError in the child; the queue goes on`, async () => {

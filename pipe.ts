@@ -64,15 +64,19 @@ import v8 from "node:v8";
 import { receiveMessageOnPort as nodeReceive } from "node:worker_threads";
 import { atChildExit } from "./_backend/exit_hooks.ts";
 import {
+  checkMaxMessageBytes,
   encodeBytes,
   type Encoded,
   encodeItem,
   mark,
   MARKED,
   MAX_CAPACITY,
+  messageSize,
+  PREPARE_FROM,
+  prepareBuffer,
+  type Receipt,
   type RingState,
   SharedRing,
-  sizeOf,
 } from "./_shm/ring.ts";
 import { checkRunning, identity, isAlive } from "./_shm/registry.ts";
 import { deadlineOf } from "./_timeout.ts";
@@ -131,11 +135,6 @@ function passToken(): number {
 const LIVENESS_CHECK_MS = 250;
 /** A string up to this length goes through the ring; a longer one is posted. */
 const INLINE_STRING = 16 * 1024;
-/**
- * The largest message by default: what the ring holds (a larger one is a
- * `RangeError` at the sender, and the pipe goes on).
- */
-const MAX_MESSAGE = MAX_CAPACITY - 6;
 /** How every structured-clone serialization (`node:v8`'s) begins. */
 const SERIALIZED_HEADER = v8.serialize(null).subarray(0, 2);
 /** Each direction's ring starts this small; it grows when messages pile up. */
@@ -186,7 +185,8 @@ export interface SendOptions {
 let makeConnection: (state: ConnectionState) => Connection<unknown>;
 
 /** What a take from the port found. */
-type Taken = Received | "none";
+/** What a take found: "prepare" is a large message left for a receipt. */
+type Taken = Received | "none" | "prepare";
 /**
  * A message, or the end of the pipe. A message is a value from the ring, a
  * value posted on the port (still in its wire form), or a byte message.
@@ -194,7 +194,10 @@ type Taken = Received | "none";
 type Received =
   | { message: unknown; form: "value" | "posted" | "bytes" }
   | "eof";
-/** Where a receive's attempt puts what it took. */
+/**
+ * Where a receive's attempt puts what it took; an async receive's attempt
+ * that found a large message to make memory ready for leaves it unset.
+ */
 type Got = { taken?: Received };
 
 /** Whether a value is sent as bytes in the ring rather than posted. */
@@ -272,6 +275,8 @@ export class Connection<T = unknown> {
    * spins and blocks briefly before it parks (see futex.ts).
    */
   #sleep: SleepOptions = { slice: LIVENESS_CHECK_MS, brief: new Brief() };
+  /** How an async receive takes a large message (see `Receipt`). */
+  #receipt: Receipt = { prepareFrom: PREPARE_FROM };
 
   static {
     makeConnection = (state) => new Connection(state);
@@ -499,7 +504,7 @@ export class Connection<T = unknown> {
     const bytes = bufferBytes(value);
     if (bytes !== undefined) this.#checkSize(bytes);
     const record = encodeItem(value);
-    this.#checkSize(sizeOf(record) - 6);
+    this.#checkSize(messageSize(record));
     this.#push(record);
     detachAll(transfer);
   }
@@ -630,6 +635,7 @@ export class Connection<T = unknown> {
     const got: Got = {};
     const waiting = this.#wait("recv", got);
     if (waiting !== SUCCEEDED) await waiting;
+    if (!got.taken) await this.#receiveLarge("recv", got);
     const { message, form } = this.#taken(got);
     switch (form) {
       case "value":
@@ -650,10 +656,24 @@ export class Connection<T = unknown> {
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
-      this.#receiver(method, got),
+      this.#receiver(method, got, this.#receipt),
       NO_SLEEPERS,
       this.#sleep,
     );
+  }
+
+  /**
+   * Receives a large message that a wait found: makes its memory ready in
+   * steps, then takes it (or whatever came first, when another holder of
+   * this end took it meanwhile).
+   */
+  async #receiveLarge(method: string, got: Got): Promise<void> {
+    const receipt = this.#receipt;
+    while (!got.taken) {
+      receipt.into = await prepareBuffer(receipt.prepare!);
+      const waiting = this.#wait(method, got);
+      if (waiting !== SUCCEEDED) await waiting;
+    }
   }
 
   /** The message a wait put in `got`; throws at EOF. */
@@ -761,6 +781,7 @@ export class Connection<T = unknown> {
     const got: Got = {};
     const waiting = this.#wait("recvBytes", got);
     if (waiting !== SUCCEEDED) await waiting;
+    if (!got.taken) await this.#receiveLarge("recvBytes", got);
     const message = toBytes(this.#taken(got));
     if (maxLength !== undefined && message.length > maxLength) {
       throw new RangeError(
@@ -919,12 +940,12 @@ export class Connection<T = unknown> {
    * either is waiting. A receive waits forever, so once its wait returned,
    * `got.taken` is set.
    */
-  #receiver(method: string, got: Got): () => boolean {
+  #receiver(method: string, got: Got, receipt?: Receipt): () => boolean {
     return () => {
       this.#checkReadable(method);
-      const taken = this.#take();
+      const taken = this.#take(receipt);
       if (taken === "none") return false;
-      got.taken = taken;
+      if (taken !== "prepare") got.taken = taken;
       return true;
     };
   }
@@ -990,11 +1011,15 @@ export class Connection<T = unknown> {
     return true;
   }
 
-  #take(): Taken {
+  #take(receipt?: Receipt): Taken {
     // Closed is read first: a peer that closed had put all it sent.
     const closed = this.#peerClosed();
     const port = this.#port;
-    const got = this.#in.tryGet(port !== undefined);
+    if (receipt) receipt.prepare = undefined;
+    const got = this.#in.tryGet(port !== undefined, receipt);
+    if (receipt?.prepare !== undefined) return "prepare";
+    // Memory made ready is for one message: the next may be another size.
+    if (got && receipt?.into) receipt.into = undefined;
     if (got) {
       // A large message's bytes were copied out for this receive alone.
       if (got.bytes) {
@@ -1222,17 +1247,10 @@ export function Pipe<T = unknown>(
   const duplex = typeof options === "boolean"
     ? options
     : options?.duplex ?? true;
-  const maxMessageBytes = typeof options === "object"
-    ? options.maxMessageBytes ?? MAX_MESSAGE
-    : MAX_MESSAGE;
-  if (
-    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
-    maxMessageBytes > MAX_MESSAGE
-  ) {
-    throw new RangeError(
-      `The maxMessageBytes of a Pipe must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
-    );
-  }
+  const maxMessageBytes = checkMaxMessageBytes(
+    typeof options === "object" ? options.maxMessageBytes : undefined,
+    "Pipe",
+  );
   const { port1, port2: entangled } = new MessageChannel();
   const port2 = detachFromPeer(entangled);
   const control = new SharedArrayBuffer(CELLS * 4);

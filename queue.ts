@@ -28,7 +28,9 @@
  * item is taken under the lock, so it is delivered exactly once to any
  * number of consumers. Small numbers and strings are written as raw bytes;
  * other items go through `node:v8` serialization (the structured clone's
- * format). The ring grows as needed, up to 1 GiB.
+ * format). The ring grows as needed, up to 1 GiB. An item over the queue's
+ * `maxMessageBytes` (by default what that holds) is a `RangeError` at the
+ * put, and the queue goes on.
  *
  * Items are structured-cloned, so a primitive of this library (a
  * `Connection`, a `Lock`, another `Queue`) cannot be an item, or inside one:
@@ -38,8 +40,13 @@
  * @module
  */
 import {
+  checkMaxMessageBytes,
   type Encoded,
   encodeItem,
+  messageSize,
+  PREPARE_FROM,
+  prepareBuffer,
+  type Receipt,
   type RingForm,
   SharedRing,
   type Taken,
@@ -77,6 +84,18 @@ export interface PutOptions {
   transfer?: ArrayBuffer[];
 }
 
+/** Options of {@linkcode Queue}, {@linkcode JoinableQueue} and {@linkcode SimpleQueue}. */
+export interface QueueOptions {
+  /**
+   * The largest item, in bytes, a put takes: of a buffer or typed array,
+   * its bytes; of a string, its UTF-8; of any other item, its
+   * structured-clone serialization. A larger one is a `RangeError` at the
+   * put, and the queue goes on. Default and most: 1 GiB less 6 bytes, what
+   * the queue's shared memory holds.
+   */
+  maxMessageBytes?: number;
+}
+
 /** Options of a get. */
 export interface GetOptions {
   /** Whether to wait for an item (default `true`); `false` throws `Empty` at once. */
@@ -92,6 +111,7 @@ const SIMPLE = "multiprocessing.SimpleQueue";
 interface QueueState {
   ring: RingForm;
   maxsize: number;
+  maxMessageBytes: number;
 }
 
 /** Set while a handle is revived from another process's state. */
@@ -152,7 +172,10 @@ const GETS_OF = new Set(["get", "getSync", "getNowait"]);
 export class Queue<T = unknown> {
   #ring: SharedRing;
   #maxsize: number;
+  #maxMessageBytes: number;
   #closed = false;
+  /** How an async get takes a large item (see `Receipt` in ring.ts). */
+  #receipt: Receipt = { prepareFrom: PREPARE_FROM };
   /** Whether puts count as unfinished tasks (JoinableQueue). */
   #counted: boolean;
 
@@ -165,7 +188,10 @@ export class Queue<T = unknown> {
    *
    * @param maxsize The most items it holds; `0` or less (default) for no
    * limit. A put waits while the queue is full.
+   * @param options `maxMessageBytes`: the largest item a put takes.
    * @throws {TypeError} When `maxsize` is not a number.
+   * @throws {RangeError} When `maxMessageBytes` is not a whole number from
+   * 0 to 1 GiB less 6.
    *
    * @example Unbounded, or bounded
    * ```ts
@@ -175,12 +201,26 @@ export class Queue<T = unknown> {
    * assert.equal(new Queue().maxsize, 0);
    * assert.equal(new Queue<string>(10).maxsize, 10);
    * ```
+   *
+   * @example A cap on the size of an item
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/queue";
+   * import assert from "node:assert/strict";
+   *
+   * const q = new Queue<Uint8Array>(0, { maxMessageBytes: 1024 });
+   * await assert.rejects(q.put(new Uint8Array(1025)), RangeError);
+   * await q.put(new Uint8Array(1024)); // the queue goes on
+   * assert.equal((await q.get()).length, 1024);
+   * ```
    */
-  constructor(maxsize?: number) {
+  constructor(maxsize?: number, options?: QueueOptions) {
+    const maxMessageBytes = reviving?.maxMessageBytes ??
+      checkMaxMessageBytes(options?.maxMessageBytes, "Queue");
     this.#ring = reviving
       ? SharedRing.fromWire(reviving.ring)
       : SharedRing.forQueue();
     this.#maxsize = reviving?.maxsize ?? checkMaxsize(maxsize ?? 0);
+    this.#maxMessageBytes = maxMessageBytes;
     this.#counted = this instanceof JoinableQueue;
   }
 
@@ -288,7 +328,8 @@ export class Queue<T = unknown> {
    * with `block: false`.
    * @throws {TypeError} When the item cannot be cloned or holds a primitive
    * of this library; the queue is unchanged.
-   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {RangeError} When `timeout` is negative or not a number, or the
+   * item is larger than the queue's `maxMessageBytes` (nothing is put).
    * @throws {ProcessError} When the queue was closed in this process.
    *
    * @example Time out on a full queue
@@ -307,7 +348,7 @@ export class Queue<T = unknown> {
     this.#check("put");
     const deadline = deadlineOf(block ? timeout : 0);
     const transfer = checkTransfer(options?.transfer);
-    let encoded = encodeItem(item);
+    let encoded = this.#encode(item);
     if (this.#tryPut(encoded)) return detachAll(transfer);
     // The encoding may live in a scratch buffer that the next put reuses,
     // and its body may be the item's own bytes.
@@ -331,6 +372,8 @@ export class Queue<T = unknown> {
    * @param item The item; it is structured-cloned.
    * @throws {Full} When the queue is full.
    * @throws {TypeError} As {@linkcode Queue.put}.
+   * @throws {RangeError} When the item is larger than the queue's
+   * `maxMessageBytes` (nothing is put).
    * @throws {ProcessError} When the queue was closed in this process.
    *
    * @example No room, no wait
@@ -346,7 +389,7 @@ export class Queue<T = unknown> {
    */
   putNowait(item: T): void {
     this.#check("putNowait");
-    if (!this.#tryPut(encodeItem(item))) throw this.#full();
+    if (!this.#tryPut(this.#encode(item))) throw this.#full();
   }
 
   /**
@@ -357,7 +400,8 @@ export class Queue<T = unknown> {
    * @param options `block` (default `true`) and `timeout` (ms).
    * @throws {Full} As {@linkcode Queue.put}.
    * @throws {TypeError} As {@linkcode Queue.put}.
-   * @throws {RangeError} When `timeout` is negative or not a number.
+   * @throws {RangeError} When `timeout` is negative or not a number, or the
+   * item is larger than the queue's `maxMessageBytes` (nothing is put).
    * @throws {ProcessError} When the queue was closed in this process.
    *
    * @example Put, blocking the thread
@@ -375,7 +419,7 @@ export class Queue<T = unknown> {
     this.#check("putSync");
     const deadline = deadlineOf(block ? timeout : 0);
     const transfer = checkTransfer(options?.transfer);
-    const encoded = encodeItem(item);
+    const encoded = this.#encode(item);
     const ring = this.#ring;
     const put = waitUntilSync(
       ring.cells,
@@ -422,20 +466,41 @@ export class Queue<T = unknown> {
     this.#check(method);
     const deadline = deadlineOf(block ? timeout : 0);
     const ring = this.#ring;
+    const receipt = this.#receipt;
+    let taken = this.#take();
+    while (!taken) {
+      if (receipt.prepare !== undefined) {
+        // A large item: its memory is made ready in steps, then it is
+        // taken (unless another consumer took it meanwhile).
+        receipt.into = await prepareBuffer(receipt.prepare);
+        taken = this.#take();
+        continue;
+      }
+      const got = await waitUntil(
+        ring.cells,
+        WAIT_PUTS,
+        deadline,
+        () =>
+          this.#closed || (taken = this.#take()) !== undefined ||
+          receipt.prepare !== undefined,
+        ring.waitersOf(WAIT_PUTS),
+      );
+      if (taken) break;
+      if (this.#closed) return CLOSED;
+      if (!got) throw this.#empty();
+    }
     // A large item's bytes were copied out for this get alone.
-    const first = ring.tryGet();
-    if (first) return markTransient(first.value as T);
-    let taken: Taken;
-    await waitUntil(
-      ring.cells,
-      WAIT_PUTS,
-      deadline,
-      () => this.#closed || (taken = ring.tryGet()) !== undefined,
-      ring.waitersOf(WAIT_PUTS),
-    );
-    if (taken) return markTransient(taken.value as T);
-    if (this.#closed) return CLOSED;
-    throw this.#empty();
+    return markTransient(taken.value as T);
+  }
+
+  /** An async get's try: takes the first item, or finds a large one. */
+  #take(): Taken {
+    const receipt = this.#receipt;
+    receipt.prepare = undefined;
+    const taken = this.#ring.tryGet(true, receipt);
+    // Memory made ready is for one item: the next may be another size.
+    if (taken) receipt.into = undefined;
+    return taken;
   }
 
   /**
@@ -562,6 +627,18 @@ export class Queue<T = unknown> {
     return this.#ring.tryPut(encodeItem(item), 0, false);
   }
 
+  /** Encodes an item for a put, within the queue's maxMessageBytes. */
+  #encode(item: T): Encoded {
+    const encoded = encodeItem(item);
+    const size = messageSize(encoded);
+    if (size > this.#maxMessageBytes) {
+      throw new RangeError(
+        `Cannot put an item of ${size} bytes: this queue takes items up to ${this.#maxMessageBytes} bytes (its maxMessageBytes); put it in parts, or make the queue with a larger maxMessageBytes`,
+      );
+    }
+    return encoded;
+  }
+
   #tryPut(encoded: Encoded): boolean {
     return this.#ring.tryPut(encoded, this.#maxsize, this.#counted);
   }
@@ -597,6 +674,7 @@ export class Queue<T = unknown> {
     const state: QueueState = {
       ring: this.#ring.wireState(ctx.exporter !== undefined),
       maxsize: this.#maxsize,
+      maxMessageBytes: this.#maxMessageBytes,
     };
     return {
       kind: this instanceof JoinableQueue ? JOINABLE : QUEUE,
@@ -633,7 +711,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    *
    * @param maxsize The most items it holds; `0` or less (default) for no
    * limit.
+   * @param options `maxMessageBytes`: the largest item a put takes.
    * @throws {TypeError} When `maxsize` is not a number.
+   * @throws {RangeError} When `maxMessageBytes` is not a whole number from
+   * 0 to 1 GiB less 6.
    *
    * @example A bounded joinable queue
    * ```ts
@@ -646,8 +727,8 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * assert.equal(q.full(), true);
    * ```
    */
-  constructor(maxsize?: number) {
-    super(maxsize);
+  constructor(maxsize?: number, options?: QueueOptions) {
+    super(maxsize, options);
   }
 
   /**
@@ -724,6 +805,10 @@ export class SimpleQueue<T = unknown> {
   /**
    * Makes an empty queue.
    *
+   * @param options `maxMessageBytes`: the largest item a put takes.
+   * @throws {RangeError} When `maxMessageBytes` is not a whole number from
+   * 0 to 1 GiB less 6.
+   *
    * @example A new queue is empty
    * ```ts
    * import { SimpleQueue } from "@mp/multiprocessing/queue";
@@ -732,8 +817,8 @@ export class SimpleQueue<T = unknown> {
    * assert.equal(new SimpleQueue<string>().empty(), true);
    * ```
    */
-  constructor() {
-    this.#queue = new Queue<T>();
+  constructor(options?: QueueOptions) {
+    this.#queue = new Queue<T>(0, options);
   }
 
   /**
@@ -742,6 +827,8 @@ export class SimpleQueue<T = unknown> {
    * @param item The item; it is structured-cloned.
    * @throws {TypeError} When the item cannot be cloned or holds a primitive
    * of this library.
+   * @throws {RangeError} When the item is larger than the queue's
+   * `maxMessageBytes` (nothing is put).
    * @throws {ProcessError} When the queue was closed in this process.
    *
    * @example Put never waits

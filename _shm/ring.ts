@@ -131,6 +131,43 @@ export function sizeOf(item: Encoded): number {
 }
 
 /**
+ * The largest message a ring takes: the bytes of its payload (a buffer's
+ * bytes, a serialization, a string's UTF-8) in a ring at its largest.
+ */
+export const MAX_MESSAGE = MAX_CAPACITY - 6;
+
+/**
+ * Checks a `maxMessageBytes` option (of a Pipe or a Queue: `what`).
+ *
+ * @returns It, or {@linkcode MAX_MESSAGE} when it is `undefined`.
+ * @throws {RangeError} When it is not a whole number from 0 to MAX_MESSAGE.
+ */
+export function checkMaxMessageBytes(
+  maxMessageBytes: number | undefined,
+  what: string,
+): number {
+  if (maxMessageBytes === undefined) return MAX_MESSAGE;
+  if (
+    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 ||
+    maxMessageBytes > MAX_MESSAGE
+  ) {
+    throw new RangeError(
+      `The maxMessageBytes of a ${what} must be a whole number from 0 to ${MAX_MESSAGE}, got ${maxMessageBytes}`,
+    );
+  }
+  return maxMessageBytes;
+}
+
+/**
+ * The bytes of a record's payload, what a maximum message size limits:
+ * of a buffer or typed array, its bytes; of a byte message, the bytes; of
+ * a string, its UTF-8; of any other item, its serialization.
+ */
+export function messageSize(item: Encoded): number {
+  return item.body?.length ?? item.bytes.length - 1;
+}
+
+/**
  * A byte message (a `Connection`'s `sendBytes`): a get returns the bytes
  * with `bytes: true`, telling them from an item that is a `Uint8Array`.
  */
@@ -223,14 +260,12 @@ function reviveView(kind: number, buffer: ArrayBuffer): unknown {
 
 /** A record of `head` and `body` after a tag and their length. */
 function withBody(tag: number, head: Uint8Array, body: Uint8Array): Encoded {
-  const length = head.length + body.length;
-  if (length > MAX_CAPACITY - 5) {
+  if (body.length > MAX_MESSAGE) {
     throw new RangeError(
-      `A queue item takes at most ${
-        MAX_CAPACITY - 5
-      } bytes, this one ${length}: send it over a Pipe instead`,
+      `A message takes at most ${MAX_MESSAGE} bytes in shared memory, this one ${body.length}: send it in parts`,
     );
   }
+  const length = head.length + body.length;
   const bytes = new Uint8Array(5 + head.length);
   bytes[0] = tag;
   new DataView(bytes.buffer).setUint32(1, length, true);
@@ -290,6 +325,74 @@ export interface RingForm {
 
 /** What a get found: `bytes` is set for a byte message. */
 export type Taken = { value: unknown; bytes?: true } | undefined;
+
+/**
+ * How a get takes a large payload that it hands out as is (a byte
+ * message's bytes, a buffer's): into memory made ready beforehand with
+ * {@linkcode prepareBuffer}. Fresh memory costs far more than the copy
+ * (the system hands it out page by page on first touch), so a receiver that
+ * must not block its event loop readies it in steps before it takes the
+ * message, and the take under the lock is only the copy.
+ */
+export interface Receipt {
+  /** Made-ready memory, used for a payload of exactly its length. */
+  into?: Uint8Array<ArrayBuffer>;
+  /** A payload this long or longer is left in the ring unless it fits `into`. */
+  prepareFrom: number;
+  /** Set by a get that left such a payload: its length, to make ready. */
+  prepare?: number;
+}
+
+/**
+ * A payload this large or larger that an async get hands out as is is
+ * taken into memory made ready first (see {@linkcode Receipt}).
+ */
+export const PREPARE_FROM = 4 * 1024 * 1024;
+
+/** The page size memory is handed out in (4 KiB, or a multiple of it). */
+const PAGE = 4096;
+/** How long one step of {@linkcode prepareBuffer} blocks at most. */
+const PREPARE_STEP_MS = 8;
+
+/**
+ * A new buffer of `length` bytes whose memory is all handed out: touched
+ * page by page, in steps of a few milliseconds with a turn of the event
+ * loop between them.
+ */
+export async function prepareBuffer(
+  length: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  while (at < length) {
+    const until = performance.now() + PREPARE_STEP_MS;
+    do {
+      const end = Math.min(length, at + 16 * PAGE);
+      for (; at < end; at += PAGE) bytes[at] = 0;
+    } while (at < length && performance.now() < until);
+    if (at < length) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return bytes;
+}
+
+/**
+ * The memory a payload handed out as is goes into: the receipt's when it
+ * fits, none when it is large and the receipt's does not fit (the get
+ * leaves it), else new memory.
+ */
+function payloadFor(
+  length: number,
+  receipt: Receipt | undefined,
+): Uint8Array<ArrayBuffer> | undefined {
+  if (receipt) {
+    if (receipt.into?.length === length) return receipt.into;
+    if (length >= receipt.prepareFrom) {
+      receipt.prepare = length;
+      return undefined;
+    }
+  }
+  return new Uint8Array(length);
+}
 
 /** The shared ring. Every method that touches it takes the lock itself. */
 export class SharedRing {
@@ -432,14 +535,20 @@ export class SharedRing {
    * Takes the first item, if there is one. With `takeMarks` false, a first
    * item that is a mark (see {@linkcode mark}) is left where it is, and
    * nothing is taken: the message it stands for is where only another
-   * reader can get it.
+   * reader can get it. With a `receipt`, a large payload goes into its
+   * memory, or is left where it is until that is made ready (see
+   * {@linkcode Receipt}).
    */
-  tryGet(takeMarks = true): Taken {
+  tryGet(takeMarks = true, receipt?: Receipt): Taken {
     const cells = this.#cells;
     let value: unknown;
     let payload: Uint8Array | undefined;
     let tag: number;
     let kind = 0;
+    // An empty ring is seen without the lock: a writer may hold it for a
+    // long copy (of a large message), and a get (a receive checking again
+    // after a while) would block on it only to find nothing.
+    if (Atomics.load(cells, COUNT) === 0) return undefined;
     this.#lock();
     try {
       const count = cells[COUNT];
@@ -459,12 +568,17 @@ export class SharedRing {
       } else if (tag === VIEW) {
         head = this.#read(head, small, 5, capacity);
         kind = small[4];
-        payload = new Uint8Array(smallView.getUint32(0, true) - 1);
+        payload = payloadFor(smallView.getUint32(0, true) - 1, receipt);
+        if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);
       } else if (tag === STRING || tag === SERIALIZED || tag === BYTES) {
         head = this.#read(head, small, 4, capacity);
-        payload = new Uint8Array(smallView.getUint32(0, true));
+        const length = smallView.getUint32(0, true);
+        payload = tag === BYTES
+          ? payloadFor(length, receipt)
+          : new Uint8Array(length);
+        if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);
       } else {

@@ -85,6 +85,36 @@ export async function putOverMaximum(q: Queue): Promise<void> {
 }
 
 /**
+ * Tries each way to put an item one byte over `limit` on a queue made with
+ * that `maxMessageBytes`, then puts one of `limit` bytes, then the errors'
+ * names and messages.
+ */
+export async function putOverMaxMessageBytes(
+  q: Queue,
+  limit: number,
+): Promise<void> {
+  const big = new Uint8Array(limit + 1).fill(1);
+  const errors: string[] = [];
+  for (
+    const attempt of [
+      () => q.put(big),
+      () => q.putNowait(big),
+      () => q.putSync(big),
+      () => q.put({ inside: big }),
+    ]
+  ) {
+    try {
+      await attempt();
+      errors.push("put");
+    } catch (error) {
+      errors.push(`${(error as Error).name}: ${(error as Error).message}`);
+    }
+  }
+  await q.put(big.subarray(1));
+  await q.put(errors);
+}
+
+/**
  * Receives `count` numbers with recvSync, sends back their sum, then blocks
  * in recvSync until the parent closes its end: that must be EOF.
  */
