@@ -115,7 +115,14 @@ export class LocalClient {
     if (this.#closed) return Promise.reject(this.#closedError());
     const number = ++this.#next;
     try {
-      put(this.#requests, tuple(number, ...request));
+      // Without empty keyword arguments: a dict costs its reader a pass.
+      const [id, method, args, kwargs] = request;
+      put(
+        this.#requests,
+        Object.keys(kwargs as object).length
+          ? tuple(number, id, method, args, kwargs)
+          : tuple(number, id, method, args),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -203,8 +210,8 @@ export async function serveLocal(
   };
   for (;;) {
     const bytes = await take(requests, outstanding === 0 ? SERVER_BLOCK_MS : 0);
-    const [number, ...request] = loads(bytes!) as unknown[];
-    const result = answer(tuple(...request));
+    const [number, id, method, args, kwargs] = loads(bytes!) as unknown[];
+    const result = answer(tuple(id, method, args, kwargs ?? {}));
     if (result instanceof Promise) {
       outstanding++;
       result.then((settled) => {
