@@ -1439,18 +1439,21 @@ export class Manager implements AsyncDisposable {
       { type: "module" },
     );
     this.#worker = worker;
+    const local = new LocalClient();
     const reply = new Promise<{ address?: Address; error?: string }>(
       (resolve, reject) => {
         worker.onmessage = (event) => resolve(event.data);
         worker.onerror = (event) => {
           event.preventDefault();
-          reject(
-            new ProcessError(`The manager's server failed: ${event.message}`),
+          const error = new ProcessError(
+            `The manager's server failed: ${event.message}`,
           );
+          reject(error);
+          // Its sockets end with it; the calls through memory end here.
+          local.close(error);
         };
       },
     );
-    const local = new LocalClient();
     worker.postMessage({
       address,
       authkey: this.#authkey,

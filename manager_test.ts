@@ -466,3 +466,17 @@ Deno.test("Manager: an answer that cannot be pickled is an error, and the handle
   await assert.rejects(odd.call("fn"), ProcessError);
   assert.equal(await odd.call("one"), 1);
 });
+
+Deno.test("Manager: a call waiting when the server fails rejects", async () => {
+  const source = "export function makeFaulty() { return { fail() {" +
+    " setTimeout(() => { throw new Error('boom'); }); } }; }";
+  const module = `data:text/javascript,${encodeURIComponent(source)}`;
+  await using manager = new Manager();
+  manager.register("Faulty", { module, export: "makeFaulty" });
+  await manager.start();
+  const faulty = await manager.create("Faulty");
+  const queue = await manager.Queue<string>();
+  const waiting = assert.rejects(queue.get(), /server failed: .*boom/);
+  await faulty.call("fail");
+  await waiting;
+});

@@ -93,6 +93,7 @@ export class LocalClient {
   #next = 0;
   #reading = false;
   #closed = false;
+  #failure: Error | undefined;
 
   constructor() {
     this.#requests = new SharedRing();
@@ -155,10 +156,14 @@ export class LocalClient {
     }
   }
 
-  /** Stops the channel: waiting calls and later ones reject. */
-  close(): void {
+  /**
+   * Stops the channel: waiting calls and later ones reject, with `error`
+   * when the server failed, else as shut down.
+   */
+  close(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#failure = error;
     this.#fail(this.#closedError());
     // Wakes a reader and the server, so that they look at what changed.
     this.#answers.wakeAll();
@@ -170,8 +175,8 @@ export class LocalClient {
     this.#pending.clear();
   }
 
-  #closedError(): ProcessError {
-    return new ProcessError(
+  #closedError(): Error {
+    return this.#failure ?? new ProcessError(
       "The manager was shut down: its objects are gone; start a new Manager",
     );
   }
