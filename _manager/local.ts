@@ -27,8 +27,8 @@ import { ProcessError } from "../errors.ts";
 
 /**
  * How long the handles' thread blocks for an answer before it parks: most
- * answers come within it; a call that waits longer (a queue's get) holds
- * up that thread's event loop this long, once.
+ * answers come within it. While a call waits longer (a queue's get), each
+ * wait for the next answer holds up that thread's event loop this long.
  */
 const CLIENT_BLOCK_MS = 0.5;
 /**
