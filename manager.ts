@@ -43,6 +43,7 @@ import {
 } from "./connection.ts";
 import { asProxyRef, ProxyRef, Token } from "./_pickle/pickle.ts";
 import { pythonAddress } from "./_manager/server.ts";
+import { LocalClient } from "./_manager/local.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { ownAuthkey } from "./_net/handshake.ts";
 import {
@@ -369,6 +370,8 @@ export class SharedObject implements AsyncDisposable {
   #conn: { current?: Promise<SocketConnection> } = {};
   #released = false;
   #calls: Promise<unknown>;
+  /** Its server's key in {@linkcode localChannels}, once known. */
+  #serverKey: string | undefined;
 
   /**
    * Handles come from {@linkcode Manager} and {@linkcode BaseManager}.
@@ -486,17 +489,27 @@ export class SharedObject implements AsyncDisposable {
           }`,
         );
       }
-      const conn = await (this.#conn.current ??= this.#connect());
-      // The read is under way while the request is written: one turn of
-      // the event loop less per call.
-      const [, answer] = await Promise.all([
-        conn.send(tuple(id, method, tuple(...args), kwargs)),
-        conn.recv(),
-      ]);
+      const request = tuple(id, method, tuple(...args), kwargs);
+      // In the thread that started the Manager, through shared memory.
+      const local = localChannels.get(
+        this.#serverKey ??= serverKey(this.#state),
+      );
+      const answer = local
+        ? await local.call(request)
+        : await this.#callOverSocket(request);
       return this.#handlesIn(resultOf(answer, `${method}()`));
     });
     this.#calls = run.catch(() => {});
     return run;
+  }
+
+  /** Sends a request on this handle's connection; its answer. */
+  async #callOverSocket(request: unknown[]): Promise<unknown> {
+    const conn = await (this.#conn.current ??= this.#connect());
+    // The read is under way while the request is written: one turn of
+    // the event loop less per call.
+    const [, answer] = await Promise.all([conn.send(request), conn.recv()]);
+    return answer;
   }
 
   /** A result with its proxies made into handles of this process. */
@@ -781,6 +794,12 @@ function referenceRequest(
     throw error;
   });
 }
+
+/**
+ * The channels of the Managers this thread started, by {@linkcode serverKey}:
+ * their handles here call through shared memory, not a socket.
+ */
+const localChannels = new Map<string, LocalClient>();
 
 /**
  * Servers this process stopped: a handle to one that is garbage collected
@@ -1420,14 +1439,18 @@ export class Manager implements AsyncDisposable {
       { type: "module" },
     );
     this.#worker = worker;
+    const local = new LocalClient();
     const reply = new Promise<{ address?: Address; error?: string }>(
       (resolve, reject) => {
         worker.onmessage = (event) => resolve(event.data);
         worker.onerror = (event) => {
           event.preventDefault();
-          reject(
-            new ProcessError(`The manager's server failed: ${event.message}`),
+          const error = new ProcessError(
+            `The manager's server failed: ${event.message}`,
           );
+          reject(error);
+          // Its sockets end with it; the calls through memory end here.
+          local.close(error);
         };
       },
     );
@@ -1435,16 +1458,22 @@ export class Manager implements AsyncDisposable {
       address,
       authkey: this.#authkey,
       registry: this.#registry,
+      local: local.state,
     });
     const { address: listening, error } = await reply;
     if (error !== undefined) {
+      local.close();
       await this.shutdown();
       throw new ProcessError(`The manager cannot listen: ${error}`);
     }
     this.#address = listening;
-    stoppedServers.delete(
-      serverKey({ address: listening!, authkey: this.#authkey, timeout: 0 }),
-    );
+    const key = serverKey({
+      address: listening!,
+      authkey: this.#authkey,
+      timeout: 0,
+    });
+    stoppedServers.delete(key);
+    localChannels.set(key, local);
     // The server does not keep this process alive.
     setWorkerRef(worker, false);
   }
@@ -1735,7 +1764,10 @@ export class Manager implements AsyncDisposable {
   async shutdown(): Promise<void> {
     const address = this.#address;
     if (address !== undefined) {
-      await forgetServer({ address, authkey: this.#authkey, timeout: 0 });
+      const server = { address, authkey: this.#authkey, timeout: 0 };
+      localChannels.get(serverKey(server))?.close();
+      localChannels.delete(serverKey(server));
+      await forgetServer(server);
     }
     this.#worker?.terminate();
     this.#worker = undefined;

@@ -423,3 +423,60 @@ print(list(inner), list(iter(d)), list(d["k"]), m._number_of_objects(), sep=";")
   // The Python program ended: its references were given back.
   await objectsBecome(manager, 0);
 });
+
+Deno.test("Manager: calls of the starting thread run side by side: a waiting get holds up no other call", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const queue = await manager.Queue<string>();
+  const d = await manager.dict<string, number>();
+  const waiting = queue.get();
+  for (let i = 0; i < 50; i++) {
+    await d.set("k", i);
+    assert.equal(await d.get("k"), i);
+  }
+  // Another handle to the same queue, so that the put is not queued
+  // behind the get on one handle.
+  const holder = await manager.list([queue]);
+  const again = await holder.at(0) as SharedObject;
+  await again.call("put", ["item"]);
+  assert.equal(await waiting, "item");
+  await again.close();
+});
+
+Deno.test("Manager: a call waiting when the manager shuts down rejects", async () => {
+  const manager = new Manager();
+  await manager.start();
+  const queue = await manager.Queue<string>();
+  const waiting = assert.rejects(queue.get(), ProcessError);
+  // Sure to be waiting on the server: an answer to a later call came.
+  assert.equal(await (await manager.dict()).size(), 0);
+  await manager.shutdown();
+  await waiting;
+  await assert.rejects(queue.qsize(), ProcessError);
+});
+
+Deno.test("Manager: an answer that cannot be pickled is an error, and the handle goes on", async () => {
+  const source =
+    "export function makeOdd() { return { fn() { return () => 1; }, one() { return 1; } }; }";
+  const module = `data:text/javascript,${encodeURIComponent(source)}`;
+  await using manager = new Manager();
+  manager.register("Odd", { module, export: "makeOdd" });
+  await manager.start();
+  const odd = await manager.create("Odd");
+  await assert.rejects(odd.call("fn"), ProcessError);
+  assert.equal(await odd.call("one"), 1);
+});
+
+Deno.test("Manager: a call waiting when the server fails rejects", async () => {
+  const source = "export function makeFaulty() { return { fail() {" +
+    " setTimeout(() => { throw new Error('boom'); }); } }; }";
+  const module = `data:text/javascript,${encodeURIComponent(source)}`;
+  await using manager = new Manager();
+  manager.register("Faulty", { module, export: "makeFaulty" });
+  await manager.start();
+  const faulty = await manager.create("Faulty");
+  const queue = await manager.Queue<string>();
+  const waiting = assert.rejects(queue.get(), /server failed: .*boom/);
+  await faulty.call("fail");
+  await waiting;
+});

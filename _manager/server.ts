@@ -16,6 +16,7 @@ import {
   tuple,
 } from "../connection.ts";
 import { ProxyRef, Token } from "../_pickle/pickle.ts";
+import { type LocalChannelState, serveLocal } from "./local.ts";
 
 type Kwargs = Record<string, unknown>;
 
@@ -592,8 +593,14 @@ interface Entry {
  * `accept_references` stays open and serves `create`, `incref` and `decref`
  * for its whole process; when it closes (that process ended, however) the
  * references it still holds are given back.
+ *
+ * `local` is the channel of the handles in the thread that started the
+ * server (see local.ts): their calls are answered there too.
  */
-export async function serve(listener: Listener): Promise<void> {
+export async function serve(
+  listener: Listener,
+  local?: LocalChannelState,
+): Promise<void> {
   const objects = new Map<string, Entry>();
   /**
    * Objects a proxy stored on the server refers to (a list in a dict):
@@ -684,8 +691,11 @@ export async function serve(listener: Listener): Promise<void> {
       ).join("\n"),
   };
 
-  /** The answer to a call on a shared object. */
-  const call = async (request: unknown): Promise<unknown> => {
+  /**
+   * The answer to a call on a shared object: at once when the method
+   * returns at once, a promise of it when the method returns one.
+   */
+  const call = (request: unknown): unknown => {
     const [id, method, args, kwargs] = request as [
       string,
       string,
@@ -710,15 +720,32 @@ export async function serve(listener: Listener): Promise<void> {
     let result: unknown;
     try {
       if (args?.length) pinProxies(args);
-      result = await fn(...argumentsOf(method, args ?? [], kwargs));
+      result = fn(...argumentsOf(method, args ?? [], kwargs));
     } catch (error) {
       return tuple("#ERROR", error);
     }
-    const typeid = held.methodToTypeid?.[method];
-    if (typeid === undefined) return tuple("#RETURN", result);
-    // A method that returns a shared object (Python's method_to_typeid).
-    const [rid, exposed] = create(typeid, [result], {});
-    return tuple("#PROXY", tuple(exposed, new Token(typeid, address, rid)));
+    const answer = (result: unknown) => {
+      const typeid = held.methodToTypeid?.[method];
+      if (typeid === undefined) return tuple("#RETURN", result);
+      // A method that returns a shared object (Python's method_to_typeid).
+      const [rid, exposed] = create(typeid, [result], {});
+      return tuple("#PROXY", tuple(exposed, new Token(typeid, address, rid)));
+    };
+    return isThenable(result)
+      ? Promise.resolve(result).then(answer, (error) => tuple("#ERROR", error))
+      : answer(result);
+  };
+
+  /** {@linkcode call}, with a failure of the server's own as its answer. */
+  const answerOf = (request: unknown): unknown => {
+    const traceback = (error: unknown) =>
+      tuple("#TRACEBACK", String((error as Error).message) + "\n");
+    try {
+      const answer = call(request);
+      return answer instanceof Promise ? answer.catch(traceback) : answer;
+    } catch (error) {
+      return traceback(error);
+    }
   };
 
   const serveClient = async (conn: SocketConnection) => {
@@ -729,15 +756,13 @@ export async function serve(listener: Listener): Promise<void> {
       } catch {
         return; // EOF, or a broken peer: its connection only.
       }
-      let answer: unknown;
-      try {
-        answer = await call(request);
-      } catch (error) {
-        answer = tuple("#TRACEBACK", String((error as Error).message) + "\n");
-      }
+      let answer = answerOf(request);
+      if (answer instanceof Promise) answer = await answer;
       if (!await answerWith(conn, answer)) return;
     }
   };
+
+  if (local) serveLocal(local, answerOf, unserializable);
 
   /** The answer to a request for a server function. */
   const dispatch = async (request: unknown, owned?: Owned) => {
@@ -827,9 +852,16 @@ async function answerWith(
   } catch (error) {
     if (!(error instanceof TypeError)) return false;
   }
-  return await conn.send(
-    tuple("#UNSERIALIZABLE", `${(answer as unknown[])[1]}\n`),
-  ).then(() => true, () => false);
+  return await conn.send(unserializable(answer)).then(() => true, () => false);
+}
+
+/** What answers in place of an answer that cannot be pickled. */
+function unserializable(answer: unknown): Tuple {
+  return tuple("#UNSERIALIZABLE", `${(answer as unknown[])[1]}\n`);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown>)?.then === "function";
 }
 
 /** Whether two addresses as Python writes them are the same. */

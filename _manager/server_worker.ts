@@ -7,7 +7,7 @@ import { Listener } from "../connection.ts";
 import { registerType, serve } from "./server.ts";
 
 self.onmessage = async (event: MessageEvent) => {
-  const { address, authkey, registry } = event.data;
+  const { address, authkey, registry, local } = event.data;
   let listener: Listener;
   try {
     for (const [typeid, registered] of Object.entries(registry ?? {})) {
@@ -31,5 +31,5 @@ self.onmessage = async (event: MessageEvent) => {
     return;
   }
   self.postMessage({ address: listener.address });
-  serve(listener);
+  serve(listener, local);
 };

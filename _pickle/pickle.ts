@@ -605,6 +605,12 @@ export function loads(input: Uint8Array): unknown {
   let stack: unknown[] = [];
   const marks: unknown[][] = [];
   const memo = new Map<number, unknown>();
+  /**
+   * Whether `resolve` has work: a dict, a proxy or an exception was read,
+   * or a value was used twice (a cycle is possible). Most small messages
+   * have none, and skip it.
+   */
+  let resolving = false;
 
   const take = (n: number): Uint8Array => {
     if (n > bytes.length - at) {
@@ -726,7 +732,7 @@ export function loads(input: Uint8Array): unknown {
         if (stack.length !== 1 || marks.length) {
           fail("it stops with a stack that is not one value");
         }
-        return resolve(stack[0]);
+        return resolving ? resolve(stack[0]) : stack[0];
       }
       case MARK:
         marks.push(stack);
@@ -813,9 +819,11 @@ export function loads(input: Uint8Array): unknown {
         break;
       }
       case EMPTY_DICT:
+        resolving = true;
         stack.push(new Dict());
         break;
       case DICT: {
+        resolving = true;
         const made = new Dict();
         addEntries(made, popMark());
         stack.push(made);
@@ -875,6 +883,7 @@ export function loads(input: Uint8Array): unknown {
       case LONG_BINGET: {
         const index = op === BINGET ? u8() : u32();
         if (!memo.has(index)) fail(`it gets memo ${index}, never put`);
+        resolving = true;
         stack.push(memo.get(index));
         break;
       }
@@ -898,6 +907,7 @@ export function loads(input: Uint8Array): unknown {
         break;
       }
       case REDUCE: {
+        resolving = true;
         const args = pop();
         const callable = pop();
         if (
@@ -914,6 +924,7 @@ export function loads(input: Uint8Array): unknown {
         break;
       }
       case NEWOBJ: {
+        resolving = true;
         // Token.__new__(Token): filled in by the BUILD that follows.
         const args = pop();
         const cls = pop();
