@@ -98,11 +98,17 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   if (args[0] !== undefined) update(args[0]);
   update(kwargs);
   const missing = (key: unknown) => pyError("KeyError", String(key));
-  const copy = () => {
-    const all = [...entries.values()];
-    return all.every(([k]) => typeof k === "string")
+  /** A plain dict of `all`: an object when every key is a string. */
+  const dictOf = (all: [unknown, unknown][]) =>
+    all.every(([k]) => typeof k === "string")
       ? Object.fromEntries(all)
       : new Map(all);
+  const copy = () => dictOf([...entries.values()]);
+  /** `first | second` of two dicts, as Python merges them. */
+  const merged = (first: unknown, second: unknown) => {
+    const both = makeDict([first], {});
+    both.methods.update(second);
+    return both.value();
   };
   return {
     value: copy,
@@ -156,6 +162,14 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
       update: (other) => update(other),
       clear: () => entries.clear(),
       copy,
+      __or__: (other) => merged(copy(), other),
+      __ror__: (other) => merged(other, copy()),
+      __ior__(other) {
+        update(other);
+      },
+      __reversed__: () => [...entries.values()].map(([k]) => k).reverse(),
+      fromkeys: (keys, value = null) =>
+        dictOf([...keys as Iterable<unknown>].map((k) => [k, value])),
     },
   };
 }
@@ -250,8 +264,38 @@ function makeList(args: unknown[]): Held {
       reverse() {
         items.reverse();
       },
+      __rmul__: (n) => Array.from({ length: Number(n) }, () => items).flat(),
+      __reversed__: () => [...items].reverse(),
+      clear() {
+        items.length = 0;
+      },
+      copy: () => [...items],
+      sort(options) {
+        // Python passes key= and reverse= by keyword: they come last.
+        const { reverse = false } = (options ?? {}) as { reverse?: unknown };
+        items.sort(pyCompare);
+        if (reverse) items.reverse();
+      },
     },
   };
+}
+
+/** Python's order of numbers, and of strings; other types do not compare. */
+function pyCompare(a: unknown, b: unknown): number {
+  const kinds = [typeof a, typeof b].map((t) => t === "bigint" ? "number" : t);
+  if (kinds[0] !== kinds[1] || !["number", "string"].includes(kinds[0])) {
+    throw pyError(
+      "TypeError",
+      `'<' not supported between instances of '${describe(a)}' and '${
+        describe(b)
+      }'`,
+    );
+  }
+  return (a as number) < (b as number)
+    ? -1
+    : (a as number) > (b as number)
+    ? 1
+    : 0;
 }
 
 /** A comparable form of a value: its dict key, or the value itself. */
@@ -440,6 +484,7 @@ function makeLock(): Held {
         locked = false;
         waiters.wakeOne();
       },
+      locked: () => locked,
     },
   };
 }
