@@ -512,6 +512,272 @@ function makeEvent(): Held {
   };
 }
 
+/**
+ * Python's `threading.Semaphore(value)`, or `BoundedSemaphore(value)`
+ * when `bounded`: a release past the first value is a `ValueError` then.
+ */
+function makeSemaphore(args: unknown[], bounded: boolean): Held {
+  const first = Number(args[0] ?? 1);
+  if (!Number.isInteger(first) || first < 0) {
+    throw pyError("ValueError", "semaphore initial value must be >= 0");
+  }
+  let value = first;
+  const waiters = new Waiters();
+  return {
+    value: () => value,
+    methods: {
+      async acquire(blocking = true, timeout = null) {
+        const deadline = typeof timeout === "number"
+          ? performance.now() + timeout * 1000
+          : Infinity;
+        while (value === 0) {
+          const left = (deadline - performance.now()) / 1000;
+          if (!blocking || left <= 0) return false;
+          await waiters.wait(deadline === Infinity ? null : left);
+        }
+        value--;
+        return true;
+      },
+      release(n = 1) {
+        const count = Number(n);
+        if (!Number.isInteger(count) || count < 1) {
+          throw pyError("ValueError", "n must be one or more");
+        }
+        if (bounded && value + count > first) {
+          throw pyError("ValueError", "Semaphore released too many times");
+        }
+        value += count;
+        for (let i = 0; i < count; i++) waiters.wakeOne();
+      },
+    },
+  };
+}
+
+/**
+ * Python's `threading.Barrier(parties)` (no action): `wait`, `reset`,
+ * `abort`, and its attributes `parties`, `n_waiting` and `broken` through
+ * `__getattribute__`, as CPython's BarrierProxy reads them.
+ */
+function makeBarrier(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const parties = Number(args[0] ?? kwargs.parties);
+  if (!Number.isInteger(parties) || parties < 1) {
+    throw pyError("ValueError", "parties must be >= 1");
+  }
+  const fallback = args[2] ?? kwargs.timeout ?? null;
+  let broken = false;
+  const waiting: PromiseWithResolvers<number>[] = [];
+  const brokenError = () => pyError("BrokenBarrierError", "");
+  const breakWaiters = () => {
+    for (const waiter of waiting.splice(0)) waiter.reject(brokenError());
+  };
+  const attributes: Record<string, () => unknown> = {
+    parties: () => parties,
+    n_waiting: () => waiting.length,
+    broken: () => broken,
+  };
+  return {
+    value: () => null,
+    repr: () =>
+      `<threading.Barrier object: waiters=${waiting.length}/${parties}>`,
+    methods: {
+      __getattribute__(name) {
+        const attribute = attributes[name as string];
+        if (!attribute) {
+          throw pyError(
+            "AttributeError",
+            `'Barrier' object has no attribute '${name}'`,
+          );
+        }
+        return attribute();
+      },
+      wait(timeout = fallback) {
+        if (broken) throw brokenError();
+        const index = waiting.length;
+        if (index + 1 === parties) {
+          for (const [i, waiter] of waiting.splice(0).entries()) {
+            waiter.resolve(i);
+          }
+          return index;
+        }
+        const waiter = Promise.withResolvers<number>();
+        waiting.push(waiter);
+        if (typeof timeout === "number") {
+          const timer = setTimeout(() => {
+            if (!waiting.includes(waiter)) return;
+            broken = true;
+            breakWaiters();
+          }, Math.max(0, timeout * 1000));
+          waiter.promise.finally(() => clearTimeout(timer)).catch(() => {});
+        }
+        return waiter.promise;
+      },
+      reset() {
+        breakWaiters();
+        broken = false;
+      },
+      abort() {
+        broken = true;
+        breakWaiters();
+      },
+    },
+  };
+}
+
+/** Python's `array.array(typecode, sequence)` (as `SyncManager.Array`). */
+function makeArray(args: unknown[]): Held {
+  const typecode = String(args[0]);
+  const integral = "bBhHiIlLqQ".includes(typecode);
+  const items = [...(args[1] ?? []) as Iterable<unknown>];
+  const at = (index: unknown): number => {
+    const i = Number(index) < 0 ? items.length + Number(index) : Number(index);
+    if (!Number.isInteger(i) || i < 0 || i >= items.length) {
+      throw pyError("IndexError", "array index out of range");
+    }
+    return i;
+  };
+  const checked = (item: unknown) => {
+    if (integral && !Number.isInteger(item) && typeof item !== "bigint") {
+      throw pyError(
+        "TypeError",
+        "'float' object cannot be interpreted as an integer",
+      );
+    }
+    return item;
+  };
+  items.forEach(checked);
+  return {
+    value: () => [...items],
+    repr: () => `array('${typecode}', ${pyRepr(items)})`,
+    methods: {
+      __len__: () => items.length,
+      __getitem__: (index) => items[at(index)],
+      __setitem__(index, item) {
+        items[at(index)] = checked(item);
+      },
+    },
+  };
+}
+
+/** The items of a Python iterable: a set, list, tuple, dict's keys, str. */
+function itemsOf(value: unknown): unknown[] {
+  if (typeof value === "string") return [...value];
+  if (value instanceof Map) return [...value.keys()];
+  if (value instanceof Set || Array.isArray(value)) return [...value];
+  if (value && typeof value === "object" && !(value instanceof Uint8Array)) {
+    return Object.keys(value);
+  }
+  throw pyError(
+    "TypeError",
+    `'${describe(value)}' object is not iterable`,
+  );
+}
+
+/** Python's `set(iterable)`. */
+function makeSet(args: unknown[]): Held {
+  /** A set's members by their dict key, as Python hashes them. */
+  type Members = Map<string, unknown>;
+  const membersOf = (...iterables: unknown[]): Members =>
+    new Map(
+      iterables.flatMap(itemsOf).map((item) => [keyOf(item), item]),
+    );
+  let members: Members = args.length ? membersOf(args[0]) : new Map();
+  const asSet = (of: Members) => new Set(of.values());
+  const where = (of: Members, keep: (key: string) => boolean): Members =>
+    new Map([...of].filter(([key]) => keep(key)));
+  const union = (a: Members, b: Members): Members => new Map([...a, ...b]);
+  const and = (a: Members, b: Members) => where(a, (key) => b.has(key));
+  const minus = (a: Members, b: Members) => where(a, (key) => !b.has(key));
+  const xor = (a: Members, b: Members) => union(minus(a, b), minus(b, a));
+  const subset = (a: Members, b: Members) =>
+    [...a.keys()].every((key) => b.has(key));
+  const missing = (item: unknown) => pyError("KeyError", pyRepr(item));
+  const inPlace = (operation: (a: Members, b: Members) => Members) =>
+  (
+    ...others: unknown[]
+  ) => {
+    for (const other of others) members = operation(members, membersOf(other));
+    return null;
+  };
+  const made = (operation: (a: Members, b: Members) => Members) =>
+  (
+    ...others: unknown[]
+  ) =>
+    asSet(
+      others.reduce<Members>(
+        (a, other) => operation(a, membersOf(other)),
+        members,
+      ),
+    );
+  const reversed = (operation: (a: Members, b: Members) => Members) =>
+  (
+    other: unknown,
+  ) => asSet(operation(membersOf(other), members));
+  return {
+    value: () => asSet(members),
+    repr: () =>
+      members.size
+        ? `{${[...members.values()].map(pyRepr).join(", ")}}`
+        : "set()",
+    methodToTypeid: ITERATES,
+    methods: {
+      __iter__: () => members.values(),
+      __len__: () => members.size,
+      __contains__: (item) => members.has(keyOf(item)),
+      __class_getitem__: (item) => `set[${String(item)}]`,
+      __and__: made(and),
+      __or__: made(union),
+      __sub__: made(minus),
+      __xor__: made(xor),
+      __rand__: reversed(and),
+      __ror__: reversed(union),
+      __rsub__: reversed(minus),
+      __rxor__: reversed(xor),
+      __iand__: inPlace(and),
+      __ior__: inPlace(union),
+      __isub__: inPlace(minus),
+      __ixor__: inPlace(xor),
+      __le__: (other) => subset(members, membersOf(other)),
+      __lt__: (other) =>
+        subset(members, membersOf(other)) &&
+        members.size < membersOf(other).size,
+      __ge__: (other) => subset(membersOf(other), members),
+      __gt__: (other) =>
+        subset(membersOf(other), members) &&
+        members.size > membersOf(other).size,
+      add(item) {
+        members.set(keyOf(item), item);
+      },
+      clear() {
+        members.clear();
+      },
+      copy: () => asSet(members),
+      difference: made(minus),
+      difference_update: inPlace(minus),
+      discard(item) {
+        members.delete(keyOf(item));
+      },
+      intersection: made(and),
+      intersection_update: inPlace(and),
+      isdisjoint: (other) => and(members, membersOf(other)).size === 0,
+      issubset: (other) => subset(members, membersOf(other)),
+      issuperset: (other) => subset(membersOf(other), members),
+      pop() {
+        const first = members.entries().next();
+        if (first.done) throw pyError("KeyError", "'pop from an empty set'");
+        members.delete(first.value[0]);
+        return first.value[1];
+      },
+      remove(item) {
+        if (!members.delete(keyOf(item))) throw missing(item);
+      },
+      symmetric_difference: made(xor),
+      symmetric_difference_update: inPlace(xor),
+      union: made(union),
+      update: inPlace(union),
+    },
+  };
+}
+
 /** Python's iterator of a container (`iter(d)`): `__next__` until done. */
 function makeIterator(args: unknown[]): Held {
   const source = args[0] as Iterable<unknown> | Iterator<unknown>;
@@ -543,7 +809,12 @@ export const TYPES: Record<string, Factory> = {
   Queue: makeQueue,
   JoinableQueue: makeQueue,
   Lock: makeLock,
+  Semaphore: (args) => makeSemaphore(args, false),
+  BoundedSemaphore: (args) => makeSemaphore(args, true),
   Event: makeEvent,
+  Barrier: makeBarrier,
+  Array: makeArray,
+  set: makeSet,
   Iterator: makeIterator,
 };
 
