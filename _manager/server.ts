@@ -460,6 +460,132 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
 }
 
+/**
+ * Who calls the method that runs: the connection of the handle, as each of
+ * CPython's server threads serves one connection (an RLock's owner is the
+ * thread, so here the connection). Set just before each call on an object.
+ */
+let caller: object | undefined;
+
+/**
+ * An owned, reentrant lock: Python's `threading.RLock`, the lock of a
+ * `Condition` too. The owner is the connection that acquired it.
+ */
+class ReentrantLock {
+  #owner: object | undefined;
+  #count = 0;
+  #waiters = new Waiters();
+
+  get locked(): boolean {
+    return this.#owner !== undefined;
+  }
+
+  owns(who: object | undefined): boolean {
+    return who !== undefined && this.#owner === who;
+  }
+
+  async acquire(
+    who: object | undefined,
+    blocking: unknown = true,
+    timeout: unknown = -1,
+  ): Promise<boolean> {
+    if (this.owns(who)) {
+      this.#count++;
+      return true;
+    }
+    const deadline = typeof timeout === "number" && timeout >= 0
+      ? performance.now() + timeout * 1000
+      : Infinity;
+    while (this.#owner !== undefined) {
+      const left = (deadline - performance.now()) / 1000;
+      if (!blocking || left <= 0) return false;
+      await this.#waiters.wait(deadline === Infinity ? null : left);
+    }
+    this.#owner = who ?? {};
+    this.#count = 1;
+    return true;
+  }
+
+  release(who: object | undefined): void {
+    if (!this.owns(who)) {
+      throw pyError("RuntimeError", "cannot release un-acquired lock");
+    }
+    if (--this.#count === 0) {
+      this.#owner = undefined;
+      this.#waiters.wakeOne();
+    }
+  }
+
+  /** Releases it whatever the count, for a Condition's wait: the count. */
+  releaseAll(who: object | undefined): number {
+    const count = this.#count;
+    this.#count = 1;
+    this.release(who);
+    return count;
+  }
+
+  /** Takes it back after a Condition's wait, with the count it had. */
+  async restore(who: object | undefined, count: number): Promise<void> {
+    await this.acquire(who);
+    this.#count = count;
+  }
+}
+
+/** Python's `threading.RLock`. */
+function makeRLock(): Held {
+  const lock = new ReentrantLock();
+  return {
+    value: () => lock.locked,
+    methods: {
+      acquire: (blocking = true, timeout = -1) =>
+        lock.acquire(caller, blocking, timeout),
+      release() {
+        lock.release(caller);
+      },
+      locked: () => lock.locked,
+    },
+  };
+}
+
+/** Python's `threading.Condition()` (over an RLock of its own). */
+function makeCondition(): Held {
+  const lock = new ReentrantLock();
+  const waiters = new Waiters();
+  const checkOwned = (who: object | undefined, what: string) => {
+    if (!lock.owns(who)) {
+      throw pyError("RuntimeError", `cannot ${what} on un-acquired lock`);
+    }
+  };
+  return {
+    value: () => null,
+    methods: {
+      acquire: (blocking = true, timeout = -1) =>
+        lock.acquire(caller, blocking, timeout),
+      release() {
+        lock.release(caller);
+      },
+      async wait(timeout = null) {
+        const who = caller;
+        checkOwned(who, "wait");
+        const count = lock.releaseAll(who);
+        try {
+          return await waiters.wait(timeout);
+        } finally {
+          await lock.restore(who, count);
+        }
+      },
+      notify(n = 1) {
+        checkOwned(caller, "notify");
+        for (let i = 0; i < Number(n); i++) waiters.wakeOne();
+      },
+      notify_all() {
+        checkOwned(caller, "notify");
+        waiters.wakeAll();
+      },
+    },
+  };
+}
+
 /** Python's `threading.Lock` (acquire, release). */
 function makeLock(): Held {
   let locked = false;
@@ -809,6 +935,8 @@ export const TYPES: Record<string, Factory> = {
   Queue: makeQueue,
   JoinableQueue: makeQueue,
   Lock: makeLock,
+  RLock: makeRLock,
+  Condition: makeCondition,
   Semaphore: (args) => makeSemaphore(args, false),
   BoundedSemaphore: (args) => makeSemaphore(args, true),
   Event: makeEvent,
@@ -1047,6 +1175,9 @@ export async function serve(listener: Listener): Promise<void> {
       }
       let answer: unknown;
       try {
+        // The method runs in this turn, before its first await: it reads
+        // who calls (an RLock's owner) from `caller`.
+        caller = conn;
         answer = await call(request);
       } catch (error) {
         answer = tuple("#TRACEBACK", String((error as Error).message) + "\n");
