@@ -98,8 +98,6 @@ for (const backend of BACKENDS) {
   /** test_rlock(lname="RLock"). */
   Deno.test({
     name: name("test_rlock"),
-    // Deviation 17 (issue 18): the Manager serves no RLock.
-    ignore: true,
     async fn() {
       await using t = await setUp(backend);
       const o = await t.manager.create("RLock");
@@ -119,8 +117,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: name("test_condition"),
-    // Deviation 17 (issue 18): the Manager serves no Condition.
-    ignore: true,
     async fn() {
       await using t = await setUp(backend);
       const o = await t.manager.create("Condition");
