@@ -30,32 +30,23 @@ async function setUp(): Promise<
   };
 }
 
-/** Python's `SyncManager.start(initializer, initargs)`. */
-type StartWithInitializer = (
-  initializer?: unknown,
-  initargs?: unknown[],
-) => Promise<void>;
-
 for (const backend of BACKENDS) {
   const mp = getContext(backend);
 
-  Deno.test({
-    name: `${backend}: TestInitializers.test_manager_initializer`,
-    // Deviation 18 (issue 18): Manager.start() takes no initializer.
-    ignore: true,
-    async fn() {
+  Deno.test(
+    `${backend}: TestInitializers.test_manager_initializer`,
+    async () => {
       await using t = await setUp();
       const m = new Manager();
-      const start = m.start.bind(m) as StartWithInitializer;
       try {
-        await assert.rejects(start(1), TypeError);
-        await start(initializer, [t.ns]);
+        await assert.rejects(m.start(1 as never), TypeError);
+        await m.start(initializer, [t.ns]);
         assert.equal(await t.ns.get("test"), 1);
       } finally {
         await m.shutdown();
       }
     },
-  });
+  );
 
   Deno.test(`${backend}: TestInitializers.test_pool_initializer`, async () => {
     await using t = await setUp();
