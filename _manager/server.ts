@@ -906,21 +906,181 @@ function makeSet(args: unknown[]): Held {
 
 /** Python's iterator of a container (`iter(d)`): `__next__` until done. */
 function makeIterator(args: unknown[]): Held {
-  const source = args[0] as Iterable<unknown> | Iterator<unknown>;
-  const iterator = typeof (source as Iterable<unknown>)?.[Symbol.iterator] ===
-      "function"
-    ? (source as Iterable<unknown>)[Symbol.iterator]()
-    : source as Iterator<unknown>;
+  const source = args[0] as
+    | Iterable<unknown>
+    | AsyncIterable<unknown>
+    | Iterator<unknown>;
+  // A pool's imap is an async iterable: its __next__ waits for each result.
+  const iterator: Iterator<unknown> | AsyncIterator<unknown> =
+    typeof (source as AsyncIterable<unknown>)?.[Symbol.asyncIterator] ===
+        "function"
+      ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : typeof (source as Iterable<unknown>)?.[Symbol.iterator] === "function"
+      ? (source as Iterable<unknown>)[Symbol.iterator]()
+      : source as Iterator<unknown>;
   if (typeof iterator?.next !== "function") {
     throw pyError("TypeError", "the object is not iterable");
   }
+  const valueOf = (step: IteratorResult<unknown>) => {
+    if (step.done) throw pyError("StopIteration", "");
+    return step.value;
+  };
   return {
     value: () => null,
     methods: {
       __next__() {
         const step = iterator.next();
-        if (step.done) throw pyError("StopIteration", "");
-        return step.value;
+        return step instanceof Promise ? step.then(valueOf) : valueOf(step);
+      },
+    },
+  };
+}
+
+/**
+ * A task a pool runs, as a value a method can return without the server
+ * awaiting it (a promise would be): the `AsyncResult` made of it holds it.
+ */
+class Pending {
+  constructor(readonly promise: Promise<unknown>) {}
+}
+
+/** Python's `AsyncResult` of a pool's `apply_async` and `map_async`. */
+function makeAsyncResult(args: unknown[]): Held {
+  const { promise } = args[0] as Pending;
+  let outcome: { value: unknown } | { error: unknown } | undefined;
+  const settled = promise.then(
+    (value) => void (outcome = { value }),
+    (error) => void (outcome = { error }),
+  );
+  /** Whether it settled within `timeout` seconds (None: no limit). */
+  const settles = async (timeout: unknown) => {
+    if (typeof timeout !== "number") {
+      await settled;
+      return true;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, timeout * 1000));
+    });
+    await Promise.race([settled, late]);
+    clearTimeout(timer);
+    return outcome !== undefined;
+  };
+  return {
+    value: () => null,
+    methods: {
+      async get(timeout = null) {
+        if (!await settles(timeout)) throw pyError("TimeoutError", "");
+        if ("error" in outcome!) throw outcome.error;
+        return outcome!.value;
+      },
+      async wait(timeout = null) {
+        await settles(timeout);
+      },
+      ready: () => outcome !== undefined,
+      successful() {
+        if (outcome === undefined) {
+          throw pyError("ValueError", "the result is not ready");
+        }
+        return !("error" in outcome);
+      },
+    },
+  };
+}
+
+type PoolModule = typeof import("../pool.ts");
+
+/**
+ * Python's `multiprocessing.Pool(processes, initializer, initargs,
+ * maxtasksperchild)` in the server (`SyncManager.Pool`). A task's function
+ * is data here, `{ module, export }`, which the pool's workers import: a
+ * pickle carries no function.
+ */
+function makePool(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const option = (i: number, name: string) => args[i] ?? kwargs[name] ?? null;
+  const processes = option(0, "processes");
+  if (
+    processes !== null &&
+    (!Number.isInteger(processes) || processes as number < 1)
+  ) {
+    throw pyError("ValueError", "Number of processes must be at least 1");
+  }
+  // The pool module is loaded by the first Pool only: most servers have none.
+  const made = import("../pool.ts").then(({ Pool }: PoolModule) =>
+    new Pool({
+      processes: processes as number ?? undefined,
+      initializer: option(1, "initializer") as never ?? undefined,
+      initArgs: option(2, "initargs") as unknown[] ?? undefined,
+      maxTasksPerChild: option(3, "maxtasksperchild") as number ?? undefined,
+    })
+  );
+  made.catch(() => {});
+  /** Python's chunksize=None is the pool's own rule. */
+  const mapOptions = (chunksize: unknown) =>
+    typeof chunksize === "number" ? { chunksize } : {};
+  type Task = Parameters<InstanceType<PoolModule["Pool"]>["apply"]>[0];
+  const apply = async (func: unknown, callArgs: unknown = []) =>
+    await (await made).apply(func as Task, [...callArgs as unknown[]]);
+  const map = async (func: unknown, iterable: unknown, chunksize: unknown) =>
+    await (await made).map(
+      func as Task,
+      itemsOf(iterable),
+      mapOptions(chunksize),
+    );
+  const starmap = async (
+    func: unknown,
+    iterable: unknown,
+    chunksize: unknown,
+  ) =>
+    await (await made).starmap(
+      func as Task,
+      itemsOf(iterable).map((item) => [...item as unknown[]]),
+      mapOptions(chunksize),
+    );
+  const imap = (unordered: boolean) =>
+  async (
+    func: unknown,
+    iterable: unknown,
+    chunksize: unknown = 1,
+  ) => {
+    const pool = await made;
+    const options = mapOptions(chunksize);
+    return unordered
+      ? pool.imapUnordered(func as Task, itemsOf(iterable), options)
+      : pool.imap(func as Task, itemsOf(iterable), options);
+  };
+  return {
+    value: () => null,
+    repr: () => "<multiprocessing.pool.Pool>",
+    methodToTypeid: {
+      apply_async: "AsyncResult",
+      map_async: "AsyncResult",
+      starmap_async: "AsyncResult",
+      imap: "Iterator",
+      imap_unordered: "Iterator",
+    },
+    methods: {
+      apply,
+      map: (func, iterable, chunksize = null) => map(func, iterable, chunksize),
+      starmap: (func, iterable, chunksize = null) =>
+        starmap(func, iterable, chunksize),
+      apply_async: (func, callArgs = []) => new Pending(apply(func, callArgs)),
+      map_async: (func, iterable, chunksize = null) =>
+        new Pending(map(func, iterable, chunksize)),
+      starmap_async: (func, iterable, chunksize = null) =>
+        new Pending(starmap(func, iterable, chunksize)),
+      imap: imap(false),
+      imap_unordered: imap(true),
+      async close() {
+        (await made).close();
+      },
+      async join() {
+        await (await made).join();
+      },
+      async terminate() {
+        const pool = await made;
+        pool.terminate();
+        await pool.join();
       },
     },
   };
@@ -944,6 +1104,8 @@ export const TYPES: Record<string, Factory> = {
   Array: makeArray,
   set: makeSet,
   Iterator: makeIterator,
+  Pool: makePool,
+  AsyncResult: makeAsyncResult,
 };
 
 /** How a registered type is served (Python's `register` arguments). */
