@@ -135,8 +135,6 @@ for (const backend of BACKENDS) {
 
   Deno.test({
     name: name("test_pool"),
-    // Deviation 17 (issue 18): the Manager serves no Pool.
-    ignore: true,
     async fn() {
       await using t = await setUp(backend);
       const o = await t.manager.create("Pool", [4]); // processes=4
