@@ -969,8 +969,10 @@ function makeAsyncResult(args: unknown[]): Held {
   return {
     value: () => null,
     methods: {
-      async get(timeout = null) {
-        if (!await settles(timeout)) throw pyError("TimeoutError", "");
+      // A keyword timeout lands second: PARAMETERS names a queue's get.
+      async get(timeout = null, keywordTimeout = undefined) {
+        const limit = keywordTimeout === undefined ? timeout : keywordTimeout;
+        if (!await settles(limit)) throw pyError("TimeoutError", "");
         if ("error" in outcome!) throw outcome.error;
         return outcome!.value;
       },
