@@ -161,6 +161,15 @@ function checkAddress(address: Address): void {
         "The address is an empty path: pass a Unix socket path or { hostname, port }",
       );
     }
+    // Python's AF_PIPE: Deno has no Windows named pipes, and elsewhere
+    // such a name would make a socket file of that odd name.
+    if (address.startsWith("\\\\")) {
+      throw new TypeError(
+        `The address ${
+          JSON.stringify(address)
+        } is a Windows named pipe, which Deno cannot listen on or connect to: pass a Unix socket path or { hostname, port }`,
+      );
+    }
     return;
   }
   if (

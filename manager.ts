@@ -56,8 +56,10 @@ import {
 import { setWorkerRef } from "./_deno_compat.ts";
 import {
   crossesProcesses,
+  encode,
   registerKind,
   toWire,
+  wireContext,
   type WireForm,
 } from "./_wire.ts";
 
@@ -1313,6 +1315,12 @@ const FACTORY: TargetRole = {
   option: "factory",
 };
 
+const INITIALIZER: TargetRole = {
+  noun: "the manager's initializer",
+  importer: "the manager's server",
+  option: "initializer",
+};
+
 /** Options of {@linkcode Manager.register} (Python's `register` arguments). */
 export interface RegisterOptions {
   /**
@@ -1415,20 +1423,51 @@ export class Manager implements AsyncDisposable {
   }
 
   /**
-   * Starts the server.
+   * Starts the server. With an `initializer`, the server first runs
+   * `initializer(...initArgs)` and serves once it has returned (Python's
+   * `start(initializer, initargs)`).
    *
+   * @param initializer An exported function, or `{ module, export }`: the
+   * server (in a Worker) imports it.
+   * @param initArgs Its arguments: data, and this library's objects
+   * (handles of another manager, a `Lock`, ...).
    * @returns A promise that resolves once it listens.
-   * @throws {ProcessError} When it was started already or cannot listen.
+   * @throws {TypeError} When `initializer` is not an exported function or
+   * `{ module, export }`.
+   * @throws {ProcessError} When it was started already, cannot listen, or
+   * its initializer failed.
    *
-   * @example See {@linkcode Manager}.
-   * ```ts ignore
-   * await manager.start();
+   * @example An initializer that counts in another manager's namespace
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/manager";
+   * import assert from "node:assert/strict";
+   *
+   * // In your module: export async function init(ns) { ... }
+   * const source = "export async function init(ns) {" +
+   *   " await ns.set('started', await ns.get('started') + 1); }";
+   * const module = `data:text/javascript,${encodeURIComponent(source)}`;
+   * await using first = new Manager();
+   * await first.start();
+   * const ns = await first.Namespace({ started: 0 });
+   * await using second = new Manager();
+   * await second.start({ module, export: "init" }, [ns]);
+   * assert.equal(await ns.get("started"), 1);
    * ```
    */
-  async start(): Promise<void> {
+  async start(
+    initializer?:
+      | ((...args: never[]) => unknown)
+      | { module: string | URL; export: string },
+    initArgs: unknown[] = [],
+  ): Promise<void> {
     if (this.#worker) {
       throw new ProcessError("Cannot start() the manager twice");
     }
+    const init = initializer === undefined
+      ? undefined
+      : resolveTarget(initializer, INITIALIZER, callerModule);
+    const initContext = wireContext();
+    const encodedArgs = encode([...initArgs], initContext);
     let address = this.#options.address;
     if (address === undefined) {
       this.#folder = await Deno.makeTempDir({ prefix: "mp_manager_" });
@@ -1459,12 +1498,14 @@ export class Manager implements AsyncDisposable {
       authkey: this.#authkey,
       registry: this.#registry,
       local: local.state,
-    });
+      initializer: init,
+      initArgs: encodedArgs,
+    }, initContext.transfer);
     const { address: listening, error } = await reply;
     if (error !== undefined) {
       local.close();
       await this.shutdown();
-      throw new ProcessError(`The manager cannot listen: ${error}`);
+      throw new ProcessError(`The manager cannot ${error}`);
     }
     this.#address = listening;
     const key = serverKey({

@@ -99,11 +99,17 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
   if (args[0] !== undefined) update(args[0]);
   update(kwargs);
   const missing = (key: unknown) => pyError("KeyError", String(key));
-  const copy = () => {
-    const all = [...entries.values()];
-    return all.every(([k]) => typeof k === "string")
+  /** A plain dict of `all`: an object when every key is a string. */
+  const dictOf = (all: [unknown, unknown][]) =>
+    all.every(([k]) => typeof k === "string")
       ? Object.fromEntries(all)
       : new Map(all);
+  const copy = () => dictOf([...entries.values()]);
+  /** `first | second` of two dicts, as Python merges them. */
+  const merged = (first: unknown, second: unknown) => {
+    const both = makeDict([first], {});
+    both.methods.update(second);
+    return both.value();
   };
   return {
     value: copy,
@@ -157,6 +163,14 @@ function makeDict(args: unknown[], kwargs: Record<string, unknown>): Held {
       update: (other) => update(other),
       clear: () => entries.clear(),
       copy,
+      __or__: (other) => merged(copy(), other),
+      __ror__: (other) => merged(other, copy()),
+      __ior__(other) {
+        update(other);
+      },
+      __reversed__: () => [...entries.values()].map(([k]) => k).reverse(),
+      fromkeys: (keys, value = null) =>
+        dictOf([...keys as Iterable<unknown>].map((k) => [k, value])),
     },
   };
 }
@@ -251,8 +265,38 @@ function makeList(args: unknown[]): Held {
       reverse() {
         items.reverse();
       },
+      __rmul__: (n) => Array.from({ length: Number(n) }, () => items).flat(),
+      __reversed__: () => [...items].reverse(),
+      clear() {
+        items.length = 0;
+      },
+      copy: () => [...items],
+      sort(options) {
+        // Python passes key= and reverse= by keyword: they come last.
+        const { reverse = false } = (options ?? {}) as { reverse?: unknown };
+        items.sort(pyCompare);
+        if (reverse) items.reverse();
+      },
     },
   };
+}
+
+/** Python's order of numbers, and of strings; other types do not compare. */
+function pyCompare(a: unknown, b: unknown): number {
+  const kinds = [typeof a, typeof b].map((t) => t === "bigint" ? "number" : t);
+  if (kinds[0] !== kinds[1] || !["number", "string"].includes(kinds[0])) {
+    throw pyError(
+      "TypeError",
+      `'<' not supported between instances of '${describe(a)}' and '${
+        describe(b)
+      }'`,
+    );
+  }
+  return (a as number) < (b as number)
+    ? -1
+    : (a as number) > (b as number)
+    ? 1
+    : 0;
 }
 
 /** A comparable form of a value: its dict key, or the value itself. */
@@ -417,6 +461,132 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
   };
 }
 
+/**
+ * Who calls the method that runs: the connection of the handle, as each of
+ * CPython's server threads serves one connection (an RLock's owner is the
+ * thread, so here the connection). Set just before each call on an object.
+ */
+let caller: object | undefined;
+
+/**
+ * An owned, reentrant lock: Python's `threading.RLock`, the lock of a
+ * `Condition` too. The owner is the connection that acquired it.
+ */
+class ReentrantLock {
+  #owner: object | undefined;
+  #count = 0;
+  #waiters = new Waiters();
+
+  get locked(): boolean {
+    return this.#owner !== undefined;
+  }
+
+  owns(who: object | undefined): boolean {
+    return who !== undefined && this.#owner === who;
+  }
+
+  async acquire(
+    who: object | undefined,
+    blocking: unknown = true,
+    timeout: unknown = -1,
+  ): Promise<boolean> {
+    if (this.owns(who)) {
+      this.#count++;
+      return true;
+    }
+    const deadline = typeof timeout === "number" && timeout >= 0
+      ? performance.now() + timeout * 1000
+      : Infinity;
+    while (this.#owner !== undefined) {
+      const left = (deadline - performance.now()) / 1000;
+      if (!blocking || left <= 0) return false;
+      await this.#waiters.wait(deadline === Infinity ? null : left);
+    }
+    this.#owner = who ?? {};
+    this.#count = 1;
+    return true;
+  }
+
+  release(who: object | undefined): void {
+    if (!this.owns(who)) {
+      throw pyError("RuntimeError", "cannot release un-acquired lock");
+    }
+    if (--this.#count === 0) {
+      this.#owner = undefined;
+      this.#waiters.wakeOne();
+    }
+  }
+
+  /** Releases it whatever the count, for a Condition's wait: the count. */
+  releaseAll(who: object | undefined): number {
+    const count = this.#count;
+    this.#count = 1;
+    this.release(who);
+    return count;
+  }
+
+  /** Takes it back after a Condition's wait, with the count it had. */
+  async restore(who: object | undefined, count: number): Promise<void> {
+    await this.acquire(who);
+    this.#count = count;
+  }
+}
+
+/** Python's `threading.RLock`. */
+function makeRLock(): Held {
+  const lock = new ReentrantLock();
+  return {
+    value: () => lock.locked,
+    methods: {
+      acquire: (blocking = true, timeout = -1) =>
+        lock.acquire(caller, blocking, timeout),
+      release() {
+        lock.release(caller);
+      },
+      locked: () => lock.locked,
+    },
+  };
+}
+
+/** Python's `threading.Condition()` (over an RLock of its own). */
+function makeCondition(): Held {
+  const lock = new ReentrantLock();
+  const waiters = new Waiters();
+  const checkOwned = (who: object | undefined, what: string) => {
+    if (!lock.owns(who)) {
+      throw pyError("RuntimeError", `cannot ${what} on un-acquired lock`);
+    }
+  };
+  return {
+    value: () => null,
+    methods: {
+      acquire: (blocking = true, timeout = -1) =>
+        lock.acquire(caller, blocking, timeout),
+      release() {
+        lock.release(caller);
+      },
+      async wait(timeout = null) {
+        const who = caller;
+        checkOwned(who, "wait");
+        const count = lock.releaseAll(who);
+        try {
+          return await waiters.wait(timeout);
+        } finally {
+          await lock.restore(who, count);
+        }
+      },
+      notify(n = 1) {
+        checkOwned(caller, "notify");
+        for (let i = 0; i < Number(n); i++) waiters.wakeOne();
+      },
+      notify_all() {
+        checkOwned(caller, "notify");
+        waiters.wakeAll();
+      },
+    },
+  };
+}
+
 /** Python's `threading.Lock` (acquire, release). */
 function makeLock(): Held {
   let locked = false;
@@ -441,6 +611,7 @@ function makeLock(): Held {
         locked = false;
         waiters.wakeOne();
       },
+      locked: () => locked,
     },
   };
 }
@@ -468,23 +639,451 @@ function makeEvent(): Held {
   };
 }
 
+/**
+ * Python's `threading.Semaphore(value)`, or `BoundedSemaphore(value)`
+ * when `bounded`: a release past the first value is a `ValueError` then.
+ */
+function makeSemaphore(args: unknown[], bounded: boolean): Held {
+  const first = Number(args[0] ?? 1);
+  if (!Number.isInteger(first) || first < 0) {
+    throw pyError("ValueError", "semaphore initial value must be >= 0");
+  }
+  let value = first;
+  const waiters = new Waiters();
+  return {
+    value: () => value,
+    methods: {
+      async acquire(blocking = true, timeout = null) {
+        const deadline = typeof timeout === "number"
+          ? performance.now() + timeout * 1000
+          : Infinity;
+        while (value === 0) {
+          const left = (deadline - performance.now()) / 1000;
+          if (!blocking || left <= 0) return false;
+          await waiters.wait(deadline === Infinity ? null : left);
+        }
+        value--;
+        return true;
+      },
+      release(n = 1) {
+        const count = Number(n);
+        if (!Number.isInteger(count) || count < 1) {
+          throw pyError("ValueError", "n must be one or more");
+        }
+        if (bounded && value + count > first) {
+          throw pyError("ValueError", "Semaphore released too many times");
+        }
+        value += count;
+        for (let i = 0; i < count; i++) waiters.wakeOne();
+      },
+    },
+  };
+}
+
+/**
+ * Python's `threading.Barrier(parties)` (no action): `wait`, `reset`,
+ * `abort`, and its attributes `parties`, `n_waiting` and `broken` through
+ * `__getattribute__`, as CPython's BarrierProxy reads them.
+ */
+function makeBarrier(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const parties = Number(args[0] ?? kwargs.parties);
+  if (!Number.isInteger(parties) || parties < 1) {
+    throw pyError("ValueError", "parties must be >= 1");
+  }
+  const fallback = args[2] ?? kwargs.timeout ?? null;
+  let broken = false;
+  const waiting: PromiseWithResolvers<number>[] = [];
+  const brokenError = () => pyError("BrokenBarrierError", "");
+  const breakWaiters = () => {
+    for (const waiter of waiting.splice(0)) waiter.reject(brokenError());
+  };
+  const attributes: Record<string, () => unknown> = {
+    parties: () => parties,
+    n_waiting: () => waiting.length,
+    broken: () => broken,
+  };
+  return {
+    value: () => null,
+    repr: () =>
+      `<threading.Barrier object: waiters=${waiting.length}/${parties}>`,
+    methods: {
+      __getattribute__(name) {
+        const attribute = attributes[name as string];
+        if (!attribute) {
+          throw pyError(
+            "AttributeError",
+            `'Barrier' object has no attribute '${name}'`,
+          );
+        }
+        return attribute();
+      },
+      wait(timeout = fallback) {
+        if (broken) throw brokenError();
+        const index = waiting.length;
+        if (index + 1 === parties) {
+          for (const [i, waiter] of waiting.splice(0).entries()) {
+            waiter.resolve(i);
+          }
+          return index;
+        }
+        const waiter = Promise.withResolvers<number>();
+        waiting.push(waiter);
+        if (typeof timeout === "number") {
+          const timer = setTimeout(() => {
+            if (!waiting.includes(waiter)) return;
+            broken = true;
+            breakWaiters();
+          }, Math.max(0, timeout * 1000));
+          waiter.promise.finally(() => clearTimeout(timer)).catch(() => {});
+        }
+        return waiter.promise;
+      },
+      reset() {
+        breakWaiters();
+        broken = false;
+      },
+      abort() {
+        broken = true;
+        breakWaiters();
+      },
+    },
+  };
+}
+
+/** Python's `array.array(typecode, sequence)` (as `SyncManager.Array`). */
+function makeArray(args: unknown[]): Held {
+  const typecode = String(args[0]);
+  const integral = "bBhHiIlLqQ".includes(typecode);
+  const items = [...(args[1] ?? []) as Iterable<unknown>];
+  const at = (index: unknown): number => {
+    const i = Number(index) < 0 ? items.length + Number(index) : Number(index);
+    if (!Number.isInteger(i) || i < 0 || i >= items.length) {
+      throw pyError("IndexError", "array index out of range");
+    }
+    return i;
+  };
+  const checked = (item: unknown) => {
+    if (integral && !Number.isInteger(item) && typeof item !== "bigint") {
+      throw pyError(
+        "TypeError",
+        "'float' object cannot be interpreted as an integer",
+      );
+    }
+    return item;
+  };
+  items.forEach(checked);
+  return {
+    value: () => [...items],
+    repr: () => `array('${typecode}', ${pyRepr(items)})`,
+    methods: {
+      __len__: () => items.length,
+      __getitem__: (index) => items[at(index)],
+      __setitem__(index, item) {
+        items[at(index)] = checked(item);
+      },
+    },
+  };
+}
+
+/** The items of a Python iterable: a set, list, tuple, dict's keys, str. */
+function itemsOf(value: unknown): unknown[] {
+  if (typeof value === "string") return [...value];
+  if (value instanceof Map) return [...value.keys()];
+  if (value instanceof Set || Array.isArray(value)) return [...value];
+  if (value && typeof value === "object" && !(value instanceof Uint8Array)) {
+    return Object.keys(value);
+  }
+  throw pyError(
+    "TypeError",
+    `'${describe(value)}' object is not iterable`,
+  );
+}
+
+/** Python's `set(iterable)`. */
+function makeSet(args: unknown[]): Held {
+  /** A set's members by their dict key, as Python hashes them. */
+  type Members = Map<string, unknown>;
+  const membersOf = (...iterables: unknown[]): Members =>
+    new Map(
+      iterables.flatMap(itemsOf).map((item) => [keyOf(item), item]),
+    );
+  let members: Members = args.length ? membersOf(args[0]) : new Map();
+  const asSet = (of: Members) => new Set(of.values());
+  const where = (of: Members, keep: (key: string) => boolean): Members =>
+    new Map([...of].filter(([key]) => keep(key)));
+  const union = (a: Members, b: Members): Members => new Map([...a, ...b]);
+  const and = (a: Members, b: Members) => where(a, (key) => b.has(key));
+  const minus = (a: Members, b: Members) => where(a, (key) => !b.has(key));
+  const xor = (a: Members, b: Members) => union(minus(a, b), minus(b, a));
+  const subset = (a: Members, b: Members) =>
+    [...a.keys()].every((key) => b.has(key));
+  const missing = (item: unknown) => pyError("KeyError", pyRepr(item));
+  const inPlace = (operation: (a: Members, b: Members) => Members) =>
+  (
+    ...others: unknown[]
+  ) => {
+    for (const other of others) members = operation(members, membersOf(other));
+    return null;
+  };
+  const made = (operation: (a: Members, b: Members) => Members) =>
+  (
+    ...others: unknown[]
+  ) =>
+    asSet(
+      others.reduce<Members>(
+        (a, other) => operation(a, membersOf(other)),
+        members,
+      ),
+    );
+  const reversed = (operation: (a: Members, b: Members) => Members) =>
+  (
+    other: unknown,
+  ) => asSet(operation(membersOf(other), members));
+  return {
+    value: () => asSet(members),
+    repr: () =>
+      members.size
+        ? `{${[...members.values()].map(pyRepr).join(", ")}}`
+        : "set()",
+    methodToTypeid: ITERATES,
+    methods: {
+      __iter__: () => members.values(),
+      __len__: () => members.size,
+      __contains__: (item) => members.has(keyOf(item)),
+      __class_getitem__: (item) => `set[${String(item)}]`,
+      __and__: made(and),
+      __or__: made(union),
+      __sub__: made(minus),
+      __xor__: made(xor),
+      __rand__: reversed(and),
+      __ror__: reversed(union),
+      __rsub__: reversed(minus),
+      __rxor__: reversed(xor),
+      __iand__: inPlace(and),
+      __ior__: inPlace(union),
+      __isub__: inPlace(minus),
+      __ixor__: inPlace(xor),
+      __le__: (other) => subset(members, membersOf(other)),
+      __lt__: (other) =>
+        subset(members, membersOf(other)) &&
+        members.size < membersOf(other).size,
+      __ge__: (other) => subset(membersOf(other), members),
+      __gt__: (other) =>
+        subset(membersOf(other), members) &&
+        members.size > membersOf(other).size,
+      add(item) {
+        members.set(keyOf(item), item);
+      },
+      clear() {
+        members.clear();
+      },
+      copy: () => asSet(members),
+      difference: made(minus),
+      difference_update: inPlace(minus),
+      discard(item) {
+        members.delete(keyOf(item));
+      },
+      intersection: made(and),
+      intersection_update: inPlace(and),
+      isdisjoint: (other) => and(members, membersOf(other)).size === 0,
+      issubset: (other) => subset(members, membersOf(other)),
+      issuperset: (other) => subset(membersOf(other), members),
+      pop() {
+        const first = members.entries().next();
+        if (first.done) throw pyError("KeyError", "'pop from an empty set'");
+        members.delete(first.value[0]);
+        return first.value[1];
+      },
+      remove(item) {
+        if (!members.delete(keyOf(item))) throw missing(item);
+      },
+      symmetric_difference: made(xor),
+      symmetric_difference_update: inPlace(xor),
+      union: made(union),
+      update: inPlace(union),
+    },
+  };
+}
+
 /** Python's iterator of a container (`iter(d)`): `__next__` until done. */
 function makeIterator(args: unknown[]): Held {
-  const source = args[0] as Iterable<unknown> | Iterator<unknown>;
-  const iterator = typeof (source as Iterable<unknown>)?.[Symbol.iterator] ===
-      "function"
-    ? (source as Iterable<unknown>)[Symbol.iterator]()
-    : source as Iterator<unknown>;
+  const source = args[0] as
+    | Iterable<unknown>
+    | AsyncIterable<unknown>
+    | Iterator<unknown>;
+  // A pool's imap is an async iterable: its __next__ waits for each result.
+  const iterator: Iterator<unknown> | AsyncIterator<unknown> =
+    typeof (source as AsyncIterable<unknown>)?.[Symbol.asyncIterator] ===
+        "function"
+      ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : typeof (source as Iterable<unknown>)?.[Symbol.iterator] === "function"
+      ? (source as Iterable<unknown>)[Symbol.iterator]()
+      : source as Iterator<unknown>;
   if (typeof iterator?.next !== "function") {
     throw pyError("TypeError", "the object is not iterable");
   }
+  const valueOf = (step: IteratorResult<unknown>) => {
+    if (step.done) throw pyError("StopIteration", "");
+    return step.value;
+  };
   return {
     value: () => null,
     methods: {
       __next__() {
         const step = iterator.next();
-        if (step.done) throw pyError("StopIteration", "");
-        return step.value;
+        return step instanceof Promise ? step.then(valueOf) : valueOf(step);
+      },
+    },
+  };
+}
+
+/**
+ * A task a pool runs, as a value a method can return without the server
+ * awaiting it (a promise would be): the `AsyncResult` made of it holds it.
+ */
+class Pending {
+  constructor(readonly promise: Promise<unknown>) {}
+}
+
+/** Python's `AsyncResult` of a pool's `apply_async` and `map_async`. */
+function makeAsyncResult(args: unknown[]): Held {
+  const { promise } = args[0] as Pending;
+  let outcome: { value: unknown } | { error: unknown } | undefined;
+  const settled = promise.then(
+    (value) => void (outcome = { value }),
+    (error) => void (outcome = { error }),
+  );
+  /** Whether it settled within `timeout` seconds (None: no limit). */
+  const settles = async (timeout: unknown) => {
+    if (typeof timeout !== "number") {
+      await settled;
+      return true;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, timeout * 1000));
+    });
+    await Promise.race([settled, late]);
+    clearTimeout(timer);
+    return outcome !== undefined;
+  };
+  return {
+    value: () => null,
+    methods: {
+      // A keyword timeout lands second: PARAMETERS names a queue's get.
+      async get(timeout = null, keywordTimeout = undefined) {
+        const limit = keywordTimeout === undefined ? timeout : keywordTimeout;
+        if (!await settles(limit)) throw pyError("TimeoutError", "");
+        if ("error" in outcome!) throw outcome.error;
+        return outcome!.value;
+      },
+      async wait(timeout = null) {
+        await settles(timeout);
+      },
+      ready: () => outcome !== undefined,
+      successful() {
+        if (outcome === undefined) {
+          throw pyError("ValueError", "the result is not ready");
+        }
+        return !("error" in outcome);
+      },
+    },
+  };
+}
+
+type PoolModule = typeof import("../pool.ts");
+
+/**
+ * Python's `multiprocessing.Pool(processes, initializer, initargs,
+ * maxtasksperchild)` in the server (`SyncManager.Pool`). A task's function
+ * is data here, `{ module, export }`, which the pool's workers import: a
+ * pickle carries no function.
+ */
+function makePool(args: unknown[], kwargs: Record<string, unknown>): Held {
+  const option = (i: number, name: string) => args[i] ?? kwargs[name] ?? null;
+  const processes = option(0, "processes");
+  if (
+    processes !== null &&
+    (!Number.isInteger(processes) || processes as number < 1)
+  ) {
+    throw pyError("ValueError", "Number of processes must be at least 1");
+  }
+  // The pool module is loaded by the first Pool only: most servers have none.
+  const made = import("../pool.ts").then(({ Pool }: PoolModule) =>
+    new Pool({
+      processes: processes as number ?? undefined,
+      initializer: option(1, "initializer") as never ?? undefined,
+      initArgs: option(2, "initargs") as unknown[] ?? undefined,
+      maxTasksPerChild: option(3, "maxtasksperchild") as number ?? undefined,
+    })
+  );
+  made.catch(() => {});
+  /** Python's chunksize=None is the pool's own rule. */
+  const mapOptions = (chunksize: unknown) =>
+    typeof chunksize === "number" ? { chunksize } : {};
+  type Task = Parameters<InstanceType<PoolModule["Pool"]>["apply"]>[0];
+  const apply = async (func: unknown, callArgs: unknown = []) =>
+    await (await made).apply(func as Task, [...callArgs as unknown[]]);
+  const map = async (func: unknown, iterable: unknown, chunksize: unknown) =>
+    await (await made).map(
+      func as Task,
+      itemsOf(iterable),
+      mapOptions(chunksize),
+    );
+  const starmap = async (
+    func: unknown,
+    iterable: unknown,
+    chunksize: unknown,
+  ) =>
+    await (await made).starmap(
+      func as Task,
+      itemsOf(iterable).map((item) => [...item as unknown[]]),
+      mapOptions(chunksize),
+    );
+  const imap = (unordered: boolean) =>
+  async (
+    func: unknown,
+    iterable: unknown,
+    chunksize: unknown = 1,
+  ) => {
+    const pool = await made;
+    const options = mapOptions(chunksize);
+    return unordered
+      ? pool.imapUnordered(func as Task, itemsOf(iterable), options)
+      : pool.imap(func as Task, itemsOf(iterable), options);
+  };
+  return {
+    value: () => null,
+    repr: () => "<multiprocessing.pool.Pool>",
+    methodToTypeid: {
+      apply_async: "AsyncResult",
+      map_async: "AsyncResult",
+      starmap_async: "AsyncResult",
+      imap: "Iterator",
+      imap_unordered: "Iterator",
+    },
+    methods: {
+      apply,
+      map: (func, iterable, chunksize = null) => map(func, iterable, chunksize),
+      starmap: (func, iterable, chunksize = null) =>
+        starmap(func, iterable, chunksize),
+      apply_async: (func, callArgs = []) => new Pending(apply(func, callArgs)),
+      map_async: (func, iterable, chunksize = null) =>
+        new Pending(map(func, iterable, chunksize)),
+      starmap_async: (func, iterable, chunksize = null) =>
+        new Pending(starmap(func, iterable, chunksize)),
+      imap: imap(false),
+      imap_unordered: imap(true),
+      async close() {
+        (await made).close();
+      },
+      async join() {
+        await (await made).join();
+      },
+      async terminate() {
+        const pool = await made;
+        pool.terminate();
+        await pool.join();
       },
     },
   };
@@ -499,8 +1098,17 @@ export const TYPES: Record<string, Factory> = {
   Queue: makeQueue,
   JoinableQueue: makeQueue,
   Lock: makeLock,
+  RLock: makeRLock,
+  Condition: makeCondition,
+  Semaphore: (args) => makeSemaphore(args, false),
+  BoundedSemaphore: (args) => makeSemaphore(args, true),
   Event: makeEvent,
+  Barrier: makeBarrier,
+  Array: makeArray,
+  set: makeSet,
   Iterator: makeIterator,
+  Pool: makePool,
+  AsyncResult: makeAsyncResult,
 };
 
 /** How a registered type is served (Python's `register` arguments). */
@@ -756,13 +1364,24 @@ export async function serve(
       } catch {
         return; // EOF, or a broken peer: its connection only.
       }
+      // The method runs in this turn, before its first await: it reads
+      // who calls (an RLock's owner) from `caller`.
+      caller = conn;
       let answer = answerOf(request);
       if (answer instanceof Promise) answer = await answer;
       if (!await answerWith(conn, answer)) return;
     }
   };
 
-  if (local) serveLocal(local, answerOf, unserializable);
+  if (local) {
+    // The handles in the thread that started the server are one caller.
+    const localCaller = {};
+    const answerLocal = (request: unknown): unknown => {
+      caller = localCaller;
+      return answerOf(request);
+    };
+    serveLocal(local, answerLocal, unserializable);
+  }
 
   /** The answer to a request for a server function. */
   const dispatch = async (request: unknown, owned?: Owned) => {

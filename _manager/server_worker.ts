@@ -1,15 +1,33 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // The Worker a Manager's server runs in, so that its objects answer while
 // the program that started it blocks (recvSync, acquireSync). It gets the
-// address and authkey, listens, posts back the address it got, and serves.
+// address and authkey, imports the registered types, runs the initializer,
+// listens, posts back the address it got, and serves. A failure is posted
+// back as what it could not do.
 /// <reference lib="deno.worker" />
 import { Listener } from "../connection.ts";
+import { importTarget, type TargetSpec } from "../_target.ts";
+import { decode } from "../_wire.ts";
 import { registerType, serve } from "./server.ts";
 
-self.onmessage = async (event: MessageEvent) => {
-  const { address, authkey, registry, local } = event.data;
-  let listener: Listener;
+/** Runs `step`; on failure, posts `cannot: <error>` and returns false. */
+async function attempt(
+  cannot: string,
+  step: () => unknown,
+): Promise<boolean> {
   try {
+    await step();
+    return true;
+  } catch (error) {
+    self.postMessage({ error: `${cannot}: ${(error as Error).message}` });
+    return false;
+  }
+}
+
+self.onmessage = async (event: MessageEvent) => {
+  const { address, authkey, registry, initializer, initArgs, local } =
+    event.data;
+  const registered = await attempt("import its registered types", async () => {
     for (const [typeid, registered] of Object.entries(registry ?? {})) {
       const { factory: spec, ...options } = registered as {
         factory: { module: string; name: string } | null;
@@ -25,11 +43,24 @@ self.onmessage = async (event: MessageEvent) => {
       }
       registerType(typeid, factory, options);
     }
-    listener = new Listener(address, { authkey });
-  } catch (error) {
-    self.postMessage({ error: (error as Error).message });
-    return;
+  });
+  if (!registered) return;
+  if (initializer) {
+    const initialized = await attempt("run its initializer", async () => {
+      const fn = await importTarget(initializer as TargetSpec, {
+        noun: "the manager's initializer",
+        importer: "the manager's server",
+        option: "initializer",
+      });
+      await fn(...await decode(initArgs) as unknown[]);
+    });
+    if (!initialized) return;
   }
-  self.postMessage({ address: listener.address });
-  serve(listener, local);
+  let listener: Listener | undefined;
+  const listening = await attempt("listen", () => {
+    listener = new Listener(address, { authkey });
+  });
+  if (!listening) return;
+  self.postMessage({ address: listener!.address });
+  serve(listener!, local);
 };

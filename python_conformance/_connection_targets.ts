@@ -1,6 +1,8 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// Children's targets for connection_test.ts and poll_test.ts (CPython's
-// _TestConnection and _TestPoll).
+// Children's targets for connection_test.ts, poll_test.ts,
+// timeouts_test.ts and pickling_connections_test.ts (CPython's
+// _TestConnection, _TestPoll, TestTimeouts and _TestPicklingConnections).
+import { type Address, Client } from "../connection.ts";
 import type { Connection } from "../pipe.ts";
 import { sleep } from "./_util.ts";
 
@@ -39,4 +41,30 @@ export function childDontMerge(b: Connection): void {
   b.sendBytes(new Uint8Array([0x61])); // b'a'
   b.sendBytes(new Uint8Array([0x62])); // b'b'
   b.sendBytes(new Uint8Array([0x63, 0x64])); // b'cd'
+}
+
+/** TestTimeouts._test_timeout. */
+export async function timeoutChild(
+  child: Connection,
+  address: Address,
+): Promise<void> {
+  await sleep(1000);
+  child.send(123);
+  child.close();
+  const conn = await Client(address);
+  await conn.send(456);
+  conn.close();
+}
+
+/** _TestPicklingConnections.child_access: uses the ends it is sent. */
+export async function childAccess(conn: Connection): Promise<void> {
+  const w = await conn.recv() as Connection;
+  w.send("all is well");
+  w.close();
+
+  const r = await conn.recv() as Connection;
+  const msg = await r.recv() as string;
+  conn.send(msg.repeat(2));
+
+  conn.close();
 }

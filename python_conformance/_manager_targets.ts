@@ -1,9 +1,9 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
-// What managers_test.ts and listener_test.ts register with a manager and
-// run in children (CPython's FooBar, baz, get_queue and the _putter and
-// _test class methods).
+// What managers_test.ts, listener_test.ts and initializers_test.ts register
+// with a manager and run in children (CPython's FooBar, baz, get_queue,
+// initializer and the _putter and _test class methods).
 import { type Address, Client } from "../connection.ts";
-import { BaseManager } from "../manager.ts";
+import { BaseManager, type NamespaceProxy } from "../manager.ts";
 
 /** CPython's FooBar: `f` and `g` public, `_h` private. */
 export function makeFooBar(): { f(): string; g(): never; _h(): string } {
@@ -62,4 +62,9 @@ export async function sayHello(address: Address): Promise<void> {
   const conn = await Client(address);
   await conn.send("hello");
   await conn[Symbol.asyncDispose]();
+}
+
+/** CPython's module-level `initializer(ns)` of TestInitializers. */
+export async function initializer(ns: NamespaceProxy): Promise<void> {
+  await ns.set("test", await ns.get("test") as number + 1); // ns.test += 1
 }

@@ -13,7 +13,8 @@
 // - Python's exception classes become the library's: ValueError for a bad
 //   argument is `RangeError`; ValueError or OSError for an object that is
 //   closed, or a pipe end used the wrong way, is `ProcessError`;
-//   AttributeError for a bad option is `TypeError`; `queue.Full`/`Empty`,
+//   AttributeError for a bad option, and ValueError for an address of no
+//   family the Listener serves, are `TypeError`; `queue.Full`/`Empty`,
 //   `EOFError`, `TimeoutError` and `BrokenBarrierError` keep their names.
 import type { Backend } from "../process.ts";
 import { activeChildren, getStartMethod, setStartMethod } from "../process.ts";

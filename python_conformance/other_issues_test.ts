@@ -15,43 +15,6 @@
 // ported are named at the top of their files.
 import { BACKENDS } from "./_util.ts";
 
-/**
- * Connections and managers: issue 15 (ported so far: managers_test.ts and
- * listener_test.ts).
- */
-const CONNECTIONS_AND_MANAGERS: Record<string, string[]> = {
-  TestManagerExceptions: ["test_queue_get", "test_dispatch"],
-  TestSyncManagerTypes: [
-    "test_event",
-    "test_lock",
-    "test_rlock",
-    "test_semaphore",
-    "test_bounded_semaphore",
-    "test_condition",
-    "test_barrier",
-    "test_pool",
-    "test_queue",
-    "test_joinable_queue",
-    "test_list",
-    "test_dict",
-    "test_value",
-    "test_array",
-    "test_namespace",
-    "test_set",
-    "test_set_init",
-    "test_set_contain_all_method",
-  ],
-  TestInitializers: ["test_manager_initializer", "test_pool_initializer"],
-  _TestPicklingConnections: ["test_pickling", "test_access"],
-  OtherTest: [
-    "test_deliver_challenge_auth_failure",
-    "test_answer_challenge_auth_failure",
-  ],
-  ChallengeResponseTest: ["test_challengeresponse"],
-  TestInvalidFamily: ["test_invalid_family"],
-  TestTimeouts: ["test_timeout"],
-};
-
 /** Shared memory: issue 14. */
 const SHARED_MEMORY: Record<string, string[]> = {
   _TestSharedMemory: [
@@ -75,17 +38,6 @@ const SHARED_MEMORY: Record<string, string[]> = {
 };
 
 for (const backend of BACKENDS) {
-  for (const [cls, tests] of Object.entries(CONNECTIONS_AND_MANAGERS)) {
-    for (const test of tests) {
-      Deno.test({
-        name: `${backend}: ${cls}.${test}`,
-        // Needs Listener/Client or Manager, which issue 15 adds.
-        ignore: true,
-        fn() {},
-      });
-    }
-  }
-
   for (const [cls, tests] of Object.entries(SHARED_MEMORY)) {
     for (const test of tests) {
       Deno.test({
