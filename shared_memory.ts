@@ -63,11 +63,20 @@ export interface SharedMemoryOptions {
   create?: boolean;
   /** The size of a new block in bytes, at least 1 (ignored when attaching). */
   size?: number;
+  /**
+   * Whether this process unlinks the name when it ends, if no process did
+   * (Python's `track`). Default: `true` for a new block, `false` for an
+   * attach (where Python's is `true`: here an attacher leaves the block to
+   * its maker). A new block is always tracked: its memory ends with its
+   * maker, so its name cannot outlive it.
+   */
+  track?: boolean;
 }
 
 /**
- * The blocks this process made and has not unlinked, by name, with the
- * locator each name must still link to: their names end with the process.
+ * The blocks this process made or attached tracked and has not unlinked,
+ * by name, with the locator each name must still link to: their names end
+ * with the process.
  */
 const madeHere = new Map<string, string>();
 
@@ -159,6 +168,7 @@ export class SharedMemory {
   #segment: Segment;
   #buf: Uint8Array<ArrayBuffer> | undefined;
   #created: boolean;
+  #tracked: boolean;
   #locator = "";
 
   /**
@@ -172,8 +182,8 @@ export class SharedMemory {
    * @throws {RangeError} When a new block's `size` is not a positive integer.
    * @throws {Deno.errors.AlreadyExists} When a block named `name` exists
    * already (Python's `FileExistsError`).
-   * @throws {TypeError} When an attach has no name, or a name is empty,
-   * too long or holds a slash.
+   * @throws {TypeError} When an attach has no name, a name is empty, too
+   * long or holds a slash, or a new block is asked not to be tracked.
    *
    * @example Attach in another process
    * ```ts
@@ -206,6 +216,11 @@ export class SharedMemory {
           `Cannot make a SharedMemory of ${size} bytes: give a size in bytes that is a whole number of at least 1`,
         );
       }
+      if (options.track === false) {
+        throw new TypeError(
+          "Cannot make an untracked SharedMemory: a new block's name ends with its maker, whose descriptor holds the memory; leave out track",
+        );
+      }
     } else if (name === undefined) {
       throw new TypeError(
         "Cannot attach to a SharedMemory without its name: pass { name } of an existing block, or { create: true, size } for a new one",
@@ -218,6 +233,7 @@ export class SharedMemory {
       );
     }
     this.#created = create;
+    this.#tracked = create || options.track === true;
     if (create) {
       sweepDanglingNames();
       const made = name === undefined
@@ -242,6 +258,7 @@ export class SharedMemory {
       }
       this.#name = name!;
       this.#locator = locator!;
+      if (this.#tracked) madeHere.set(this.#name, this.#locator);
       // Only its maker's descriptor keeps the name: ours is not needed.
       this.#segment.closeDescriptor();
     }
@@ -377,10 +394,8 @@ export class SharedMemory {
    */
   unlink(): void {
     const removed = removeName(this.#name, this.#locator);
-    if (this.#created) {
-      madeHere.delete(this.#name);
-      this.#segment.closeDescriptor();
-    }
+    if (this.#tracked) madeHere.delete(this.#name);
+    if (this.#created) this.#segment.closeDescriptor();
     if (!removed) {
       throw new Deno.errors.NotFound(
         `Cannot unlink SharedMemory ${this.#name}: its name was unlinked already (here or by another process)`,
@@ -411,13 +426,6 @@ export class SharedMemory {
   }
 
   /**
-   * Attached by name wherever it goes.
-   *
-   * @ignore
-   */
-  readonly [crossesProcesses] = true;
-
-  /**
    * What `Deno.inspect` and `console.log` show: the name and the size, as
    * Python's `repr`.
    *
@@ -441,6 +449,13 @@ export class SharedMemory {
   ): string {
     return `SharedMemory(${inspect(this.#name, options)}, size: ${this.size})`;
   }
+
+  /**
+   * Attached by name wherever it goes.
+   *
+   * @ignore
+   */
+  readonly [crossesProcesses] = true;
 
   /**
    * The name a child attaches by.
@@ -719,25 +734,6 @@ export class ShareableList implements Iterable<ShareableItem> {
   }
 
   /**
-   * The items, in order.
-   *
-   * @returns An iterator over a snapshot taken item by item.
-   *
-   * @example Spread into an array
-   * ```ts
-   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
-   * import assert from "node:assert/strict";
-   *
-   * using list = new ShareableList([1, null]);
-   * assert.deepEqual([...list], [1, null]);
-   * list.shm.unlink();
-   * ```
-   */
-  *[Symbol.iterator](): Iterator<ShareableItem> {
-    for (let i = 0; i < this.length; i++) yield this.get(i);
-  }
-
-  /**
    * How many items equal `value` (byte arrays by their bytes; a number and
    * a bigint by their value), as Python's `count`.
    *
@@ -794,6 +790,25 @@ export class ShareableList implements Iterable<ShareableItem> {
   }
 
   /**
+   * The items, in order.
+   *
+   * @returns An iterator over a snapshot taken item by item.
+   *
+   * @example Spread into an array
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, null]);
+   * assert.deepEqual([...list], [1, null]);
+   * list.shm.unlink();
+   * ```
+   */
+  *[Symbol.iterator](): Iterator<ShareableItem> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+
+  /**
    * Closes this process's attachment of {@linkcode ShareableList.shm}.
    *
    * @example Closed at the end of the scope
@@ -811,13 +826,6 @@ export class ShareableList implements Iterable<ShareableItem> {
   [Symbol.dispose](): void {
     this.shm.close();
   }
-
-  /**
-   * The block's name, which a child attaches by.
-   *
-   * @ignore
-   */
-  readonly [crossesProcesses] = true;
 
   /**
    * What `Deno.inspect` and `console.log` show: the items and the block's
@@ -849,6 +857,13 @@ export class ShareableList implements Iterable<ShareableItem> {
     }
     return `ShareableList(${items}, name: ${inspect(this.shm.name, options)})`;
   }
+
+  /**
+   * The block's name, which a child attaches by.
+   *
+   * @ignore
+   */
+  readonly [crossesProcesses] = true;
 
   /**
    * The block's name, which a child attaches by.
