@@ -438,8 +438,9 @@ export class SharedMemory {
    * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
    * import assert from "node:assert/strict";
    *
-   * using shm = new SharedMemory({ name: "mp_doc_inspect", create: true, size: 512 });
-   * assert.equal(Deno.inspect(shm), 'SharedMemory("mp_doc_inspect", size: 512)');
+   * const name = `mp_doc_${crypto.randomUUID().slice(0, 8)}`;
+   * using shm = new SharedMemory({ name, create: true, size: 512 });
+   * assert.equal(Deno.inspect(shm), `SharedMemory("${name}", size: 512)`);
    * shm.unlink();
    * ```
    */

@@ -52,45 +52,12 @@ const CONNECTIONS_AND_MANAGERS: Record<string, string[]> = {
   TestTimeouts: ["test_timeout"],
 };
 
-/** Shared memory: issue 14. */
-const SHARED_MEMORY: Record<string, string[]> = {
-  _TestSharedMemory: [
-    "test_shared_memory_name_with_embedded_null",
-    "test_shared_memory_basics",
-    "test_shared_memory_recreate",
-    "test_invalid_shared_memory_creation",
-    "test_shared_memory_pickle_unpickle",
-    "test_shared_memory_pickle_unpickle_dead_object",
-    "test_shared_memory_across_processes",
-    "test_shared_memory_SharedMemoryServer_ignores_sigint",
-    "test_shared_memory_SharedMemoryManager_reuses_resource_tracker",
-    "test_shared_memory_SharedMemoryManager_basics",
-    "test_shared_memory_ShareableList_basics",
-    "test_shared_memory_ShareableList_pickling",
-    "test_shared_memory_ShareableList_pickling_dead_object",
-    "test_shared_memory_cleaned_after_process_termination",
-    "test_shared_memory_untracking",
-    "test_shared_memory_tracking",
-  ],
-};
-
 for (const backend of BACKENDS) {
   for (const [cls, tests] of Object.entries(CONNECTIONS_AND_MANAGERS)) {
     for (const test of tests) {
       Deno.test({
         name: `${backend}: ${cls}.${test}`,
         // Needs Listener/Client or Manager, which issue 15 adds.
-        ignore: true,
-        fn() {},
-      });
-    }
-  }
-
-  for (const [cls, tests] of Object.entries(SHARED_MEMORY)) {
-    for (const test of tests) {
-      Deno.test({
-        name: `${backend}: ${cls}.${test}`,
-        // Needs SharedMemory, which issue 14 adds.
         ignore: true,
         fn() {},
       });
