@@ -110,6 +110,11 @@ Deno.test("SharedMemory: bad options are refused with what to do", () => {
   }
   assert.throws(() => new SharedMemory({}), /without its name/);
   assert.throws(
+    () => new SharedMemory({ create: true, size: 8, track: false }),
+    (error: Error) =>
+      error instanceof TypeError && /untracked/.test(error.message),
+  );
+  assert.throws(
     () => new SharedMemory({ name: `mp_missing_${crypto.randomUUID()}` }),
     Deno.errors.NotFound,
   );
