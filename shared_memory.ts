@@ -28,12 +28,13 @@
  * `/dev/shm`. Any process that attached the block may
  * {@linkcode SharedMemory.unlink} it, which ends the name while every
  * attachment keeps its bytes. As with Python's resource tracker, a block
- * whose maker ends without unlinking it is unlinked then (on a normal end
- * or an uncaught error). The memory itself is an anonymous `memfd` that
- * the name links to, so the kernel frees it with the last process that
- * holds it, however they end; a maker ended by a signal (`SIGKILL` too)
- * leaves only a dangling name, which counts as none and is swept by the
- * next attach to it or the next block made.
+ * whose maker ends without unlinking it is unlinked then (on a normal end,
+ * an uncaught error, or SIGHUP, SIGINT or SIGTERM where the library watches
+ * signals: with `--allow-all`, as for its socket folder). The memory itself
+ * is an anonymous `memfd` that the name links to, so the kernel frees it
+ * with the last process that holds it, however they end; a maker ended
+ * otherwise (`SIGKILL`) leaves only a dangling name, which counts as none
+ * and is swept by the next attach to it or the next block made.
  * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
  * and bytes in such a block.
  *
@@ -42,12 +43,14 @@
 import {
   labelOfName,
   locatorOfName,
+  pathOfName,
   publishName,
   removeName,
   Segment,
   sweepDanglingNames,
 } from "./_shm/ffi/segment.ts";
 import { ffiSupport } from "./_shm/ffi/self_check.ts";
+import { unlinkOnSignal } from "./_backend/subprocess/socket_dir.ts";
 import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 
@@ -79,6 +82,19 @@ export interface SharedMemoryOptions {
  * with the process.
  */
 const madeHere = new Map<string, string>();
+
+/** Has `name` end with this process, while it links to `locator`. */
+function track(name: string, locator: string): void {
+  madeHere.set(name, locator);
+  // The janitor thread removes it on a signal that ends the process.
+  unlinkOnSignal(pathOfName(name), locator);
+}
+
+/** Leaves `name` be at the end of this process. */
+function untrack(name: string): void {
+  madeHere.delete(name);
+  unlinkOnSignal(pathOfName(name));
+}
 
 function unlinkMadeHere(): void {
   for (const [name, locator] of madeHere) {
@@ -242,7 +258,7 @@ export class SharedMemory {
       this.#name = made.name;
       this.#segment = made.segment;
       this.#locator = made.segment.locator;
-      madeHere.set(this.#name, this.#locator);
+      track(this.#name, this.#locator);
     } else {
       const locator = locatorOfName(name!);
       try {
@@ -258,7 +274,7 @@ export class SharedMemory {
       }
       this.#name = name!;
       this.#locator = locator!;
-      if (this.#tracked) madeHere.set(this.#name, this.#locator);
+      if (this.#tracked) track(this.#name, this.#locator);
       // Only its maker's descriptor keeps the name: ours is not needed.
       this.#segment.closeDescriptor();
     }
@@ -366,7 +382,7 @@ export class SharedMemory {
     if (madeHere.get(this.#name) !== this.#locator) return false;
     if (locatorOfName(this.#name) === this.#locator) return true;
     // Another process unlinked it: the descriptor has no use any more.
-    madeHere.delete(this.#name);
+    untrack(this.#name);
     return false;
   }
 
@@ -394,7 +410,7 @@ export class SharedMemory {
    */
   unlink(): void {
     const removed = removeName(this.#name, this.#locator);
-    if (this.#tracked) madeHere.delete(this.#name);
+    if (this.#tracked) untrack(this.#name);
     if (this.#created) this.#segment.closeDescriptor();
     if (!removed) {
       throw new Deno.errors.NotFound(
