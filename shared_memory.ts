@@ -28,12 +28,13 @@
  * `/dev/shm`. Any process that attached the block may
  * {@linkcode SharedMemory.unlink} it, which ends the name while every
  * attachment keeps its bytes. As with Python's resource tracker, a block
- * whose maker ends without unlinking it is unlinked then (on a normal end
- * or an uncaught error). The memory itself is an anonymous `memfd` that
- * the name links to, so the kernel frees it with the last process that
- * holds it, however they end; a maker ended by a signal (`SIGKILL` too)
- * leaves only a dangling name, which counts as none and is swept by the
- * next attach to it or the next block made.
+ * whose maker ends without unlinking it is unlinked then (on a normal end,
+ * an uncaught error, or SIGHUP, SIGINT or SIGTERM where the library watches
+ * signals: with `--allow-all`, as for its socket folder). The memory itself
+ * is an anonymous `memfd` that the name links to, so the kernel frees it
+ * with the last process that holds it, however they end; a maker ended
+ * otherwise (`SIGKILL`) leaves only a dangling name, which counts as none
+ * and is swept by the next attach to it or the next block made.
  * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
  * and bytes in such a block.
  *
@@ -42,12 +43,14 @@
 import {
   labelOfName,
   locatorOfName,
+  pathOfName,
   publishName,
   removeName,
   Segment,
   sweepDanglingNames,
 } from "./_shm/ffi/segment.ts";
 import { ffiSupport } from "./_shm/ffi/self_check.ts";
+import { unlinkOnSignal } from "./_backend/subprocess/socket_dir.ts";
 import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 
@@ -63,13 +66,35 @@ export interface SharedMemoryOptions {
   create?: boolean;
   /** The size of a new block in bytes, at least 1 (ignored when attaching). */
   size?: number;
+  /**
+   * Whether this process unlinks the name when it ends, if no process did
+   * (Python's `track`). Default: `true` for a new block, `false` for an
+   * attach (where Python's is `true`: here an attacher leaves the block to
+   * its maker). A new block is always tracked: its memory ends with its
+   * maker, so its name cannot outlive it.
+   */
+  track?: boolean;
 }
 
 /**
- * The blocks this process made and has not unlinked, by name, with the
- * locator each name must still link to: their names end with the process.
+ * The blocks this process made or attached tracked and has not unlinked,
+ * by name, with the locator each name must still link to: their names end
+ * with the process.
  */
 const madeHere = new Map<string, string>();
+
+/** Has `name` end with this process, while it links to `locator`. */
+function track(name: string, locator: string): void {
+  madeHere.set(name, locator);
+  // The janitor thread removes it on a signal that ends the process.
+  unlinkOnSignal(pathOfName(name), locator);
+}
+
+/** Leaves `name` be at the end of this process. */
+function untrack(name: string): void {
+  madeHere.delete(name);
+  unlinkOnSignal(pathOfName(name));
+}
 
 function unlinkMadeHere(): void {
   for (const [name, locator] of madeHere) {
@@ -159,6 +184,7 @@ export class SharedMemory {
   #segment: Segment;
   #buf: Uint8Array<ArrayBuffer> | undefined;
   #created: boolean;
+  #tracked: boolean;
   #locator = "";
 
   /**
@@ -172,8 +198,8 @@ export class SharedMemory {
    * @throws {RangeError} When a new block's `size` is not a positive integer.
    * @throws {Deno.errors.AlreadyExists} When a block named `name` exists
    * already (Python's `FileExistsError`).
-   * @throws {TypeError} When an attach has no name, or a name is empty,
-   * too long or holds a slash.
+   * @throws {TypeError} When an attach has no name, a name is empty, too
+   * long or holds a slash, or a new block is asked not to be tracked.
    *
    * @example Attach in another process
    * ```ts
@@ -206,6 +232,11 @@ export class SharedMemory {
           `Cannot make a SharedMemory of ${size} bytes: give a size in bytes that is a whole number of at least 1`,
         );
       }
+      if (options.track === false) {
+        throw new TypeError(
+          "Cannot make an untracked SharedMemory: a new block's name ends with its maker, whose descriptor holds the memory; leave out track",
+        );
+      }
     } else if (name === undefined) {
       throw new TypeError(
         "Cannot attach to a SharedMemory without its name: pass { name } of an existing block, or { create: true, size } for a new one",
@@ -218,6 +249,7 @@ export class SharedMemory {
       );
     }
     this.#created = create;
+    this.#tracked = create || options.track === true;
     if (create) {
       sweepDanglingNames();
       const made = name === undefined
@@ -226,7 +258,7 @@ export class SharedMemory {
       this.#name = made.name;
       this.#segment = made.segment;
       this.#locator = made.segment.locator;
-      madeHere.set(this.#name, this.#locator);
+      track(this.#name, this.#locator);
     } else {
       const locator = locatorOfName(name!);
       try {
@@ -242,6 +274,7 @@ export class SharedMemory {
       }
       this.#name = name!;
       this.#locator = locator!;
+      if (this.#tracked) track(this.#name, this.#locator);
       // Only its maker's descriptor keeps the name: ours is not needed.
       this.#segment.closeDescriptor();
     }
@@ -349,7 +382,7 @@ export class SharedMemory {
     if (madeHere.get(this.#name) !== this.#locator) return false;
     if (locatorOfName(this.#name) === this.#locator) return true;
     // Another process unlinked it: the descriptor has no use any more.
-    madeHere.delete(this.#name);
+    untrack(this.#name);
     return false;
   }
 
@@ -377,10 +410,8 @@ export class SharedMemory {
    */
   unlink(): void {
     const removed = removeName(this.#name, this.#locator);
-    if (this.#created) {
-      madeHere.delete(this.#name);
-      this.#segment.closeDescriptor();
-    }
+    if (this.#tracked) untrack(this.#name);
+    if (this.#created) this.#segment.closeDescriptor();
     if (!removed) {
       throw new Deno.errors.NotFound(
         `Cannot unlink SharedMemory ${this.#name}: its name was unlinked already (here or by another process)`,
@@ -408,6 +439,32 @@ export class SharedMemory {
    */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * What `Deno.inspect` and `console.log` show: the name and the size, as
+   * Python's `repr`.
+   *
+   * @param inspect `Deno.inspect`.
+   * @param options Its options.
+   * @returns `SharedMemory("...", size: ...)`.
+   *
+   * @example Printed
+   * ```ts
+   * import { SharedMemory } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const name = `mp_doc_${crypto.randomUUID().slice(0, 8)}`;
+   * using shm = new SharedMemory({ name, create: true, size: 512 });
+   * assert.equal(Deno.inspect(shm), `SharedMemory("${name}", size: 512)`);
+   * shm.unlink();
+   * ```
+   */
+  [Symbol.for("Deno.customInspect")](
+    inspect: typeof Deno.inspect,
+    options: Deno.InspectOptions,
+  ): string {
+    return `SharedMemory(${inspect(this.#name, options)}, size: ${this.size})`;
   }
 
   /**
@@ -441,14 +498,15 @@ export type ShareableItem =
   | null;
 
 // The list's layout in its block: the item count, then per item its kind,
-// the offset of its bytes and how many bytes it may take, then the bytes.
+// the offset of its bytes, how many bytes it may take and how many it takes
+// (a string's or byte array's), then the bytes.
 const NUMBER = 1;
 const BIGINT = 2;
 const BOOLEAN = 3;
 const NULL = 4;
 const STRING = 5;
 const BYTES = 6;
-const SLOT = 12;
+const SLOT = 16;
 
 function kindOfItem(value: unknown): number {
   if (typeof value === "number") return NUMBER;
@@ -472,11 +530,26 @@ function bytesOf(value: ShareableItem): Uint8Array {
     : value as Uint8Array;
 }
 
-/** The bytes an item may take: 8 for a scalar, its own length (at least 8) for the rest. */
+/**
+ * The bytes an item's slot may take, as Python's: 8 for a scalar; for a
+ * string or byte array, its length rounded up to the next multiple of 8.
+ */
 function capacityOf(value: ShareableItem): number {
   const kind = kindOfItem(value);
   if (kind !== STRING && kind !== BYTES) return 8;
-  return Math.max(8, Math.ceil((4 + bytesOf(value).length) / 8) * 8);
+  return 8 * (Math.floor(bytesOf(value).length / 8) + 1);
+}
+
+/** Python's `==` between two items: byte arrays by their bytes. */
+function sameItem(a: ShareableItem, b: ShareableItem): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  }
+  if (
+    (typeof a === "bigint" && typeof b === "number") ||
+    (typeof a === "number" && typeof b === "bigint")
+  ) return a == b;
+  return a === b;
 }
 
 /**
@@ -484,10 +557,12 @@ function capacityOf(value: ShareableItem): number {
  * `multiprocessing.shared_memory.ShareableList`): numbers, bigints,
  * booleans, strings, `Uint8Array`s and `null`, read and written by every
  * process that attached its {@linkcode ShareableList.shm}. An item may be
- * replaced by one of any kind, as long as it fits in the bytes its first
- * value took (a string or byte array no longer than that one; a scalar in
- * any slot). Reads and writes take no lock: guard a sequence of them with a
- * `Lock`, as in Python.
+ * replaced by one of any kind that fits its slot, whose room is fixed when
+ * the list is made, as in Python: 8 bytes for a scalar; for a string (in
+ * UTF-8) or byte array, its length rounded up to the next multiple of 8
+ * (`"howdy"` leaves room for 8 bytes, `""` for 8, an 8-byte string for 16).
+ * Reads and writes take no lock: guard a sequence of them with a `Lock`, as
+ * in Python.
  *
  * @example Make a list, and attach to it by name
  * ```ts
@@ -510,24 +585,27 @@ export class ShareableList implements Iterable<ShareableItem> {
   #view: DataView;
 
   /**
-   * Makes a list of `sequence` in a new block, or (with `null` and
-   * `{ name }`) attaches to the list in the block `name`.
+   * Makes a list of `sequence` in a new block (named `name` if given, as
+   * {@linkcode SharedMemory} names one), or (with `null` and `{ name }`)
+   * attaches to the list in the block `name`.
    *
    * @param sequence The items of a new list, or `null` to attach.
-   * @param options `{ name }` of the block to attach to.
-   * @throws {TypeError} For an item of another kind, or `null` without a
-   * name.
+   * @param options `{ name }` of the block to attach to, or to make.
+   * @throws {TypeError} For an item of another kind, `null` without a
+   * name, or a name a block cannot have.
+   * @throws {Deno.errors.AlreadyExists} When a new list's name is taken.
+   * @throws {Deno.errors.NotFound} When no block has the name to attach to.
    * @throws {Error} Where FFI is not granted or supported (see
    * {@linkcode SharedMemory}).
    *
-   * @example An empty string leaves room for 4 bytes
+   * @example A string's slot has room for its length rounded up to 8 bytes
    * ```ts
    * import { ShareableList } from "@mp/multiprocessing/shared_memory";
    * import assert from "node:assert/strict";
    *
-   * const list = new ShareableList([""]);
-   * list.set(0, "four");
-   * assert.throws(() => list.set(0, "fives"), RangeError);
+   * const list = new ShareableList(["howdy"]);
+   * list.set(0, "8 bytes!");
+   * assert.throws(() => list.set(0, "9 bytes!!"), RangeError);
    * list.shm.unlink();
    * ```
    */
@@ -547,9 +625,9 @@ export class ShareableList implements Iterable<ShareableItem> {
     }
     const items = [...sequence];
     const capacities = items.map(capacityOf);
-    const header = Math.ceil((8 + SLOT * items.length) / 8) * 8;
+    const header = 8 + SLOT * items.length;
     const size = capacities.reduce((sum, bytes) => sum + bytes, header);
-    this.shm = new SharedMemory({ create: true, size });
+    this.shm = new SharedMemory({ name: options?.name, create: true, size });
     const view = this.#view = new DataView(this.shm.buf.buffer);
     view.setInt32(0, items.length, true);
     let offset = header;
@@ -623,8 +701,8 @@ export class ShareableList implements Iterable<ShareableItem> {
       case NULL:
         return null;
       default: {
-        const length = view.getUint32(offset, true);
-        const bytes = new Uint8Array(view.buffer, offset + 4, length).slice();
+        const length = view.getInt32(slot + 12, true);
+        const bytes = new Uint8Array(view.buffer, offset, length).slice();
         return kind === STRING ? new TextDecoder().decode(bytes) : bytes;
       }
     }
@@ -636,7 +714,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * @param index The position.
    * @param value The new item, of any kind the list holds.
    * @throws {RangeError} Out of range, or a string or byte array longer
-   * than the slot's bytes.
+   * than the slot's room.
    * @throws {TypeError} For a value of another kind.
    *
    * @example Any kind in any slot, if it fits
@@ -659,19 +737,73 @@ export class ShareableList implements Iterable<ShareableItem> {
     const capacity = view.getInt32(slot + 8, true);
     if (kind === STRING || kind === BYTES) {
       const bytes = bytesOf(value);
-      if (4 + bytes.length > capacity) {
+      if (bytes.length > capacity) {
         throw new RangeError(
-          `Cannot store ${bytes.length} bytes at index ${index} of a ShareableList: its slot holds ${
-            capacity - 4
-          }; make the list with a longer item there`,
+          `Cannot store ${bytes.length} bytes at index ${index} of a ShareableList: its slot holds ${capacity}; make the list with a longer item there`,
         );
       }
-      view.setUint32(offset, bytes.length, true);
-      new Uint8Array(view.buffer, offset + 4, bytes.length).set(bytes);
+      new Uint8Array(view.buffer, offset, bytes.length).set(bytes);
+      view.setInt32(slot + 12, bytes.length, true);
     } else if (kind === NUMBER) view.setFloat64(offset, value as number, true);
     else if (kind === BIGINT) view.setBigInt64(offset, value as bigint, true);
     else if (kind === BOOLEAN) view.setUint8(offset, value ? 1 : 0);
     view.setInt32(slot, kind, true);
+  }
+
+  /**
+   * How many items equal `value` (byte arrays by their bytes; a number and
+   * a bigint by their value), as Python's `count`.
+   *
+   * @param value The item to look for.
+   * @returns The number of items equal to it.
+   *
+   * @example Counting
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([42, "a", 42]);
+   * assert.equal(list.count(42), 2);
+   * assert.equal(list.count("b"), 0);
+   * list.shm.unlink();
+   * ```
+   */
+  count(value: ShareableItem): number {
+    let found = 0;
+    for (const item of this) if (sameItem(item, value)) found++;
+    return found;
+  }
+
+  /**
+   * The position of the first item equal to `value` (as in
+   * {@linkcode ShareableList.count}), as Python's `index`.
+   *
+   * @param value The item to look for.
+   * @returns Its first position.
+   * @throws {RangeError} When no item equals it.
+   *
+   * @example Finding an item
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList(["a", 100]);
+   * assert.equal(list.index(100), 1);
+   * assert.throws(() => list.index("100"), RangeError);
+   * list.shm.unlink();
+   * ```
+   */
+  index(value: ShareableItem): number {
+    let i = 0;
+    for (const item of this) {
+      if (sameItem(item, value)) return i;
+      i++;
+    }
+    throw new RangeError(
+      `${
+        typeof value === "string" ? JSON.stringify(value) : String(value)
+      } is not in the ShareableList ${this.shm.name}`,
+    );
   }
 
   /**
@@ -710,6 +842,37 @@ export class ShareableList implements Iterable<ShareableItem> {
    */
   [Symbol.dispose](): void {
     this.shm.close();
+  }
+
+  /**
+   * What `Deno.inspect` and `console.log` show: the items and the block's
+   * name, as Python's `repr`.
+   *
+   * @param inspect `Deno.inspect`.
+   * @param options Its options.
+   * @returns `ShareableList([...], name: "...")`.
+   *
+   * @example Printed
+   * ```ts
+   * import { ShareableList } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * using list = new ShareableList([1, "a"]);
+   * assert.match(Deno.inspect(list), /^ShareableList\(\[ 1, "a" \], name: "psm_/);
+   * list.shm.unlink();
+   * ```
+   */
+  [Symbol.for("Deno.customInspect")](
+    inspect: typeof Deno.inspect,
+    options: Deno.InspectOptions,
+  ): string {
+    let items: string;
+    try {
+      items = inspect([...this], options);
+    } catch {
+      items = "<closed>"; // its view was emptied by close()
+    }
+    return `ShareableList(${items}, name: ${inspect(this.shm.name, options)})`;
   }
 
   /**

@@ -110,6 +110,11 @@ Deno.test("SharedMemory: bad options are refused with what to do", () => {
   }
   assert.throws(() => new SharedMemory({}), /without its name/);
   assert.throws(
+    () => new SharedMemory({ create: true, size: 8, track: false }),
+    (error: Error) =>
+      error instanceof TypeError && /untracked/.test(error.message),
+  );
+  assert.throws(
     () => new SharedMemory({ name: `mp_missing_${crypto.randomUUID()}` }),
     Deno.errors.NotFound,
   );
@@ -245,15 +250,21 @@ Deno.test("SharedMemory: without --allow-ffi the error names the flag", async ()
   );
 });
 
-for (
-  const ending of ["return", "throw", "SIGTERM", "SIGINT", "SIGKILL"] as const
-) {
-  Deno.test(`SharedMemory: its name goes when its maker ends (${ending}), or dangles until swept`, async () => {
+const ENDINGS = [
+  { ending: "return", mode: "return" },
+  { ending: "throw", mode: "throw" },
+  { ending: "SIGTERM", mode: "wait" },
+  { ending: "SIGINT", mode: "wait" },
+  { ending: "SIGHUP", mode: "wait" },
+  { ending: "SIGTERM", mode: "block" },
+  { ending: "SIGKILL", mode: "wait" },
+] as const;
+
+for (const { ending, mode } of ENDINGS) {
+  const how = mode === "block" ? `${ending} while blocked` : ending;
+  Deno.test(`SharedMemory: its name goes when its maker ends (${how}), or dangles after SIGKILL until swept`, async () => {
     const chosen = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
-    await using program = new ProgramRun(PROGRAM, [
-      ending === "return" || ending === "throw" ? ending : "wait",
-      chosen,
-    ]);
+    await using program = new ProgramRun(PROGRAM, [mode, chosen]);
     const name = await program.line() ?? "";
     assert.equal(name, chosen);
     const shm = new SharedMemory({ name });
@@ -265,20 +276,24 @@ for (
       const status = await program.status(10_000);
       assert.ok(status, "the program ended");
       assert.equal(status.success, ending === "return");
+      if (ending.startsWith("SIG")) {
+        assert.equal(status.signal, ending, "it died of the signal");
+      }
       // The bytes stay while attached.
       assert.equal(shm.buf[0], 1);
-      if (ending.startsWith("SIG")) {
-        // A signal ends the maker without its cleanup: the name dangles
+      if (ending === "SIGKILL") {
+        // SIGKILL ends the maker without any cleanup: the name dangles
         // (the memory is the kernel's to free) until swept.
         assert.ok(devShm().includes(name), "the name dangles");
-        if (ending === "SIGKILL") {
-          using next = new SharedMemory({ create: true, size: 1 });
-          assert.ok(!devShm().includes(name), "the next maker swept it");
-          next.unlink();
-        }
-      } else assert.ok(!devShm().includes(name), "the name is gone");
+        using next = new SharedMemory({ create: true, size: 1 });
+        assert.ok(!devShm().includes(name), "the next maker swept it");
+        next.unlink();
+      } else {
+        // On a signal that ends it, the janitor thread removed it (even
+        // while the main thread was blocked).
+        assert.ok(!devShm().includes(name), "the name is gone");
+      }
       assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
-      assert.ok(!devShm().includes(name), "an attach swept it");
     } finally {
       shm.close();
     }

@@ -232,6 +232,11 @@ const NAMES = "/dev/shm";
 const EEXIST = 17;
 const LOCATOR = /^\/proc\/\d+\/fd\/\d+$/;
 
+/** The path of the link that is the name `name`. */
+export function pathOfName(name: string): string {
+  return `${NAMES}/${name}`;
+}
+
 /** What a segment made for `name` shows as in `/proc/<pid>/fd`. */
 export function labelOfName(name: string): string {
   return `psm:${name}`;
