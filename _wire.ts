@@ -37,6 +37,11 @@ export interface WireContext {
   /** Every primitive that was encoded, so its sender can follow it. */
   readonly handles: Shareable[];
   /**
+   * The pid of the child the value is passed to, when it is a child's start
+   * (the pid {@linkcode ownerEnded} is later called with).
+   */
+  receiver?: number;
+  /**
    * Set when the receiver cannot share this process's memory (a child that
    * is an OS process of its own): turns a primitive into the wire form of a
    * handle that works there, since a `SharedArrayBuffer` or a `MessagePort`

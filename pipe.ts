@@ -269,7 +269,7 @@ export class Connection<T = unknown> {
   /** The slot of the peer end where a holder was last seen. */
   #peerHolder = 0;
   /** The slots kept for the processes this handle was passed to. */
-  #passedTo: { slot: number; token: number }[] = [];
+  #passedTo: { slot: number; token: number; receiver?: number }[] = [];
   /**
    * How a receive waits: a peer usually answers within microseconds, so it
    * spins and blocks briefly before it parks (see futex.ts).
@@ -1080,7 +1080,7 @@ export class Connection<T = unknown> {
     if (!this.#active) this.#reopen();
     const token = passToken();
     const slot = this.#claimSlot(token);
-    this.#passedTo.push({ slot, token });
+    this.#passedTo.push({ slot, token, receiver: ctx.receiver });
     // The port, with every message posted to this end, goes along; a
     // second holder of the end has none, so the end is shared.
     const port = this.#port;
@@ -1114,6 +1114,17 @@ export class Connection<T = unknown> {
     // 0 (or another holder) once it closed it, and still the pass's token
     // if it ended before taking it.
     const entries = this.#passedTo;
+    // A pass to a child's start knows its receiver: no guess.
+    const own = entries.filter(({ receiver }) => receiver === pid);
+    if (own.length > 0) {
+      for (const { slot, token } of own) {
+        Atomics.compareExchange(cells, slot, pid, 0);
+        Atomics.compareExchange(cells, slot, token, 0);
+      }
+      this.#passedTo = entries.filter((entry) => !own.includes(entry));
+      this.#closeIfUnheld(this.#end);
+      return;
+    }
     let index = entries.findIndex(({ slot }) =>
       Atomics.load(cells, slot) === pid
     );

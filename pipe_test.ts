@@ -5,6 +5,7 @@ import { BACKENDS, startChild } from "./_test_util.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 import { type Connection, Pipe } from "./pipe.ts";
 import { Queue } from "./queue.ts";
+import { decodeSync, encode, ownerEnded, wireContext } from "./_wire.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 
@@ -14,6 +15,36 @@ async function drain<T>(conn: Connection<T>): Promise<T[]> {
   for await (const message of conn) got.push(message);
   return got;
 }
+
+Deno.test("an end passed to several children stays held for one still in transit when the others end, in any order", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  /** Passes `writer` as a child's start would, to the child `pid`. */
+  const pass = (pid: number) => {
+    const ctx = wireContext();
+    ctx.receiver = pid;
+    return encode(writer, ctx);
+  };
+  // Children 1 and 2 take the end and close it; child 3 has not taken it.
+  const [first, second] = [pass(1), pass(2)].map((form) =>
+    decodeSync(form) as Connection<number>
+  );
+  pass(3);
+  first.close();
+  second.close();
+  writer.close();
+  // They end, the later-passed first: child 3 still holds its slot.
+  writer[ownerEnded]!(2);
+  writer[ownerEnded]!(1);
+  assert.equal(
+    await reader.poll(0),
+    false,
+    "no EOF while child 3 may still write",
+  );
+  // Child 3 ends without having taken it: now the end is closed.
+  writer[ownerEnded]!(3);
+  await assert.rejects(reader.recv(), EOFError);
+  reader.close();
+});
 
 Deno.test("Pipe() is duplex; Pipe(false) and Pipe({ duplex: false }) give [reader, writer]", async () => {
   const [a, b] = Pipe();

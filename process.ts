@@ -531,11 +531,13 @@ export class Process<A extends unknown[] = unknown[]> {
     checkPermissions(this.#launcher, this.#name, this.start);
     const { target, args: plainArgs } = this.#childTarget();
     const ctx = wireContext(this.#launcher.backend);
+    const pid = this.#launcher.allocatePid();
+    ctx.receiver = pid;
     const args = encode(plainArgs, ctx) as unknown[];
     const parent = identity();
     const spec = {
       identity: {
-        pid: this.#launcher.allocatePid(),
+        pid,
         name: this.#name,
         daemon: this.#daemon,
         parentPid: parent.pid,
