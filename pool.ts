@@ -43,7 +43,12 @@ import {
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
 import { holdEventLoop } from "./_deno_compat.ts";
-import { buffersOf, fromText, pack, toText } from "./_pool/pack.ts";
+import {
+  buffersOf,
+  pack,
+  receivedPoolMessage,
+  sendPoolMessage,
+} from "./_pool/pack.ts";
 import {
   type ChunkMessage,
   type EventMessage,
@@ -1250,10 +1255,8 @@ export class Pool implements AsyncDisposable {
    */
   #send(slot: Slot, { chunks, messages, added }: Batch): boolean {
     try {
-      // The packed items move: they were made for this message alone.
       const transfer = messages.flatMap((message) => buffersOf(message.items));
-      if (transfer.length) slot.channel.send(messages, { transfer });
-      else slot.channel.send(toText(messages) ?? messages);
+      sendPoolMessage(slot.channel, messages, transfer);
       slot.busy = true;
       return true;
     } catch {
@@ -1426,10 +1429,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #receive(slot: Slot, received: FromWorker): void {
-    // Results of plain data come as text (see toText in _pool/pack.ts).
-    const message = typeof received === "string"
-      ? fromText(received) as ResultMessage
-      : received;
+    const message = receivedPoolMessage(received);
     if (typeof message === "number") {
       if (slot.unconfirmed?.id === message) slot.unconfirmed = undefined;
       return;

@@ -12,6 +12,7 @@
 // string into its ring, where an object is posted on a port, whose clone
 // and wake-up cost far more than the message (see toText).
 import { deserialize, serialize } from "node:v8";
+import type { Connection } from "../pipe.ts";
 
 /** Below this many values, packing costs more than it saves. */
 const PACK_MIN = 16;
@@ -209,6 +210,25 @@ export function toText(message: unknown): string | undefined {
 /** The message that {@linkcode toText} made `text` of. */
 export function fromText(text: string): unknown {
   return JSON.parse(text);
+}
+
+/**
+ * Sends a pool message (a batch of chunks, or a chunk's results): its
+ * packed buffers move, as they were made for this message alone; a message
+ * without any goes as text when it is plain data (see {@linkcode toText}).
+ */
+export function sendPoolMessage(
+  channel: Connection,
+  message: unknown,
+  transfer: ArrayBuffer[],
+): void {
+  if (transfer.length) channel.send(message, { transfer });
+  else channel.send(toText(message) ?? message);
+}
+
+/** A pool message as {@linkcode sendPoolMessage} sent it. */
+export function receivedPoolMessage<T>(received: T | string): T {
+  return typeof received === "string" ? fromText(received) as T : received;
 }
 
 /**

@@ -9,10 +9,10 @@ import { type ErrorData, errorToData, quoteMessage } from "../_error.ts";
 import type { Connection } from "../pipe.ts";
 import {
   buffersOf,
-  fromText,
   pack,
   type Packed,
-  toText,
+  receivedPoolMessage,
+  sendPoolMessage,
   view,
 } from "./pack.ts";
 import type { TargetSpec } from "../_target.ts";
@@ -283,10 +283,7 @@ class NextChunks {
       this.#lastTurn = performance.now();
     }
     // A batch of plain data comes as text (see toText in pack.ts).
-    const chunks =
-      (typeof message === "string" ? fromText(message) : message) as
-        | ChunkMessage[]
-        | null;
+    const chunks = receivedPoolMessage(message) as ChunkMessage[] | null;
     // An empty batch is the pool saying it left this worker idle.
     this.#busy = chunks !== null && chunks.length > 0;
     return chunks;
@@ -389,14 +386,8 @@ function sendResults(channel: Connection, outcome: Outcome): boolean {
       });
     } else {
       const results = pack(message.results);
-      const buffers = buffersOf(results);
       const packed: ResultMessage = { ...message, results };
-      if (buffers.length) {
-        // The packed results move: they were made for this message alone.
-        channel.send(packed, { transfer: buffers });
-      } else {
-        channel.send(toText(packed) ?? packed);
-      }
+      sendPoolMessage(channel, packed, buffersOf(results));
     }
     return true;
   } catch (error) {

@@ -68,7 +68,7 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** What {@linkcode libc} gives: the functions, or why there are none. */
 export type LibcResult =
-  | { ok: true; symbols: Libc; sysFutex: number }
+  | { ok: true; symbols: Libc }
   | { ok: false; reason: string };
 
 let result: LibcResult | undefined;
@@ -120,7 +120,7 @@ function open(): LibcResult {
   const symbols = dlopenLibc(SYMBOLS);
   return typeof symbols === "string"
     ? { ok: false, reason: symbols }
-    : { ok: true, symbols, sysFutex: Number(SYS_FUTEX_NUMBER) };
+    : { ok: true, symbols };
 }
 
 /**
