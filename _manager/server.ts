@@ -379,6 +379,29 @@ class Waiters {
       }
     });
   }
+  /**
+   * Waits, woken in turn, until `take()` succeeds: for `timeout` seconds at
+   * most when it is a number (Python's unit), else for as long as it takes;
+   * not at all unless `block`. `take` looks and takes in one step, so that
+   * no other call comes between what it saw and what it took.
+   *
+   * @returns Whether `take()` succeeded.
+   */
+  async waitToTake(
+    take: () => boolean,
+    block: unknown,
+    timeout: unknown,
+  ): Promise<boolean> {
+    const deadline = typeof timeout === "number"
+      ? performance.now() + timeout * 1000
+      : Infinity;
+    while (!take()) {
+      const left = (deadline - performance.now()) / 1000;
+      if (!block || left <= 0) return false;
+      await this.wait(deadline === Infinity ? null : left);
+    }
+    return true;
+  }
   wakeOne(): void {
     this.#queue.shift()?.();
   }
@@ -397,20 +420,15 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
   const joiners = new Waiters();
   const full = () => maxsize > 0 && items.length >= maxsize;
   const get = async (block: unknown = true, timeout: unknown = null) => {
-    const deadline = typeof timeout === "number"
-      ? performance.now() + timeout * 1000
-      : Infinity;
-    while (items.length === 0) {
-      const left = (deadline - performance.now()) / 1000;
-      if (
-        !block || left <= 0 ||
-        !await getters.wait(deadline === Infinity ? null : left)
-      ) {
-        if (items.length) break;
-        throw pyError("Empty", "");
-      }
+    let item: unknown;
+    const take = () => {
+      if (items.length === 0) return false;
+      item = items.shift();
+      return true;
+    };
+    if (!await getters.waitToTake(take, block, timeout)) {
+      throw pyError("Empty", "");
     }
-    const item = items.shift();
     putters.wakeOne();
     return item;
   };
@@ -419,21 +437,15 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
     block: unknown = true,
     timeout: unknown = null,
   ) => {
-    const deadline = typeof timeout === "number"
-      ? performance.now() + timeout * 1000
-      : Infinity;
-    while (full()) {
-      const left = (deadline - performance.now()) / 1000;
-      if (
-        !block || left <= 0 ||
-        !await putters.wait(deadline === Infinity ? null : left)
-      ) {
-        if (!full()) break;
-        throw pyError("Full", "");
-      }
+    const take = () => {
+      if (full()) return false;
+      items.push(item);
+      unfinished++;
+      return true;
+    };
+    if (!await putters.waitToTake(take, block, timeout)) {
+      throw pyError("Full", "");
     }
-    items.push(item);
-    unfinished++;
     getters.wakeOne();
   };
   return {
@@ -459,6 +471,11 @@ function makeQueue(args: unknown[], kwargs: Record<string, unknown>): Held {
       },
     },
   };
+}
+
+/** A lock's `timeout`, where -1 (its default), as any negative, is none. */
+function lockTimeout(timeout: unknown): unknown {
+  return typeof timeout === "number" && timeout >= 0 ? timeout : null;
 }
 
 /**
@@ -494,17 +511,13 @@ class ReentrantLock {
       this.#count++;
       return true;
     }
-    const deadline = typeof timeout === "number" && timeout >= 0
-      ? performance.now() + timeout * 1000
-      : Infinity;
-    while (this.#owner !== undefined) {
-      const left = (deadline - performance.now()) / 1000;
-      if (!blocking || left <= 0) return false;
-      await this.#waiters.wait(deadline === Infinity ? null : left);
-    }
-    this.#owner = who ?? {};
-    this.#count = 1;
-    return true;
+    const take = () => {
+      if (this.#owner !== undefined) return false;
+      this.#owner = who ?? {};
+      this.#count = 1;
+      return true;
+    };
+    return await this.#waiters.waitToTake(take, blocking, lockTimeout(timeout));
   }
 
   release(who: object | undefined): void {
@@ -595,16 +608,8 @@ function makeLock(): Held {
     value: () => locked,
     methods: {
       async acquire(blocking = true, timeout = -1) {
-        const deadline = typeof timeout === "number" && timeout >= 0
-          ? performance.now() + timeout * 1000
-          : Infinity;
-        while (locked) {
-          const left = (deadline - performance.now()) / 1000;
-          if (!blocking || left <= 0) return false;
-          await waiters.wait(deadline === Infinity ? null : left);
-        }
-        locked = true;
-        return true;
+        const take = () => !locked && (locked = true);
+        return await waiters.waitToTake(take, blocking, lockTimeout(timeout));
       },
       release() {
         if (!locked) throw pyError("RuntimeError", "release unlocked lock");
@@ -654,16 +659,12 @@ function makeSemaphore(args: unknown[], bounded: boolean): Held {
     value: () => value,
     methods: {
       async acquire(blocking = true, timeout = null) {
-        const deadline = typeof timeout === "number"
-          ? performance.now() + timeout * 1000
-          : Infinity;
-        while (value === 0) {
-          const left = (deadline - performance.now()) / 1000;
-          if (!blocking || left <= 0) return false;
-          await waiters.wait(deadline === Infinity ? null : left);
-        }
-        value--;
-        return true;
+        const take = () => {
+          if (value === 0) return false;
+          value--;
+          return true;
+        };
+        return await waiters.waitToTake(take, blocking, timeout);
       },
       release(n = 1) {
         const count = Number(n);
