@@ -56,6 +56,14 @@ for (const backend of BACKENDS) {
     assert.equal(new Set(pids.slice(size)).size, 1);
   });
 
+  Deno.test(`${backend}: an argument keeps an array's named properties, as the structured clone does`, async () => {
+    await using p = pool();
+    const tagged = Object.assign([1, 2], { tag: "kept" });
+    const want = { items: [1, 2], named: { tag: "kept" } };
+    assert.deepEqual(await p.apply(fn("describeArray"), [tagged]), want);
+    assert.deepEqual(await p.map(fn("describeArray"), [tagged]), [want]);
+  });
+
   Deno.test(`${backend}: map runs on the items as they were when it was called`, async () => {
     await using p = pool();
     const items = range(20_000);
