@@ -22,7 +22,8 @@ const met = new Set<object>();
  * clone would: finite numbers (not -0), strings, booleans, `null`, and
  * arrays (without holes or other own properties) and plain objects of them,
  * each object met once (JSON would copy a shared one apart, and a cycle
- * would throw), nested 64 deep at most, no key `__proto__`. `undefined`, `NaN`, a `Map`, a class
+ * would throw), nested 64 deep at most, no key `__proto__` and no symbol
+ * keys. `undefined`, `NaN`, a `Map`, a class
  * instance or a typed array anywhere makes it `false`.
  *
  * @param value What to send.
@@ -67,6 +68,8 @@ function exact(value: unknown, depth: number): boolean {
         return true;
       }
       if (proto !== Object.prototype && proto !== null) return false;
+      // A symbol key may mark a handle of this library (its toWire).
+      if (Object.getOwnPropertySymbols(value).length > 0) return false;
       for (const key of Object.keys(value)) {
         // Parsed back, it could set the prototype rather than a key.
         if (key === "__proto__") return false;
