@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { identity } from "./_shm/registry.ts";
+import { identity, runningPid } from "./_shm/registry.ts";
 import {
   acquireDeadline,
   COUNT,
@@ -408,7 +408,7 @@ export class Lock extends SemLock {
   acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
     const mutex = this.#mutex;
-    const me = identity().pid;
+    const me = runningPid();
     if (mutex.tryAcquire(me)) return Promise.resolve(true);
     return mutex.acquire(me, deadline);
   }
@@ -443,7 +443,7 @@ export class Lock extends SemLock {
       ? Infinity
       : acquireDeadline(options);
     const mutex = this.#mutex;
-    const me = identity().pid;
+    const me = runningPid();
     return mutex.tryAcquire(me) || mutex.acquireSync(me, deadline);
   }
 
@@ -465,7 +465,7 @@ export class Lock extends SemLock {
    */
   release(): void {
     const mutex = this.#mutex;
-    if (mutex.tryRelease(identity().pid)) return;
+    if (mutex.tryRelease(runningPid())) return;
     if (!mutex.release()) {
       throw new RangeError(
         "Cannot release a Lock that is not held: call release() only after a successful acquire()",
@@ -543,7 +543,7 @@ export class RLock extends SemLock {
    */
   async acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
-    const me = identity().pid;
+    const me = runningPid();
     if (this.#reenter(me)) return true;
     const mutex = this.#mutex;
     if (!await mutex.acquire(me, deadline)) return false;
@@ -580,7 +580,7 @@ export class RLock extends SemLock {
       ? Infinity
       : acquireDeadline(options);
     const mutex = this.#mutex;
-    const me = identity().pid;
+    const me = runningPid();
     if (mutex.tryAcquire(me)) {
       mutex.cells[COUNT] = 1;
       return true;
@@ -628,9 +628,10 @@ export class RLock extends SemLock {
    */
   release(): void {
     const mutex = this.#mutex;
-    if (mutex.tryReleaseLast(identity().pid)) return;
+    const me = runningPid();
+    if (mutex.tryReleaseLast(me)) return;
     const owner = mutex.owner();
-    if (owner !== identity().pid) {
+    if (owner !== me) {
       throw new RangeError(
         `Cannot release an RLock that this process does not hold (${
           owner === 0 ? "it is free" : `process ${owner} holds it`

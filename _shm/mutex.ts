@@ -75,19 +75,22 @@ export class Mutex {
     return state > 0 ? state & OWNER : 0;
   }
 
-  /** Takes the lock for `me` if it is free: the fast path. */
+  /**
+   * Takes the lock for `me` if it is free: the fast path, one
+   * compare-and-swap. `me` comes from `runningPid()`, which checked that
+   * this process still runs.
+   */
   tryAcquire(me: number): boolean {
-    checkRunning();
     return Atomics.compareExchange(this.cells, STATE, 0, me) === 0;
   }
 
   /**
    * Gives the lock back if `me` holds it and no one may be sleeping on it:
    * the fast path of a release, one compare-and-swap (a release that this
-   * refuses takes {@linkcode Mutex.release}).
+   * refuses takes {@linkcode Mutex.release}). `me` comes from
+   * `runningPid()`, as for {@linkcode Mutex.tryAcquire}.
    */
   tryRelease(me: number): boolean {
-    checkRunning();
     return Atomics.compareExchange(this.cells, STATE, me, 0) === me;
   }
 
@@ -101,7 +104,6 @@ export class Mutex {
    * sets it, so no one reads a free lock's count.
    */
   tryReleaseLast(me: number): boolean {
-    checkRunning();
     const cells = this.cells;
     return cells[COUNT] === 1 &&
       Atomics.compareExchange(cells, STATE, me, 0) === me;
