@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { identity } from "./_shm/registry.ts";
+import { identity, runningPid } from "./_shm/registry.ts";
 import {
   acquireDeadline,
   COUNT,
@@ -36,6 +36,7 @@ import {
   type LockInternals,
   lockInternals,
   Mutex,
+  STATE,
 } from "./_shm/mutex.ts";
 import {
   type Memory,
@@ -380,10 +381,12 @@ export class Lock extends SemLock {
   constructor() {
     super();
     this.#mutex = mutexOf(this);
+    this.#cells = this.#mutex.cells;
   }
 
-  /** The base's mutex, kept here too: read on every acquire and release. */
+  /** The base's mutex and its words, kept here: read on every call. */
   #mutex: Mutex;
+  #cells: Int32Array;
 
   /**
    * Acquires the lock, waiting without blocking the event loop.
@@ -408,7 +411,7 @@ export class Lock extends SemLock {
   acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
     const mutex = this.#mutex;
-    const me = identity().pid;
+    const me = runningPid();
     if (mutex.tryAcquire(me)) return Promise.resolve(true);
     return mutex.acquire(me, deadline);
   }
@@ -442,9 +445,10 @@ export class Lock extends SemLock {
     const deadline = options === undefined
       ? Infinity
       : acquireDeadline(options);
-    const mutex = this.#mutex;
-    const me = identity().pid;
-    return mutex.tryAcquire(me) || mutex.acquireSync(me, deadline);
+    const me = runningPid();
+    // Mutex.tryAcquire, without the call.
+    return Atomics.compareExchange(this.#cells, STATE, 0, me) === 0 ||
+      this.#mutex.acquireSync(me, deadline);
   }
 
   /**
@@ -464,9 +468,10 @@ export class Lock extends SemLock {
    * ```
    */
   release(): void {
-    const mutex = this.#mutex;
-    if (mutex.tryRelease(identity().pid)) return;
-    if (!mutex.release()) {
+    const me = runningPid();
+    // Mutex.releaseOwn, without the call.
+    if (Atomics.compareExchange(this.#cells, STATE, me, 0) === me) return;
+    if (!this.#mutex.release()) {
       throw new RangeError(
         "Cannot release a Lock that is not held: call release() only after a successful acquire()",
       );
@@ -515,10 +520,12 @@ export class RLock extends SemLock {
   constructor() {
     super();
     this.#mutex = mutexOf(this);
+    this.#cells = this.#mutex.cells;
   }
 
-  /** The base's mutex, kept here too: read on every acquire and release. */
+  /** The base's mutex and its words, kept here: read on every call. */
   #mutex: Mutex;
+  #cells: Int32Array;
 
   /**
    * Acquires the lock (again, when this process holds it), waiting without
@@ -543,7 +550,7 @@ export class RLock extends SemLock {
    */
   async acquire(options?: AcquireOptions): Promise<boolean> {
     const deadline = acquireDeadline(options);
-    const me = identity().pid;
+    const me = runningPid();
     if (this.#reenter(me)) return true;
     const mutex = this.#mutex;
     if (!await mutex.acquire(me, deadline)) return false;
@@ -579,15 +586,16 @@ export class RLock extends SemLock {
     const deadline = options === undefined
       ? Infinity
       : acquireDeadline(options);
-    const mutex = this.#mutex;
-    const me = identity().pid;
-    if (mutex.tryAcquire(me)) {
-      mutex.cells[COUNT] = 1;
+    const cells = this.#cells;
+    const me = runningPid();
+    // Mutex.tryAcquire, without the call.
+    if (Atomics.compareExchange(cells, STATE, 0, me) === 0) {
+      cells[COUNT] = 1;
       return true;
     }
     if (this.#reenter(me)) return true;
-    if (!mutex.acquireSync(me, deadline)) return false;
-    mutex.cells[COUNT] = 1;
+    if (!this.#mutex.acquireSync(me, deadline)) return false;
+    cells[COUNT] = 1;
     return true;
   }
 
@@ -627,10 +635,21 @@ export class RLock extends SemLock {
    * ```
    */
   release(): void {
+    const cells = this.#cells;
+    const me = runningPid();
+    // The last release of a hold that no one waits on: one swap, and no
+    // separate read of the owner. COUNT is read before the owner is known:
+    // a process that does not hold the lock may read any count, but then
+    // its swap fails and it takes the checked path. COUNT keeps its 1 on
+    // the free lock: every acquisition of an RLock sets it, so no one
+    // reads a free lock's count.
+    if (
+      cells[COUNT] === 1 &&
+      Atomics.compareExchange(cells, STATE, me, 0) === me
+    ) return;
     const mutex = this.#mutex;
-    if (mutex.tryReleaseLast(identity().pid)) return;
     const owner = mutex.owner();
-    if (owner !== identity().pid) {
+    if (owner !== me) {
       throw new RangeError(
         `Cannot release an RLock that this process does not hold (${
           owner === 0 ? "it is free" : `process ${owner} holds it`

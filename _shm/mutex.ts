@@ -23,7 +23,14 @@ import { allocate, type Memory } from "./memory.ts";
 import { deadlineOf } from "../_timeout.ts";
 import { ProcessError } from "../errors.ts";
 
-const STATE = 0;
+/**
+ * The lock word's index: 0 free, the holder's pid (with CONTENDED), or
+ * -pid. The fast paths of `Lock` and `RLock` swap it themselves, as
+ * {@linkcode Mutex.tryAcquire} and {@linkcode Mutex.releaseOwn} do: a call
+ * fewer on every acquire and release, which a fresh child pays in full
+ * while V8 has not optimized its loop yet.
+ */
+export const STATE = 0;
 const SEQ = 1;
 const SLEEPERS = 2;
 const STARVING = 3;
@@ -75,44 +82,23 @@ export class Mutex {
     return state > 0 ? state & OWNER : 0;
   }
 
-  /** Takes the lock for `me` if it is free: the fast path. */
+  /**
+   * Takes the lock for `me` if it is free: the fast path, one
+   * compare-and-swap. `me` comes from `runningPid()`, which checked that
+   * this process still runs.
+   */
   tryAcquire(me: number): boolean {
-    checkRunning();
     return Atomics.compareExchange(this.cells, STATE, 0, me) === 0;
   }
 
   /**
    * Gives the lock back if `me` holds it and no one may be sleeping on it:
    * the fast path of a release, one compare-and-swap (a release that this
-   * refuses takes {@linkcode Mutex.release}).
-   */
-  tryRelease(me: number): boolean {
-    checkRunning();
-    return Atomics.compareExchange(this.cells, STATE, me, 0) === me;
-  }
-
-  /**
-   * The fast path of an `RLock`'s last release: gives the lock back if `me`
-   * holds it once and no one may be sleeping on it, with one
-   * compare-and-swap and no separate read of the owner. COUNT is read
-   * before the owner is known: a process that does not hold the lock may
-   * read any count, but then its swap fails and it takes the checked path.
-   * COUNT keeps its 1 on the free lock: every acquisition of an `RLock`
-   * sets it, so no one reads a free lock's count.
-   */
-  tryReleaseLast(me: number): boolean {
-    checkRunning();
-    const cells = this.cells;
-    return cells[COUNT] === 1 &&
-      Atomics.compareExchange(cells, STATE, me, 0) === me;
-  }
-
-  /**
-   * {@linkcode Mutex.tryRelease} for a caller that called `checkRunning()`
-   * earlier in the same operation. The swap succeeds only on this
-   * process's own hold, never on one its parent took after ending it: a
-   * process ended after the check gives back only what its parent would
-   * have freed anyway.
+   * refuses takes {@linkcode Mutex.release}), for a caller that called
+   * `checkRunning()` earlier in the same operation. The swap succeeds only
+   * on this process's own hold, never on one its parent took after ending
+   * it: a process ended after the check gives back only what its parent
+   * would have freed anyway.
    */
   releaseOwn(me: number): boolean {
     return Atomics.compareExchange(this.cells, STATE, me, 0) === me;

@@ -10,13 +10,20 @@
 //   below), and beside Python;
 // - the same increments of a plain shared Int32Array under our Lock
 //   (acquireSync()/release()) in 2 children, beside the minimal mutex doing
-//   the same in 2 bare Workers: like with like, the lock's own cost.
+//   the same in 2 bare Workers, and in 2 of our children on memory of the
+//   Lock's kind (with -A a shared segment, whose waits are the kernel's
+//   futex through FFI): like with like, the lock's own cost. Each of these
+//   runs counts its hand-overs, how often the lock passed from one child to
+//   the other: a mutex whose waiters sleep passes it rarely, one whose
+//   waiters spin and take it at once passes it at nearly every release, and
+//   each pass moves the lock's and the counter's memory between cores.
 //
 //   deno run -A bench/lock_bench.ts
 import { Barrier } from "../barrier.ts";
 import { Lock, RLock } from "../lock.ts";
 import { Process } from "../process.ts";
 import { SharedArray, Value } from "../shared.ts";
+import * as kernel from "../_shm/ffi/kernel_futex.ts";
 import { median, report, runPython } from "./_report.ts";
 
 // The two children of a counting run start their loops as the raw
@@ -52,7 +59,9 @@ function startWords(): Int32Array {
 
 /**
  * A child: `times` increments of `counter`, each under its lock, held with
- * acquireSync()/release() (as Python's `with` does) or with `using`.
+ * acquireSync()/release() (as Python's `with` does) or with `using`;
+ * counting its hand-overs in `passes` (the words of a plain run, whose
+ * counter it leaves alone) unless `scoped`.
  */
 export async function work(
   counter: Value<"i">,
@@ -62,10 +71,12 @@ export async function work(
   span: SharedArray<"d">,
   k: number,
   go: Int32Array,
+  passes: Int32Array,
 ): Promise<void> {
   await start.wait();
   waitForGo(go);
   const lock = counter.getLock();
+  let handovers = 0;
   span[k] = performance.timeOrigin + performance.now();
   if (scoped) {
     for (let i = 0; i < times; i++) {
@@ -77,18 +88,32 @@ export async function work(
       lock.acquireSync();
       try {
         counter.value += 1;
+        if (passes[LAST] !== k) {
+          passes[LAST] = k;
+          handovers++;
+        }
       } finally {
         lock.release();
       }
     }
   }
   span[k + 2] = performance.timeOrigin + performance.now();
+  passes[HANDOVERS + k] = handovers;
 }
 
+// The words of a plain counting run: the counter, which child made the
+// last increment, and each child's count of hand-overs (increments that
+// followed one of the other child's).
+const COUNTER = 0;
+const LAST = 1;
+const HANDOVERS = 2;
+/** The bytes of those words. */
+const PLAIN_BYTES = 16;
+
 /**
- * A child: `times` increments of `cells[0]`, a plain shared Int32Array,
- * each under `lock` (acquireSync()/release()): what the bare Workers under
- * the minimal futex mutex do, with our Lock.
+ * A child: `times` increments of `cells[COUNTER]`, a plain shared
+ * Int32Array, each under `lock` (acquireSync()/release()): what the bare
+ * Workers under the minimal futex mutex do, with our Lock.
  */
 export async function workPlain(
   lock: Lock,
@@ -101,13 +126,70 @@ export async function workPlain(
 ): Promise<void> {
   await start.wait();
   waitForGo(go);
+  let handovers = 0;
   span[k] = performance.timeOrigin + performance.now();
   for (let i = 0; i < times; i++) {
     lock.acquireSync();
-    cells[0] += 1;
+    cells[COUNTER] += 1;
+    if (cells[LAST] !== k) {
+      cells[LAST] = k;
+      handovers++;
+    }
     lock.release();
   }
   span[k + 2] = performance.timeOrigin + performance.now();
+  cells[HANDOVERS + k] = handovers;
+}
+
+/**
+ * A child: the same increments under the minimal futex mutex (as in
+ * RAW_MUTEX_WORKER) on `words`, memory of the kind our Lock gets: a
+ * segment where FFI is granted, whose waits go to the kernel's futex
+ * through FFI, else a SharedArrayBuffer and `Atomics.wait`. Like with like
+ * for our Lock, which sleeps the same way.
+ */
+export async function workPlainRaw(
+  words: SharedArray<"i">,
+  cells: Int32Array,
+  times: number,
+  start: Barrier,
+  span: Float64Array,
+  k: number,
+  go: Int32Array,
+): Promise<void> {
+  const mutex = words.array;
+  const segment = !(mutex.buffer instanceof SharedArrayBuffer);
+  const sleep = segment
+    ? (value: number) => kernel.waitSync(mutex, 0, value, 50)
+    : (value: number) => Atomics.wait(mutex, 0, value);
+  const wakeOne = segment
+    ? () => kernel.notify(mutex, 0, 1)
+    : () => Atomics.notify(mutex, 0, 1);
+  await start.wait();
+  waitForGo(go);
+  let handovers = 0;
+  span[k] = performance.timeOrigin + performance.now();
+  for (let i = 0; i < times; i++) {
+    let c = Atomics.compareExchange(mutex, 0, 0, 1);
+    if (c !== 0) {
+      if (c !== 2) c = Atomics.exchange(mutex, 0, 2);
+      while (c !== 0) {
+        sleep(2);
+        c = Atomics.exchange(mutex, 0, 2);
+      }
+    }
+    cells[COUNTER] += 1;
+    if (cells[LAST] !== k) {
+      cells[LAST] = k;
+      handovers++;
+    }
+    if (Atomics.sub(mutex, 0, 1) !== 1) {
+      Atomics.store(mutex, 0, 0);
+      wakeOne();
+    }
+  }
+  span[k + 2] = performance.timeOrigin + performance.now();
+  cells[HANDOVERS + k] = handovers;
 }
 
 /**
@@ -165,7 +247,9 @@ async function asyncPairsPerSecond(lock: Lock, n: number): Promise<number> {
 /**
  * The raw primitive: a minimal futex mutex (Drepper's "Futexes Are Tricky",
  * mutex 2: 0 free, 1 held, 2 held with sleepers) over a SharedArrayBuffer,
- * in a bare Worker that makes `times` locked increments of a shared counter.
+ * in a bare Worker that makes `times` locked increments of a shared counter
+ * (`cells[1]`; `cells[2]` the last child to increment it, `cells[3 + k]`
+ * child k's hand-overs).
  */
 const RAW_MUTEX_WORKER = `
 const FREE = 0, HELD = 1, SLEEPERS = 2;
@@ -189,21 +273,36 @@ self.onmessage = (e) => {
   Atomics.add(go, 0, 1);
   Atomics.notify(go, 0);
   while (Atomics.load(go, 1) === 0) Atomics.wait(go, 1, 0);
+  let handovers = 0;
   span[k] = performance.timeOrigin + performance.now();
   for (let i = 0; i < times; i++) {
     lock(cells);
     cells[1] += 1;
+    if (cells[2] !== k) {
+      cells[2] = k;
+      handovers++;
+    }
     unlock(cells);
   }
   span[k + 2] = performance.timeOrigin + performance.now();
+  cells[3 + k] = handovers;
   self.postMessage("done");
 };`;
 
+/** ms of a counting run's loops, and its hand-overs. */
+interface CountingRun {
+  ms: number;
+  handovers: number;
+}
+
 /**
- * ms of the loops of 2 fresh bare Workers under the raw mutex, as they
+ * The loops of 2 fresh bare Workers under the raw mutex, as they
  * measured them (fresh, as our children are).
  */
-async function rawCounterMs(source: string, times: number): Promise<number> {
+async function rawCounterMs(
+  source: string,
+  times: number,
+): Promise<CountingRun> {
   const workers = [0, 1].map(() => new Worker(source, { type: "module" }));
   try {
     return await rawCounterRun(workers, times);
@@ -215,9 +314,10 @@ async function rawCounterMs(source: string, times: number): Promise<number> {
 async function rawCounterRun(
   workers: Worker[],
   times: number,
-): Promise<number> {
-  // [mutex, counter]
-  const cells = new Int32Array(new SharedArrayBuffer(8));
+): Promise<CountingRun> {
+  // [mutex, counter, last, hand-overs of each]
+  const cells = new Int32Array(new SharedArrayBuffer(20));
+  cells[2] = -1;
   const go = startWords();
   const span = new Float64Array(new SharedArrayBuffer(32));
   const done = workers.map((worker) =>
@@ -231,52 +331,70 @@ async function rawCounterRun(
   if (cells[1] !== workers.length * times) {
     throw new Error(`raw counter is ${cells[1]}, expected ${2 * times}`);
   }
-  return loopsMs(span);
+  return { ms: loopsMs(span), handovers: cells[3] + cells[4] };
 }
 
 /**
- * ms of the loops of 2 Worker children making `times` increments of a
- * plain Int32Array under our Lock, as they measured them.
+ * The loops of 2 Worker children making `times` increments of a plain
+ * Int32Array, as they measured them: under our Lock, or (`raw`) under the
+ * minimal futex mutex on memory of the Lock's kind.
  */
-async function plainCounterMs(times: number): Promise<number> {
-  const lock = new Lock();
-  const cells = new Int32Array(new SharedArrayBuffer(4));
+async function plainCounterMs(
+  times: number,
+  raw = false,
+): Promise<CountingRun> {
+  const cells = new Int32Array(new SharedArrayBuffer(PLAIN_BYTES));
+  cells[LAST] = -1;
   const start = new Barrier(3);
   const span = new Float64Array(new SharedArrayBuffer(32));
   const go = startWords();
+  const words = new SharedArray("i", 1, { lock: false });
+  const lock = new Lock();
   const children = [0, 1].map((k) =>
-    new Process({
-      target: workPlain,
-      args: [lock, cells, times, start, span, k, go],
-    })
+    raw
+      ? new Process({
+        target: workPlainRaw,
+        args: [words, cells, times, start, span, k, go],
+      })
+      : new Process({
+        target: workPlain,
+        args: [lock, cells, times, start, span, k, go],
+      })
   );
   for (const p of children) p.start();
   await start.wait();
   await letGo(go, 2);
   for (const p of children) await p.join();
-  if (cells[0] !== 2 * times) {
-    throw new Error(`plain counter is ${cells[0]}, expected ${2 * times}`);
+  if (cells[COUNTER] !== 2 * times) {
+    throw new Error(
+      `plain counter is ${cells[COUNTER]}, expected ${2 * times}`,
+    );
   }
-  return loopsMs(span);
+  return {
+    ms: loopsMs(span),
+    handovers: cells[HANDOVERS] + cells[HANDOVERS + 1],
+  };
 }
 
 /**
- * ms from both children ready to both joined, from start() to join(), and
- * of their loops as they measured them.
+ * ms from both children ready to both joined, from start() to join(), of
+ * their loops as they measured them, and the hand-overs.
  */
 async function counterMs(
   times: number,
   scoped = false,
-): Promise<[number, number, number]> {
+): Promise<[number, number, number, number]> {
   const counter = new Value("i", 0);
   const start = new Barrier(3);
   const span = new SharedArray("d", 4, { lock: false });
   const go = startWords();
+  const passes = new Int32Array(new SharedArrayBuffer(PLAIN_BYTES));
+  passes[LAST] = -1;
   const began = performance.now();
   const children = [0, 1].map((k) =>
     new Process({
       target: work,
-      args: [counter, times, start, scoped, span, k, go],
+      args: [counter, times, start, scoped, span, k, go, passes],
     })
   );
   for (const p of children) p.start();
@@ -288,7 +406,12 @@ async function counterMs(
   if (counter.value !== 2 * times) {
     throw new Error(`counter is ${counter.value}, expected ${2 * times}`);
   }
-  return [end - ready, end - began, loopsMs(span)];
+  return [
+    end - ready,
+    end - began,
+    loopsMs(span),
+    passes[HANDOVERS] + passes[HANDOVERS + 1],
+  ];
 }
 
 if (import.meta.main) {
@@ -309,10 +432,11 @@ if (import.meta.main) {
   // rounds' ratios (more rounds than elsewhere: these rows move most with
   // the load).
   const rounds = 9;
-  const counts: [number, number, number][] = [];
-  const rawRuns: number[] = [];
-  const plainRuns: number[] = [];
-  const plainRawRuns: number[] = [];
+  const counts: [number, number, number, number][] = [];
+  const rawRuns: CountingRun[] = [];
+  const plainRuns: CountingRun[] = [];
+  const plainRawRuns: CountingRun[] = [];
+  const plainLikeRuns: CountingRun[] = [];
   try {
     await counterMs(1000); // warm up
     await rawCounterMs(source, 1000);
@@ -321,25 +445,37 @@ if (import.meta.main) {
       rawRuns.push(await rawCounterMs(source, 50_000));
     }
     await plainCounterMs(1000); // warm up
+    await plainCounterMs(1000, true);
     for (let i = 0; i < rounds; i++) {
       plainRuns.push(await plainCounterMs(50_000));
       plainRawRuns.push(await rawCounterMs(source, 50_000));
+      plainLikeRuns.push(await plainCounterMs(50_000, true));
     }
   } finally {
     URL.revokeObjectURL(source);
   }
   const counter = median(counts.map((c) => c[0]));
   const counterTotal = median(counts.map((c) => c[1]));
-  const raw = median(rawRuns);
+  const raw = median(rawRuns.map((r) => r.ms));
   const loops = median(counts.map((c) => c[2]));
-  const loopsOverRaw = median(counts.map((c, i) => c[2] / rawRuns[i]));
+  const loopsOverRaw = median(counts.map((c, i) => c[2] / rawRuns[i].ms));
   const scopedRuns: number[] = [];
   for (let i = 0; i < runs; i++) {
     scopedRuns.push((await counterMs(50_000, true))[0]);
   }
   const scoped = median(scopedRuns);
-  const plain = median(plainRuns);
-  const plainOverRaw = median(plainRuns.map((p, i) => p / plainRawRuns[i]));
+  const plain = median(plainRuns.map((r) => r.ms));
+  const plainOverRaw = median(
+    plainRuns.map((p, i) => p.ms / plainRawRuns[i].ms),
+  );
+  const plainOverLike = median(
+    plainRuns.map((p, i) => p.ms / plainLikeRuns[i].ms),
+  );
+  const likeOverRaw = median(
+    plainLikeRuns.map((p, i) => p.ms / plainRawRuns[i].ms),
+  );
+  const handovers = (runs: CountingRun[]) =>
+    median(runs.map((r) => r.handovers));
   // Plain and scoped pairs take turns, so that a change of load weighs on
   // both alike; the ratio is the median of each round's.
   const plainPairs: number[] = [];
@@ -431,8 +567,39 @@ if (import.meta.main) {
     },
     {
       what: "the same under the minimal futex mutex in bare Workers (in turns)",
-      value: median(plainRawRuns),
+      value: median(plainRawRuns.map((r) => r.ms)),
       unit: "ms",
+    },
+    {
+      what:
+        "the same under the minimal futex mutex in 2 children, on memory of the Lock's kind (in turns)",
+      value: median(plainLikeRuns.map((r) => r.ms)),
+      unit: "ms",
+    },
+    {
+      what: "hand-overs between the 2 children: Value increments",
+      value: median(counts.map((c) => c[3])),
+      unit: "",
+    },
+    {
+      what: "hand-overs: the minimal futex mutex, bare Workers (Value rounds)",
+      value: handovers(rawRuns),
+      unit: "",
+    },
+    {
+      what: "hand-overs: plain increments under a Lock",
+      value: handovers(plainRuns),
+      unit: "",
+    },
+    {
+      what: "hand-overs: the minimal futex mutex, bare Workers (plain rounds)",
+      value: handovers(plainRawRuns),
+      unit: "",
+    },
+    {
+      what: "hand-overs: the minimal futex mutex, children, the Lock's memory",
+      value: handovers(plainLikeRuns),
+      unit: "",
     },
   ], [{
     what: "Lock pairs/s: ours / Python",
@@ -471,6 +638,18 @@ if (import.meta.main) {
     value: plainOverRaw,
     target: "<= 1.5",
     met: plainOverRaw <= 1.5,
+  }, {
+    what:
+      "plain increments loops: Lock / minimal futex mutex in children on the Lock's memory (like with like)",
+    value: plainOverLike,
+    target: "(reported)",
+    met: true,
+  }, {
+    what:
+      "plain increments loops: minimal futex mutex, children on the Lock's memory / bare Workers",
+    value: likeOverRaw,
+    target: "(reported)",
+    met: true,
   }, {
     what: "pair time: holdSync() scope / acquireSync()+release()",
     value: holdCost,
