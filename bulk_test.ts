@@ -8,7 +8,12 @@ import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { EOFError } from "./errors.ts";
-import { PREPARE_FROM, prepareBuffer } from "./_shm/ring.ts";
+import {
+  encodeBytes,
+  PREPARE_FROM,
+  prepareBuffer,
+  SharedRing,
+} from "./_shm/ring.ts";
 import { adviseHugePages, allocate, usesSegments } from "./_shm/memory.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
@@ -89,7 +94,7 @@ function hasHugePages(): boolean {
   }
 }
 
-Deno.test("a large received buffer is advised into huge pages, its bytes untouched", async () => {
+Deno.test("a large received buffer, and a ring grown for it, is advised into huge pages, its bytes untouched", async () => {
   const bytes = pattern(5 * MiB);
   const copy = bytes.slice();
   adviseHugePages(bytes);
@@ -105,9 +110,14 @@ Deno.test("a large received buffer is advised into huge pages, its bytes untouch
   const ready = await prepareBuffer(PREPARE_FROM + 3);
   assert.equal(ready.length, PREPARE_FROM + 3);
   assert.ok(ready.every((byte) => byte === 0));
+  // A ring grown for a large message.
+  const ring = new SharedRing();
+  assert.ok(ring.tryPut(encodeBytes(bytes), 0, false));
+  const ringBytes = new Uint8Array(ring.state.data);
+  assert.deepEqual(ring.tryGet()?.value, copy);
   const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
   if (ffi && hasHugePages() && Deno.build.os === "linux") {
-    for (const buffer of [received, ready]) {
+    for (const buffer of [received, ready, ringBytes]) {
       const base = BigInt(
         Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)),
       );

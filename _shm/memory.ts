@@ -363,9 +363,9 @@ const MADV_HUGEPAGE = 14;
  * first time costs a page fault per 4 KiB page, and in a virtual machine
  * one costs microseconds: 10 MiB of fresh memory took 30 ms to touch, in
  * 2 MiB pages 1 ms (a buffer's unaligned ends stay in small pages). The
- * buffer a large message is received into is touched whole at once, so
- * it gains, and loses nothing: only the whole huge pages inside it are
- * advised. Segment memory is shared memory, which the advice does not
+ * buffer a large message is received into, and a ring grown for one, is
+ * touched whole at once, so it gains, and loses nothing: only the whole
+ * huge pages inside it are advised. Segment memory is shared memory, which the advice does not
  * reach; it is left alone.
  */
 export function adviseHugePages(bytes: Uint8Array): void {

@@ -731,6 +731,8 @@ export class SharedRing {
     grown = Math.min(grown, MAX_CAPACITY);
     if (this.#data.byteLength < grown) {
       (this.#data as SharedArrayBuffer).grow(grown);
+      // The message it grows for is copied into the new memory at once.
+      adviseHugePages(this.#bytes);
     }
     let newHead = head;
     if (count > 0 && head >= tail) {
