@@ -8,7 +8,13 @@ import { BACKENDS, startChild } from "./_test_util.ts";
 import { Pipe } from "./pipe.ts";
 import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { EOFError } from "./errors.ts";
-import { PREPARE_FROM } from "./_shm/ring.ts";
+import {
+  encodeBytes,
+  PREPARE_FROM,
+  prepareBuffer,
+  SharedRing,
+} from "./_shm/ring.ts";
+import { adviseHugePages, allocate, usesSegments } from "./_shm/memory.ts";
 
 const TARGETS = new URL("./testdata/pipe_targets.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -54,6 +60,79 @@ Deno.test("large buffers and typed arrays arrive whole and as their class", asyn
   );
   a.close();
   b.close();
+});
+
+/**
+ * The `VmFlags` of the mapping of this process that holds `address`, from
+ * /proc/self/smaps (Linux), else `undefined`.
+ */
+function vmFlagsAt(address: bigint): string[] | undefined {
+  let smaps: string;
+  try {
+    smaps = Deno.readTextFileSync("/proc/self/smaps");
+  } catch {
+    return undefined;
+  }
+  for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    const [start, end] = block.slice(0, block.indexOf(" ")).split("-")
+      .map((hex) => BigInt(`0x${hex}`));
+    if (start <= address && address < end) {
+      return block.match(/^VmFlags:(.*)$/m)?.[1].trim().split(/\s+/);
+    }
+  }
+  return undefined;
+}
+
+/** Whether this system has transparent huge pages at all (Linux). */
+function hasHugePages(): boolean {
+  try {
+    return !Deno.readTextFileSync(
+      "/sys/kernel/mm/transparent_hugepage/enabled",
+    ).includes("[never]");
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("a large received buffer, and a ring grown for it, is advised into huge pages, its bytes untouched", async () => {
+  const bytes = pattern(5 * MiB);
+  const copy = bytes.slice();
+  adviseHugePages(bytes);
+  adviseHugePages(bytes.subarray(3, 4 * MiB + 3)); // unaligned: whole pages only
+  adviseHugePages(bytes.subarray(0, 100)); // too small: nothing to advise
+  assert.deepEqual(bytes, copy);
+  const [a, b] = Pipe();
+  a.sendBytes(bytes);
+  const received = await b.recvBytes();
+  assert.deepEqual(received, copy);
+  a.close();
+  b.close();
+  const ready = await prepareBuffer(PREPARE_FROM + 3);
+  assert.equal(ready.length, PREPARE_FROM + 3);
+  assert.ok(ready.every((byte) => byte === 0));
+  // A ring grown for a large message.
+  const ring = new SharedRing();
+  assert.ok(ring.tryPut(encodeBytes(bytes), 0, false));
+  const ringBytes = new Uint8Array(ring.state.data);
+  assert.deepEqual(ring.tryGet()?.value, copy);
+  const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  if (ffi && hasHugePages() && Deno.build.os === "linux") {
+    for (const buffer of [received, ready, ringBytes]) {
+      const base = BigInt(
+        Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)),
+      );
+      // The first whole huge page inside the buffer.
+      const inside = (base + 2n * BigInt(MiB) - 1n) / 2n / BigInt(MiB) * 2n *
+        BigInt(MiB);
+      assert.ok(vmFlagsAt(inside)?.includes("hg"), "advised: VmFlags has hg");
+    }
+  }
+  if (usesSegments()) {
+    // Shared memory, which the advice does not reach: left alone.
+    const shared = new Uint8Array(allocate(5 * MiB));
+    adviseHugePages(shared);
+    assert.ok(shared.every((byte) => byte === 0));
+  }
 });
 
 Deno.test("messages of every length and alignment come whole as the ring wraps around", async () => {

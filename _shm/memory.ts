@@ -25,7 +25,7 @@
 // tree agrees on who is alive.
 import { ffiSupport } from "./ffi/self_check.ts";
 import { Segment } from "./ffi/segment.ts";
-import { libc } from "./ffi/libc.ts";
+import { libc, madviseCall } from "./ffi/libc.ts";
 import type { Exporter, Shareable } from "../_wire.ts";
 
 /** Shared memory, as primitives hold it. */
@@ -350,4 +350,34 @@ export function memoryOf(form: MemoryForm): Memory {
   }
   slices.set(buffer, { mapping, offset: form.offset });
   return buffer;
+}
+
+/** The huge page of x86_64 and aarch64 (with 4 KiB pages). */
+const HUGE_PAGE = 2 * 1024 * 1024;
+/** `madvise`'s advice to back memory with transparent huge pages. */
+const MADV_HUGEPAGE = 14;
+
+/**
+ * Advises the system to back `bytes` with huge pages where it can (FFI granted, Linux; the system's transparent
+ * huge pages set to `madvise` or `always`). Why: memory touched for the
+ * first time costs a page fault per 4 KiB page, and in a virtual machine
+ * one costs microseconds: 10 MiB of fresh memory took 30 ms to touch, in
+ * 2 MiB pages 1 ms (a buffer's unaligned ends stay in small pages). The
+ * buffer a large message is received into, and a ring grown for one, is
+ * touched whole at once, so it gains, and loses nothing: only the whole
+ * huge pages inside it are advised. Segment memory is shared memory, which the advice does not
+ * reach; it is left alone.
+ */
+export function adviseHugePages(bytes: Uint8Array): void {
+  if (bytes.byteLength < 2 * HUGE_PAGE || inSegment(bytes.buffer)) return;
+  const madvise = madviseCall();
+  if (!madvise) return;
+  const base = BigInt(
+    Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)),
+  );
+  const huge = BigInt(HUGE_PAGE);
+  const start = (base + huge - 1n) / huge * huge;
+  const end = (base + BigInt(bytes.byteLength)) / huge * huge;
+  if (end <= start) return;
+  madvise(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE);
 }

@@ -48,6 +48,13 @@ const FUTEX_SYNC = { ...FUTEX_CALL, nonblocking: false } as const;
 // Runs on a thread of Deno's pool: the async waits, after spinning.
 const FUTEX_ASYNC = { ...FUTEX_CALL, nonblocking: true } as const;
 
+// Bound by itself on first use too: only a process that moves large
+// messages asks for it (see adviseHugePages in memory.ts).
+const MADVISE = {
+  parameters: ["pointer", "usize", "i32"],
+  result: "i32",
+} as const;
+
 /** The futex system call, blocking the calling thread. */
 export type FutexSync = Deno.DynamicLibrary<
   { futex: typeof FUTEX_SYNC }
@@ -104,6 +111,23 @@ export function futexCall(nonblocking: boolean): FutexSync | FutexAsync {
   const both = bind({ futex: FUTEX_SYNC, futexAsync: FUTEX_ASYNC });
   futexSync = both.futex;
   return futexAsync = both.futexAsync;
+}
+
+/** `madvise(2)`. */
+export type Madvise = Deno.DynamicLibrary<
+  { madvise: typeof MADVISE }
+>["symbols"]["madvise"];
+
+let madviseBound: Madvise | null | undefined;
+
+/**
+ * `madvise(2)`, bound on first use; `null` where libc cannot be used (no
+ * FFI granted, another system), so that a caller skips the advice.
+ */
+export function madviseCall(): Madvise | null {
+  if (madviseBound !== undefined) return madviseBound;
+  const bound = dlopenLibc({ madvise: MADVISE });
+  return madviseBound = typeof bound === "string" ? null : bound.madvise;
 }
 
 function bind<S extends Deno.ForeignLibraryInterface>(
