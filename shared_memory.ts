@@ -584,7 +584,7 @@ function sameItem(a: ShareableItem, b: ShareableItem): boolean {
 export class ShareableList implements Iterable<ShareableItem> {
   /** The block that holds the list. */
   readonly shm: SharedMemory;
-  #view: DataView;
+  #view: DataView<ArrayBuffer>;
 
   /**
    * Makes a list of `sequence` in a new block (named `name` if given, as
@@ -645,6 +645,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * The number of items.
    *
    * @returns The length, fixed when the list was made.
+   * @throws {Error} After its block was closed here.
    *
    * @example Three items
    * ```ts
@@ -657,6 +658,11 @@ export class ShareableList implements Iterable<ShareableItem> {
    * ```
    */
   get length(): number {
+    if (this.#view.buffer.detached) {
+      throw new Error(
+        `Cannot use ShareableList ${this.shm.name}: its block was closed; attach again with new ShareableList(null, { name })`,
+      );
+    }
     return this.#view.getInt32(0, true);
   }
 
@@ -677,6 +683,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * @param index The position.
    * @returns The item.
    * @throws {RangeError} Out of range.
+   * @throws {Error} After its block was closed here.
    *
    * @example The last item
    * ```ts
@@ -718,6 +725,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * @throws {RangeError} Out of range, or a string or byte array longer
    * than the slot's room.
    * @throws {TypeError} For a value of another kind.
+   * @throws {Error} After its block was closed here.
    *
    * @example Any kind in any slot, if it fits
    * ```ts
