@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { SharedArray, Value } from "./shared.ts";
 import { Barrier } from "./barrier.ts";
 import { Event } from "./event.ts";
-import { Lock } from "./lock.ts";
+import { Lock, RLock } from "./lock.ts";
 import { Queue } from "./queue.ts";
 import { allocatedSegmentBytes } from "./_shm/memory.ts";
 import { encode, wireContext } from "./_wire.ts";
@@ -13,6 +13,7 @@ import { PROXY_MODULE } from "./_backend/subprocess/proxy/protocol.ts";
 import { startChild, SUBPROCESS_PRIMITIVES } from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/shm_targets.ts", import.meta.url);
+const SYNC_TARGETS = new URL("./testdata/sync_targets.ts", import.meta.url);
 const inFfiRun = { ignore: SUBPROCESS_PRIMITIVES !== "ffi" };
 
 Deno.test({
@@ -92,6 +93,35 @@ Deno.test({
     assert.equal(await run({}), "true");
   },
 });
+
+for (const Kind of [Lock, RLock]) {
+  Deno.test({
+    name:
+      `shared memory: a parent blocked in ${Kind.name}.acquireSync() takes it over from a subprocess holder killed meanwhile, which it cannot reap while blocked`,
+    ...inFfiRun,
+    fn: async () => {
+      const lock = new Kind();
+      const held = new Event();
+      const never = new Event();
+      const holder = startChild(SYNC_TARGETS, "subprocess", "holdForever", [
+        lock,
+        held,
+        never,
+      ]);
+      try {
+        assert.equal(await held.wait(30_000), true);
+        Deno.kill(holder.pid!, "SIGKILL");
+        // The thread blocks here: the child's end is seen in /proc, not by
+        // reaping it. Generous bound only so that a failure ends.
+        assert.equal(lock.acquireSync({ timeout: 10_000 }), true);
+        lock.release();
+      } finally {
+        if (holder.exitCode === null) holder.kill();
+        await holder.join();
+      }
+    },
+  });
+}
 
 /** Two subprocess children (one blocking, one not) and this process pass `barrier`. */
 async function passTogether(
