@@ -6,7 +6,9 @@ import { SharedArray, Value } from "./shared.ts";
 import { Barrier } from "./barrier.ts";
 import { Event } from "./event.ts";
 import { Lock, RLock } from "./lock.ts";
-import { Queue } from "./queue.ts";
+import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
+import { BoundedSemaphore, Semaphore } from "./semaphore.ts";
+import { Condition } from "./condition.ts";
 import { allocatedSegmentBytes } from "./_shm/memory.ts";
 import { encode, wireContext } from "./_wire.ts";
 import { PROXY_MODULE } from "./_backend/subprocess/proxy/protocol.ts";
@@ -121,6 +123,34 @@ Deno.test({
       }).output().then((out) => new TextDecoder().decode(out.stdout).trim());
     assert.equal(await run({ MP_SHARED_MEMORY: "proxy" }), "false");
     assert.equal(await run({}), "true");
+  },
+});
+
+Deno.test({
+  name:
+    "shared memory: every primitive the issue lists goes to a subprocess child in shared memory, none as a proxy",
+  ...inFfiRun,
+  fn: () => {
+    const primitives = {
+      Lock: new Lock(),
+      RLock: new RLock(),
+      Semaphore: new Semaphore(2),
+      BoundedSemaphore: new BoundedSemaphore(2),
+      Event: new Event(),
+      Condition: new Condition(),
+      Barrier: new Barrier(2),
+      Value: new Value("i32", 1),
+      Array: new SharedArray("f64", 3),
+      Queue: new Queue(),
+      JoinableQueue: new JoinableQueue(),
+      SimpleQueue: new SimpleQueue(),
+    };
+    for (const [kind, primitive] of Object.entries(primitives)) {
+      const record = JSON.stringify(
+        encode([primitive], wireContext("subprocess")),
+      );
+      assert.equal(record.includes(PROXY_MODULE), false, `${kind} is proxied`);
+    }
   },
 });
 
