@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
+import { notify, waitUntil, waitUntilSync, wake } from "./_shm/futex.ts";
 import {
   type ConditionLock,
   type LockInternals,
@@ -468,7 +468,8 @@ export class Condition {
       if (
         Atomics.compareExchange(cells, index, WAITING, NOTIFIED) === WAITING
       ) {
-        Atomics.notify(cells, index, 1);
+        // On segment memory only the kernel's futex reaches a sleeper.
+        notify(cells, index, 1);
         left--;
       }
     }

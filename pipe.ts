@@ -68,6 +68,7 @@ import {
   encodeBytes,
   type Encoded,
   encodeItem,
+  encodePlain,
   mark,
   MARKED,
   MAX_CAPACITY,
@@ -472,6 +473,14 @@ export class Connection<T = unknown> {
     if (transfer.length === 0) {
       if (inline(value)) {
         this.#push(encodeItem(value));
+        return;
+      }
+      // Plain data, short: its text through the ring, as a queue's item.
+      const plain = typeof value === "object" && value !== null
+        ? encodePlain(value)
+        : undefined;
+      if (plain) {
+        this.#push(plain);
         return;
       }
       const bytes = bufferBytes(value);

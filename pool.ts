@@ -205,6 +205,21 @@ const SLICE_MS = 10;
  * empty batch), so that it waits for work with its event loop running again.
  */
 const COOL_MS = 5;
+/**
+ * How many workers may be starting (not yet ready) at once, for each CPU:
+ * the rest start as those get ready. Starting a Worker blocks the thread
+ * that starts it until the new thread has set up its runtime, which takes
+ * ever longer while many others are loading their modules on the same
+ * CPUs: a pool of 150 Workers started at once on 2 CPUs blocked the event
+ * loop for 20 s, and ended up no sooner than started a few at a time.
+ */
+const STARTING_PER_CPU = 2;
+/**
+ * How often the pool looks for a starting worker's ready message while it
+ * has nothing else to read from that worker (reading would keep the
+ * program alive, which an idle pool must not do).
+ */
+const STARTING_LOOK_MS = 5;
 /** What every worker runs. */
 const WORKER_TARGET: TargetRef = {
   module: new URL("./_pool/worker.ts", import.meta.url),
@@ -296,8 +311,10 @@ interface Batch {
  * `if __name__ == "__main__":`); a worker refuses to start a pool of its
  * own, so an unguarded `new Pool()` fails with a message saying so.
  *
- * Workers start with the pool and are daemons: a program that forgets to
- * close its pool still ends. A worker that dies (its task called `exit()`,
+ * Workers start with the pool, a few at a time (two per CPU; each one that
+ * gets ready starts the next), since starting a Worker blocks the event loop
+ * until its thread is up, and are daemons: a program that forgets to close
+ * its pool still ends. A worker that dies (its task called `exit()`,
  * an uncaught error outside a task, `terminate()`/`kill()` from outside)
  * fails the task it was running with a {@linkcode ProcessError} naming the
  * worker and its exit code, and is replaced; the chunk it held behind that
@@ -340,6 +357,7 @@ export class Pool implements AsyncDisposable {
   #nextChunkId = 0;
   #joiners = 0;
   #keepAlive: Disposable | undefined;
+  #startingLook: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Starts the workers.
@@ -399,7 +417,7 @@ export class Pool implements AsyncDisposable {
       : specOf(options.initializer, "initializer");
     this.#initArgs = initArgs;
     try {
-      for (let i = 0; i < processes; i++) this.#spawn();
+      this.#ensureWorkers(true);
     } catch (error) {
       this.terminate();
       throw error;
@@ -790,6 +808,8 @@ export class Pool implements AsyncDisposable {
       "The pool was terminated before this task finished: close() and join() it instead to let tasks finish",
     );
     for (const job of [...this.#jobs]) job.cancel(error);
+    clearTimeout(this.#startingLook);
+    this.#startingLook = undefined;
     this.#queue = [];
     this.#head = 0;
     for (const slot of this.#slots) slot.process.terminate();
@@ -1345,12 +1365,24 @@ export class Pool implements AsyncDisposable {
   }
 
   /** Starts workers up to `processes`: always when `eager`, else when tasks wait. */
+  /**
+   * Starts workers up to the pool's size (eagerly, or only while tasks
+   * wait), a few at a time: a worker that gets ready starts the next.
+   */
   #ensureWorkers(eager: boolean): void {
     if (this.#state === "terminate") return;
     if (!eager && !this.#hasQueued()) return;
     let active = 0;
-    for (const slot of this.#slots) if (!slot.retiring) active++;
-    for (; active < this.#processes; active++) this.#spawn();
+    let starting = 0;
+    for (const slot of this.#slots) {
+      if (slot.retiring) continue;
+      active++;
+      if (!slot.ready) starting++;
+    }
+    const most = Math.max(2, STARTING_PER_CPU * cpuCount());
+    for (; active < this.#processes && starting < most; active++, starting++) {
+      this.#spawn();
+    }
   }
 
   #spawn(): void {
@@ -1388,6 +1420,27 @@ export class Pool implements AsyncDisposable {
     };
     this.#slots.add(slot);
     slot.ended = this.#read(slot);
+    this.#lookForReady();
+  }
+
+  /**
+   * While a worker is starting, wakes its reader now and then, which reads
+   * its ready message once it is there (a worker that gets ready starts
+   * the next): an unref'd timer, so that a pool left open does not keep
+   * the program running while its workers start.
+   */
+  #lookForReady(): void {
+    if (this.#startingLook !== undefined) return;
+    this.#startingLook = unrefTimeout(() => {
+      this.#startingLook = undefined;
+      let starting = false;
+      for (const slot of this.#slots) {
+        if (slot.ready || slot.retiring) continue;
+        starting = true;
+        slot.wake?.();
+      }
+      if (starting && this.#state !== "terminate") this.#lookForReady();
+    }, STARTING_LOOK_MS);
   }
 
   /** Reads a worker's results until its channel ends, then accounts for its end. */
@@ -1402,6 +1455,7 @@ export class Pool implements AsyncDisposable {
       // An idle worker is not read from, as a pending read keeps the
       // program alive; its end (or new work) wakes this loop.
       while (!exited && slot.inflight.length === 0 && !slot.exitSent) {
+        if (!slot.ready && await readyWaits(slot)) break;
         await new Promise<void>((resolve) => slot.wake = resolve);
         slot.wake = undefined;
       }
@@ -1436,6 +1490,9 @@ export class Pool implements AsyncDisposable {
     }
     if ("ready" in message) {
       slot.ready = true;
+      // The next worker, if the pool is still short of its size.
+      this.#ensureWorkers(this.#state === "run");
+      this.#pump();
       return;
     }
     if ("event" in message) {
@@ -1537,6 +1594,15 @@ export class Pool implements AsyncDisposable {
  * A timer that keeps nothing alive: the workers are daemons, and telling
  * one that it is idle is no reason for the program to go on.
  */
+/** Whether a starting worker's ready message (or its end) is there to read. */
+async function readyWaits(slot: Slot): Promise<boolean> {
+  try {
+    return await slot.channel.poll();
+  } catch {
+    return true; // its channel closed: the read finds the end
+  }
+}
+
 function unrefTimeout(
   fn: () => void,
   ms: number,

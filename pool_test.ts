@@ -1,9 +1,9 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { BACKENDS } from "./_test_util.ts";
+import { BACKENDS, eventually } from "./_test_util.ts";
 import { ProcessError } from "./errors.ts";
 import { Pool } from "./pool.ts";
-import { activeChildren } from "./process.ts";
+import { activeChildren, cpuCount } from "./process.ts";
 import { Value } from "./shared.ts";
 
 import { blocker } from "./testdata/pool_targets.ts";
@@ -54,6 +54,14 @@ for (const backend of BACKENDS) {
     });
     assert.equal(new Set(pids.slice(0, size)).size, 1);
     assert.equal(new Set(pids.slice(size)).size, 1);
+  });
+
+  Deno.test(`${backend}: an argument keeps an array's named properties, as the structured clone does`, async () => {
+    await using p = pool();
+    const tagged = Object.assign([1, 2], { tag: "kept" });
+    const want = { items: [1, 2], named: { tag: "kept" } };
+    assert.deepEqual(await p.apply(fn("describeArray"), [tagged]), want);
+    assert.deepEqual(await p.map(fn("describeArray"), [tagged]), [want]);
   });
 
   Deno.test(`${backend}: map runs on the items as they were when it was called`, async () => {
@@ -530,6 +538,20 @@ for (const backend of BACKENDS) {
     assert.throws(() => p.imap(fn("inc"), [1], { chunksize: -1 }), RangeError);
   });
 }
+
+Deno.test("a large pool starts its workers a few at a time, each ready one starting the next, until all run", async () => {
+  // Starting a Worker blocks the starting thread until the new one has its
+  // runtime: many at once on few CPUs blocked the event loop for seconds.
+  const most = Math.max(2, 2 * cpuCount());
+  await using p = new Pool({ processes: 3 * most });
+  assert.equal(poolWorkers(), most);
+  assert.ok(await eventually(() => poolWorkers() === 3 * most, 60_000));
+  assert.deepEqual(
+    await p.map(fn("inc"), range(10)),
+    range(10).map((x) => x + 1),
+  );
+  assert.equal(poolWorkers(), 3 * most);
+});
 
 Deno.test("a program that never closes its pool still ends", async () => {
   const script = new URL("./testdata/pool_forgotten.ts", import.meta.url);

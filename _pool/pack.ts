@@ -13,6 +13,7 @@
 // and wake-up cost far more than the message (see toText).
 import { deserialize, serialize } from "node:v8";
 import type { Connection } from "../pipe.ts";
+import { jsonExact } from "../_json.ts";
 
 /** Below this many values, packing costs more than it saves. */
 const PACK_MIN = 16;
@@ -188,8 +189,6 @@ function isPlain(value: unknown, depth = 0): boolean {
  * its ring rather than posting it.
  */
 const TEXT_MAX = 16 * 1024;
-/** Characters {@linkcode jsonExact} may still count before it gives up. */
-let textLeft = 0;
 
 /**
  * The message as JSON text when JSON carries it exactly and it is short:
@@ -201,8 +200,7 @@ let textLeft = 0;
  * message, which travels as it is: {@linkcode fromText} then never sees it.
  */
 export function toText(message: unknown): string | undefined {
-  textLeft = TEXT_MAX;
-  if (!jsonExact(message, 0)) return undefined;
+  if (!jsonExact(message, TEXT_MAX)) return undefined;
   const text = JSON.stringify(message);
   return text.length <= TEXT_MAX ? text : undefined;
 }
@@ -229,50 +227,4 @@ export function sendPoolMessage(
 /** A pool message as {@linkcode sendPoolMessage} sent it. */
 export function receivedPoolMessage<T>(received: T | string): T {
   return typeof received === "string" ? fromText(received) as T : received;
-}
-
-/**
- * Whether JSON gives back `value` as the structured clone would, counting
- * its size against `textLeft` (and giving up past it, so that a large value
- * costs no full walk). Holes and `undefined`, `NaN`, `-0`, class instances,
- * and arrays with other own properties than their items are what JSON would
- * change.
- */
-function jsonExact(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-      return (textLeft -= value.length + 2) >= 0;
-    case "number":
-      textLeft -= 8;
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) &&
-        textLeft >= 0;
-    case "boolean":
-      return (textLeft -= 5) >= 0;
-    case "object": {
-      if (value === null) return (textLeft -= 4) >= 0;
-      if (depth > 16) return false;
-      const proto = Object.getPrototypeOf(value);
-      if (Array.isArray(value)) {
-        if (proto !== Array.prototype) return false;
-        textLeft -= value.length + 2;
-        if (textLeft < 0 || Object.keys(value).length !== value.length) {
-          return false;
-        }
-        for (let i = 0; i < value.length; i++) {
-          if (!jsonExact(value[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in value) {
-        textLeft -= key.length + 3;
-        if (!jsonExact((value as Record<string, unknown>)[key], depth + 1)) {
-          return false;
-        }
-      }
-      return textLeft >= 0;
-    }
-    default:
-      return false;
-  }
 }

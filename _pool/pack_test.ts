@@ -256,7 +256,7 @@ Deno.test("toText: what JSON would change, or a long message, stays as it is", (
     [new Uint8Array(1)],
     [new Point()],
     [() => 1],
-    nested(18),
+    nested(70),
     ["x".repeat(16 * 1024)],
     many(5000, (i) => i),
   ];

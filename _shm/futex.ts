@@ -187,10 +187,25 @@ export function wake(
 ): void {
   Atomics.add(cells, index, 1);
   if (sleepers < 0 || Atomics.load(cells, sleepers) > 0) {
-    if (cells.buffer instanceof SharedArrayBuffer) {
-      Atomics.notify(cells, index, count);
-    } else kernel.notify(cells, index, count);
+    notify(cells, index, count);
   }
+}
+
+/**
+ * Wakes up to `count` sleepers on `cells[index]` without changing it, for a
+ * caller that changed the word itself: `Atomics.notify`, or the kernel's
+ * futex for segment memory, on which `Atomics.notify` wakes no one.
+ *
+ * @returns How many sleepers were woken.
+ */
+export function notify(
+  cells: Int32Array,
+  index: number,
+  count = Infinity,
+): number {
+  return cells.buffer instanceof SharedArrayBuffer
+    ? Atomics.notify(cells, index, count)
+    : kernel.notify(cells, index, count);
 }
 
 /** How long a {@linkcode Brief} spins before it blocks. */

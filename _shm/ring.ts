@@ -31,6 +31,7 @@ import v8 from "node:v8";
 import { waitUntilSync, wake } from "./futex.ts";
 import { checkRunning, identity, isAlive } from "./registry.ts";
 import { toWire, VIEW_CLASSES } from "../_wire.ts";
+import { jsonExact } from "../_json.ts";
 import {
   allocate,
   type Memory,
@@ -94,6 +95,12 @@ const SERIALIZED = 7; // u32 length + node:v8 serialization
 const MARKER = 8; // no payload: read as MARKED
 const BYTES = 9; // u32 length + the bytes of a byte message (sendBytes)
 const VIEW = 10; // u32 length + a kind (VIEW_KINDS) + the bytes of a buffer
+const JSON_TEXT = 11; // u32 length + UTF-8 JSON of an object JSON carries exactly
+/**
+ * The longest JSON text of an object written as such: beyond, the
+ * serializer's walk costs less than making and parsing the text.
+ */
+const JSON_MAX = 4096;
 /**
  * Set in a tag whose record's body starts at the next 8-aligned offset
  * (the bytes between are skipped): V8 copies shared memory word by word
@@ -190,8 +197,8 @@ const smallView = new DataView(small.buffer);
 
 /**
  * Serializes an item. Numbers, booleans, null, undefined and strings are
- * written directly; anything else goes through `node:v8` (the structured
- * clone's own format).
+ * written directly, a small object of plain data as JSON text; anything
+ * else goes through `node:v8` (the structured clone's own format).
  *
  * @throws {TypeError} When the item cannot be cloned, or holds a primitive
  * of this library.
@@ -219,6 +226,8 @@ export function encodeItem(item: unknown): Encoded {
       if (item === null) return fixed(NULL);
       const view = encodeView(item);
       if (view) return view;
+      const text = encodePlain(item);
+      if (text) return text;
       checkNoHandles(item, new Set());
       return withLength(SERIALIZED, serialize(item));
     }
@@ -227,6 +236,18 @@ export function encodeItem(item: unknown): Encoded {
         `Cannot put a ${typeof item} on a queue: items are structured-cloned; put data the structured clone copies`,
       );
   }
+}
+
+/**
+ * A small object of plain data (what {@linkcode jsonExact} accepts, its
+ * text at most a few KiB) as its JSON text, which costs a few microseconds
+ * each way where the serializer, or a port's structured clone and wake-up,
+ * cost tens; `undefined` for any other object. Such an object holds no
+ * primitive of this library (those are class instances).
+ */
+export function encodePlain(item: object): Encoded | undefined {
+  if (!jsonExact(item, JSON_MAX)) return undefined;
+  return withLength(JSON_TEXT, encoder.encode(JSON.stringify(item)));
 }
 
 function fixed(tag: number): Encoded {
@@ -572,7 +593,10 @@ export class SharedRing {
         if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);
-      } else if (tag === STRING || tag === SERIALIZED || tag === BYTES) {
+      } else if (
+        tag === STRING || tag === SERIALIZED || tag === BYTES ||
+        tag === JSON_TEXT
+      ) {
         head = this.#read(head, small, 4, capacity);
         const length = smallView.getUint32(0, true);
         payload = tag === BYTES
@@ -601,6 +625,8 @@ export class SharedRing {
       if (tag === BYTES) return { value: payload, bytes: true };
       value = tag === STRING
         ? decoder.decode(payload)
+        : tag === JSON_TEXT
+        ? JSON.parse(decoder.decode(payload))
         : tag === VIEW
         ? reviveView(kind, payload.buffer as ArrayBuffer)
         : v8.deserialize(payload);

@@ -59,6 +59,22 @@ Deno.test("encodeItem: small values are a tag and their bytes, no serializer", (
   assert.ok(sizeOf(encodeItem(1n)) > 5);
 });
 
+Deno.test("encodeItem: a small object of plain data is its JSON text; any other object is serialized", () => {
+  const ring = new SharedRing();
+  const plain = { id: 7, name: "task", args: [1, 2.5, "x"], done: false };
+  assert.equal(sizeOf(encodeItem(plain)), 5 + JSON.stringify(plain).length);
+  const large = { list: Array.from({ length: 2000 }, (_, i) => i) };
+  const tagged = Object.assign([1], { tag: "kept" });
+  const shared = { n: 1 };
+  const items = [plain, large, tagged, [shared, shared], { m: new Map() }];
+  for (const item of items) assert.ok(put(ring, item));
+  for (const item of items) assert.deepEqual(get(ring), item);
+  // What JSON would not carry came back as the structured clone gives it.
+  put(ring, [shared, shared]);
+  const [first, second] = get(ring) as object[];
+  assert.equal(first, second);
+});
+
 Deno.test("encodeItem: what cannot cross is a TypeError that says so", () => {
   const handle = { [toWire]: () => ({ kind: "k", module: "m", state: 0 }) };
   class Lockish {

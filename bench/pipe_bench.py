@@ -1,6 +1,6 @@
 # Python's side of pipe_bench.ts: median microseconds per round trip of a
-# small message over multiprocessing.Pipe with a child that echoes it.
-# Prints JSON on its last line.
+# small message (an int, and a small dict) over multiprocessing.Pipe with a
+# child that echoes it. Prints JSON on its last line.
 import json
 import multiprocessing as mp
 import statistics
@@ -19,18 +19,22 @@ def echo(conn):
         conn.send(message)
 
 
-def round_trip_us(n):
+def small_object(i):
+    return {"id": i, "name": "task", "args": [1, 2.5, "x"], "done": False}
+
+
+def round_trip_us(n, make):
     here, there = mp.Pipe()
     p = mp.Process(target=echo, args=(there,))
     p.start()
     there.close()
     here.recv()
     for i in range(1000):
-        here.send(i)
+        here.send(make(i))
         here.recv()
     start = time.perf_counter()
     for i in range(n):
-        here.send(i)
+        here.send(make(i))
         here.recv()
     us = (time.perf_counter() - start) * 1e6 / n
     here.send(None)
@@ -42,4 +46,8 @@ def round_trip_us(n):
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    print(json.dumps({"us": statistics.median(round_trip_us(n) for _ in range(runs))}))
+    ints = statistics.median(round_trip_us(n, int) for _ in range(runs))
+    objects = statistics.median(
+        round_trip_us(n, small_object) for _ in range(runs)
+    )
+    print(json.dumps({"us": ints, "object_us": objects}))

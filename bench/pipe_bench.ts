@@ -1,23 +1,34 @@
 // Pipe round trip, child <-> parent, beside a raw MessageChannel round trip
 // between the same kinds of threads and Python's multiprocessing.Pipe, in
-// one run. Each side sends a small message and waits for its echo.
+// one run. Each side sends a small message (an integer, and a small object)
+// and waits for its echo.
 //
 //   deno run -A bench/pipe_bench.ts
 import { type Connection, Pipe } from "../pipe.ts";
 import { Process } from "../process.ts";
 import { median, report, runPython } from "./_report.ts";
 
+/** What each round trip sends: the integer `i`, or a small object. */
+type Make = (i: number) => unknown;
+const integer: Make = (i) => i;
+const smallObject: Make = (i) => ({
+  id: i,
+  name: "task",
+  args: [1, 2.5, "x"],
+  done: false,
+});
+
 /** The child: echoes every message until EOF. */
-export async function echo(conn: Connection<number | string>): Promise<void> {
+export async function echo(conn: Connection<unknown>): Promise<void> {
   conn.send("ready");
   for await (const message of conn) conn.send(message);
 }
 
 /** The child, blocking as Python's recv() does: echoes until EOF. */
-export function echoSync(conn: Connection<number | string>): void {
+export function echoSync(conn: Connection<unknown>): void {
   conn.send("ready");
   for (;;) {
-    let message: number | string;
+    let message: unknown;
     try {
       message = conn.recvSync();
     } catch {
@@ -31,18 +42,22 @@ export function echoSync(conn: Connection<number | string>): void {
  * Microseconds per round trip over a Pipe with a child: with `await recv()`
  * on both sides, or with the blocking `recvSync()` on both sides.
  */
-async function pipeRoundTrip(n: number, sync: boolean): Promise<number> {
-  const [here, there] = Pipe<number | string>();
+async function pipeRoundTrip(
+  n: number,
+  sync: boolean,
+  make: Make,
+): Promise<number> {
+  const [here, there] = Pipe<unknown>();
   const p = new Process({ target: sync ? echoSync : echo, args: [there] });
   p.start();
   await here.recv(); // the child is up
   const trip = sync
     ? (i: number) => {
-      here.send(i);
+      here.send(make(i));
       here.recvSync();
     }
     : async (i: number) => {
-      here.send(i);
+      here.send(make(i));
       await here.recv();
     };
   for (let i = 0; i < 1000; i++) await trip(i);
@@ -55,7 +70,7 @@ async function pipeRoundTrip(n: number, sync: boolean): Promise<number> {
 }
 
 /** Microseconds per round trip over a bare MessageChannel with a Worker. */
-async function rawRoundTrip(n: number): Promise<number> {
+async function rawRoundTrip(n: number, make: Make): Promise<number> {
   const worker = new Worker(new URL("./_raw_echo_worker.ts", import.meta.url), {
     type: "module",
   });
@@ -69,7 +84,7 @@ async function rawRoundTrip(n: number): Promise<number> {
   await ready;
   const trip = async (i: number) => {
     const reply = next();
-    port1.postMessage(i);
+    port1.postMessage(make(i));
     await reply;
   };
   for (let i = 0; i < 1000; i++) await trip(i);
@@ -84,37 +99,63 @@ async function rawRoundTrip(n: number): Promise<number> {
 if (import.meta.main) {
   const n = 20_000;
   const runs = 3;
-  const pipe: number[] = [];
-  const pipeSync: number[] = [];
-  const raw: number[] = [];
+  const kinds = { integer, "small object": smallObject };
+  const ours: Record<string, number[]> = {};
+  const sync: Record<string, number[]> = {};
+  const raw: Record<string, number[]> = {};
   for (let r = 0; r < runs; r++) {
-    raw.push(await rawRoundTrip(n));
-    pipe.push(await pipeRoundTrip(n, false));
-    pipeSync.push(await pipeRoundTrip(n, true));
+    for (const [kind, make] of Object.entries(kinds)) {
+      (raw[kind] ??= []).push(await rawRoundTrip(n, make));
+      (ours[kind] ??= []).push(await pipeRoundTrip(n, false, make));
+      (sync[kind] ??= []).push(await pipeRoundTrip(n, true, make));
+    }
   }
   const python = await runPython("pipe_bench.py", [String(n), String(runs)]);
-  const ours = median(pipe);
-  const bare = median(raw);
-  const blocking = median(pipeSync);
-  report("Pipe round trip, child <-> parent (median µs per round trip)", [
-    { what: "Pipe, await recv() (worker backend)", value: ours, unit: "µs" },
-    { what: "Pipe, recvSync() (worker backend)", value: blocking, unit: "µs" },
-    { what: "raw MessageChannel (Worker)", value: bare, unit: "µs" },
-    { what: "Python multiprocessing.Pipe", value: python.us, unit: "µs" },
-  ], [{
-    what: "Pipe / raw MessageChannel",
-    value: ours / bare,
-    target: "<= 1.3",
-    met: ours / bare <= 1.3,
-  }, {
-    what: "Pipe / Python Pipe",
-    value: ours / python.us,
-    target: "<= 0.5",
-    met: ours / python.us <= 0.5,
-  }, {
-    what: "Pipe recvSync() / Python Pipe (both block)",
-    value: blocking / python.us,
-    target: "(reported)",
-    met: true,
-  }]);
+  const pythonUs: Record<string, number> = {
+    integer: python.us,
+    "small object": python.object_us,
+  };
+  const rows = [];
+  const ratios = [];
+  for (const kind of Object.keys(kinds)) {
+    const pipe = median(ours[kind]);
+    const bare = median(raw[kind]);
+    const blocking = median(sync[kind]);
+    const py = pythonUs[kind];
+    rows.push(
+      {
+        what: `Pipe, await recv(), ${kind} (worker backend)`,
+        value: pipe,
+        unit: "µs",
+      },
+      {
+        what: `Pipe, recvSync(), ${kind} (worker backend)`,
+        value: blocking,
+        unit: "µs",
+      },
+      { what: `raw MessageChannel (Worker), ${kind}`, value: bare, unit: "µs" },
+      { what: `Python multiprocessing.Pipe, ${kind}`, value: py, unit: "µs" },
+    );
+    ratios.push({
+      what: `Pipe / raw MessageChannel, ${kind}`,
+      value: pipe / bare,
+      target: "<= 1.3",
+      met: pipe / bare <= 1.3,
+    }, {
+      what: `Pipe / Python Pipe, ${kind}`,
+      value: pipe / py,
+      target: "<= 0.5",
+      met: pipe / py <= 0.5,
+    }, {
+      what: `Pipe recvSync() / Python Pipe (both block), ${kind}`,
+      value: blocking / py,
+      target: "(reported)",
+      met: true,
+    });
+  }
+  report(
+    "Pipe round trip, child <-> parent (median µs per round trip)",
+    rows,
+    ratios,
+  );
 }

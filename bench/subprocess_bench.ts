@@ -13,10 +13,13 @@
 // of the same module): the children's RSS summed, plus what the parent
 // grew by (an agent, if any), beside the bare runs' RSS summed.
 //
-// Then the cost of a proxied call: a subprocess child's Lock lives in its
+// Then the cost of a proxied call: with primitives behind the proxy
+// (MP_SHARED_MEMORY=proxy, measured by this script run again with that
+// environment, `--proxied-pair`), a subprocess child's Lock lives in its
 // home process, so each acquireSync() and release() of the child is a round
 // trip there. Python's equivalent is a Lock of a multiprocessing.Manager()
-// used from a child process (subprocess_bench.py).
+// used from a child process (subprocess_bench.py). Beside it, the same pair
+// with the lock in shared memory (FFI, the default with -A).
 //
 //   deno run -A bench/subprocess_bench.ts
 import { Process } from "../mod.ts";
@@ -43,8 +46,8 @@ export function lockPairs(lock: Lock, out: Value<"d">, rounds: number): void {
   out.value = (performance.now() - start) / rounds;
 }
 
-/** The median ms of one proxied acquireSync()+release() pair. */
-async function proxiedPairMs(runs: number, rounds: number): Promise<number> {
+/** The median ms of one acquireSync()+release() pair in a subprocess child. */
+async function pairMs(runs: number, rounds: number): Promise<number> {
   const lock = new Lock();
   const out = new Value("d", 0);
   const times: number[] = [];
@@ -142,6 +145,29 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await fn();
   return performance.now() - start;
+}
+
+/** {@linkcode pairMs} in a run of this script behind the proxy. */
+async function proxiedPairMs(runs: number, rounds: number): Promise<number> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--proxied-pair",
+      String(runs),
+      String(rounds),
+    ],
+    env: { MP_SHARED_MEMORY: "proxy" },
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("The proxied run failed");
+  return Number(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1));
+}
+
+if (import.meta.main && Deno.args[0] === "--proxied-pair") {
+  console.log(await pairMs(Number(Deno.args[1]), Number(Deno.args[2])));
+  Deno.exit(0);
 }
 
 if (import.meta.main) {
@@ -254,11 +280,17 @@ if (import.meta.main) {
   }
 
   const pair = await proxiedPairMs(5, 2000);
+  const shared = await pairMs(5, 200_000);
   const python = await runPython("subprocess_bench.py");
   const pythonPair = python.manager_lock_pair_ms;
-  report("Proxied lock.acquireSync()+release() from a subprocess child", [
-    { what: "one pair (2 round trips to the home)", value: pair, unit: "ms" },
-    { what: "round trips per second", value: 2000 / pair, unit: "/s" },
+  report("lock.acquireSync()+release() from a subprocess child", [
+    {
+      what: "behind the proxy: one pair (2 round trips to the home)",
+      value: pair,
+      unit: "ms",
+    },
+    { what: "round trips per second", value: 2 / pair * 1000, unit: "/s" },
+    { what: "in shared memory (FFI): one pair", value: shared, unit: "ms" },
     {
       what: "Python: Manager().Lock() pair from a child",
       value: pythonPair,
@@ -267,6 +299,11 @@ if (import.meta.main) {
   ], [{
     what: "proxied pair / Python Manager lock pair",
     value: pair / pythonPair,
+    target: "(reported)",
+    met: true,
+  }, {
+    what: "shared-memory pair / Python Manager lock pair",
+    value: shared / pythonPair,
     target: "(reported)",
     met: true,
   }]);

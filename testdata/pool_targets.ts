@@ -185,3 +185,14 @@ export function ticksSoFar(): number {
 export function setOnNextTick(): void {
   onNextTick = tickedEvent;
 }
+
+/** An array's items and named properties, as the task received them. */
+export function describeArray(
+  list: unknown[] & Record<string, unknown>,
+): { items: unknown[]; named: Record<string, unknown> } {
+  const named: Record<string, unknown> = {};
+  for (const key of Object.keys(list)) {
+    if (!/^\d+$/.test(key)) named[key] = list[key];
+  }
+  return { items: [...list], named };
+}

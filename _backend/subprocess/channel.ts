@@ -19,6 +19,8 @@
 // machine's kernel hands out slowly (about 3 ms a MiB on first touch, where
 // a copy into memory in use takes 0.03 ms).
 
+import { jsonExact } from "../../_json.ts";
+
 const JSON_FORMAT = 0;
 const V8_FORMAT = 1;
 const SPLIT_FORMAT = 2;
@@ -54,39 +56,6 @@ export async function loadV8(): Promise<V8Codec> {
   return v8;
 }
 
-/**
- * Whether JSON carries `value` exactly: strings, finite numbers (not -0),
- * booleans, null, and dense arrays and plain objects of those.
- */
-export function jsonSafe(value: unknown, depth = 0): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > 64) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value) || !jsonSafe(value[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false;
-      if ("__proto__" in value && proto === null) return false;
-      for (const item of Object.values(value)) {
-        if (!jsonSafe(item, depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
 function frame(format: number, payload: Uint8Array, tag: number): Uint8Array {
   const bytes = new Uint8Array(HEADER + payload.length);
   const view = new DataView(bytes.buffer);
@@ -102,7 +71,7 @@ function frame(format: number, payload: Uint8Array, tag: number): Uint8Array {
  * `node:v8` (which must be loaded: see {@linkcode loadV8}).
  */
 export function encodeFrame(value: unknown, tag = 0): Uint8Array {
-  if (jsonSafe(value)) {
+  if (jsonExact(value)) {
     return frame(JSON_FORMAT, encoder.encode(JSON.stringify(value)), tag);
   }
   if (!v8) throw new Error("node:v8 is not loaded; call loadV8() first");

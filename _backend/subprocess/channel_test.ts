@@ -11,7 +11,6 @@ import {
   type Frame,
   FrameWriter,
   HEADER,
-  jsonSafe,
   loadV8,
   readFrames,
   SPLIT_BYTES,
@@ -112,76 +111,6 @@ Deno.test("encodeFrame: a value JSON cannot carry needs node:v8 loaded first", (
   assert.deepEqual(decodeFrame(encodeFrame({ ok: [1, "two"] })), {
     ok: [1, "two"],
   });
-});
-
-Deno.test("jsonSafe: what JSON carries exactly", () => {
-  const safe: unknown[] = [
-    "",
-    "text ✓",
-    0,
-    -1.5,
-    Number.MAX_VALUE,
-    true,
-    false,
-    null,
-    [],
-    {},
-    [1, ["nested", [null]]],
-    { a: { b: { c: [true] } } },
-    Object.assign(Object.create(null), { bare: 1 }),
-  ];
-  for (const value of safe) {
-    assert.equal(jsonSafe(value), true, `${Deno.inspect(value)} is JSON-safe`);
-  }
-});
-
-Deno.test("jsonSafe: what JSON would change or drop", () => {
-  const sparse = [1, , 3];
-  const withUndefined = { a: undefined };
-  const unsafe: unknown[] = [
-    undefined,
-    NaN,
-    Infinity,
-    -Infinity,
-    -0,
-    10n,
-    Symbol("s"),
-    () => 1,
-    sparse,
-    withUndefined,
-    [undefined],
-    [1, [2, [NaN]]],
-    { deep: { deeper: -0 } },
-    new Date(0),
-    new Map(),
-    new Set(),
-    new Uint8Array(1),
-    new ArrayBuffer(1),
-    /x/,
-    new Error("e"),
-    new (class Point {})(),
-    // JSON.parse would give this key back as the object's prototype.
-    Object.defineProperty(Object.create(null), "__proto__", {
-      value: 1,
-      enumerable: true,
-    }),
-  ];
-  for (const value of unsafe) {
-    assert.equal(jsonSafe(value), false, `${Deno.inspect(value)} is unsafe`);
-  }
-});
-
-Deno.test("jsonSafe: nesting is bounded, so a cycle is not JSON-safe", () => {
-  const nested = (depth: number) => {
-    let value: unknown = 0;
-    for (let i = 0; i < depth; i++) value = [value];
-    return value;
-  };
-  assert.equal(jsonSafe(nested(65)), true);
-  assert.equal(jsonSafe(nested(66)), false);
-  const cyclic: Record<string, unknown> = {};
-  cyclic.self = cyclic;
-  assert.equal(jsonSafe(cyclic), false);
 });
 
 Deno.test("encodeFrame: a 9-byte header (big-endian length, format, tag) then the payload", () => {

@@ -51,7 +51,8 @@ import { PROXY_MODULE } from "./proxy/protocol.ts";
 import { Session, sessionAt } from "./proxy/session.ts";
 import { controlSocket, socketDir, startModulePath } from "./socket_dir.ts";
 import { type Identity, markAlive, markEnded } from "../../_shm/registry.ts";
-import { FrameWriter, jsonSafe, loadV8, readFrames } from "./channel.ts";
+import { FrameWriter, loadV8, readFrames } from "./channel.ts";
+import { jsonExact } from "../../_json.ts";
 import { grantItems, grantsOf, permissionFlags } from "./permissions.ts";
 import { parentSetup } from "./setup.ts";
 import {
@@ -336,7 +337,7 @@ class SubprocessChild implements ChildHandle {
     paths: Set<string>,
     watchParent: boolean,
   ): string[] {
-    const inArgv = jsonSafe(spec.args) &&
+    const inArgv = jsonExact(spec.args, ARGV_LIMIT) &&
       JSON.stringify(spec.args).length <= ARGV_LIMIT;
     if (!inArgv) {
       checkArgs(spec.args);
