@@ -36,7 +36,8 @@
  * otherwise (`SIGKILL`) leaves only a dangling name, which counts as none
  * and is swept by the next attach to it or the next block made.
  * {@linkcode ShareableList} keeps a fixed-length list of numbers, strings
- * and bytes in such a block.
+ * and bytes in such a block, and a {@linkcode SharedMemoryManager} makes
+ * blocks that end together, when it shuts down.
  *
  * @module
  */
@@ -52,6 +53,7 @@ import {
 import { ffiSupport } from "./_shm/ffi/self_check.ts";
 import { unlinkOnSignal } from "./_backend/subprocess/socket_dir.ts";
 import { crossesProcesses, registerKind, toWire } from "./_wire.ts";
+import { ProcessError } from "./errors.ts";
 import type { WireContext, WireForm } from "./_wire.ts";
 
 /** Options of the {@linkcode SharedMemory} constructor. */
@@ -582,7 +584,7 @@ function sameItem(a: ShareableItem, b: ShareableItem): boolean {
 export class ShareableList implements Iterable<ShareableItem> {
   /** The block that holds the list. */
   readonly shm: SharedMemory;
-  #view: DataView;
+  #view: DataView<ArrayBuffer>;
 
   /**
    * Makes a list of `sequence` in a new block (named `name` if given, as
@@ -643,6 +645,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * The number of items.
    *
    * @returns The length, fixed when the list was made.
+   * @throws {Error} After its block was closed here.
    *
    * @example Three items
    * ```ts
@@ -655,6 +658,11 @@ export class ShareableList implements Iterable<ShareableItem> {
    * ```
    */
   get length(): number {
+    if (this.#view.buffer.detached) {
+      throw new Error(
+        `Cannot use ShareableList ${this.shm.name}: its block was closed; attach again with new ShareableList(null, { name })`,
+      );
+    }
     return this.#view.getInt32(0, true);
   }
 
@@ -675,6 +683,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * @param index The position.
    * @returns The item.
    * @throws {RangeError} Out of range.
+   * @throws {Error} After its block was closed here.
    *
    * @example The last item
    * ```ts
@@ -716,6 +725,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    * @throws {RangeError} Out of range, or a string or byte array longer
    * than the slot's room.
    * @throws {TypeError} For a value of another kind.
+   * @throws {Error} After its block was closed here.
    *
    * @example Any kind in any slot, if it fits
    * ```ts
@@ -893,6 +903,216 @@ export class ShareableList implements Iterable<ShareableItem> {
       module: import.meta.url,
       state: this.shm.name,
     };
+  }
+}
+
+/**
+ * Makes blocks of shared memory and ends them together (Python's
+ * `multiprocessing.managers.SharedMemoryManager`): each
+ * {@linkcode SharedMemoryManager.SharedMemory} and
+ * {@linkcode SharedMemoryManager.ShareableList} is a new block it tracks, and
+ * {@linkcode SharedMemoryManager.shutdown} (or the end of an `await using`
+ * block) unlinks and closes every one of them. Pass the blocks, or their
+ * names, to children, which attach to them.
+ *
+ * Python's manager starts a server process that only keeps the names, for
+ * the blocks to be unlinked even when the process that made them ends
+ * without cleaning up. Here the blocks are made in the manager's own
+ * process, whose ending unlinks them anyway (see {@linkcode SharedMemory}:
+ * on a normal end, an uncaught error, or SIGHUP, SIGINT or SIGTERM where
+ * the library watches signals; after SIGKILL a name dangles, and is swept),
+ * so the manager needs no server: `start()` checks that shared memory can
+ * be used here, and a block lives at most as long as this process.
+ *
+ * **It needs `--allow-ffi`**, as {@linkcode SharedMemory} does: without
+ * it, `start()` rejects with an error that says so.
+ *
+ * @example Blocks that end with the manager
+ * ```ts
+ * import {
+ *   SharedMemory,
+ *   SharedMemoryManager,
+ * } from "@mp/multiprocessing/shared_memory";
+ * import assert from "node:assert/strict";
+ *
+ * let name: string;
+ * {
+ *   await using smm = new SharedMemoryManager();
+ *   await smm.start();
+ *   const shm = smm.SharedMemory(128);
+ *   const list = smm.ShareableList([1, "two", null]);
+ *   shm.buf[0] = 42;
+ *   assert.equal(list.get(1), "two");
+ *   name = shm.name;
+ * }
+ * assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+ * ```
+ */
+export class SharedMemoryManager implements AsyncDisposable {
+  #state: "new" | "started" | "shut down" = "new";
+  #blocks = new Set<SharedMemory>();
+
+  /**
+   * Makes the manager ready: it checks that this process can share memory
+   * with others (Python's `start()` starts its server).
+   *
+   * @returns A promise that resolves once the manager makes blocks.
+   * @throws {ProcessError} When it was started already.
+   * @throws {Error} When FFI is not granted (`--allow-ffi`) or not supported
+   * here.
+   *
+   * @example Started once
+   * ```ts
+   * import { SharedMemoryManager } from "@mp/multiprocessing/shared_memory";
+   * import { ProcessError } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * await using smm = new SharedMemoryManager();
+   * await smm.start();
+   * await assert.rejects(smm.start(), ProcessError);
+   * ```
+   */
+  start(): Promise<void> {
+    return new Promise((resolve) => resolve(this.#start()));
+  }
+
+  #start(): void {
+    if (this.#state === "started") {
+      throw new ProcessError("Cannot start() the SharedMemoryManager twice");
+    }
+    const support = ffiSupport();
+    if (!support.ok) {
+      throw new Error(
+        `SharedMemoryManager is not available: ${support.reason}`,
+      );
+    }
+    this.#state = "started";
+  }
+
+  /** Throws unless started: `what` is the block it would make. */
+  #checkStarted(what: string): void {
+    if (this.#state === "started") return;
+    throw new ProcessError(
+      this.#state === "new"
+        ? `Cannot make a ${what}: the SharedMemoryManager is not started; call start() first`
+        : `Cannot make a ${what}: the SharedMemoryManager was shut down; call start() again, or use another`,
+    );
+  }
+
+  /**
+   * A new block of `size` bytes with a random name, which the manager
+   * unlinks and closes at {@linkcode SharedMemoryManager.shutdown}.
+   *
+   * @param size Its size in bytes, at least 1.
+   * @returns The block, as `new SharedMemory({ create: true, size })`.
+   * @throws {ProcessError} When the manager is not started.
+   * @throws {RangeError} When `size` is not a whole number of at least 1.
+   *
+   * @example A block passed to a child
+   * ```ts
+   * import { SharedMemoryManager } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * await using smm = new SharedMemoryManager();
+   * await smm.start();
+   * const shm = smm.SharedMemory(64);
+   * assert.equal(shm.size, 64);
+   * // new Process({ target: fill, args: [shm] }): the child attaches it
+   * ```
+   */
+  SharedMemory(size: number): SharedMemory {
+    this.#checkStarted("SharedMemory");
+    const block = new SharedMemory({ create: true, size });
+    this.#blocks.add(block);
+    return block;
+  }
+
+  /**
+   * A new list of `sequence` in a block with a random name, which the
+   * manager unlinks and closes at {@linkcode SharedMemoryManager.shutdown}.
+   *
+   * @param sequence Its items (see {@linkcode ShareableList}).
+   * @returns The list, as `new ShareableList(sequence)`.
+   * @throws {ProcessError} When the manager is not started.
+   * @throws {TypeError} For an item a `ShareableList` cannot hold.
+   *
+   * @example A list of the characters of a string, as in Python
+   * ```ts
+   * import { SharedMemoryManager } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * await using smm = new SharedMemoryManager();
+   * await smm.start();
+   * const list = smm.ShareableList("howdy");
+   * assert.deepEqual([...list], ["h", "o", "w", "d", "y"]);
+   * ```
+   */
+  ShareableList(sequence: Iterable<ShareableItem>): ShareableList {
+    this.#checkStarted("ShareableList");
+    const list = new ShareableList(sequence);
+    this.#blocks.add(list.shm);
+    return list;
+  }
+
+  /**
+   * Ends every block the manager made: unlinks its name (unless some
+   * process did already) and closes this process's attachment, so that
+   * its memory is freed once the processes that attached it close it or
+   * end. Views of the blocks here become empty. Shutting down twice does
+   * nothing; the manager may be started again.
+   *
+   * @returns A promise that resolves once every block is ended.
+   *
+   * @example Shut down by hand
+   * ```ts
+   * import {
+   *   SharedMemory,
+   *   SharedMemoryManager,
+   * } from "@mp/multiprocessing/shared_memory";
+   * import assert from "node:assert/strict";
+   *
+   * const smm = new SharedMemoryManager();
+   * await smm.start();
+   * const name = smm.SharedMemory(8).name;
+   * await smm.shutdown();
+   * assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+   * ```
+   */
+  shutdown(): Promise<void> {
+    return new Promise((resolve) => resolve(this.#shutdown()));
+  }
+
+  #shutdown(): void {
+    if (this.#state !== "started") return;
+    this.#state = "shut down";
+    const blocks = [...this.#blocks];
+    this.#blocks.clear();
+    let failure: unknown;
+    for (const block of blocks) {
+      try {
+        block.unlink();
+      } catch (error) {
+        // NotFound: unlinked already, by its user or another process. Any
+        // other error is thrown once every block had its turn.
+        if (!(error instanceof Deno.errors.NotFound)) failure ??= error;
+      }
+      block.close();
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Shuts the manager down when an `await using` block ends.
+   *
+   * @returns A promise that resolves once every block is ended.
+   *
+   * @example See {@linkcode SharedMemoryManager}.
+   * ```ts ignore
+   * await using smm = new SharedMemoryManager();
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 }
 

@@ -1,6 +1,11 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
-import { ShareableList, SharedMemory } from "./shared_memory.ts";
+import {
+  ShareableList,
+  SharedMemory,
+  SharedMemoryManager,
+} from "./shared_memory.ts";
+import { ProcessError } from "./errors.ts";
 import { BACKENDS, ProgramRun, startChild } from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/shared_memory_targets.ts", import.meta.url);
@@ -158,6 +163,32 @@ for (const backend of BACKENDS) {
   });
 }
 
+for (const backend of BACKENDS) {
+  Deno.test(`SharedMemoryManager: its blocks are passed to ${backend} children`, async () => {
+    await using smm = new SharedMemoryManager();
+    await smm.start();
+    const shm = smm.SharedMemory(8);
+    const list = smm.ShareableList([1.5, 0, 0, "howdy"]);
+    const children = [
+      startChild(TARGETS, backend, "addMany", [shm, 1_000]),
+      startChild(TARGETS, backend, "appendToList", [list]),
+    ];
+    try {
+      for (const child of children) assert.equal(await child.join(), 0);
+      assert.equal(
+        Atomics.load(new Int32Array(shm.buf.buffer, 0, 1), 0),
+        1_000,
+      );
+      assert.deepEqual([...list], [2.5, 0, 0, "hi"]);
+    } finally {
+      for (const child of children) {
+        if (child.exitCode === null) child.kill();
+        await child.join();
+      }
+    }
+  });
+}
+
 Deno.test("SharedMemory: an unrelated deno run attaches by name and sees the writes, both ways", async () => {
   using shm = new SharedMemory({ create: true, size: 16 });
   shm.buf[1] = 21;
@@ -227,7 +258,7 @@ Deno.test("SharedMemory: an unrelated deno run attaches to a chosen name, writes
 
 Deno.test("SharedMemory: without --allow-ffi the error names the flag", async () => {
   const code = `
-    import { SharedMemory } from ${
+    import { SharedMemory, SharedMemoryManager } from ${
     JSON.stringify(import.meta.resolve("./shared_memory.ts"))
   };
     try {
@@ -235,6 +266,9 @@ Deno.test("SharedMemory: without --allow-ffi the error names the flag", async ()
     } catch (error) {
       console.log(error.message);
     }
+    await new SharedMemoryManager().start().catch((error) => {
+      console.log(error.message);
+    });
   `;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -244,9 +278,86 @@ Deno.test("SharedMemory: without --allow-ffi the error names the flag", async ()
     ],
     stderr: "inherit",
   }).output();
+  const [block, manager] = new TextDecoder().decode(out.stdout).split("\n");
   assert.match(
-    new TextDecoder().decode(out.stdout),
+    block,
     /^SharedMemory is not available: .*run it with --allow-ffi/,
+  );
+  assert.match(
+    manager,
+    /^SharedMemoryManager is not available: .*run it with --allow-ffi/,
+  );
+});
+
+Deno.test("SharedMemoryManager: shutdown unlinks and closes every block it made, once", async () => {
+  const smm = new SharedMemoryManager();
+  await smm.start();
+  const shm = smm.SharedMemory(16);
+  const list = smm.ShareableList(["a", 1]);
+  const byHand = smm.SharedMemory(8);
+  const other = new SharedMemory({ create: true, size: 8 });
+  const attached = new SharedMemory({ name: shm.name });
+  try {
+    const view = shm.buf;
+    attached.buf[3] = 3;
+    assert.equal(view[3], 3);
+    assert.ok(devShm().includes(shm.name) && devShm().includes(list.shm.name));
+    // A block its user unlinked (and closed) is no trouble at shutdown.
+    byHand.close();
+    byHand.unlink();
+    await smm.shutdown();
+    for (const name of [shm.name, list.shm.name, byHand.name]) {
+      assert.ok(!devShm().includes(name), `${name} left /dev/shm`);
+      assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+    }
+    assert.equal(view.length, 0, "closed here");
+    assert.throws(() => list.get(0), /its block was closed; attach again/);
+    assert.equal(attached.buf[3], 3, "an attachment keeps its bytes");
+    assert.ok(devShm().includes(other.name), "a block of its own is left");
+    await smm.shutdown();
+    // Started again, it makes and ends new blocks.
+    await smm.start();
+    const again = smm.SharedMemory(4);
+    await smm[Symbol.asyncDispose]();
+    assert.throws(
+      () => new SharedMemory({ name: again.name }),
+      Deno.errors.NotFound,
+    );
+  } finally {
+    await smm.shutdown();
+    attached.close();
+    other.close();
+    other.unlink();
+  }
+});
+
+Deno.test("SharedMemoryManager: used before start(), after shutdown() or started twice, it says what to do", async () => {
+  const smm = new SharedMemoryManager();
+  assert.throws(
+    () => smm.SharedMemory(8),
+    (error: Error) =>
+      error instanceof ProcessError &&
+      error.message ===
+        "Cannot make a SharedMemory: the SharedMemoryManager is not started; call start() first",
+  );
+  assert.throws(() => smm.ShareableList([1]), /not started/);
+  await smm.shutdown(); // nothing to do
+  await smm.start();
+  try {
+    await assert.rejects(
+      smm.start(),
+      /Cannot start\(\) the SharedMemoryManager twice/,
+    );
+    assert.throws(() => smm.SharedMemory(0), RangeError);
+    assert.throws(() => smm.ShareableList([{}] as never), TypeError);
+  } finally {
+    await smm.shutdown();
+  }
+  assert.throws(
+    () => smm.ShareableList([1]),
+    (error: Error) =>
+      error instanceof ProcessError &&
+      /was shut down; call start\(\) again/.test(error.message),
   );
 });
 
@@ -260,44 +371,55 @@ const ENDINGS = [
   { ending: "SIGKILL", mode: "wait" },
 ] as const;
 
-for (const { ending, mode } of ENDINGS) {
-  const how = mode === "block" ? `${ending} while blocked` : ending;
-  Deno.test(`SharedMemory: its name goes when its maker ends (${how}), or dangles after SIGKILL until swept`, async () => {
-    const chosen = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
-    await using program = new ProgramRun(PROGRAM, [mode, chosen]);
-    const name = await program.line() ?? "";
-    assert.equal(name, chosen);
-    const shm = new SharedMemory({ name });
-    try {
-      assert.equal(shm.buf[0], 1);
-      Atomics.store(new Int32Array(shm.buf.buffer, 0, 2), 1, 1);
-      assert.equal(await program.line(), "seen");
-      if (ending.startsWith("SIG")) program.kill(ending as Deno.Signal);
-      const status = await program.status(10_000);
-      assert.ok(status, "the program ended");
-      assert.equal(status.success, ending === "return");
-      if (ending.startsWith("SIG")) {
-        assert.equal(status.signal, ending, "it died of the signal");
+for (
+  const [maker, made] of [
+    ["SharedMemory", "its maker ends"],
+    ["SharedMemoryManager", "the manager's process ends without shutdown"],
+  ]
+) {
+  for (const { ending, mode } of ENDINGS) {
+    const how = mode === "block" ? `${ending} while blocked` : ending;
+    Deno.test(`${maker}: its name goes when ${made} (${how}), or dangles after SIGKILL until swept`, async () => {
+      const chosen = `mp_test_${crypto.randomUUID().slice(0, 8)}`;
+      await using program = new ProgramRun(PROGRAM, [
+        mode,
+        maker === "SharedMemory" ? chosen : "manager",
+      ]);
+      const name = await program.line() ?? "";
+      if (maker === "SharedMemory") assert.equal(name, chosen);
+      else assert.match(name, /^psm_/);
+      const shm = new SharedMemory({ name });
+      try {
+        assert.equal(shm.buf[0], 1);
+        Atomics.store(new Int32Array(shm.buf.buffer, 0, 2), 1, 1);
+        assert.equal(await program.line(), "seen");
+        if (ending.startsWith("SIG")) program.kill(ending as Deno.Signal);
+        const status = await program.status(10_000);
+        assert.ok(status, "the program ended");
+        assert.equal(status.success, ending === "return");
+        if (ending.startsWith("SIG")) {
+          assert.equal(status.signal, ending, "it died of the signal");
+        }
+        // The bytes stay while attached.
+        assert.equal(shm.buf[0], 1);
+        if (ending === "SIGKILL") {
+          // SIGKILL ends the maker without any cleanup: the name dangles
+          // (the memory is the kernel's to free) until swept.
+          assert.ok(devShm().includes(name), "the name dangles");
+          using next = new SharedMemory({ create: true, size: 1 });
+          assert.ok(!devShm().includes(name), "the next maker swept it");
+          next.unlink();
+        } else {
+          // On a signal that ends it, the janitor thread removed it (even
+          // while the main thread was blocked).
+          assert.ok(!devShm().includes(name), "the name is gone");
+        }
+        assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
+      } finally {
+        shm.close();
       }
-      // The bytes stay while attached.
-      assert.equal(shm.buf[0], 1);
-      if (ending === "SIGKILL") {
-        // SIGKILL ends the maker without any cleanup: the name dangles
-        // (the memory is the kernel's to free) until swept.
-        assert.ok(devShm().includes(name), "the name dangles");
-        using next = new SharedMemory({ create: true, size: 1 });
-        assert.ok(!devShm().includes(name), "the next maker swept it");
-        next.unlink();
-      } else {
-        // On a signal that ends it, the janitor thread removed it (even
-        // while the main thread was blocked).
-        assert.ok(!devShm().includes(name), "the name is gone");
-      }
-      assert.throws(() => new SharedMemory({ name }), Deno.errors.NotFound);
-    } finally {
-      shm.close();
-    }
-  });
+    });
+  }
 }
 
 Deno.test("ShareableList: every kind round-trips, in place and in another process", async () => {

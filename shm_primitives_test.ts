@@ -5,14 +5,47 @@ import assert from "node:assert/strict";
 import { SharedArray, Value } from "./shared.ts";
 import { Barrier } from "./barrier.ts";
 import { Event } from "./event.ts";
-import { Lock } from "./lock.ts";
-import { Queue } from "./queue.ts";
+import { Lock, RLock } from "./lock.ts";
+import { JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
+import { BoundedSemaphore, Semaphore } from "./semaphore.ts";
+import { Condition } from "./condition.ts";
 import { allocatedSegmentBytes } from "./_shm/memory.ts";
 import { encode, wireContext } from "./_wire.ts";
 import { PROXY_MODULE } from "./_backend/subprocess/proxy/protocol.ts";
-import { startChild, SUBPROCESS_PRIMITIVES } from "./_test_util.ts";
+import {
+  eventually,
+  ProgramRun,
+  running,
+  startChild,
+  SUBPROCESS_PRIMITIVES,
+} from "./_test_util.ts";
 
 const TARGETS = new URL("./testdata/shm_targets.ts", import.meta.url);
+const SYNC_TARGETS = new URL("./testdata/sync_targets.ts", import.meta.url);
+const PARENT = new URL("./testdata/shm_parent_program.ts", import.meta.url);
+
+/** The entries of /dev/shm that link into the memory of process `pid`. */
+function devShmLinksOf(pid: number): string[] {
+  const links: string[] = [];
+  for (const entry of Deno.readDirSync("/dev/shm")) {
+    try {
+      const target = Deno.readLinkSync(`/dev/shm/${entry.name}`);
+      if (target.startsWith(`/proc/${pid}/`)) links.push(entry.name);
+    } catch {
+      // Not a link, or gone while we looked.
+    }
+  }
+  return links;
+}
+
+// The parent's permissions without FFI: what the subprocess backend needs.
+const WITHOUT_FFI = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-run",
+  "--allow-env",
+];
 const inFfiRun = { ignore: SUBPROCESS_PRIMITIVES !== "ffi" };
 
 Deno.test({
@@ -92,6 +125,108 @@ Deno.test({
     assert.equal(await run({}), "true");
   },
 });
+
+Deno.test({
+  name:
+    "shared memory: every primitive the issue lists goes to a subprocess child in shared memory, none as a proxy",
+  ...inFfiRun,
+  fn: () => {
+    const primitives = {
+      Lock: new Lock(),
+      RLock: new RLock(),
+      Semaphore: new Semaphore(2),
+      BoundedSemaphore: new BoundedSemaphore(2),
+      Event: new Event(),
+      Condition: new Condition(),
+      Barrier: new Barrier(2),
+      Value: new Value("i32", 1),
+      Array: new SharedArray("f64", 3),
+      Queue: new Queue(),
+      JoinableQueue: new JoinableQueue(),
+      SimpleQueue: new SimpleQueue(),
+    };
+    for (const [kind, primitive] of Object.entries(primitives)) {
+      const record = JSON.stringify(
+        encode([primitive], wireContext("subprocess")),
+      );
+      assert.equal(record.includes(PROXY_MODULE), false, `${kind} is proxied`);
+    }
+  },
+});
+
+for (const Kind of [Lock, RLock]) {
+  Deno.test({
+    name:
+      `shared memory: a parent blocked in ${Kind.name}.acquireSync() takes it over from a subprocess holder killed meanwhile, which it cannot reap while blocked`,
+    ...inFfiRun,
+    fn: async () => {
+      const lock = new Kind();
+      const held = new Event();
+      const never = new Event();
+      const holder = startChild(SYNC_TARGETS, "subprocess", "holdForever", [
+        lock,
+        held,
+        never,
+      ]);
+      try {
+        assert.equal(await held.wait(30_000), true);
+        Deno.kill(holder.pid!, "SIGKILL");
+        // The thread blocks here: the child's end is seen in /proc, not by
+        // reaping it. Generous bound only so that a failure ends.
+        assert.equal(lock.acquireSync({ timeout: 10_000 }), true);
+        lock.release();
+      } finally {
+        if (holder.exitCode === null) holder.kill();
+        await holder.join();
+      }
+    },
+  });
+}
+
+const PARENT_ENDINGS = [
+  { ending: "return", ffi: true },
+  { ending: "throw", ffi: true },
+  { ending: "SIGTERM", ffi: true },
+  { ending: "SIGKILL", ffi: true },
+  { ending: "return", ffi: false },
+] as const;
+
+for (const { ending, ffi } of PARENT_ENDINGS) {
+  Deno.test({
+    name: `shared memory: a parent ${
+      ffi ? "with" : "without"
+    } --allow-ffi whose children count exactly, then ends (${ending}), leaves no child and nothing in /dev/shm`,
+    // With FFI, only where this run puts primitives in shared memory.
+    ignore: ffi && SUBPROCESS_PRIMITIVES !== "ffi",
+    fn: async () => {
+      await using program = new ProgramRun(
+        PARENT,
+        [ending.startsWith("SIG") ? "wait" : ending],
+        { flags: ffi ? ["--allow-all"] : WITHOUT_FFI },
+      );
+      const seen = JSON.parse(await program.line() ?? "null");
+      assert.equal(seen?.segments, ffi, "primitives in shared segments");
+      assert.equal(seen.counted, 600);
+      assert.deepEqual(seen.exitCodes, [0, 0]);
+      assert.equal(seen.held, true);
+      if (ending.startsWith("SIG")) {
+        // (A parent that returns or throws may have ended it already.)
+        assert.ok(running(seen.waiting), "a child waits, holding the lock");
+        program.kill(ending as Deno.Signal);
+      }
+      const status = await program.status(30_000);
+      assert.ok(status, "the parent ended");
+      assert.equal(status.success, ending === "return");
+      // Generous bound only so that a failure ends.
+      assert.ok(
+        await eventually(() => !running(seen.waiting), 30_000),
+        "the waiting child ended with its parent",
+      );
+      assert.deepEqual(devShmLinksOf(seen.pid), []);
+      assert.deepEqual(devShmLinksOf(seen.waiting), []);
+    },
+  });
+}
 
 /** Two subprocess children (one blocking, one not) and this process pass `barrier`. */
 async function passTogether(

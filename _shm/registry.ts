@@ -17,6 +17,7 @@
  */
 
 import { ProcessError } from "../errors.ts";
+import { readlinkCall } from "./ffi/libc.ts";
 import {
   allocate,
   inSegment,
@@ -246,7 +247,52 @@ export function markEnded(pid: number): void {
 /** Whether `pid` is a live process of this tree (the root always is). */
 export function isAlive(pid: number): boolean {
   const t = tree();
-  return pid === t[ROOT] || slotOf(t, pid) >= 0;
+  if (pid === t[ROOT]) return true;
+  return slotOf(t, pid) >= 0 && !endedUnreaped(pid);
+}
+
+const OWN_PID = Deno.pid;
+/** How long an OS process found running is taken to run on, in ms. */
+const RECHECK_MS = 10;
+/** When each OS process was last found running, by pid. */
+const runningAt = new Map<number, number>();
+/** Where `/proc/<pid>/exe` is read into. */
+const exeTarget = new Uint8Array(256);
+let procWorks: boolean | undefined;
+
+/**
+ * Whether the OS process `pid`, which the table says runs, has ended. The
+ * table learns it from the parent when it reaps the child, which a parent
+ * whose thread is blocked cannot do: were that thread waiting for a lock
+ * the child held (`acquireSync()`), it would wait forever. A process that
+ * ended has no executable any more (`/proc/<pid>/exe` does not resolve),
+ * even while it waits to be reaped. Asked at most every RECHECK_MS for a
+ * process found running (this runs in waiters' loops), and only where
+ * libc can be used: only then do OS processes share primitives with this
+ * one (with the proxy, the parent acts for them).
+ */
+function endedUnreaped(pid: number): boolean {
+  if (pid >= WORKER_PID_BASE || pid === OWN_PID) return false;
+  const now = performance.now();
+  const seen = runningAt.get(pid);
+  if (seen !== undefined && now - seen < RECHECK_MS) return false;
+  const readlink = readlinkCall();
+  if (readlink === null) return false;
+  const resolves = (path: string) =>
+    readlink(
+      new TextEncoder().encode(`${path}\0`),
+      exeTarget,
+      BigInt(exeTarget.length),
+    ) >= 0;
+  // Without a /proc that shows this process, nothing can be told.
+  procWorks ??= resolves("/proc/self/exe");
+  if (procWorks && !resolves(`/proc/${pid}/exe`)) {
+    runningAt.delete(pid);
+    return true;
+  }
+  if (runningAt.size > 1024) runningAt.clear();
+  runningAt.set(pid, now);
+  return false;
 }
 
 /**

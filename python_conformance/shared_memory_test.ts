@@ -26,12 +26,27 @@
 // internals. `ShareableList()` with no items is `new ShareableList([])`.
 // What CPython reads of its resource tracker's warnings on stderr is the
 // tracker's own text: the port checks what the warning reports (the name
-// was or was not unlinked) instead. The three tests of SharedMemoryManager
-// are ignored: manager.ts has none.
+// was or was not unlinked) instead. `multiprocessing.managers.
+// SharedMemoryManager()` is `new SharedMemoryManager()` of
+// shared_memory.ts, `start()` and `shutdown()` awaited, a `with` block an
+// `await using` one after `await start()`; making a block before `start()`
+// throws ProcessError (Python's ValueError), as a Manager's does. It has no
+// server process (its blocks are made in its own process, whose end
+// unlinks them): test_shared_memory_SharedMemoryServer_ignores_sigint
+// sends its SIGINTs to a program that holds the manager, which listens
+// for the first itself (the manager keeps working) and dies of the
+// second (as Python's parent gets its KeyboardInterrupt), its blocks
+// unlinked; test_shared_memory_SharedMemoryManager_reuses_resource_tracker
+// checks, beside the empty stderr, that the list's name is gone.
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
 import { getContext } from "../context.ts";
-import { ShareableList, SharedMemory } from "../shared_memory.ts";
+import {
+  ShareableList,
+  SharedMemory,
+  SharedMemoryManager,
+} from "../shared_memory.ts";
+import { ProcessError } from "../errors.ts";
 import { decode, encode, wireContext } from "../_wire.ts";
 import { ProgramRun } from "../_test_util.ts";
 import { attachExistingShmemThenWrite } from "./_shared_memory_targets.ts";
@@ -104,6 +119,22 @@ async function runProgram(
   const status = await program.status(LONG_TIMEOUT);
   const stderr = status ? await program.stderr() : "";
   return { status, stderr };
+}
+
+/**
+ * Runs the program of
+ * test_shared_memory_SharedMemoryManager_reuses_resource_tracker to its end.
+ */
+async function runManagerProgram(): Promise<
+  { status: Deno.CommandStatus | null; stderr: string; name: string }
+> {
+  await using program = new ProgramRun(PROGRAMS, ["manager-then-shutdown"], {
+    flags: ["--allow-ffi"],
+  });
+  const name = (await program.line())?.trim() ?? "";
+  const status = await program.status(LONG_TIMEOUT);
+  const stderr = status ? await program.stderr() : "";
+  return { status, stderr, name };
 }
 
 /** Whether a block named `name` can be attached (and detaches it). */
@@ -337,28 +368,101 @@ for (const backend of BACKENDS) {
     }
   });
 
-  Deno.test({
-    name:
-      `${backend}: _TestSharedMemory.test_shared_memory_SharedMemoryServer_ignores_sigint`,
-    // No SharedMemoryManager: manager.ts has none.
-    ignore: true,
-    fn() {},
+  test("test_shared_memory_SharedMemoryServer_ignores_sigint", async () => {
+    // bpo-36368: protect SharedMemoryManager server process from
+    // KeyboardInterrupt signals.
+    // Python's server is a process of its own; here the manager lives in
+    // the process that made it, which runs as a program: a SIGINT that
+    // the program listens for leaves the manager working, and one it does
+    // not ends it, with the manager's blocks.
+    await using p = new ProgramRun(PROGRAMS, ["manager-through-sigint"]);
+
+    // make sure the manager works properly at the beginning
+    const sl = (await p.line())?.trim() ?? "";
+    assert.match(sl, /^psm_/);
+
+    // the manager should ignore KeyboardInterrupt signals, and success
+    // when asked to deliver memory segments.
+    p.kill("SIGINT");
+    const sl2 = (await p.line())?.trim() ?? "";
+    assert.match(sl2, /^psm_/);
+    assert.ok(attachable(sl) && attachable(sl2));
+
+    // test that the manager does not affect signal handling in the
+    // process: a SIGINT still ends it.
+    p.kill("SIGINT");
+    const status = await p.status(LONG_TIMEOUT);
+    assert.equal(status?.signal, "SIGINT");
+
+    // smm.shutdown(): here, the end of its process unlinked the blocks.
+    assert.equal(attachable(sl), false);
+    assert.equal(attachable(sl2), false);
   });
 
-  Deno.test({
-    name:
-      `${backend}: _TestSharedMemory.test_shared_memory_SharedMemoryManager_reuses_resource_tracker`,
-    // No SharedMemoryManager (nor resource tracker): manager.ts has none.
-    ignore: true,
-    fn() {},
-  });
+  test(
+    "test_shared_memory_SharedMemoryManager_reuses_resource_tracker",
+    async () => {
+      // bpo-36867: test that a SharedMemoryManager uses the
+      // same resource_tracker process as its parent.
+      const { status, stderr, name } = await runManagerProgram();
 
-  Deno.test({
-    name:
-      `${backend}: _TestSharedMemory.test_shared_memory_SharedMemoryManager_basics`,
-    // No SharedMemoryManager: manager.ts has none.
-    ignore: true,
-    fn() {},
+      // Before bpo-36867 was fixed, a SharedMemoryManager not using the same
+      // resource_tracker process as its parent would make the parent's
+      // tracker complain about sl being leaked even though smm.shutdown()
+      // properly released sl.
+      assert.equal(status?.code, 0);
+      assert.equal(stderr, "");
+      // No resource tracker here: the name is gone.
+      assert.match(name, /^psm_/);
+      assert.equal(attachable(name), false);
+    },
+  );
+
+  test("test_shared_memory_SharedMemoryManager_basics", async () => {
+    const smm1 = new SharedMemoryManager();
+    assert.throws(() => smm1.SharedMemory(9), ProcessError); // Fails if SharedMemoryServer not started
+    await smm1.start();
+    const attached: SharedMemory[] = [];
+    try {
+      const lol = [5, 6, 7, 8, 9].map((i) =>
+        smm1.ShareableList(Array.from({ length: i }, (_, k) => k))
+      );
+      const lom: SharedMemory[] = [];
+      for (let j = 32; j < 128; j += 16) lom.push(smm1.SharedMemory(j));
+      const dopplegangerList0 = new ShareableList(null, {
+        name: lol[0].shm.name,
+      });
+      attached.push(dopplegangerList0.shm);
+      assert.equal(dopplegangerList0.length, 5);
+      const dopplegangerShm0 = new SharedMemory({ name: lom[0].name });
+      attached.push(dopplegangerShm0);
+      assert.ok(dopplegangerShm0.buf.length >= 32);
+      const heldName = lom[0].name;
+      await smm1.shutdown();
+      assert.throws(
+        // No longer there to be attached to again.
+        () => new SharedMemory({ name: heldName }),
+        Deno.errors.NotFound,
+      );
+    } finally {
+      await smm1.shutdown();
+      for (const shm of attached) shm.close();
+    }
+
+    let heldName: string;
+    {
+      await using smm2 = new SharedMemoryManager();
+      await smm2.start();
+      const sl = smm2.ShareableList("howdy");
+      const shm = smm2.SharedMemory(128);
+      assert.equal(shm.size, 128);
+      heldName = sl.shm.name;
+    }
+    assert.throws(
+      // No longer there to be attached to again.
+      () => new ShareableList(null, { name: heldName }),
+      Deno.errors.NotFound,
+    );
   });
 
   test("test_shared_memory_ShareableList_basics", () => {

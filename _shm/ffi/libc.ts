@@ -175,6 +175,29 @@ function dlopenLibc<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
+const READLINK = {
+  parameters: ["buffer", "buffer", "usize"],
+  result: "isize",
+} as const;
+
+/** readlink(2), bound by itself. */
+export type Readlink = Deno.DynamicLibrary<
+  { readlink: typeof READLINK }
+>["symbols"]["readlink"];
+
+let readlinkOnly: Readlink | null | undefined;
+
+/**
+ * readlink(2) bound by itself on first use (a thread that only asks
+ * whether a process ended does not pay for binding the rest), or `null`
+ * where libc cannot be used.
+ */
+export function readlinkCall(): Readlink | null {
+  if (readlinkOnly !== undefined) return readlinkOnly;
+  const bound = dlopenLibc({ readlink: READLINK });
+  return readlinkOnly = typeof bound === "string" ? null : bound.readlink;
+}
+
 /** The current thread's errno (valid right after a call that failed). */
 export function errno(lib: Libc): number {
   const cell = lib.__errno_location();
