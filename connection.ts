@@ -201,9 +201,11 @@ function v8(): Promise<V8> {
 }
 
 /** Writes all of `bytes`; `conn.write` may write part. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  // Most writes write all at once: no async function for those.
+  return conn.write(bytes).then((written) =>
+    written < bytes.length ? writeAll(conn, bytes.subarray(written)) : undefined
+  );
 }
 
 /** Makes a connection on an open socket, after its handshake. */
@@ -254,8 +256,12 @@ export class SocketConnection<T = unknown>
   #awaiting = 0;
   /** Whether the socket was unref'd, for a read left waiting. */
   #unreferenced = false;
-  /** Receives, and writes, one after another. */
+  /**
+   * Receives, and writes, one after another: the last of each, and how
+   * many receives are under way or waiting (the first starts at once).
+   */
   #receiving: Promise<unknown> = Promise.resolve();
+  #receives = 0;
   #sending: Promise<unknown> = Promise.resolve();
   /** How many writes are under way or waiting. */
   #writes = 0;
@@ -701,11 +707,12 @@ export class SocketConnection<T = unknown>
     const write = this.#writes++ === 0
       ? writeAll(conn, frame)
       : this.#sending.then(() => writeAll(conn, frame));
-    const written = write.finally(() => this.#writes--).catch(
-      (error) => {
-        throw this.#broken ?? this.#sendError(error);
-      },
-    );
+    const written = write.then(() => {
+      this.#writes--;
+    }, (error) => {
+      this.#writes--;
+      throw this.#broken ?? this.#sendError(error);
+    });
     this.#sending = written.catch(() => {});
     return written;
   }
@@ -731,8 +738,11 @@ export class SocketConnection<T = unknown>
 
   /** Runs `task` after the receives before it. */
   #inTurn<R>(task: () => Promise<R>): Promise<R> {
-    const run = this.#receiving.then(task);
-    this.#receiving = run.catch(() => {});
+    const run = this.#receives++ === 0 ? task() : this.#receiving.then(task);
+    const done = () => {
+      this.#receives--;
+    };
+    this.#receiving = run.then(done, done);
     return run;
   }
 
@@ -766,7 +776,11 @@ export class SocketConnection<T = unknown>
     borrow = false,
   ): Promise<Uint8Array> {
     this.#checkOpen(method);
-    if (!await this.#need(4, firstWait, true, method)) {
+    // A length already read costs no wait (nor a turn of the microtasks).
+    if (
+      this.#end - this.#start < 4 &&
+      !await this.#need(4, firstWait, true, method)
+    ) {
       throw new EOFError(
         "The peer closed the connection and every message it sent was received: stop receiving (a for await loop stops by itself)",
       );
@@ -876,6 +890,10 @@ export class SocketConnection<T = unknown>
     }
     this.#awaiting++;
     try {
+      if (deadline === Infinity) {
+        await filling;
+        return true;
+      }
       return await settlesBy(filling, deadline);
     } finally {
       // A read nobody waits for must not keep the process alive.

@@ -215,6 +215,8 @@ const BRIEF_MS = 0.1;
 /** After this many briefs in a row ran out, this many waits park at once. */
 const BRIEF_FAILS = 4;
 const BRIEF_SKIP = 200;
+/** The shortest rest of a {@linkcode Brief}'s spin, in waits. */
+const SPIN_REST_MIN = 8;
 
 /**
  * What an async waiter does before it parks, for a peer that usually
@@ -231,6 +233,28 @@ export class Brief {
   /** Briefs that ran out in a row, and waits left that park at once. */
   #fails = 0;
   #skip = 0;
+  /**
+   * Spins that ran out in a row, waits left that do not spin, and how many
+   * the next rest lasts: twice the last when the spin after a rest ran
+   * out too (a peer that shares this core), back to the shortest once a
+   * spin sees its change (a peer that was held up a while).
+   */
+  #spinFails = 0;
+  #spinSkip = 0;
+  #spinRest = SPIN_REST_MIN;
+  readonly #spinMs: number;
+  readonly #restSpins: boolean;
+
+  /**
+   * @param options `spinMs`: how long it spins (default 10 µs);
+   * `restSpins`: whether spins that ran out a few times in a row stop
+   * spinning for a while (default `false`), for a waiter whose peer may
+   * have to share its core: the peer runs only once the spinner stops.
+   */
+  constructor(options: { spinMs?: number; restSpins?: boolean } = {}) {
+    this.#spinMs = options.spinMs ?? SPIN_MS;
+    this.#restSpins = options.restSpins ?? false;
+  }
 
   /**
    * Spins while `cells[index]` is `seen`, unless this brief is resting.
@@ -239,9 +263,19 @@ export class Brief {
    */
   spin(cells: Int32Array, index: number, seen: number): boolean {
     if (this.#skip > 0) return false;
-    if (spinWhile(cells, index, seen, SPIN_MS)) {
-      this.#fails = 0;
+    if (this.#spinSkip > 0) {
+      this.#spinSkip--;
+      return false;
+    }
+    if (spinWhile(cells, index, seen, this.#spinMs)) {
+      this.#fails = this.#spinFails = 0;
+      this.#spinRest = SPIN_REST_MIN;
       return true;
+    }
+    if (this.#restSpins && ++this.#spinFails >= BRIEF_FAILS) {
+      this.#spinSkip = this.#spinRest;
+      this.#spinRest = Math.min(this.#spinRest * 2, BRIEF_SKIP);
+      this.#spinFails = BRIEF_FAILS - 1; // One more miss rests again.
     }
     return false;
   }
