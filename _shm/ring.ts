@@ -221,7 +221,7 @@ export function encodeItem(item: unknown): Encoded {
       smallView.setFloat64(1, item, true);
       return { bytes: small.subarray(0, 9) };
     case "string":
-      return withLength(STRING, encoder.encode(item));
+      return withText(STRING, item);
     case "bigint":
       return withLength(SERIALIZED, serialize(item));
     case "object": {
@@ -249,7 +249,7 @@ export function encodeItem(item: unknown): Encoded {
  */
 export function encodePlain(item: object): Encoded | undefined {
   if (!jsonExact(item, JSON_MAX)) return undefined;
-  return withLength(JSON_TEXT, encoder.encode(JSON.stringify(item)));
+  return withText(JSON_TEXT, JSON.stringify(item));
 }
 
 function fixed(tag: number): Encoded {
@@ -259,6 +259,37 @@ function fixed(tag: number): Encoded {
 
 function withLength(tag: number, payload: Uint8Array): Encoded {
   return withBody(tag, new Uint8Array(0), payload);
+}
+
+/**
+ * Text this short is encoded into, and read from, memory kept for it:
+ * a fresh buffer for each small message (and its header) cost more than
+ * the rest of its put and get together.
+ */
+const SCRATCH_TEXT = 16 * 1024;
+const textHead = new Uint8Array(5);
+const textHeadView = new DataView(textHead.buffer);
+let textOut = new Uint8Array(1024);
+let textIn = new Uint8Array(1024);
+
+/** A string's record: its UTF-8 after a tag and its length. */
+function withText(tag: number, text: string): Encoded {
+  if (text.length > SCRATCH_TEXT) return withLength(tag, encoder.encode(text));
+  // At most three bytes of UTF-8 for each UTF-16 unit.
+  if (textOut.length < 3 * text.length) {
+    textOut = new Uint8Array(3 * SCRATCH_TEXT);
+  }
+  const { written } = encoder.encodeInto(text, textOut);
+  textHead[0] = tag;
+  textHeadView.setUint32(1, written, true);
+  return { bytes: textHead, body: textOut.subarray(0, written) };
+}
+
+/** Memory to read a text record of `length` bytes into, reused while short. */
+function textPayload(length: number): Uint8Array {
+  if (length > 3 * SCRATCH_TEXT) return new Uint8Array(length);
+  if (textIn.length < length) textIn = new Uint8Array(3 * SCRATCH_TEXT);
+  return textIn.subarray(0, length);
 }
 
 /** A buffer or typed array of a class VIEW_KINDS names, as its bytes. */
@@ -623,7 +654,9 @@ export class SharedRing {
         const length = smallView.getUint32(0, true);
         payload = tag === BYTES
           ? payloadFor(length, receipt)
-          : freshBytes(length);
+          : tag === SERIALIZED
+          ? freshBytes(length)
+          : textPayload(length);
         if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
         head = this.#read(head, payload, payload.length, capacity);

@@ -9,6 +9,7 @@ import {
   mark,
   MARKED,
   MAX_CAPACITY,
+  messageSize,
   SharedRing,
   sizeOf,
   type Taken,
@@ -73,6 +74,27 @@ Deno.test("encodeItem: a small object of plain data is its JSON text; any other 
   put(ring, [shared, shared]);
   const [first, second] = get(ring) as object[];
   assert.equal(first, second);
+});
+
+Deno.test("encodeItem: text of every length comes back intact, counted as its UTF-8", () => {
+  const ring = new SharedRing();
+  const texts = [
+    "",
+    "short",
+    "é🦕".repeat(3000), // multi-byte, under the reused memory's limit
+    "x".repeat(16 * 1024 + 1), // over it: fresh memory
+    "🦕".repeat(20_000),
+    "after",
+  ];
+  for (const text of texts) {
+    const encoded = encodeItem(text);
+    assert.equal(messageSize(encoded), new TextEncoder().encode(text).length);
+    assert.ok(ring.tryPut(encoded, 0, false));
+  }
+  const objects = [{ text: texts[2] }, { n: 1 }];
+  for (const item of objects) assert.ok(put(ring, item));
+  for (const text of texts) assert.equal(get(ring), text);
+  for (const item of objects) assert.deepEqual(get(ring), item);
 });
 
 Deno.test("encodeItem: what cannot cross is a TypeError that says so", () => {
