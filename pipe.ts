@@ -86,6 +86,7 @@ import {
   NO_SLEEPERS,
   type SleepOptions,
   SUCCEEDED,
+  waitsWith,
   waitUntil,
   waitUntilSync,
 } from "./_shm/futex.ts";
@@ -1072,6 +1073,17 @@ export class Connection<T = unknown> {
     Atomics.store(cells, end + CLOSED, 1);
     Atomics.add(cells, end + EVENTS, 1);
     Atomics.notify(cells, end + EVENTS);
+  }
+
+  /**
+   * Makes this handle's receives wait as `brief` says (before they block
+   * or park): a pool's channels spin longer than other pipes, for a peer
+   * that answers within tens of microseconds.
+   *
+   * @ignore
+   */
+  [waitsWith](brief: Brief): void {
+    this.#sleep = { ...this.#sleep, brief };
   }
 
   /**

@@ -48,6 +48,7 @@ import {
   pack,
   receivedPoolMessage,
   sendPoolMessage,
+  tunePoolChannel,
 } from "./_pool/pack.ts";
 import {
   type ChunkMessage,
@@ -1387,6 +1388,7 @@ export class Pool implements AsyncDisposable {
 
   #spawn(): void {
     const [channel, remote] = Pipe();
+    tunePoolChannel(channel);
     const process = new Process({
       target: WORKER_TARGET,
       args: [remote, this.#initializer, this.#initArgs],

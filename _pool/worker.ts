@@ -13,6 +13,7 @@ import {
   type Packed,
   receivedPoolMessage,
   sendPoolMessage,
+  tunePoolChannel,
   view,
 } from "./pack.ts";
 import type { TargetSpec } from "../_target.ts";
@@ -200,6 +201,7 @@ export async function poolWorker(
   initArgs: unknown[],
 ): Promise<void> {
   (globalThis as Record<symbol, unknown>)[IN_POOL_WORKER] = true;
+  tunePoolChannel(channel);
   if (initializer) {
     const init = await importFunction(initializer, "initializer");
     await init(...initArgs);

@@ -88,6 +88,13 @@ export function waitUntilSync(
   checkRunning();
   let seen = Atomics.load(cells, index);
   if (attempt()) return true;
+  // A peer that answers within microseconds is caught spinning: waking a
+  // thread blocked in the kernel costs it tens.
+  if (options?.brief?.spin(cells, index, seen)) {
+    checkRunning();
+    seen = Atomics.load(cells, index);
+    if (attempt()) return true;
+  }
   const slice = Math.min(options?.slice ?? SLICE, SLICE);
   if (sleepers >= 0) Atomics.add(cells, sleepers, 1);
   try {
@@ -207,6 +214,13 @@ export function notify(
     ? Atomics.notify(cells, index, count)
     : kernel.notify(cells, index, count);
 }
+
+/**
+ * The method by which a waiter that knows its peer's pace gives a handle
+ * its own {@linkcode Brief} (a pool's channels: see pool.ts). Internal:
+ * the package does not export it.
+ */
+export const waitsWith: unique symbol = Symbol("multiprocessing.waitsWith");
 
 /** How long a {@linkcode Brief} spins before it blocks. */
 const SPIN_MS = 0.01;
