@@ -48,11 +48,17 @@ const FUTEX_SYNC = { ...FUTEX_CALL, nonblocking: false } as const;
 // Runs on a thread of Deno's pool: the async waits, after spinning.
 const FUTEX_ASYNC = { ...FUTEX_CALL, nonblocking: true } as const;
 
-// Bound by itself on first use too: only a process that moves large
-// messages asks for it (see adviseHugePages in memory.ts).
+// Each bound by itself on first use too (see optionalCall): only a process
+// that moves large messages asks for madvise (see adviseHugePages in
+// memory.ts), and a thread that only asks whether a process ended for
+// readlink.
 const MADVISE = {
   parameters: ["pointer", "usize", "i32"],
   result: "i32",
+} as const;
+const READLINK = {
+  parameters: ["buffer", "buffer", "usize"],
+  result: "isize",
 } as const;
 
 /** The futex system call, blocking the calling thread. */
@@ -118,17 +124,39 @@ export type Madvise = Deno.DynamicLibrary<
   { madvise: typeof MADVISE }
 >["symbols"]["madvise"];
 
-let madviseBound: Madvise | null | undefined;
+/** `readlink(2)`. */
+export type Readlink = Deno.DynamicLibrary<
+  { readlink: typeof READLINK }
+>["symbols"]["readlink"];
 
 /**
- * `madvise(2)`, bound on first use; `null` where libc cannot be used (no
- * FFI granted, another system), so that a caller skips the advice.
+ * A getter of one libc function, bound by itself on first use; it gives
+ * `null` where libc cannot be used (no FFI granted, another system), so
+ * that a caller does without.
  */
-export function madviseCall(): Madvise | null {
-  if (madviseBound !== undefined) return madviseBound;
-  const bound = dlopenLibc({ madvise: MADVISE });
-  return madviseBound = typeof bound === "string" ? null : bound.madvise;
+function optionalCall<N extends string, F extends Deno.ForeignFunction>(
+  name: N,
+  definition: F,
+): () => Deno.DynamicLibrary<Record<N, F>>["symbols"][N] | null {
+  let bound: Deno.DynamicLibrary<Record<N, F>>["symbols"][N] | null | undefined;
+  return () => {
+    if (bound !== undefined) return bound;
+    const symbols = dlopenLibc({ [name]: definition } as Record<N, F>);
+    return bound = typeof symbols === "string" ? null : symbols[name];
+  };
 }
+
+/** `madvise(2)`, bound on first use; `null` where libc cannot be used. */
+export const madviseCall: () => Madvise | null = optionalCall(
+  "madvise",
+  MADVISE,
+);
+
+/** `readlink(2)`, bound on first use; `null` where libc cannot be used. */
+export const readlinkCall: () => Readlink | null = optionalCall(
+  "readlink",
+  READLINK,
+);
 
 function bind<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
@@ -173,29 +201,6 @@ function dlopenLibc<S extends Deno.ForeignLibraryInterface>(
       (error as Error).message
     }`;
   }
-}
-
-const READLINK = {
-  parameters: ["buffer", "buffer", "usize"],
-  result: "isize",
-} as const;
-
-/** readlink(2), bound by itself. */
-export type Readlink = Deno.DynamicLibrary<
-  { readlink: typeof READLINK }
->["symbols"]["readlink"];
-
-let readlinkOnly: Readlink | null | undefined;
-
-/**
- * readlink(2) bound by itself on first use (a thread that only asks
- * whether a process ended does not pay for binding the rest), or `null`
- * where libc cannot be used.
- */
-export function readlinkCall(): Readlink | null {
-  if (readlinkOnly !== undefined) return readlinkOnly;
-  const bound = dlopenLibc({ readlink: READLINK });
-  return readlinkOnly = typeof bound === "string" ? null : bound.readlink;
 }
 
 /** The current thread's errno (valid right after a call that failed). */
