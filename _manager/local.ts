@@ -16,7 +16,7 @@
 // in front), so a call behaves the same either way; handles in any other
 // process (or thread) use the socket.
 //
-// Before it blocks, each side spins a little (SPIN_MS) on the ring's put
+// Before it blocks, each side spins a little (answerBrief) on the ring's put
 // count: the answer to a dict's set comes about 10 µs after the call, and
 // a program's next call as soon, while waking a thread blocked on the
 // other core (the notify, and the sleeper's way back) cost 20-30 µs each
@@ -30,7 +30,12 @@ import {
   SharedRing,
   WAIT_PUTS,
 } from "../_shm/ring.ts";
-import { Brief, waitUntil, waitUntilSync } from "../_shm/futex.ts";
+import {
+  answerBrief,
+  type Brief,
+  waitUntil,
+  waitUntilSync,
+} from "../_shm/futex.ts";
 import { ProcessError } from "../errors.ts";
 
 /**
@@ -45,18 +50,6 @@ const CLIENT_BLOCK_MS = 0.5;
  * this long meanwhile.
  */
 const SERVER_BLOCK_MS = 0.2;
-/**
- * How long each side spins for a message it expects before it blocks:
- * longer than the server takes to answer a simple call (about 10 µs at
- * rest), and than the other side's wake-up when it was blocked (20-30 µs),
- * so that a side that spins finds its message whether or not the other did.
- */
-const SPIN_MS = 0.05;
-
-/** The {@linkcode Brief} of one side of a channel: it learns the other's pace. */
-function spinner(): Brief {
-  return new Brief({ spinMs: SPIN_MS, restSpins: true });
-}
 
 /** The memory of a channel, posted to the server's Worker. */
 export interface LocalChannelState {
@@ -111,7 +104,7 @@ async function take(
 export class LocalClient {
   #requests: SharedRing;
   #answers: SharedRing;
-  #brief = spinner();
+  #brief = answerBrief();
   #pending = new Map<number, PromiseWithResolvers<unknown>>();
   #next = 0;
   #reading = false;
@@ -220,7 +213,7 @@ export async function serveLocal(
 ): Promise<void> {
   const requests = new SharedRing(state.requests);
   const answers = new SharedRing(state.answers);
-  const brief = spinner();
+  const brief = answerBrief();
   /** Answers still to come: the thread must not block while they are. */
   let outstanding = 0;
   const reply = (number: unknown, result: unknown) => {

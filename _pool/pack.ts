@@ -14,7 +14,7 @@
 import { deserialize, serialize } from "node:v8";
 import { Connection } from "../pipe.ts";
 import { jsonExact } from "../_json.ts";
-import { Brief, waitsWith } from "../_shm/futex.ts";
+import { answerBrief, waitsWith } from "../_shm/futex.ts";
 
 /** Below this many values, packing costs more than it saves. */
 const PACK_MIN = 16;
@@ -226,24 +226,16 @@ export function sendPoolMessage(
 }
 
 /**
- * How long each side of a pool's channel spins for the other's message
- * before it blocks: an awaited `apply`'s next chunk comes to the worker,
- * and a chunk's result to the pool, within tens of microseconds at rest,
- * where waking a thread blocked on the other core costs 20 to 30.
- */
-const CHANNEL_SPIN_MS = 0.05;
-
-/**
- * Makes one side of a pool's channel spin {@linkcode CHANNEL_SPIN_MS}
- * before it blocks, resting its spins while they keep running out (a peer
- * that shares its core runs only once the spin stops).
+ * Makes one side of a pool's channel wait as a side of a channel of
+ * requests and answers does (see answerBrief): an awaited `apply`'s next
+ * chunk comes to the worker, and a chunk's result to the pool, within tens
+ * of microseconds at rest, where waking a thread blocked on the other core
+ * costs 20 to 30.
  */
 export function tunePoolChannel(channel: Connection): void {
   // A subprocess worker's channel is a proxy: it waits in the parent.
   if (!(channel instanceof Connection)) return;
-  channel[waitsWith](
-    new Brief({ spinMs: CHANNEL_SPIN_MS, restSpins: true }),
-  );
+  channel[waitsWith](answerBrief());
 }
 
 /** A pool message as {@linkcode sendPoolMessage} sent it. */

@@ -318,6 +318,28 @@ export class Brief {
 }
 
 /**
+ * How long {@linkcode answerBrief} spins for a message it expects before it
+ * blocks: longer than a simple answer takes to come (about 10 µs at rest),
+ * and than the other side's wake-up when it was blocked (20-30 µs: the
+ * notify, and the sleeper's way back), so that a side that spins finds its
+ * message whether or not the other did.
+ */
+const ANSWER_SPIN_MS = 0.05;
+
+/**
+ * The {@linkcode Brief} of one side of a channel of requests and answers (a
+ * pool's, a manager's in the thread that started it), which learns the
+ * other side's pace: it spins {@linkcode ANSWER_SPIN_MS} before it blocks,
+ * and rests its spins while they keep running out, since a peer that must
+ * share this thread's core runs only once the spin stops.
+ *
+ * @returns A new brief, for one waiter.
+ */
+export function answerBrief(): Brief {
+  return new Brief({ spinMs: ANSWER_SPIN_MS, restSpins: true });
+}
+
+/**
  * The {@linkcode Brief} of every async wait on segment memory that brings
  * none: parking there is a futex call on a thread of Deno's pool, whose
  * round trip costs tens of microseconds more than `Atomics.waitAsync`, so a
