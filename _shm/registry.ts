@@ -17,7 +17,7 @@
  */
 
 import { ProcessError } from "../errors.ts";
-import { readlinkCall } from "./ffi/libc.ts";
+import { type Readlink, readlinkCall } from "./ffi/libc.ts";
 import {
   allocate,
   inSegment,
@@ -278,21 +278,23 @@ function endedUnreaped(pid: number): boolean {
   if (seen !== undefined && now - seen < RECHECK_MS) return false;
   const readlink = readlinkCall();
   if (readlink === null) return false;
-  const resolves = (path: string) =>
-    readlink(
-      new TextEncoder().encode(`${path}\0`),
-      exeTarget,
-      BigInt(exeTarget.length),
-    ) >= 0;
   // Without a /proc that shows this process, nothing can be told.
-  procWorks ??= resolves("/proc/self/exe");
-  if (procWorks && !resolves(`/proc/${pid}/exe`)) {
+  procWorks ??= linkResolves(readlink, "/proc/self/exe");
+  if (procWorks && !linkResolves(readlink, `/proc/${pid}/exe`)) {
     runningAt.delete(pid);
     return true;
   }
   if (runningAt.size > 1024) runningAt.clear();
   runningAt.set(pid, now);
   return false;
+}
+
+const pathEncoder = new TextEncoder();
+
+/** Whether the symbolic link at `path` resolves. */
+function linkResolves(readlink: Readlink, path: string): boolean {
+  const cPath = pathEncoder.encode(`${path}\0`);
+  return readlink(cPath, exeTarget, BigInt(exeTarget.length)) >= 0;
 }
 
 /**

@@ -181,7 +181,7 @@ export function messageSize(item: Encoded): number {
  * with `bytes: true`, telling them from an item that is a `Uint8Array`.
  */
 export function encodeBytes(bytes: Uint8Array): Encoded {
-  return withBody(BYTES, new Uint8Array(0), bytes);
+  return withLength(BYTES, bytes);
 }
 
 /** An item made ready for the ring, outside the lock. */
@@ -257,8 +257,11 @@ function fixed(tag: number): Encoded {
   return { bytes: small.subarray(0, 1) };
 }
 
+/** The head of a record whose payload is all body: nothing, shared. */
+const NO_HEAD = new Uint8Array(0);
+
 function withLength(tag: number, payload: Uint8Array): Encoded {
-  return withBody(tag, new Uint8Array(0), payload);
+  return withBody(tag, NO_HEAD, payload);
 }
 
 /**

@@ -24,6 +24,7 @@ import { Lock, RLock } from "../lock.ts";
 import { Process } from "../process.ts";
 import { SharedArray, Value } from "../shared.ts";
 import * as kernel from "../_shm/ffi/kernel_futex.ts";
+import { notify } from "../_shm/futex.ts";
 import { median, report, runPython } from "./_report.ts";
 
 // The two children of a counting run start their loops as the raw
@@ -162,9 +163,6 @@ export async function workPlainRaw(
   const sleep = segment
     ? (value: number) => kernel.waitSync(mutex, 0, value, 50)
     : (value: number) => Atomics.wait(mutex, 0, value);
-  const wakeOne = segment
-    ? () => kernel.notify(mutex, 0, 1)
-    : () => Atomics.notify(mutex, 0, 1);
   await start.wait();
   waitForGo(go);
   let handovers = 0;
@@ -185,7 +183,7 @@ export async function workPlainRaw(
     }
     if (Atomics.sub(mutex, 0, 1) !== 1) {
       Atomics.store(mutex, 0, 0);
-      wakeOne();
+      notify(mutex, 0, 1);
     }
   }
   span[k + 2] = performance.timeOrigin + performance.now();
