@@ -36,6 +36,7 @@ import { jsonExact } from "../_json.ts";
 import {
   adviseHugePages,
   allocate,
+  keepFreedMemory,
   type Memory,
   type MemoryForm,
   memoryForm,
@@ -442,11 +443,19 @@ function turn(): Promise<void> {
 }
 
 /**
+ * A payload this large or larger has malloc keep freed memory for the
+ * next (see keepFreedMemory): at 64 KiB, a message's fresh memory, faulted
+ * in again and again, cost as much as its copies and wake-ups together.
+ */
+const KEEP_FREED_FROM = 64 * 1024;
+
+/**
  * New memory for a payload: in huge pages where it is large (see
  * adviseHugePages), which the copy into it, or readying it, then faults
  * in far fewer and cheaper steps.
  */
 function freshBytes(length: number): Uint8Array<ArrayBuffer> {
+  if (length >= KEEP_FREED_FROM) keepFreedMemory();
   const bytes = new Uint8Array(length);
   adviseHugePages(bytes);
   return bytes;
