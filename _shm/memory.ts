@@ -398,16 +398,17 @@ let mallocTuned = false;
 /**
  * Has glibc's malloc keep the memory of freed buffers for the next ones,
  * rather than give it back to the system at once; called by the first
- * receive of a large message, once a process (where FFI is granted, as
- * with `-A`; `MP_MALLOC=default` in the environment leaves malloc as it
- * is). Why: every received message is new memory, which V8 frees only at
- * its next garbage collection, dozens of messages later; glibc then gave
- * it back to the system (the free top of a heap over 128 KiB, a thread's
- * heap shrunk, a block over its mmap threshold unmapped), so the next
- * messages faulted fresh memory in, a page at a time, microseconds a page
- * in a virtual machine. It sets at once what glibc's adaptive thresholds
- * reach at most: buffers up to 32 MiB come from malloc's heaps, and a heap
- * keeps up to 64 MiB of free memory at its top.
+ * receive of a message from 1 MiB up, once a process (where FFI is
+ * granted, as with `-A`; `MP_MALLOC=default` in the environment leaves
+ * malloc as it is). Why: every received message is new memory, which V8
+ * frees only at its next garbage collection, dozens of messages later;
+ * glibc then gave much of it back to the system (a block over its mmap
+ * threshold unmapped, the free top of a heap over its trim threshold cut
+ * off), so the next messages faulted fresh memory in, a page at a time,
+ * microseconds a page in a virtual machine. It sets at once what glibc's
+ * adaptive thresholds reach at most: buffers up to 32 MiB come from
+ * malloc's heaps, and a heap keeps up to 64 MiB of free memory at its
+ * top. Larger buffers are still mapped and unmapped each time.
  */
 export function keepFreedMemory(): void {
   if (mallocTuned) return;

@@ -444,10 +444,12 @@ function turn(): Promise<void> {
 
 /**
  * A payload this large or larger has malloc keep freed memory for the
- * next (see keepFreedMemory): at 64 KiB, a message's fresh memory, faulted
- * in again and again, cost as much as its copies and wake-ups together.
+ * next (see keepFreedMemory): from 1 MiB, glibc's defaults unmapped or
+ * trimmed away much of what V8 freed, and the next messages faulted it in
+ * again (a 64 KiB message faults as often either way: V8 frees its garbage
+ * only every few dozen MiB, and the heaps grow to hold that).
  */
-const KEEP_FREED_FROM = 64 * 1024;
+const KEEP_FREED_FROM = 1024 * 1024;
 
 /**
  * New memory for a payload: in huge pages where it is large (see
