@@ -25,7 +25,7 @@
 // tree agrees on who is alive.
 import { ffiSupport } from "./ffi/self_check.ts";
 import { Segment } from "./ffi/segment.ts";
-import { libc, madviseCall } from "./ffi/libc.ts";
+import { libc, madviseCall, malloptCall } from "./ffi/libc.ts";
 import type { Exporter, Shareable } from "../_wire.ts";
 
 /** Shared memory, as primitives hold it. */
@@ -123,13 +123,14 @@ export function usesSegments(): boolean {
 }
 
 function forcedProxy(): boolean {
+  return environmentSays("MP_SHARED_MEMORY", "proxy");
+}
+
+/** Whether `variable` is `value` in the environment (read only if granted). */
+function environmentSays(variable: string, value: string): boolean {
   try {
-    const env = Deno.permissions.querySync({
-      name: "env",
-      variable: "MP_SHARED_MEMORY",
-    });
-    return env.state === "granted" &&
-      Deno.env.get("MP_SHARED_MEMORY") === "proxy";
+    const env = Deno.permissions.querySync({ name: "env", variable });
+    return env.state === "granted" && Deno.env.get(variable) === value;
   } catch {
     return false;
   }
@@ -380,4 +381,41 @@ export function adviseHugePages(bytes: Uint8Array): void {
   const end = (base + BigInt(bytes.byteLength)) / huge * huge;
   if (end <= start) return;
   madvise(Deno.UnsafePointer.create(start), end - start, MADV_HUGEPAGE);
+}
+
+/** `mallopt`'s parameters (glibc's malloc.h). */
+const M_TRIM_THRESHOLD = -1;
+const M_MMAP_THRESHOLD = -3;
+/**
+ * The largest allocation malloc then serves from its heaps, and the most
+ * free memory at the top of a heap it keeps: the values glibc's own
+ * adaptive thresholds reach at most (after a free of a 32 MiB block).
+ */
+const KEPT_ALLOCATION = 32 * 1024 * 1024;
+const KEPT_FREE = 2 * KEPT_ALLOCATION;
+let mallocTuned = false;
+
+/**
+ * Has glibc's malloc keep the memory of freed buffers for the next ones,
+ * rather than give it back to the system at once; called by the first
+ * receive of a message from 1 MiB up, once a process (where FFI is
+ * granted, as with `-A`; `MP_MALLOC=default` in the environment leaves
+ * malloc as it is). Why: every received message is new memory, which V8
+ * frees only at its next garbage collection, dozens of messages later;
+ * glibc then gave much of it back to the system (a block over its mmap
+ * threshold unmapped, the free top of a heap over its trim threshold cut
+ * off), so the next messages faulted fresh memory in, a page at a time,
+ * microseconds a page in a virtual machine. It sets at once what glibc's
+ * adaptive thresholds reach at most: buffers up to 32 MiB come from
+ * malloc's heaps, and a heap keeps up to 64 MiB of free memory at its
+ * top. Larger buffers are still mapped and unmapped each time.
+ */
+export function keepFreedMemory(): void {
+  if (mallocTuned) return;
+  mallocTuned = true;
+  if (environmentSays("MP_MALLOC", "default")) return;
+  const mallopt = malloptCall();
+  if (!mallopt) return;
+  mallopt(M_MMAP_THRESHOLD, KEPT_ALLOCATION);
+  mallopt(M_TRIM_THRESHOLD, KEPT_FREE);
 }

@@ -36,6 +36,7 @@ import { jsonExact } from "../_json.ts";
 import {
   adviseHugePages,
   allocate,
+  keepFreedMemory,
   type Memory,
   type MemoryForm,
   memoryForm,
@@ -442,11 +443,21 @@ function turn(): Promise<void> {
 }
 
 /**
+ * A payload this large or larger has malloc keep freed memory for the
+ * next (see keepFreedMemory): from 1 MiB, glibc's defaults unmapped or
+ * trimmed away much of what V8 freed, and the next messages faulted it in
+ * again (a 64 KiB message faults as often either way: V8 frees its garbage
+ * only every few dozen MiB, and the heaps grow to hold that).
+ */
+const KEEP_FREED_FROM = 1024 * 1024;
+
+/**
  * New memory for a payload: in huge pages where it is large (see
  * adviseHugePages), which the copy into it, or readying it, then faults
  * in far fewer and cheaper steps.
  */
 function freshBytes(length: number): Uint8Array<ArrayBuffer> {
+  if (length >= KEEP_FREED_FROM) keepFreedMemory();
   const bytes = new Uint8Array(length);
   adviseHugePages(bytes);
   return bytes;

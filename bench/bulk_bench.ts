@@ -155,7 +155,7 @@ async function scaling(runs: number): Promise<Record<string, number>> {
         here.sendBytes(payload);
         await here.recvBytes();
       }
-    }, size < 50 * MiB ? runs : 2) / trips;
+    }, runs) / trips;
   }
   here.sendBytes(new Uint8Array(0));
   await p.join();

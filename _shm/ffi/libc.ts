@@ -208,3 +208,18 @@ export function errno(lib: Libc): number {
   const cell = lib.__errno_location();
   return cell ? new Deno.UnsafePointerView(cell).getInt32() : 0;
 }
+
+// mallopt(3), for the malloc tuning that moving large messages asks for
+// (see keepFreedMemory in memory.ts): bound by itself on first use.
+const MALLOPT = { parameters: ["i32", "i32"], result: "i32" } as const;
+
+/** `mallopt(3)` of glibc. */
+export type Mallopt = Deno.DynamicLibrary<
+  { mallopt: typeof MALLOPT }
+>["symbols"]["mallopt"];
+
+/** `mallopt(3)`, bound on first use; `null` where libc cannot be used. */
+export const malloptCall: () => Mallopt | null = optionalCall(
+  "mallopt",
+  MALLOPT,
+);
