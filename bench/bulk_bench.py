@@ -108,6 +108,10 @@ def pool_row(ctx, runs, size):
         return timed(lambda: pool.map(identity, [payload]), runs)
 
 
+STEADY_SIZE = 64 * 1024
+STEADY_WARMUP_RUNS = 8
+
+
 def trips_for(size):
     return min(1000, max(1, round(32 * MiB / size)))
 
@@ -129,6 +133,18 @@ def scaling(ctx, sizes, runs):
 
         rows[str(size)] = timed(trip, runs) / trips
         del payload
+    # The same 64 KiB trips once warm, as the Deno side times them.
+    steady = b"\x01" * STEADY_SIZE
+    trips = trips_for(STEADY_SIZE)
+
+    def warm():
+        for _ in range(trips):
+            here.send_bytes(steady)
+            here.recv_bytes()
+
+    for _ in range(STEADY_WARMUP_RUNS):
+        warm()
+    rows["steady"] = timed(warm, runs) / trips
     here.send_bytes(b"")
     p.join()
     here.close()
