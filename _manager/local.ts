@@ -47,7 +47,7 @@ import {
 } from "../_shm/ring.ts";
 import {
   answerBrief,
-  type Brief,
+  notify,
   waitUntil,
   waitUntilSync,
   wake,
@@ -112,36 +112,6 @@ function put(ring: SharedRing, message: unknown): void {
       "The message is larger than the manager's channel holds (1 GiB): send less at once",
     );
   }
-}
-
-/**
- * Waits for the next pickle in `ring` and reads it, or returns `undefined`
- * once `stopped()` says so (looked at after every wake-up that brought
- * none). The thread spins as `brief` says, then blocks for
- * {@linkcode CLIENT_BLOCK_MS} at most (nothing else on it runs meanwhile);
- * then the wait parks, letting the event loop run.
- */
-async function take(
-  ring: SharedRing,
-  brief: Brief,
-  stopped: () => boolean,
-): Promise<Uint8Array | undefined> {
-  let taken: Uint8Array | undefined;
-  const attempt = () => {
-    taken = ring.tryGet()?.value as Uint8Array | undefined;
-    return taken !== undefined || stopped();
-  };
-  const { cells } = ring;
-  const sleepers = ring.waitersOf(WAIT_PUTS);
-  const seen = Atomics.load(cells, WAIT_PUTS);
-  if (attempt()) return taken;
-  if (brief.spin(cells, WAIT_PUTS, seen) && attempt()) return taken;
-  const deadline = performance.now() + CLIENT_BLOCK_MS;
-  if (waitUntilSync(cells, WAIT_PUTS, deadline, attempt, sleepers)) {
-    return taken;
-  }
-  await waitUntil(cells, WAIT_PUTS, Infinity, attempt, sleepers);
-  return taken;
 }
 
 /**
@@ -263,7 +233,16 @@ function shutDown(): ProcessError {
   );
 }
 
-/** The side of the handles: sends calls, and hands each answer to its caller. */
+/**
+ * The side of the handles: sends calls, and hands each answer to its
+ * caller. Answers are read by one reader while calls wait for them, which
+ * spins, then blocks the thread for CLIENT_BLOCK_MS at most (nothing else
+ * on it runs meanwhile), then parks, letting the event loop run. A call
+ * made while the reader is parked (behind a call that waits on the server,
+ * a queue's get) has its answer caught the same brief way, in a microtask,
+ * rather than by the parked reader, which an answer wakes only through the
+ * event loop.
+ */
 export class LocalClient {
   #requests = new SharedRing();
   #answers = new SharedRing();
@@ -273,6 +252,9 @@ export class LocalClient {
   #pending = new Map<number, PromiseWithResolvers<unknown>>();
   #next = 0;
   #reading = false;
+  #parked = false;
+  /** The calls made while the reader was parked, whose answers are caught. */
+  #caught = new Set<number>();
   #closed = false;
   #failure: Error | undefined;
 
@@ -325,31 +307,99 @@ export class LocalClient {
     const answer = Promise.withResolvers<unknown>();
     this.#pending.set(number, answer);
     if (!this.#reading) this.#read();
+    else if (this.#parked) {
+      // After the calls made in this turn are all sent.
+      if (this.#caught.size === 0) queueMicrotask(() => this.#catch());
+      this.#caught.add(number);
+    }
     return answer.promise;
   }
 
   /** Hands out answers while calls wait for them. */
   async #read(): Promise<void> {
     this.#reading = true;
-    let gone: Error | undefined;
-    const stopped = () => this.#closed || (gone = this.#gone()) !== undefined;
     try {
       while (this.#pending.size > 0) {
-        const bytes = await take(this.#answers, this.#brief, stopped);
-        if (!bytes) {
-          if (gone) this.close(gone);
-          return;
-        }
-        const [number, answer] = loads(bytes) as [number, unknown];
-        const pending = this.#pending.get(number);
-        this.#pending.delete(number);
-        pending?.resolve(answer);
+        const bytes = this.#takeBriefly() ?? await this.#park();
+        if (bytes) this.#hand(bytes);
+        else if (this.#closed) return;
       }
     } catch (error) {
       this.#fail(error as Error);
     } finally {
       this.#reading = false;
     }
+  }
+
+  /**
+   * Hands out answers while calls made with the reader parked wait for
+   * them, as long as each comes within a brief wait.
+   */
+  #catch(): void {
+    try {
+      while (this.#caught.size > 0) {
+        const bytes = this.#takeBriefly();
+        if (!bytes) break;
+        this.#hand(bytes);
+      }
+    } catch (error) {
+      this.#fail(error as Error);
+    }
+    this.#caught.clear();
+    // A reader parked for answers no call waits for any more stops.
+    if (this.#pending.size === 0) notify(this.#answers.cells, WAIT_PUTS);
+  }
+
+  /** The next answer if it comes within a spin and a short block. */
+  #takeBriefly(): Uint8Array | undefined {
+    const ring = this.#answers;
+    const { cells } = ring;
+    let taken: Uint8Array | undefined;
+    const attempt = () => {
+      taken = ring.tryGet()?.value as Uint8Array | undefined;
+      return taken !== undefined;
+    };
+    const seen = Atomics.load(cells, WAIT_PUTS);
+    if (attempt()) return taken;
+    if (this.#brief.spin(cells, WAIT_PUTS, seen) && attempt()) return taken;
+    const deadline = performance.now() + CLIENT_BLOCK_MS;
+    const sleepers = ring.waitersOf(WAIT_PUTS);
+    waitUntilSync(cells, WAIT_PUTS, deadline, attempt, sleepers);
+    return taken;
+  }
+
+  /**
+   * Waits for the next answer with the event loop running; `undefined`
+   * once no call waits for one, or the channel closed (or found the server
+   * gone: looked at after each wake-up, at least once a slice).
+   */
+  async #park(): Promise<Uint8Array | undefined> {
+    const ring = this.#answers;
+    let taken: Uint8Array | undefined;
+    let gone: Error | undefined;
+    const attempt = () => {
+      taken = ring.tryGet()?.value as Uint8Array | undefined;
+      return taken !== undefined || this.#pending.size === 0 ||
+        this.#closed || (gone = this.#gone()) !== undefined;
+    };
+    const sleepers = ring.waitersOf(WAIT_PUTS);
+    this.#parked = true;
+    try {
+      await waitUntil(ring.cells, WAIT_PUTS, Infinity, attempt, sleepers);
+    } finally {
+      this.#parked = false;
+    }
+    if (!taken && gone) this.close(gone);
+    return taken;
+  }
+
+  /** Resolves the call that `bytes` answers. */
+  #hand(bytes: Uint8Array): void {
+    const [number, answer] = loads(bytes) as [number, unknown];
+    const pending = this.#pending.get(number);
+    this.#pending.delete(number);
+    this.#caught.delete(number);
+    pending?.resolve(answer);
   }
 
   /**
@@ -464,7 +514,7 @@ export class LocalServer<Context> {
     let any = false;
     for (const channel of this.#channels) {
       if (channel.requests.count() === 0) continue;
-      // A thread that ended may have been stopped holding its ring's lock.
+      // As in #reply: a thread that ended is not waited for.
       if (!isAlive(channel.owner)) {
         this.#drop(channel);
         continue;
@@ -494,6 +544,12 @@ export class LocalServer<Context> {
 
   #reply(channel: Served<Context>, number: unknown, result: unknown): void {
     if (channel.dropped) return;
+    // A thread that ended may have been stopped holding its ring's lock:
+    // the process table says so before it is stopped.
+    if (!isAlive(channel.owner)) {
+      this.#drop(channel);
+      return;
+    }
     try {
       put(channel.answers, tuple(number, result));
     } catch (error) {
@@ -510,15 +566,19 @@ export class LocalServer<Context> {
   }
 
   /**
-   * Waits for the bell to ring after `seen`: spins and blocks a little
-   * first unless answers are still to come, then parks, looking at whose
-   * thread ended now and then.
+   * Waits for the bell to ring after `seen`: spins a little first, and
+   * blocks a little unless answers are still to come (a call that waits on
+   * the server: its answer may need the event loop), then parks, looking
+   * at whose thread ended now and then.
    */
   async #wait(seen: number): Promise<void> {
     const cells = this.#cells;
     const waiting = () => this.#waiting();
+    // A spin that catches the next call on any channel, as a call waiting
+    // on another does not hold up the rest; the spin rests when it keeps
+    // missing (see Brief).
+    if (this.#brief.spin(cells, BELL, seen)) return;
     if (this.#outstanding === 0) {
-      if (this.#brief.spin(cells, BELL, seen)) return;
       const deadline = performance.now() + SERVER_BLOCK_MS;
       if (waitUntilSync(cells, BELL, deadline, waiting, BELL_SLEEPERS)) return;
     }
