@@ -31,7 +31,11 @@
  * handle here. Each handle holds one reference, given back when it is
  * closed or garbage collected; a {@linkcode Manager}'s handles send theirs
  * over one connection per process, which the server takes as given back
- * when it closes, so a process that ends (even killed) leaks none.
+ * when it closes, so a process that ends (even killed) leaks none. In the
+ * process that runs a Manager's server, each thread's handles (the thread
+ * that started it, and every Worker child's) send their calls and
+ * references through a channel of that thread's in shared memory instead
+ * (see `_manager/local.ts`), given back once the thread ends.
  *
  * @module
  */
@@ -302,8 +306,9 @@ interface HandleState extends ServerState {
   exposed: string[] | undefined;
   /**
    * Whether the server is a {@linkcode Manager}'s: its references then go
-   * over this process's connection for them, which gives them back when
-   * the process ends, however it ends.
+   * over this process's connection for them (this thread's channel, in the
+   * server's process), which gives them back when the process (thread)
+   * ends, however it ends.
    */
   ours: boolean;
   /** The Python proxy class it pickles as (`multiprocessing.managers.DictProxy`). */
