@@ -642,3 +642,23 @@ Deno.test("Manager (worker): pool tasks on Workers use a handle each", async () 
   // The workers ended with the pool: their references went with them.
   await objectsBecome(manager, 1);
 });
+
+Deno.test("Manager (worker): a Manager started in a Worker child serves that child's own Worker child", async () => {
+  const [reader, writer] = Pipe<Record<string, number>>({ duplex: false });
+  const p = startChild(TARGETS, "worker", "managerInChild", [writer]);
+  try {
+    assert.deepEqual(await reader.recv(), {
+      "7:0": 7000,
+      "7:1": 7001,
+      "7:2": 7002,
+      "7:3": 7003,
+      "7:4": 7004,
+    });
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  } finally {
+    if (p.isAlive()) p.kill();
+    reader.close();
+    writer.close();
+  }
+});

@@ -1,9 +1,10 @@
 // Children that use a Manager's objects through handles passed in args.
-import type {
-  DictProxy,
-  EventProxy,
-  LockProxy,
-  ValueProxy,
+import {
+  type DictProxy,
+  type EventProxy,
+  type LockProxy,
+  Manager,
+  type ValueProxy,
 } from "../manager.ts";
 import type { Connection } from "../pipe.ts";
 import { Process } from "../process.ts";
@@ -155,4 +156,28 @@ export async function storeItem(
 ): Promise<number> {
   await d.set(`item ${item}`, item * item);
   return await d.get(`item ${item}`) as number;
+}
+
+/**
+ * Starts a Manager in this child, lets a Worker child of its own set keys
+ * on a dict of it, and sends what the dict then holds on `result`.
+ */
+export async function managerInChild(
+  result: Connection<Record<string, number>>,
+): Promise<void> {
+  await using manager = new Manager();
+  await manager.start();
+  const d = await manager.dict<string, number>();
+  const grandchild = new Process({
+    target: setKeys,
+    args: [d, 7, 5],
+    backend: "worker",
+  });
+  grandchild.start();
+  try {
+    await grandchild.join();
+  } finally {
+    if (grandchild.isAlive()) grandchild.kill();
+  }
+  result.send(await d.copy() as Record<string, number>);
 }
