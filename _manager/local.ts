@@ -68,8 +68,8 @@ const CLIENT_BLOCK_MS = 0.5;
  */
 const SERVER_BLOCK_MS = 0.2;
 /**
- * How often, at most, the server looks for channels whose thread ended
- * while it waits for calls (a parked wait tries again at least this often).
+ * How often the server looks for channels whose thread ended, busy or
+ * waiting (a parked wait tries again at least this often).
  */
 const ENDED_CHECK_MS = 50;
 
@@ -212,7 +212,8 @@ export class Door {
    * with `error` here when the server failed.
    */
   shut(error?: Error): void {
-    Atomics.store(this.#cells, STATE, error ? FAILED : SHUT);
+    // A server that failed stays failed when it is then shut down.
+    Atomics.compareExchange(this.#cells, STATE, 0, error ? FAILED : SHUT);
     this.close(error);
   }
 
@@ -498,6 +499,8 @@ export class LocalServer<Context> {
   /** Answers calls until the Worker ends. */
   async serve(): Promise<void> {
     for (;;) {
+      // Busy or not, the threads that ended are looked for now and then.
+      this.#dropEndedNow();
       const seen = Atomics.load(this.#cells, BELL);
       if (this.#answerEach()) continue;
       await this.#wait(seen);
@@ -583,9 +586,7 @@ export class LocalServer<Context> {
       if (waitUntilSync(cells, BELL, deadline, waiting, BELL_SLEEPERS)) return;
     }
     await waitUntil(cells, BELL, Infinity, () => {
-      if (performance.now() - this.#checkedAt >= ENDED_CHECK_MS) {
-        this.#dropEnded();
-      }
+      this.#dropEndedNow();
       return waiting();
     }, BELL_SLEEPERS);
   }
@@ -598,9 +599,14 @@ export class LocalServer<Context> {
     return false;
   }
 
-  /** Drops the channels whose thread ended. */
-  #dropEnded(): void {
-    this.#checkedAt = performance.now();
+  /**
+   * Drops the channels whose thread ended, unless it looked less than
+   * ENDED_CHECK_MS ago.
+   */
+  #dropEndedNow(): void {
+    const now = performance.now();
+    if (now - this.#checkedAt < ENDED_CHECK_MS) return;
+    this.#checkedAt = now;
     for (const channel of this.#channels) {
       if (!isAlive(channel.owner)) this.#drop(channel);
     }
