@@ -158,7 +158,14 @@ export class Door {
 
   /** Whether the server is gone (shut down, failed, or its thread ended). */
   get closed(): boolean {
-    return this.#closedError() !== undefined;
+    return this.#gone() !== undefined;
+  }
+
+  /** Why the server is gone, if it is; its port is closed then. */
+  #gone(): Error | undefined {
+    const error = this.#closedError();
+    if (error) this.#port.close();
+    return error;
   }
 
   /** Why the server is gone, if it is. */
@@ -182,10 +189,7 @@ export class Door {
   /** This thread's channel to the server, made and posted on first use. */
   channel(): LocalClient {
     if (!this.#channel) {
-      const channel = new LocalClient(
-        this.#cells,
-        () => this.#closedError(),
-      );
+      const channel = new LocalClient(this.#cells, () => this.#gone());
       this.#channel = channel;
       if (!this.closed) this.#post({ channel: channel.state });
     }
