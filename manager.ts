@@ -31,7 +31,11 @@
  * handle here. Each handle holds one reference, given back when it is
  * closed or garbage collected; a {@linkcode Manager}'s handles send theirs
  * over one connection per process, which the server takes as given back
- * when it closes, so a process that ends (even killed) leaks none.
+ * when it closes, so a process that ends (even killed) leaks none. In the
+ * process that runs a Manager's server, each thread's handles (the thread
+ * that started it, and every Worker child's) send their calls and
+ * references through a channel of that thread's in shared memory instead
+ * (see `_manager/local.ts`), given back once the thread ends.
  *
  * @module
  */
@@ -43,7 +47,7 @@ import {
 } from "./connection.ts";
 import { asProxyRef, ProxyRef, Token } from "./_pickle/pickle.ts";
 import { pythonAddress } from "./_manager/server.ts";
-import { LocalClient } from "./_manager/local.ts";
+import { Door, type DoorForm } from "./_manager/local.ts";
 import { Empty, Full, ProcessError } from "./errors.ts";
 import { ownAuthkey } from "./_net/handshake.ts";
 import {
@@ -54,11 +58,13 @@ import {
   type TargetSpec,
 } from "./_target.ts";
 import { setWorkerRef } from "./_deno_compat.ts";
+import { childTreeState, identity } from "./_shm/registry.ts";
 import {
   crossesProcesses,
   encode,
   registerKind,
   toWire,
+  type WireContext,
   wireContext,
   type WireForm,
 } from "./_wire.ts";
@@ -300,8 +306,9 @@ interface HandleState extends ServerState {
   exposed: string[] | undefined;
   /**
    * Whether the server is a {@linkcode Manager}'s: its references then go
-   * over this process's connection for them, which gives them back when
-   * the process ends, however it ends.
+   * over this process's connection for them (this thread's channel, in the
+   * server's process), which gives them back when the process (thread)
+   * ends, however it ends.
    */
   ours: boolean;
   /** The Python proxy class it pickles as (`multiprocessing.managers.DictProxy`). */
@@ -372,7 +379,7 @@ export class SharedObject implements AsyncDisposable {
   #conn: { current?: Promise<SocketConnection> } = {};
   #released = false;
   #calls: Promise<unknown>;
-  /** Its server's key in {@linkcode localChannels}, once known. */
+  /** Its server's key in {@linkcode doors}, once known. */
   #serverKey: string | undefined;
 
   /**
@@ -492,12 +499,12 @@ export class SharedObject implements AsyncDisposable {
         );
       }
       const request = tuple(id, method, tuple(...args), kwargs);
-      // In the thread that started the Manager, through shared memory.
-      const local = localChannels.get(
-        this.#serverKey ??= serverKey(this.#state),
-      );
-      const answer = local
-        ? await local.call(request)
+      // In the process of the server, through shared memory.
+      const door = this.#state.ours
+        ? doors.get(this.#serverKey ??= serverKey(this.#state))
+        : undefined;
+      const answer = door
+        ? await door.channel().call(request)
         : await this.#callOverSocket(request);
       return this.#handlesIn(resultOf(answer, `${method}()`));
     });
@@ -604,13 +611,18 @@ export class SharedObject implements AsyncDisposable {
   }
 
   /**
-   * The handle's wire form: the object's address, key and id. The handle
-   * rebuilt from it takes a reference of its own.
+   * The handle's wire form: the object's address, key and id, and for a
+   * Worker of this process a door to the server when this thread has one.
+   * The handle rebuilt from it takes a reference of its own.
    *
    * @ignore
    */
-  [toWire](): WireForm {
-    return { kind: KIND, module: import.meta.url, state: { ...this.#state } };
+  [toWire](ctx: WireContext): WireForm {
+    const state: WireState = { ...this.#state };
+    if (this.#state.ours && ctx.backend === "worker" && !ctx.exporter) {
+      state.door = doorFor(ctx, serverKey(this.#state));
+    }
+    return { kind: KIND, module: import.meta.url, state };
   }
 
   /**
@@ -630,7 +642,47 @@ export class SharedObject implements AsyncDisposable {
   }
 }
 
-registerKind(KIND, (state) => handleFor(state as HandleState, "incref"));
+registerKind(KIND, (state) => {
+  const { door, ...handle } = state as WireState;
+  if (door) adoptDoor(serverKey(handle), door);
+  return handleFor(handle, "incref");
+});
+
+/** A handle's wire form: its state, and a door for a Worker of this process. */
+interface WireState extends HandleState {
+  door?: DoorForm;
+}
+
+/** The doors passed on in one encoding, by server: one port per server. */
+const doorsPassed = new WeakMap<WireContext, Map<string, DoorForm>>();
+
+/**
+ * The door to the server of `key` that a value encoded with `ctx` takes
+ * along, when this thread has a door open to that server.
+ */
+function doorFor(ctx: WireContext, key: string): DoorForm | undefined {
+  const door = doors.get(key);
+  if (!door || door.closed) return undefined;
+  let passed = doorsPassed.get(ctx);
+  if (!passed) doorsPassed.set(ctx, passed = new Map());
+  let form = passed.get(key);
+  if (!form) passed.set(key, form = door.passOn(ctx.transfer));
+  return form;
+}
+
+/**
+ * Keeps a door that came with a handle, unless this thread has one open to
+ * that server already.
+ */
+function adoptDoor(key: string, form: DoorForm): void {
+  const known = doors.get(key);
+  if (known && !known.closed) {
+    form.port.close();
+    return;
+  }
+  known?.close();
+  doors.set(key, new Door(form));
+}
 
 /** `value` with each proxy it holds made a handle (reached as `via` was). */
 function handlesIn(
@@ -785,6 +837,11 @@ function referenceRequest(
       new ProcessError(`Cannot ${method}: the manager was shut down`),
     );
   }
+  const door = doors.get(key);
+  if (door) {
+    return door.channel().call(tuple(null, method, tuple(...args), kwargs))
+      .then((answer) => resultOf(answer, `${method}()`));
+  }
   let references = referencesByServer.get(key);
   if (!references) {
     referencesByServer.set(key, references = new References(state));
@@ -798,10 +855,11 @@ function referenceRequest(
 }
 
 /**
- * The channels of the Managers this thread started, by {@linkcode serverKey}:
- * their handles here call through shared memory, not a socket.
+ * This thread's doors to the servers of Managers of this process, by
+ * {@linkcode serverKey}: the handles here call through shared memory, not a
+ * socket, and their references go that way too.
  */
-const localChannels = new Map<string, LocalClient>();
+const doors = new Map<string, Door>();
 
 /**
  * Servers this process stopped: a handle to one that is garbage collected
@@ -1478,7 +1536,7 @@ export class Manager implements AsyncDisposable {
       { type: "module" },
     );
     this.#worker = worker;
-    const local = new LocalClient();
+    const { door, server } = Door.open();
     const reply = new Promise<{ address?: Address; error?: string }>(
       (resolve, reject) => {
         worker.onmessage = (event) => resolve(event.data);
@@ -1489,7 +1547,7 @@ export class Manager implements AsyncDisposable {
           );
           reject(error);
           // Its sockets end with it; the calls through memory end here.
-          local.close(error);
+          door.shut(error);
         };
       },
     );
@@ -1497,13 +1555,14 @@ export class Manager implements AsyncDisposable {
       address,
       authkey: this.#authkey,
       registry: this.#registry,
-      local: local.state,
+      door: server,
+      tree: childTreeState(identity()),
       initializer: init,
       initArgs: encodedArgs,
-    }, initContext.transfer);
+    }, [...initContext.transfer, server.port]);
     const { address: listening, error } = await reply;
     if (error !== undefined) {
-      local.close();
+      door.shut();
       await this.shutdown();
       throw new ProcessError(`The manager cannot ${error}`);
     }
@@ -1514,7 +1573,8 @@ export class Manager implements AsyncDisposable {
       timeout: 0,
     });
     stoppedServers.delete(key);
-    localChannels.set(key, local);
+    doors.get(key)?.close();
+    doors.set(key, door);
     // The server does not keep this process alive.
     setWorkerRef(worker, false);
   }
@@ -1806,8 +1866,8 @@ export class Manager implements AsyncDisposable {
     const address = this.#address;
     if (address !== undefined) {
       const server = { address, authkey: this.#authkey, timeout: 0 };
-      localChannels.get(serverKey(server))?.close();
-      localChannels.delete(serverKey(server));
+      doors.get(serverKey(server))?.shut();
+      doors.delete(serverKey(server));
       await forgetServer(server);
     }
     this.#worker?.terminate();

@@ -11,6 +11,8 @@ import {
 } from "./manager.ts";
 import { AuthenticationError, Empty, Full, ProcessError } from "./errors.ts";
 import { BACKENDS, startChild } from "./_test_util.ts";
+import { Pipe } from "./pipe.ts";
+import { Pool } from "./pool.ts";
 
 const TARGETS = new URL("./testdata/manager_targets.ts", import.meta.url);
 
@@ -479,4 +481,184 @@ Deno.test("Manager: a call waiting when the server fails rejects", async () => {
   const waiting = assert.rejects(queue.get(), /server failed: .*boom/);
   await faulty.call("fail");
   await waiting;
+});
+
+Deno.test("Manager (worker): a Worker child reaches the server through shared memory, not its socket", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const d = await manager.dict<string, number>();
+  // No new connection can reach the server once its socket file is gone:
+  // only a channel in shared memory can.
+  await Deno.remove(manager.address as string);
+  const p = startChild(TARGETS, "worker", "setKeys", [d, 1, 20]);
+  try {
+    await p.join();
+  } finally {
+    if (p.isAlive()) p.kill();
+  }
+  assert.equal(p.exitCode, 0);
+  assert.equal(await d.size(), 20);
+  assert.equal(await d.get("1:19"), 1019);
+  assert.equal(await manager.numberOfObjects(), 1);
+});
+
+Deno.test("Manager (worker): many Worker children share a dict, and their channels and references go when they end", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const d = await manager.dict<string, number>();
+  const children = Array.from(
+    { length: 12 },
+    (_, child) => startChild(TARGETS, "worker", "setKeys", [d, child, 10]),
+  );
+  try {
+    for (const p of children) await p.join();
+  } finally {
+    for (const p of children) if (p.isAlive()) p.kill();
+  }
+  assert.deepEqual(children.map((p) => p.exitCode), Array(12).fill(0));
+  assert.equal(await d.size(), 120);
+  for (let child = 0; child < 12; child++) {
+    assert.equal(await d.get(`${child}:9`), child * 1000 + 9);
+  }
+  // Each child closed its handle: only the parent's reference is left.
+  assert.equal(await manager.numberOfObjects(), 1);
+  await d.close();
+  assert.equal(await manager.numberOfObjects(), 0);
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`Manager (${backend}): a child passes a handle on to a Worker grandchild`, async () => {
+    await using manager = new Manager();
+    await manager.start();
+    const d = await manager.dict<string, number>();
+    const children = [1, 2].map((child) =>
+      startChild(TARGETS, backend, "setKeysWithGrandchild", [
+        d,
+        "worker",
+        child,
+        10,
+      ])
+    );
+    try {
+      for (const p of children) await p.join();
+    } finally {
+      for (const p of children) if (p.isAlive()) p.kill();
+    }
+    assert.deepEqual(children.map((p) => p.exitCode), [0, 0]);
+    assert.equal(await d.size(), 40);
+    for (const child of [1, 2, 101, 102]) {
+      assert.equal(await d.get(`${child}:9`), child * 1000 + 9);
+    }
+    await objectsBecome(manager, 1);
+  });
+
+  Deno.test(`Manager (${backend}): a child killed mid-call gives back its references, and the server goes on`, async () => {
+    await using manager = new Manager();
+    await manager.start();
+    const d = await manager.dict<string, number>();
+    const started = await manager.Event();
+    const event = await manager.Event();
+    const caller = startChild(TARGETS, backend, "callUntilKilled", [
+      d,
+      started,
+    ]);
+    // This one waits on the server for the event when it is killed.
+    const [reader, writer] = Pipe<unknown>({ duplex: false });
+    const waiting = await manager.Event();
+    const waiter = startChild(TARGETS, backend, "reportWait", [
+      event,
+      waiting,
+      writer,
+    ]);
+    try {
+      assert.equal(await started.wait(30_000), true);
+      assert.equal(await waiting.wait(30_000), true);
+      // The children hold their own references: closing ours keeps them.
+      await d.close();
+      await started.close();
+      assert.equal(await manager.numberOfObjects(), 4);
+      caller.kill();
+      waiter.kill();
+      await caller.join();
+      await waiter.join();
+      // d and started went with the children's references.
+      await objectsBecome(manager, 2);
+      // The wait of the dead child ends with no one to answer.
+      await event.set();
+      assert.equal(await event.wait(), true);
+      const again = await manager.dict<string, number>({ a: 1 });
+      assert.equal(await again.get("a"), 1);
+    } finally {
+      for (const p of [caller, waiter]) if (p.isAlive()) p.kill();
+      reader.close();
+      writer.close();
+    }
+  });
+
+  Deno.test(`Manager (${backend}): a child's call waiting when the manager shuts down rejects`, async () => {
+    const manager = new Manager();
+    await manager.start();
+    const event = await manager.Event();
+    const waiting = await manager.Event();
+    const [reader, writer] = Pipe<
+      { processError: boolean; message: string }
+    >({ duplex: false });
+    const p = startChild(TARGETS, backend, "reportWait", [
+      event,
+      waiting,
+      writer,
+    ]);
+    try {
+      assert.equal(await waiting.wait(30_000), true);
+      await manager.shutdown();
+      const { processError } = await reader.recv();
+      assert.equal(processError, true);
+      await p.join();
+      assert.equal(p.exitCode, 0);
+    } finally {
+      if (p.isAlive()) p.kill();
+      reader.close();
+      writer.close();
+      await manager.shutdown();
+    }
+  });
+}
+
+Deno.test("Manager (worker): pool tasks on Workers use a handle each", async () => {
+  await using manager = new Manager();
+  await manager.start();
+  const d = await manager.dict<string, number>();
+  const items = Array.from({ length: 20 }, (_, i) => i);
+  {
+    await using pool = new Pool({ backend: "worker", processes: 2 });
+    const squares = await pool.starmap(
+      { module: TARGETS.href, export: "storeItem" },
+      items.map((item) => [d, item]),
+      { chunksize: 1 },
+    );
+    assert.deepEqual(squares, items.map((item) => item * item));
+  }
+  assert.equal(await d.size(), 20);
+  // The workers ended with the pool: their references went with them.
+  await objectsBecome(manager, 1);
+});
+
+Deno.test("Manager (worker): a Manager started in a Worker child serves that child's own Worker child", async () => {
+  const [reader, writer] = Pipe<Record<string, number>>({ duplex: false });
+  const p = startChild(TARGETS, "worker", "managerInChild", [writer]);
+  try {
+    assert.deepEqual(await reader.recv(), {
+      "7:0": 7000,
+      "7:1": 7001,
+      "7:2": 7002,
+      "7:3": 7003,
+      "7:4": 7004,
+    });
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  } finally {
+    if (p.isAlive()) p.kill();
+    reader.close();
+    writer.close();
+  }
 });

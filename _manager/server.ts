@@ -16,7 +16,7 @@ import {
   tuple,
 } from "../connection.ts";
 import { ProxyRef, Token } from "../_pickle/pickle.ts";
-import { type LocalChannelState, serveLocal } from "./local.ts";
+import { type DoorForm, LocalServer } from "./local.ts";
 
 type Kwargs = Record<string, unknown>;
 
@@ -1203,12 +1203,14 @@ interface Entry {
  * for its whole process; when it closes (that process ended, however) the
  * references it still holds are given back.
  *
- * `local` is the channel of the handles in the thread that started the
- * server (see local.ts): their calls are answered there too.
+ * `door` is the way in of the threads of the process the server runs in
+ * (see local.ts): each thread's calls, and its references, come through a
+ * channel of its own, which counts as one caller and as one such
+ * connection.
  */
 export async function serve(
   listener: Listener,
-  local?: LocalChannelState,
+  door?: DoorForm,
 ): Promise<void> {
   const objects = new Map<string, Entry>();
   /**
@@ -1374,18 +1376,8 @@ export async function serve(
     }
   };
 
-  if (local) {
-    // The handles in the thread that started the server are one caller.
-    const localCaller = {};
-    const answerLocal = (request: unknown): unknown => {
-      caller = localCaller;
-      return answerOf(request);
-    };
-    serveLocal(local, answerLocal, unserializable);
-  }
-
   /** The answer to a request for a server function. */
-  const dispatch = async (request: unknown, owned?: Owned) => {
+  const dispatch = (request: unknown, owned?: Owned): Tuple => {
     try {
       const [, name, args, kwargs] = request as [
         unknown,
@@ -1395,11 +1387,31 @@ export async function serve(
       ];
       const fn = functions[name];
       if (!fn) throw new Error(`'${name}' unrecognized`);
-      return tuple("#RETURN", await fn([...(args ?? [])], kwargs ?? {}, owned));
+      return tuple("#RETURN", fn([...(args ?? [])], kwargs ?? {}, owned));
     } catch (error) {
       return tuple("#TRACEBACK", `${(error as Error).message}\n`);
     }
   };
+
+  /** Gives back the references a connection or channel still holds. */
+  const giveBackOwned = (owned: Owned) => {
+    for (const [id, count] of owned) if (count > 0) decref(id, count);
+  };
+
+  if (door) {
+    // Each thread's channel is one caller, and holds its references as a
+    // connection that asked `accept_references` does.
+    new LocalServer(door, {
+      open: () => ({ owned: new Map() as Owned }),
+      answer(request, channel) {
+        if (request[0] === null) return dispatch(request, channel.owned);
+        caller = channel;
+        return answerOf(request);
+      },
+      ended: (channel) => giveBackOwned(channel.owned),
+      unserializable,
+    }).serve();
+  }
 
   /** A Deno process's connection for its references (see above). */
   const serveReferences = async (conn: SocketConnection) => {
@@ -1412,12 +1424,12 @@ export async function serve(
         } catch {
           return;
         }
-        if (!await answerWith(conn, await dispatch(request, owned))) return;
+        if (!await answerWith(conn, dispatch(request, owned))) return;
       }
     } catch {
       // The process went away mid-answer.
     } finally {
-      for (const [id, count] of owned) if (count > 0) decref(id, count);
+      giveBackOwned(owned);
     }
   };
 
@@ -1444,7 +1456,7 @@ export async function serve(
       listener.close();
       return;
     }
-    await conn.send(await dispatch(request)).catch(() => {});
+    await conn.send(dispatch(request)).catch(() => {});
   };
 
   for (;;) {

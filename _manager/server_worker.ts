@@ -1,13 +1,15 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 // The Worker a Manager's server runs in, so that its objects answer while
 // the program that started it blocks (recvSync, acquireSync). It gets the
-// address and authkey, imports the registered types, runs the initializer,
-// listens, posts back the address it got, and serves. A failure is posted
-// back as what it could not do.
+// address and authkey, joins its process table (to tell which threads whose
+// channels it serves ended), imports the registered types, runs the
+// initializer, listens, posts back the address it got, and serves. A failure
+// is posted back as what it could not do.
 /// <reference lib="deno.worker" />
 import { Listener } from "../connection.ts";
 import { importTarget, type TargetSpec } from "../_target.ts";
 import { decode } from "../_wire.ts";
+import { adoptTreeState } from "../_shm/registry.ts";
 import { registerType, serve } from "./server.ts";
 
 /** Runs `step`; on failure, posts `cannot: <error>` and returns false. */
@@ -25,8 +27,9 @@ async function attempt(
 }
 
 self.onmessage = async (event: MessageEvent) => {
-  const { address, authkey, registry, initializer, initArgs, local } =
+  const { address, authkey, registry, initializer, initArgs, door, tree } =
     event.data;
+  adoptTreeState(tree);
   const registered = await attempt("import its registered types", async () => {
     for (const [typeid, registered] of Object.entries(registry ?? {})) {
       const { factory: spec, ...options } = registered as {
@@ -62,5 +65,5 @@ self.onmessage = async (event: MessageEvent) => {
   });
   if (!listening) return;
   self.postMessage({ address: listener!.address });
-  serve(listener!, local);
+  serve(listener!, door);
 };

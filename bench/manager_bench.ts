@@ -1,8 +1,9 @@
 // A Manager().dict() set+get pair, beside Python's Manager().dict() proxy,
-// in one run: from the thread that started the manager (its calls go
-// through shared memory to the server's Worker), and from a Worker child
-// (through the server's Unix socket, as from any other process); Python's
-// proxy talks to its server process over a Unix socket. Rounds alternate
+// in one run: from the thread that started the manager, and from a Worker
+// child (each thread's calls go through a channel of its own in shared
+// memory to the server's Worker; a subprocess child's would go through the
+// server's Unix socket); Python's proxy talks to its server process over a
+// Unix socket. Rounds alternate
 // between the two languages, and the ratio is the median of each round's,
 // so that a change of the machine's load hits both sides alike.
 //
@@ -81,7 +82,7 @@ if (import.meta.main) {
       unit: "µs",
     },
     {
-      what: "same, from a Worker child (socket)",
+      what: "same, from a Worker child (shared memory)",
       value: median(child),
       unit: "µs",
     },
@@ -96,7 +97,7 @@ if (import.meta.main) {
     target: "<= 1.0",
     met: ratios(here) <= 1.0,
   }, {
-    what: "ours / Python, from a Worker child (socket)",
+    what: "ours / Python, from a Worker child (shared memory)",
     value: ratios(child),
     target: "<= 1.0",
     met: ratios(child) <= 1.0,
