@@ -4,33 +4,33 @@
 // Deno's own `Deno.Conn`, or over a descriptor this module owns through FFI.
 //
 // Why FFI: a receive that Deno's event loop wakes costs 38-44 µs a round
-// trip on a bare socket, where Python's whole `Client` round trip takes
-// about 50 and its bare socket 21-30: the wake-up through the event loop
-// (tokio's epoll thread, then this thread) costs about as much as Python's
-// work. A reply usually comes within tens of microseconds, so the FFI
-// socket asks the kernel for it directly (`recv` with MSG_DONTWAIT) for a
-// brief while before it parks; measured at rest, two Deno processes made a
-// bare round trip in 17-24 µs this way. Each try is a system call (3.5-5 µs
-// on a VM), so the spin is short, and it rests while it keeps running out
-// (see SpinBrief), as the manager's channel does on shared memory.
+// trip on a bare socket, where Python's bare socket takes 21-30 and its
+// whole `Client` round trip about 50: the wake-up through the event loop
+// (tokio's poll, then this thread) costs as much as Python's work. An
+// answer usually comes within tens of microseconds, so the FFI socket asks
+// the kernel for it directly, as Python's blocking read does (see
+// SocketBrief): measured at rest, two Deno processes made a bare round trip
+// in 17-24 µs this way. A long wait parks on Deno's pool (`poll` in a
+// `nonblocking: true` call), which costs more than Deno's own read (about
+// 70 µs a side), hence the brief wait first.
 //
 // Why own the descriptor (socket, connect, bind, listen, accept through
 // FFI) rather than find the one under a `Deno.Conn`: Deno does not give a
-// connection's descriptor, and looking it up in /proc is ambiguous (a Unix
-// client socket has no name) and needs read access there. Owning it, a
-// long wait is a `poll` on a thread of Deno's pool (`nonblocking: true`),
-// which keeps the event loop alive as a pending read does, and is ended by
-// the descriptor's own `shutdown` on close or by an eventfd nudge on
-// unref; the descriptor is closed only once no poll uses it, so that no
-// thread is left blocked on it and its number cannot be reused under one.
+// connection's descriptor, and looking it up is ambiguous (a Unix client
+// socket has no name). Owning it, a parked wait keeps the event loop alive
+// as a pending read does, and is ended by `shutdown` of the descriptor on
+// close or by an eventfd nudge on unref; the descriptor is closed only once
+// no poll uses it, so that no thread is left blocked on it and its number
+// cannot be reused under one.
 //
-// Used only where it changes nothing a user sees: Linux with FFI granted,
-// a Unix socket path or a numeric IPv4 address (a hostname resolves as
-// Deno resolves it, on Deno's socket), and the permissions Deno would check
-// for the same socket already granted (`--allow-net` for the host and port
-// or `unix:` path; read and write of a Unix socket's path): anything else,
-// a prompt included, goes to Deno's socket, which asks or throws as before.
-// `MP_SOCKET=deno` in the environment keeps Deno's sockets.
+// Used only where it changes nothing a user sees: the main thread of a
+// process (see inWorker) on Linux with FFI granted, a Unix socket path or a
+// numeric IPv4 address (a hostname resolves as Deno resolves it, on Deno's
+// socket), and the permissions Deno would check for the same socket already
+// granted (`--allow-net` for the host and port or `unix:` path; read and
+// write of a Unix socket's path): anything else, a prompt included, goes to
+// Deno's socket, which asks or throws as before. `MP_SOCKET=deno` in the
+// environment keeps Deno's sockets.
 import { type SocketCalls, socketCalls } from "../_shm/ffi/libc.ts";
 
 /** Where a socket listens or connects: a Unix socket path, or TCP. */
@@ -221,7 +221,9 @@ interface Target {
  * it (see the top of this file); otherwise `undefined`.
  */
 function ffiTarget(address: SocketAddress): Target | undefined {
-  if (Deno.build.os !== "linux" || forcedDeno()) return undefined;
+  if (Deno.build.os !== "linux" || inWorker() || forcedDeno()) {
+    return undefined;
+  }
   const sockaddr = typeof address === "string"
     ? unixSockaddr(address)
     : inetSockaddr(address);
@@ -230,6 +232,18 @@ function ffiTarget(address: SocketAddress): Target | undefined {
   if (!calls) return undefined;
   const family = typeof address === "string" ? AF_UNIX : AF_INET;
   return { calls, family, sockaddr, address };
+}
+
+/**
+ * Whether this code runs in a Worker. A Worker may be terminated with no
+ * code of its own run, and Deno then closes its own sockets but not a
+ * descriptor owned through FFI, nor ends a poll of it on the pool: Workers
+ * keep Deno's sockets.
+ */
+function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: unknown })
+    .WorkerGlobalScope;
+  return typeof scope === "function" && globalThis instanceof scope;
 }
 
 function forcedDeno(): boolean {
