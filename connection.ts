@@ -114,11 +114,6 @@ const DEFAULT_TIMEOUT = 30_000;
 const HANDSHAKE_MAX = 256;
 /** The size of a connection's read buffer. */
 const READ_CHUNK = 64 * 1024;
-/**
- * A wait for bytes at least this long (ms) may first ask the socket for
- * them a while (see _net/socket.ts).
- */
-const BRIEF_MS = 0.05;
 /** Messages up to this length use the 4-byte length. */
 const MAX_SHORT = 0x7fffffff;
 
@@ -880,11 +875,11 @@ export class SocketConnection<T = unknown>
    */
   async #more(deadline: number, method: string): Promise<boolean> {
     const conn = this.#checkOpen(method);
-    // A wait that may last a little asks the socket for a while before
-    // it parks (an FFI socket's brief wait); a look (poll(0)) does not.
+    // How long the read may wait before it parks (an FFI socket's brief
+    // wait asks the kernel that long at most); a look (poll(0)) does not.
     const filling = this.#filling ??= this.#fill(
       conn,
-      deadline - performance.now() > BRIEF_MS,
+      deadline - performance.now(),
     );
     // ref() and unref() cost a few microseconds each: a socket is ref'd
     // and stays so, except while a read is left waiting with nobody to
@@ -914,7 +909,7 @@ export class SocketConnection<T = unknown>
     return this.#filling !== undefined;
   }
 
-  async #fill(conn: Transport, brief: boolean): Promise<void> {
+  async #fill(conn: Transport, waitMs: number): Promise<void> {
     try {
       if (this.#start === this.#end) this.#start = this.#end = 0;
       if (this.#buffer.length - this.#end < READ_CHUNK / 4) {
@@ -931,7 +926,7 @@ export class SocketConnection<T = unknown>
       }
       let n: number | null;
       try {
-        n = await conn.read(this.#buffer.subarray(this.#end), brief);
+        n = await conn.read(this.#buffer.subarray(this.#end), waitMs);
       } catch (error) {
         if (this.#broken) throw this.#broken;
         if (!this.#conn) {

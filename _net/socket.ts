@@ -42,10 +42,11 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<void>;
   /**
    * Reads some bytes into `into`: how many, or `null` at the end of the
-   * stream. With `brief`, it may ask the kernel for a while before it
-   * parks (the caller expects data soon and can wait that long).
+   * stream. Before it parks, it may ask the kernel for a while, no longer
+   * than `waitMs` (how long the caller would wait: `Infinity`, or 0 for a
+   * look).
    */
-  read(into: Uint8Array, brief: boolean): Promise<number | null>;
+  read(into: Uint8Array, waitMs: number): Promise<number | null>;
   /** Closes it; a read or write waiting on it rejects. */
   close(): void;
   /** Lets a waiting read keep the event loop alive (the default). */
@@ -495,6 +496,8 @@ const SPIN_MS = 0.05;
  * the end of a blocking read that found nothing.
  */
 const BLOCK_TIMEVAL = new Uint8Array(new BigInt64Array([0n, 1n]).buffer);
+/** The longest clock tick of Linux (100 Hz). */
+const LONGEST_TICK_MS = 10;
 /** After this many spins, or blocks, in a row ran out, they rest. */
 const BRIEF_FAILS = 4;
 /** The shortest and longest rest, in reads. */
@@ -672,14 +675,15 @@ class FfiSocket implements Transport {
     }
   }
 
-  read(into: Uint8Array, brief: boolean): Promise<number | null> {
+  read(into: Uint8Array, waitMs: number): Promise<number | null> {
     try {
       if (
         this.#tryRecv(into, false) ||
-        brief && (
+        waitMs > SPIN_MS && (
             this.#brief.spin(() => this.#tryRecv(into, false)) ||
-            // Blocking would hold up this thread's other waits.
-            (pollsUnderWay === 0 &&
+            // Blocking would hold up this thread's other waits, and a
+            // wait shorter than a clock tick.
+            (pollsUnderWay === 0 && waitMs >= LONGEST_TICK_MS &&
               this.#brief.block(() => this.#tryRecv(into, true)))
           )
       ) {
