@@ -35,6 +35,12 @@ import {
   clientHandshake,
   serverHandshake,
 } from "./_net/handshake.ts";
+import {
+  connect as connectSocket,
+  listen as listenSocket,
+  type Transport,
+  type TransportListener,
+} from "./_net/socket.ts";
 import { dumps, loads } from "./_pickle/pickle.ts";
 import { deadlineOf, settlesBy } from "./_timeout.ts";
 import {
@@ -200,17 +206,9 @@ function v8(): Promise<V8> {
   return v8Module ??= import("node:v8");
 }
 
-/** Writes all of `bytes`; `conn.write` may write part. */
-function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  // Most writes write all at once: no async function for those.
-  return conn.write(bytes).then((written) =>
-    written < bytes.length ? writeAll(conn, bytes.subarray(written)) : undefined
-  );
-}
-
 /** Makes a connection on an open socket, after its handshake. */
 let openConnection: (
-  conn: Deno.Conn,
+  conn: Transport,
   settings: Settings,
   authkey: Uint8Array | undefined,
   role: "server" | "client",
@@ -241,7 +239,7 @@ let openConnection: (
  */
 export class SocketConnection<T = unknown>
   implements AsyncIterable<T>, Disposable, AsyncDisposable {
-  #conn: Deno.Conn | undefined;
+  #conn: Transport | undefined;
   #settings: Settings;
   #buffer = new Uint8Array(READ_CHUNK);
   #bufferView = new DataView(this.#buffer.buffer);
@@ -282,12 +280,9 @@ export class SocketConnection<T = unknown>
     };
   }
 
-  private constructor(conn: Deno.Conn, settings: Settings) {
+  private constructor(conn: Transport, settings: Settings) {
     this.#conn = conn;
     this.#settings = settings;
-    if (conn.localAddr.transport === "tcp") {
-      (conn as Deno.TcpConn).setNoDelay(true);
-    }
   }
 
   /**
@@ -666,7 +661,7 @@ export class SocketConnection<T = unknown>
     }
   }
 
-  #checkOpen(method: string): Deno.Conn {
+  #checkOpen(method: string): Transport {
     if (this.#broken) throw this.#broken;
     if (!this.#conn) {
       throw new ProcessError(
@@ -705,8 +700,8 @@ export class SocketConnection<T = unknown>
     const conn = this.#checkOpen(method);
     // The first write goes out at once; later ones wait for it.
     const write = this.#writes++ === 0
-      ? writeAll(conn, frame)
-      : this.#sending.then(() => writeAll(conn, frame));
+      ? conn.write(frame)
+      : this.#sending.then(() => conn.write(frame));
     const written = write.then(() => {
       this.#writes--;
     }, (error) => {
@@ -880,7 +875,12 @@ export class SocketConnection<T = unknown>
    */
   async #more(deadline: number, method: string): Promise<boolean> {
     const conn = this.#checkOpen(method);
-    const filling = this.#filling ??= this.#fill(conn);
+    // How long the read may wait before it parks (an FFI socket's brief
+    // wait asks the kernel that long at most); a look (poll(0)) does not.
+    const filling = this.#filling ??= this.#fill(
+      conn,
+      deadline - performance.now(),
+    );
     // ref() and unref() cost a few microseconds each: a socket is ref'd
     // and stays so, except while a read is left waiting with nobody to
     // take it (a poll that timed out).
@@ -909,7 +909,7 @@ export class SocketConnection<T = unknown>
     return this.#filling !== undefined;
   }
 
-  async #fill(conn: Deno.Conn): Promise<void> {
+  async #fill(conn: Transport, waitMs: number): Promise<void> {
     try {
       if (this.#start === this.#end) this.#start = this.#end = 0;
       if (this.#buffer.length - this.#end < READ_CHUNK / 4) {
@@ -926,7 +926,7 @@ export class SocketConnection<T = unknown>
       }
       let n: number | null;
       try {
-        n = await conn.read(this.#buffer.subarray(this.#end));
+        n = await conn.read(this.#buffer.subarray(this.#end), waitMs);
       } catch (error) {
         if (this.#broken) throw this.#broken;
         if (!this.#conn) {
@@ -968,7 +968,7 @@ export class SocketConnection<T = unknown>
  * ```
  */
 export class Listener<T = unknown> implements Disposable, AsyncDisposable {
-  #listener: Deno.Listener;
+  #listener: TransportListener;
   #settings: Settings;
   #authkey: Uint8Array | undefined;
   #onReject: ((error: Error) => void) | undefined;
@@ -1035,9 +1035,7 @@ export class Listener<T = unknown> implements Disposable, AsyncDisposable {
       );
     }
     try {
-      this.#listener = typeof address === "string"
-        ? Deno.listen({ transport: "unix", path: address })
-        : Deno.listen({ hostname: address.hostname, port: address.port });
+      this.#listener = listenSocket(address);
     } catch (error) {
       throw new ProcessError(
         `Cannot listen on ${describeAddress(address)}: ${
@@ -1048,14 +1046,8 @@ export class Listener<T = unknown> implements Disposable, AsyncDisposable {
         { cause: error },
       );
     }
-    const addr = this.#listener.addr;
-    if (addr.transport === "unix") {
-      this.#path = addr.path;
-      this.#address = addr.path;
-    } else {
-      const { hostname, port } = addr as Deno.NetAddr;
-      this.#address = { hostname, port };
-    }
+    this.#address = this.#listener.address;
+    if (typeof this.#address === "string") this.#path = this.#address;
     // Nothing keeps the process alive but an accept() someone awaits.
     this.#listener.unref();
   }
@@ -1143,7 +1135,7 @@ export class Listener<T = unknown> implements Disposable, AsyncDisposable {
     this.#pumping = true;
     try {
       while (this.#waiters.length > 0 && !this.#closed) {
-        let conn: Deno.Conn;
+        let conn: Transport;
         try {
           conn = await this.#listener.accept();
         } catch (error) {
@@ -1167,7 +1159,7 @@ export class Listener<T = unknown> implements Disposable, AsyncDisposable {
   }
 
   /** Authenticates a new socket, then hands it to a waiter or queues it. */
-  #admit(conn: Deno.Conn): void {
+  #admit(conn: Transport): void {
     const admitting = openConnection(
       conn,
       this.#settings,
@@ -1316,11 +1308,9 @@ export async function Client<T = unknown>(
   checkAddress(address);
   const settings = settingsOf(options);
   const authkey = keyOf(options.authkey);
-  let conn: Deno.Conn;
+  let conn: Transport;
   try {
-    conn = typeof address === "string"
-      ? await Deno.connect({ transport: "unix", path: address })
-      : await Deno.connect({ hostname: address.hostname, port: address.port });
+    conn = await connectSocket(address);
   } catch (error) {
     throw new ProcessError(
       `Cannot connect to ${describeAddress(address)}: ${

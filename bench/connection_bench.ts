@@ -1,7 +1,9 @@
 // Client/Listener round trip of a small message, over TCP loopback and a
 // Unix socket with an authkey, beside Python's Client/Listener over the
 // same transports, in one run: Deno to a Deno echo server in a subprocess,
-// Deno to a Python echo server, and Python to Python, round after round.
+// Deno to a Python echo server, and Python to Python, round after round;
+// and Deno to Deno on Deno's own sockets (MP_SOCKET=deno: both ends), where
+// the library's FFI sockets are used otherwise, for an A/B in the same run.
 //
 //   deno run -A bench/connection_bench.ts
 import { type Address, Client, Listener } from "../connection.ts";
@@ -24,6 +26,7 @@ async function serve(where: string): Promise<void> {
 async function startServer(
   python: boolean,
   where: string,
+  denoSockets: boolean,
 ): Promise<{ child: Deno.ChildProcess; address: Address }> {
   const script = new URL(
     python ? "connection_bench.py" : "connection_bench.ts",
@@ -35,6 +38,7 @@ async function startServer(
       : ["run", "--allow-all", script, "serve", where],
     stdout: "piped",
     stderr: "inherit",
+    env: denoSockets ? { MP_SOCKET: "deno" } : {},
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -59,10 +63,13 @@ async function roundTrip(
   python: boolean,
   where: string,
   n: number,
+  denoSockets = false,
 ): Promise<number> {
-  const { child, address } = await startServer(python, where);
+  const { child, address } = await startServer(python, where, denoSockets);
   try {
+    if (denoSockets) Deno.env.set("MP_SOCKET", "deno");
     await using conn = await Client<number>(address, { authkey: KEY });
+    Deno.env.delete("MP_SOCKET");
     for (let i = 0; i < 1000; i++) {
       await conn.send(i);
       await conn.recv();
@@ -97,6 +104,10 @@ if (import.meta.main) {
           const key = `${transport} ${python ? "python" : "deno"}`;
           (results[key] ??= []).push(await roundTrip(python, where, n));
         }
+        const where = transport === "tcp" ? "0" : `${dir}/s${r}deno`;
+        (results[`${transport} deno-sockets`] ??= []).push(
+          await roundTrip(false, where, n, true),
+        );
       }
       const python = await runPython("connection_bench.py", [String(n), "1"]);
       (results["tcp python-python"] ??= []).push(python.tcp);
@@ -105,12 +116,10 @@ if (import.meta.main) {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  const ratioOf = (key: string, base: string) =>
+    median(results[key].map((us, r) => us / results[base][r]));
   const ratio = (transport: string) =>
-    median(
-      results[`${transport} deno`].map((us, r) =>
-        us / results[`${transport} python-python`][r]
-      ),
-    );
+    ratioOf(`${transport} deno`, `${transport} python-python`);
   const row = (what: string, key: string) => ({
     what,
     value: median(results[key]),
@@ -120,9 +129,11 @@ if (import.meta.main) {
     "Client/Listener round trip of a small message, with an authkey (median µs)",
     [
       row("Deno Client <-> Deno Listener, TCP", "tcp deno"),
+      row("same, on Deno's sockets (MP_SOCKET=deno)", "tcp deno-sockets"),
       row("Deno Client <-> Python Listener, TCP", "tcp python"),
       row("Python Client <-> Python Listener, TCP", "tcp python-python"),
       row("Deno Client <-> Deno Listener, Unix", "unix deno"),
+      row("same, on Deno's sockets (MP_SOCKET=deno)", "unix deno-sockets"),
       row("Deno Client <-> Python Listener, Unix", "unix python"),
       row("Python Client <-> Python Listener, Unix", "unix python-python"),
     ],
@@ -136,6 +147,16 @@ if (import.meta.main) {
       value: ratio("unix"),
       target: "<= 1.0",
       met: ratio("unix") <= 1.0,
+    }, {
+      what: "FFI sockets / Deno's sockets, TCP",
+      value: ratioOf("tcp deno", "tcp deno-sockets"),
+      target: "< 1",
+      met: ratioOf("tcp deno", "tcp deno-sockets") < 1,
+    }, {
+      what: "FFI sockets / Deno's sockets, Unix socket",
+      value: ratioOf("unix deno", "unix deno-sockets"),
+      target: "< 1",
+      met: ratioOf("unix deno", "unix deno-sockets") < 1,
     }],
   );
 }

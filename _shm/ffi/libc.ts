@@ -223,3 +223,59 @@ export const malloptCall: () => Mallopt | null = optionalCall(
   "mallopt",
   MALLOPT,
 );
+
+// ------------------------------------------------------------ sockets
+// The socket calls of connection.ts's FFI transport (see _net/socket.ts),
+// bound together on first use by a process that opens such a socket.
+
+const SOCKET_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  accept4: {
+    parameters: ["i32", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
+  // A wait that may last: on a thread of Deno's pool, not this one.
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const;
+
+/** The socket calls of libc. */
+export type SocketCalls = Deno.DynamicLibrary<typeof SOCKET_SYMBOLS>["symbols"];
+
+let socketSymbols: SocketCalls | null | undefined;
+
+/**
+ * The socket calls, bound on first use; `null` where libc cannot be used
+ * (no FFI granted, another system), so that a caller uses Deno's sockets.
+ */
+export function socketCalls(): SocketCalls | null {
+  if (socketSymbols !== undefined) return socketSymbols;
+  const symbols = dlopenLibc(SOCKET_SYMBOLS);
+  return socketSymbols = typeof symbols === "string" ? null : symbols;
+}
