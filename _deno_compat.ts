@@ -178,3 +178,13 @@ export function holdEventLoop(): Disposable {
     },
   };
 }
+
+/**
+ * Lets the process end while `timer` (from `setTimeout` or `setInterval`)
+ * is pending. Deno 2.9's timers are objects, which `Deno.unrefTimer` takes
+ * as they are; given `Number(timer)`, it left the timer holding the event
+ * loop. Typed loosely: with Node's types loaded the timer is a `Timeout`.
+ */
+export function unrefTimer(timer: unknown): void {
+  Deno.unrefTimer(timer as number);
+}

@@ -410,6 +410,30 @@ Deno.test("cluster queue: an item whose getter dies before taskDone() is deliver
   await assert.rejects(queue.taskDone(), RangeError);
 });
 
+Deno.test("cluster queue: a program that got an item and closed its connection ends by itself, and the item is delivered again", async () => {
+  await using fixture = await clusterFixture();
+  const { cluster } = fixture;
+  const queue = new cluster.JoinableQueue<string>("tasks");
+  await queue.put("kept");
+  const getter = spawnClient(fixture, "cluster_getter.ts", ["tasks", "close"]);
+  // The item's "still working" timer must not hold the program's event
+  // loop: were it ref'd, the program would never end (killed at the limit).
+  const limit = setTimeout(() => send(getter, "SIGKILL"), 30_000);
+  try {
+    const output = await new Response(getter.stdout).text();
+    assert.equal(output.trim(), 'got "kept"');
+    const status = await getter.status;
+    assert.equal(status.signal, null, "the getter had to be killed");
+    assert.equal(status.code, 0);
+  } finally {
+    clearTimeout(limit);
+    send(getter, "SIGKILL");
+    await getter.status;
+  }
+  assert.equal(await queue.get({ timeout: 20_000 }), "kept");
+  await queue.taskDone();
+});
+
 Deno.test("cluster queue: kill the only server and restart it on the same store; items survive", async () => {
   await using fixture = await clusterFixture();
   const { servers, cluster } = fixture;

@@ -42,7 +42,7 @@ import {
 } from "./_pool/job.ts";
 import { Future } from "./_pool/future.ts";
 import { deadlineOf, onDeadline } from "./_timeout.ts";
-import { holdEventLoop } from "./_deno_compat.ts";
+import { holdEventLoop, unrefTimer } from "./_deno_compat.ts";
 import {
   buffersOf,
   pack,
@@ -1610,7 +1610,7 @@ function unrefTimeout(
   ms: number,
 ): ReturnType<typeof setTimeout> {
   const timer = setTimeout(fn, ms);
-  Deno.unrefTimer(timer as unknown as number);
+  unrefTimer(timer);
   return timer;
 }
 

@@ -19,6 +19,7 @@ import {
   retrying,
   sleep,
 } from "./nats.ts";
+import { unrefTimer } from "../_deno_compat.ts";
 
 /** Options of {@linkcode ClusterLock}. */
 export interface ClusterLockOptions {
@@ -115,7 +116,7 @@ export class ClusterLock implements AsyncDisposable {
   #owner = newId();
   #revision = 0;
   #token: number | undefined;
-  #renewer: number | undefined;
+  #renewer: ReturnType<typeof setInterval> | undefined;
   #lost = false;
 
   /** @internal Made by a cluster connection. */
@@ -200,8 +201,8 @@ export class ClusterLock implements AsyncDisposable {
         // and the lease runs out on its own if they stay away.
       }
     };
-    this.#renewer = Number(setInterval(renew, Math.max(100, this.lease / 3)));
-    Deno.unrefTimer(this.#renewer);
+    this.#renewer = setInterval(renew, Math.max(100, this.lease / 3));
+    unrefTimer(this.#renewer);
   }
 
   #lose(): void {

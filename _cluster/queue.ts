@@ -18,6 +18,7 @@ import {
   type StreamInfo,
   WORKING_EVERY_MS,
 } from "./nats.ts";
+import { unrefTimer } from "../_deno_compat.ts";
 
 /** Options of {@linkcode ClusterQueue}. */
 export interface ClusterQueueOptions {
@@ -309,7 +310,7 @@ export class ClusterQueue<T = unknown> implements AsyncIterable<T> {
  * ```
  */
 export class ClusterJoinableQueue<T = unknown> extends ClusterQueue<T> {
-  #held: { message: JsMsg; timer: number }[] = [];
+  #held: { message: JsMsg; timer: ReturnType<typeof setInterval> }[] = [];
 
   /**
    * Takes the item at the front. It stays this handle's until
@@ -321,10 +322,8 @@ export class ClusterJoinableQueue<T = unknown> extends ClusterQueue<T> {
    */
   override async get(options: ClusterGetOptions = {}): Promise<T> {
     const message = await internals.take(this, options);
-    const timer = Number(
-      setInterval(() => message.working(), WORKING_EVERY_MS),
-    );
-    Deno.unrefTimer(timer);
+    const timer = setInterval(() => message.working(), WORKING_EVERY_MS);
+    unrefTimer(timer);
     this.#held.push({ message, timer });
     return decode<T>(message.data);
   }

@@ -32,6 +32,7 @@
 // Deno's socket, which asks or throws as before. `MP_SOCKET=deno` in the
 // environment keeps Deno's sockets.
 import { type SocketCalls, socketCalls } from "../_shm/ffi/libc.ts";
+import { unrefTimer } from "../_deno_compat.ts";
 
 /** Where a socket listens or connects: a Unix socket path, or TCP. */
 export type SocketAddress = string | { hostname: string; port: number };
@@ -438,8 +439,7 @@ class Descriptor {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const slept = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), this.#idleMs);
-      // The timer itself: given Number(timer), Deno 2.9 left it ref'd.
-      Deno.unrefTimer(timer);
+      unrefTimer(timer);
     });
     try {
       return await Promise.race([parked.promise.then(() => false), slept]);
