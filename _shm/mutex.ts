@@ -41,17 +41,8 @@ export const WORDS = 8;
 
 const CONTENDED = 1 << 30;
 const OWNER = CONTENDED - 1;
-/**
- * Reads of the lock word before the first sleep, each after a pause twice
- * as long as the one before (see `Mutex.#spin`): 10 reads over about 20 µs
- * once optimized, long enough for most critical sections to end.
- */
-const SPIN_READS = 10;
-/**
- * Memory of this thread's own, read to pause between two reads of a lock
- * word: a read that V8 cannot drop and that stays in this core's cache.
- */
-const pause = new Int32Array(1);
+/** Tries before the first sleep: most critical sections are that short. */
+const SPIN = 500;
 /** How long a waiter waits before it asks for the next hand-over. */
 const STARVE_MS = Math.min(5, SLICE);
 
@@ -179,20 +170,10 @@ export class Mutex {
     }
   }
 
-  /**
-   * Waits briefly for the lock before sleeping, reading its word ever more
-   * rarely. A waiter that read it in a tight loop pulled its cache line to
-   * its own core over and over: the holder's every swap became a miss
-   * between cores, and the waiter took the lock at nearly every release, so
-   * two processes taking it in a loop passed it back and forth, the lock's
-   * and the guarded data's memory moving between cores at each pass (900 to
-   * 5,800 hand-overs in 2 x 50k increments, against 5 with this spin).
-   */
   #spin(me: number): boolean {
     checkRunning();
     const cells = this.cells;
-    for (let gap = 1; gap < 1 << SPIN_READS; gap *= 2) {
-      for (let i = 0; i < gap; i++) Atomics.load(pause, 0);
+    for (let i = 0; i < SPIN; i++) {
       if (
         Atomics.load(cells, STATE) === 0 &&
         Atomics.compareExchange(cells, STATE, 0, me) === 0
