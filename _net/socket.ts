@@ -205,6 +205,8 @@ const EINTR = 4;
 const EAGAIN = 11;
 const ECONNABORTED = 103;
 const EINPROGRESS = 115;
+const EALREADY = 114;
+const EISCONN = 106;
 /** The longest Unix socket path, with its terminating zero. */
 const UNIX_PATH_MAX = 108;
 /** The queue of pending connections, as Deno's own listeners have it. */
@@ -306,6 +308,15 @@ let openDescriptors = 0;
 /** Polls of this thread's FFI sockets under way on Deno's pool. */
 let pollsUnderWay = 0;
 let errnoCell: Deno.UnsafePointerView | undefined;
+
+/**
+ * How many times a call must fail the same unexpected way before its errno
+ * is believed. Deno may run native code of its own on this thread between
+ * an FFI call and the read of errno (an allocation, a collection), and that
+ * can leave errno changed: under load, an accept that found no connection
+ * waiting once read ENOENT. A retry that fails again reads its own errno.
+ */
+const BELIEVED_AFTER = 3;
 
 /** This thread's errno, right after a call that failed. */
 function errno(calls: SocketCalls): number {
@@ -600,11 +611,10 @@ class FfiSocket implements Transport {
       family === AF_INET,
     );
     try {
-      if (calls.connect(socket.#fd, sockaddr, sockaddr.length) !== 0) {
-        const code = errno(calls);
-        if (code !== EINPROGRESS && code !== EINTR) {
-          throw osError(calls, code);
-        }
+      if (
+        calls.connect(socket.#fd, sockaddr, sockaddr.length) !== 0 &&
+        !connectedAfterAll(calls, socket.#fd, sockaddr)
+      ) {
         await socket.#descriptor.wait(POLLOUT, socket.#writeSet, false);
         const failed = new Int32Array(1);
         const size = new Uint32Array([4]);
@@ -646,6 +656,7 @@ class FfiSocket implements Transport {
   /** Sends what the socket takes now; how much of `bytes` is written. */
   #trySend(bytes: Uint8Array, from = 0): number {
     let at = from;
+    let failures = 0;
     while (at < bytes.length) {
       if (this.#descriptor.closing) throw closedError();
       const n = Number(
@@ -662,7 +673,9 @@ class FfiSocket implements Transport {
       }
       const code = errno(this.#calls);
       if (code === EAGAIN) return at;
-      if (code !== EINTR) throw osError(this.#calls, code);
+      if (code !== EINTR && ++failures >= BELIEVED_AFTER) {
+        throw osError(this.#calls, code);
+      }
     }
     return at;
   }
@@ -708,6 +721,7 @@ class FfiSocket implements Transport {
    * `#got`: a count, or `null`), or found nothing.
    */
   #tryRecv(into: Uint8Array, block: boolean): boolean {
+    let failures = 0;
     for (;;) {
       if (this.#descriptor.closing) throw closedError();
       const n = Number(
@@ -724,7 +738,9 @@ class FfiSocket implements Transport {
       }
       const code = errno(this.#calls);
       if (code === EAGAIN || (code === EINTR && block)) return false;
-      if (code !== EINTR) throw osError(this.#calls, code);
+      if (code !== EINTR && ++failures >= BELIEVED_AFTER) {
+        throw osError(this.#calls, code);
+      }
     }
   }
 
@@ -776,6 +792,7 @@ class FfiListener implements TransportListener {
 
   async accept(): Promise<Transport> {
     const fd = this.#descriptor.fd;
+    let failures = 0;
     for (;;) {
       if (this.#descriptor.closing) throw closedError();
       // A blocking socket (see FfiSocket).
@@ -786,7 +803,10 @@ class FfiListener implements TransportListener {
       const code = errno(this.#calls);
       if (code === EAGAIN) {
         await this.#descriptor.wait(POLLIN, this.#set, true);
-      } else if (code !== EINTR && code !== ECONNABORTED) {
+      } else if (
+        code !== EINTR && code !== ECONNABORTED &&
+        ++failures >= BELIEVED_AFTER
+      ) {
         throw osError(this.#calls, code);
       }
     }
@@ -803,6 +823,32 @@ class FfiListener implements TransportListener {
   unref(): void {
     this.#descriptor.unref();
   }
+}
+
+/**
+ * After a non-blocking `connect` that did not connect at once: `true` when
+ * it connected after all, `false` while it is under way (then the socket
+ * becomes writable and SO_ERROR says how it ended).
+ *
+ * @throws {Error} When it failed: errno believed once a second `connect`
+ * says the same (see BELIEVED_AFTER); a second `connect` of one under way
+ * says so (EALREADY), of one done, EISCONN.
+ */
+function connectedAfterAll(
+  calls: SocketCalls,
+  fd: number,
+  sockaddr: Uint8Array,
+): boolean {
+  let code = errno(calls);
+  for (let tries = 1; tries < BELIEVED_AFTER; tries++) {
+    if (code === EINPROGRESS || code === EALREADY) return false;
+    if (code === EISCONN) return true;
+    if (calls.connect(fd, sockaddr, sockaddr.length) === 0) return true;
+    code = errno(calls);
+  }
+  if (code === EINPROGRESS || code === EALREADY) return false;
+  if (code === EISCONN) return true;
+  throw osError(calls, code);
 }
 
 function newSocket(calls: SocketCalls, family: number, flags = 0): number {
