@@ -129,9 +129,10 @@ for (const backend of BACKENDS) {
     //
     // A documented difference (README): a child's children end with it,
     // where Python leaves them running. So the grandchild, which waits in
-    // parentProcess().join() as in Python, ends with its parent before it
-    // can report "not alive": what this checks instead is that it reports
-    // nothing more, and that its end of the pipe closed with it.
+    // parentProcess().join() as in Python, mostly ends with its parent
+    // before it can report "not alive", and sometimes reports it first
+    // (its parent's end woke its join): what this checks is that it
+    // reports nothing else, and that its end of the pipe closed with it.
     const [rconn, wconn] = mp.Pipe({ duplex: false });
     const p = new mp.Process({
       target: testCreateGrandchildProcess,
@@ -152,7 +153,11 @@ for (const backend of BACKENDS) {
     p.terminate();
     await p.join();
 
-    await assert.rejects(within(rconn.recv(), SHORT_TIMEOUT), EOFError);
+    const next = await within(rconn.recv(), SHORT_TIMEOUT).catch((e) => e);
+    if (!(next instanceof EOFError)) {
+      assert.equal(next, "not alive");
+      await assert.rejects(within(rconn.recv(), SHORT_TIMEOUT), EOFError);
+    }
     rconn.close();
   });
 
