@@ -116,6 +116,19 @@ def trips_for(size):
     return min(1000, max(1, round(32 * MiB / size)))
 
 
+def echo_trips(here, size):
+    """A run of send_bytes round trips of one payload of size bytes, and how many."""
+    payload = b"\x01" * size
+    trips = trips_for(size)
+
+    def run():
+        for _ in range(trips):
+            here.send_bytes(payload)
+            here.recv_bytes()
+
+    return run, trips
+
+
 def scaling(ctx, sizes, runs):
     here, there = ctx.Pipe()
     p = ctx.Process(target=echo_bytes, args=(there,))
@@ -123,25 +136,11 @@ def scaling(ctx, sizes, runs):
     there.close()
     rows = {}
     for size in sizes:
-        payload = b"\x01" * size
-        trips = trips_for(size)
-
-        def trip():
-            for _ in range(trips):
-                here.send_bytes(payload)
-                here.recv_bytes()
-
-        rows[str(size)] = timed(trip, runs) / trips
-        del payload
+        run, trips = echo_trips(here, size)
+        rows[str(size)] = timed(run, runs) / trips
+        del run
     # The same 64 KiB trips once warm, as the Deno side times them.
-    steady = b"\x01" * STEADY_SIZE
-    trips = trips_for(STEADY_SIZE)
-
-    def warm():
-        for _ in range(trips):
-            here.send_bytes(steady)
-            here.recv_bytes()
-
+    warm, trips = echo_trips(here, STEADY_SIZE)
     for _ in range(STEADY_WARMUP_RUNS):
         warm()
     rows["steady"] = timed(warm, runs) / trips

@@ -145,33 +145,39 @@ function tripsFor(size: number): number {
   return Math.min(1000, Math.max(1, Math.round(32 * MiB / size)));
 }
 
+/**
+ * A run of sendBytes round trips through `here` of one payload of `size`
+ * bytes (as many trips as {@linkcode tripsFor} says), and how many.
+ */
+function echoTrips(
+  here: Connection,
+  size: number,
+): [() => Promise<void>, number] {
+  const payload = new Uint8Array(size).fill(1);
+  const trips = tripsFor(size);
+  const run = async () => {
+    for (let i = 0; i < trips; i++) {
+      here.sendBytes(payload);
+      await here.recvBytes();
+    }
+  };
+  return [run, trips];
+}
+
 /** ms per sendBytes round trip by size. */
 async function scaling(runs: number): Promise<Record<string, number>> {
   const [here, there] = Pipe();
   const p = start("worker", echoBytes, [there]);
   const ms: Record<string, number> = {};
   for (const size of SCALING) {
-    const payload = new Uint8Array(size).fill(1);
-    const trips = tripsFor(size);
-    ms[size] = await timed(async () => {
-      for (let i = 0; i < trips; i++) {
-        here.sendBytes(payload);
-        await here.recvBytes();
-      }
-    }, runs) / trips;
+    const [run, trips] = echoTrips(here, size);
+    ms[size] = await timed(run, runs) / trips;
   }
   // The same 64 KiB trips once the process is warm: V8 frees received
   // buffers only at its next collection, and until malloc's heaps have
   // grown to hold what it frees that late (about 50 MiB each), a message
   // is fresh memory to fault in. Both sides first move 256 MiB.
-  const steady = new Uint8Array(STEADY_SIZE).fill(1);
-  const trips = tripsFor(STEADY_SIZE);
-  const warm = async () => {
-    for (let i = 0; i < trips; i++) {
-      here.sendBytes(steady);
-      await here.recvBytes();
-    }
-  };
+  const [warm, trips] = echoTrips(here, STEADY_SIZE);
   for (let i = 0; i < STEADY_WARMUP_RUNS; i++) await warm();
   ms.steady = await timed(warm, runs) / trips;
   here.sendBytes(new Uint8Array(0));
