@@ -31,7 +31,7 @@
 // write of a Unix socket's path): anything else, a prompt included, goes to
 // Deno's socket, which asks or throws as before. `MP_SOCKET=deno` in the
 // environment keeps Deno's sockets.
-import { type SocketCalls, socketCalls } from "../_shm/ffi/libc.ts";
+import { errno, type SocketCalls, socketCalls } from "../_shm/ffi/libc.ts";
 import { unrefTimer } from "../_deno_compat.ts";
 
 /** Where a socket listens or connects: a Unix socket path, or TCP. */
@@ -307,7 +307,6 @@ function inetSockaddr(
 let openDescriptors = 0;
 /** Polls of this thread's FFI sockets under way on Deno's pool. */
 let pollsUnderWay = 0;
-let errnoCell: Deno.UnsafePointerView | undefined;
 
 /**
  * How many times a call must fail the same unexpected way before its errno
@@ -317,12 +316,6 @@ let errnoCell: Deno.UnsafePointerView | undefined;
  * waiting once read ENOENT. A retry that fails again reads its own errno.
  */
 const BELIEVED_AFTER = 3;
-
-/** This thread's errno, right after a call that failed. */
-function errno(calls: SocketCalls): number {
-  errnoCell ??= new Deno.UnsafePointerView(calls.__errno_location()!);
-  return errnoCell.getInt32();
-}
 
 /** The error Deno would throw for `code`, with the same message. */
 function osError(calls: SocketCalls, code: number): Error {

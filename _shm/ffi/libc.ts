@@ -203,10 +203,22 @@ function dlopenLibc<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
-/** The current thread's errno (valid right after a call that failed). */
-export function errno(lib: Libc): number {
-  const cell = lib.__errno_location();
-  return cell ? new Deno.UnsafePointerView(cell).getInt32() : 0;
+/** This thread's errno cell, once found: this module is the thread's own. */
+let errnoCell: Deno.UnsafePointerView | undefined;
+
+/**
+ * The current thread's errno (valid right after a call that failed), for
+ * any binding of libc that has `__errno_location`.
+ */
+export function errno(
+  lib: { __errno_location(): Deno.PointerValue },
+): number {
+  if (errnoCell === undefined) {
+    const cell = lib.__errno_location();
+    if (!cell) return 0;
+    errnoCell = new Deno.UnsafePointerView(cell);
+  }
+  return errnoCell.getInt32();
 }
 
 // mallopt(3), for the malloc tuning that moving large messages asks for
