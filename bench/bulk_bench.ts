@@ -5,7 +5,9 @@
 // scaling of a sendBytes round trip from 1 KiB to 100 MiB on Workers; this
 // process's RSS growth while a Worker child receives a 100 MiB message; and
 // a 100 MiB ArrayBuffer sent with `transfer` against the same sent as a copy;
-// and the largest event-loop lag during a 100 MiB sendBytes round trip.
+// and the largest event-loop lag during a 100 MiB sendBytes round trip; and
+// a bare MessageChannel's 64 KiB round trip from a new channel (the raw
+// primitive beside the 64 KiB row).
 //
 //   deno run -A bench/bulk_bench.ts [runs]
 import type { Backend } from "../process.ts";
@@ -186,6 +188,42 @@ async function scaling(runs: number): Promise<Record<string, number>> {
   return ms;
 }
 
+/**
+ * The raw primitive beside the fresh-pipe rows: ms per round trip of a 64
+ * KiB `Uint8Array` posted on a new MessageChannel to a bare Worker that
+ * posts it back, after the same 1 KiB trips that {@linkcode scaling} makes
+ * first on its new pipe. Each received message is new memory here too.
+ */
+async function rawScaling(runs: number): Promise<number> {
+  const worker = new Worker(new URL("./_raw_echo_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  const { port1, port2 } = new MessageChannel();
+  const next = () =>
+    new Promise<unknown>((resolve) => {
+      port1.onmessage = (e) => resolve(e.data);
+    });
+  const ready = next();
+  worker.postMessage({ mode: "echo", port: port2 }, [port2]);
+  await ready;
+  const runOf = (size: number) => {
+    const payload = new Uint8Array(size).fill(1);
+    const trips = tripsFor(size);
+    return async () => {
+      for (let i = 0; i < trips; i++) {
+        const reply = next();
+        port1.postMessage(payload);
+        await reply;
+      }
+    };
+  };
+  await timed(runOf(1024), runs);
+  const ms = await timed(runOf(STEADY_SIZE), runs) / tripsFor(STEADY_SIZE);
+  port1.postMessage(-1);
+  port1.close();
+  return ms;
+}
+
 /** The child: answers each byte message with its length, until an empty one. */
 export async function countBytes(conn: Connection): Promise<void> {
   for (;;) {
@@ -332,6 +370,7 @@ if (import.meta.main) {
       unit: "ms",
     });
   }
+  const raw64 = await rawScaling(runs);
   const ms = await scaling(runs);
   const rss = await rssGrowth();
   const pyScaling = python.scaling as unknown as Record<string, number>;
@@ -350,6 +389,25 @@ if (import.meta.main) {
       met: ms[size] <= pyScaling[size],
     });
   }
+  const py64 = pyScaling[STEADY_SIZE];
+  rows.push({
+    what: `raw postMessage round trip, 64 KiB, new channel (Python ${
+      py64.toFixed(2)
+    } ms)`,
+    value: raw64,
+    unit: "ms",
+  });
+  ratios.push({
+    what: "64 KiB round trip, new pipe / raw postMessage, new channel",
+    value: ms[STEADY_SIZE] / raw64,
+    target: "(reported)",
+    met: true,
+  }, {
+    what: "64 KiB raw postMessage, new channel / Python (the runtime's own)",
+    value: raw64 / py64,
+    target: "(reported)",
+    met: true,
+  });
   rows.push({
     what:
       `sendBytes round trip, 64 KiB after 256 MiB of trips (worker; Python ${
