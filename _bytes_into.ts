@@ -34,7 +34,10 @@ export function intoTarget(
       `${method}() cannot write into a detached ArrayBuffer (it was transferred): pass memory this thread still holds`,
     );
   }
-  const bytes = ArrayBuffer.isView(buffer)
+  // A Uint8Array is used as it is: a receive per message makes no view.
+  const bytes = buffer instanceof Uint8Array
+    ? buffer
+    : ArrayBuffer.isView(buffer)
     ? new Uint8Array(memory, buffer.byteOffset, buffer.byteLength)
     : new Uint8Array(memory);
   const at = offset ?? 0;
