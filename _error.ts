@@ -5,6 +5,7 @@
 import {
   AuthenticationError,
   BrokenBarrierError,
+  BufferTooShort,
   Empty,
   EOFError,
   Full,
@@ -38,6 +39,7 @@ const KNOWN: Record<string, ErrorClass> = {
   Empty,
   Full,
   BrokenBarrierError,
+  BufferTooShort,
   AuthenticationError,
 };
 

@@ -42,6 +42,7 @@ import {
   type TransportListener,
 } from "./_net/socket.ts";
 import { dumps, loads } from "./_pickle/pickle.ts";
+import { intoTarget, tooShort } from "./_bytes_into.ts";
 import { deadlineOf, settlesBy } from "./_timeout.ts";
 import {
   AuthenticationError,
@@ -523,6 +524,72 @@ export class SocketConnection<T = unknown>
   }
 
   /**
+   * Receives the next message as bytes into memory the caller holds
+   * (Python's `recv_bytes_into`): its length is read, then its bytes are
+   * copied from the connection's read buffer straight into `buffer`, so
+   * that a loop receiving into one buffer makes no memory per message. A
+   * message sent with `send()` gives its bytes (a pickle, or the
+   * structured-clone serialization), as `recvBytes()` does.
+   *
+   * @param buffer Where to write: an `ArrayBuffer`, a `SharedArrayBuffer`,
+   * or any view of one (a typed array of any element size, a `DataView`).
+   * @param offset Where in `buffer` to start, in bytes (default 0): a
+   * whole number from 0 to its length in bytes.
+   * @returns The length of the message in bytes.
+   * @throws {TypeError} When `buffer` is none of those.
+   * @throws {RangeError} When `offset` is out of range. Bad arguments throw
+   * before anything is read.
+   * @throws {BufferTooShort} When the message is longer than the room from
+   * `offset` to the end of `buffer`: it is read all the same, and is on
+   * the error (`bytes`); the next receive gets the next message.
+   * @throws {EOFError} As {@linkcode SocketConnection.recv}.
+   * @throws {ProcessError} As {@linkcode SocketConnection.recv}.
+   * @throws {TimeoutError} As {@linkcode SocketConnection.recv}.
+   *
+   * @example One buffer for every message
+   * ```ts
+   * import { Client, Listener } from "@mp/multiprocessing/connection";
+   * import { BufferTooShort } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * await using listener = new Listener({ hostname: "127.0.0.1", port: 0 });
+   * const accepted = listener.accept();
+   * await using client = await Client(listener.address);
+   * await using server = await accepted;
+   * await client.sendBytes(new Uint8Array([1, 2, 3]));
+   * await client.sendBytes(new Uint8Array(10));
+   * const buffer = new Uint8Array(8);
+   * assert.equal(await server.recvBytesInto(buffer, 4), 3);
+   * assert.deepEqual(buffer, new Uint8Array([0, 0, 0, 0, 1, 2, 3, 0]));
+   * await assert.rejects(server.recvBytesInto(buffer), BufferTooShort);
+   * ```
+   */
+  async recvBytesInto(
+    buffer: ArrayBufferLike | ArrayBufferView,
+    offset?: number,
+  ): Promise<number> {
+    const method = "recvBytesInto";
+    const target = intoTarget(buffer, offset, method);
+    this.#checkOpen(method);
+    return await this.#inTurn(async () => {
+      const size = await this.#readLength(
+        this.#settings.maxMessageBytes,
+        Infinity,
+        method,
+      );
+      if (size > target.length) {
+        // Read whole, into memory of its own (it goes on the error), so
+        // that the next receive starts at the next message.
+        const bytes = new Uint8Array(size);
+        await this.#readBody(bytes, method);
+        throw tooShort(bytes, target.length);
+      }
+      await this.#readBody(target.subarray(0, size), method);
+      return size;
+    });
+  }
+
+  /**
    * Whether {@linkcode SocketConnection.recv} would find data without
    * waiting: bytes of a message have arrived, or (as in Python) the peer
    * closed so that `recv()` would raise `EOFError` at once.
@@ -770,6 +837,28 @@ export class SocketConnection<T = unknown>
     method: string,
     borrow = false,
   ): Promise<Uint8Array> {
+    const size = await this.#readLength(limit, firstWait, method);
+    if (borrow && this.#end - this.#start >= size) {
+      // A view of the read buffer, valid until the next read.
+      this.#start += size;
+      return this.#buffer.subarray(this.#start - size, this.#start);
+    }
+    const payload = new Uint8Array(size);
+    await this.#readBody(payload, method);
+    return payload;
+  }
+
+  /**
+   * Reads the length of the next frame, of at most `limit` bytes; the
+   * first byte may take `firstWait` ms.
+   *
+   * @throws {EOFError} At the end, between frames.
+   */
+  async #readLength(
+    limit: number,
+    firstWait: number,
+    method: string,
+  ): Promise<number> {
     this.#checkOpen(method);
     // A length already read costs no wait (nor a turn of the microtasks).
     if (
@@ -797,19 +886,23 @@ export class SocketConnection<T = unknown>
       );
     }
     if (size > limit) throw this.#tooLong(size, limit, method);
-    if (borrow && this.#end - this.#start >= size) {
-      // A view of the read buffer, valid until the next read.
-      this.#start += size;
-      return this.#buffer.subarray(this.#start - size, this.#start);
-    }
-    const payload = new Uint8Array(size);
+    return size;
+  }
+
+  /**
+   * Reads the body of the frame whose length was just read into `into`,
+   * which is as long: from the read buffer, as it fills, each later byte
+   * within the stall timeout.
+   */
+  async #readBody(into: Uint8Array, method: string): Promise<void> {
+    const size = into.length;
     let at = 0;
     for (;;) {
       const part = Math.min(size - at, this.#end - this.#start);
-      payload.set(this.#buffer.subarray(this.#start, this.#start + part), at);
+      into.set(this.#buffer.subarray(this.#start, this.#start + part), at);
       this.#start += part;
       at += part;
-      if (at === size) return payload;
+      if (at === size) return;
       await this.#need(1, this.#settings.timeout, false, method);
     }
   }

@@ -4,6 +4,7 @@
 // garbage, too much, or stall. Every Python peer is started by its test and
 // killed in `finally`; nothing listens beyond loopback.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   Client,
   Listener,
@@ -13,11 +14,13 @@ import {
 } from "./connection.ts";
 import {
   AuthenticationError,
+  BufferTooShort,
   EOFError,
   ProcessError,
   TimeoutError,
 } from "./errors.ts";
 import { ffiSocketsOpen } from "./_net/socket.ts";
+import { loads } from "./_pickle/pickle.ts";
 import { socketCalls } from "./_shm/ffi/libc.ts";
 
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
@@ -48,7 +51,7 @@ const KEY = "a shared secret";
  */
 const PEER = `
 import json, sys
-from multiprocessing import AuthenticationError
+from multiprocessing import AuthenticationError, BufferTooShort
 from multiprocessing.connection import Client, Listener
 
 def serve(conn):
@@ -65,6 +68,14 @@ def serve(conn):
             conn.send_bytes(conn.recv_bytes())
         elif kind == "raise":
             conn.send(KeyError(value))
+        elif kind == "into":
+            room, offset = value
+            buffer = bytearray(room)
+            try:
+                size = conn.recv_bytes_into(buffer, offset)
+                conn.send((size, bytes(buffer)))
+            except BufferTooShort as error:
+                conn.send(("BufferTooShort", len(error.args[0])))
 
 mode, where, key = sys.argv[1:4]
 address = where if where.startswith("/") else ("127.0.0.1", int(where))
@@ -263,6 +274,134 @@ for (const transport of ["tcp", "unix"] as const) {
     },
   );
 }
+
+for (const transport of ["tcp", "unix"] as const) {
+  socketTest(
+    `connection (${transport}): recvBytesInto() of what Python sends, and Python's recv_bytes_into() of what we send`,
+    async () => {
+      await using dir = await tempDir();
+      const where = transport === "tcp" ? "0" : `${dir.path}/py.sock`;
+      const { peer, address } = await pythonListener(where);
+      await using _peer = peer;
+      await using conn = await Client(address, { authkey: KEY });
+      const sent = new Uint8Array(100_000);
+      for (let at = 0; at < sent.length; at += 50_000) {
+        crypto.getRandomValues(sent.subarray(at, at + 50_000));
+      }
+      const buffer = new Float64Array(100_000 / 8 + 2);
+      const bytes = new Uint8Array(buffer.buffer);
+      // Python's send_bytes, into our buffer at an offset, twice.
+      for (let round = 0; round < 2; round++) {
+        await conn.send(tuple("bytes", null));
+        await conn.sendBytes(sent);
+        assert.equal(await conn.recvBytesInto(buffer, 16), sent.length);
+        assert.deepEqual(bytes.subarray(16), sent);
+      }
+      // Too short: the whole message on the error, the next one follows.
+      await conn.send(tuple("bytes", null));
+      await conn.sendBytes(sent);
+      await conn.send(tuple("echo", "next"));
+      const error = await conn.recvBytesInto(buffer, 17).catch((e) => e);
+      assert(error instanceof BufferTooShort);
+      assert.deepEqual(error.bytes, sent);
+      assert.equal(await conn.recv(), "next");
+      // Python's send() gives its pickle, which loads back.
+      await conn.send(tuple("echo", [1, "two"]));
+      const size = await conn.recvBytesInto(bytes);
+      await conn.send(tuple("bytes", null));
+      await conn.sendBytes(bytes.subarray(0, size));
+      assert.deepEqual(await conn.recv(), [1, "two"]);
+      // Python receives ours into its buffer: at an offset, exact, short.
+      for (const [room, offset] of [[12, 2], [10, 0], [9, 0]]) {
+        await conn.send(tuple("into", [room, offset]));
+        await conn.sendBytes(sent.subarray(0, 10));
+      }
+      const padded = new Uint8Array(12);
+      padded.set(sent.subarray(0, 10), 2);
+      assert.deepEqual([...await conn.recv() as Tuple], [10, padded]);
+      assert.deepEqual([...await conn.recv() as Tuple], [
+        10,
+        sent.slice(0, 10),
+      ]);
+      assert.deepEqual([...await conn.recv() as Tuple], [
+        "BufferTooShort",
+        10,
+      ]);
+    },
+  );
+}
+
+socketTest(
+  "connection: recvBytesInto() writes into any buffer or view at an offset; a message that does not fit is on the BufferTooShort; bad arguments read nothing",
+  async () => {
+    await using listener = new Listener(LOOPBACK);
+    const accepted = listener.accept();
+    await using client = await Client(listener.address);
+    await using server = await accepted;
+    const message = (length: number, first: number) =>
+      Uint8Array.from({ length }, (_, i) => (first + i) & 0xff);
+    // One buffer of 8-byte elements, message after message.
+    const floats = new BigInt64Array(4);
+    const floatBytes = new Uint8Array(floats.buffer);
+    for (let round = 0; round < 3; round++) {
+      await client.sendBytes(message(20, round));
+      assert.equal(await server.recvBytesInto(floats, 5), 20);
+      assert.deepEqual(floatBytes.subarray(5, 25), message(20, round));
+    }
+    assert.deepEqual(floatBytes.subarray(0, 5), new Uint8Array(5));
+    assert.deepEqual(floatBytes.subarray(25), new Uint8Array(7));
+    const under = new Uint8Array(16);
+    await client.sendBytes(message(4, 100));
+    assert.equal(
+      await server.recvBytesInto(new DataView(under.buffer, 8, 6), 2),
+      4,
+    );
+    assert.deepEqual(under.subarray(10, 14), message(4, 100));
+    assert.equal(under.filter((byte) => byte !== 0).length, 4);
+    for (const memory of [new ArrayBuffer(64), new SharedArrayBuffer(64)]) {
+      await client.sendBytes(message(64, 9));
+      assert.equal(await server.recvBytesInto(memory), 64);
+      assert.deepEqual(new Uint8Array(memory), message(64, 9));
+      await client.sendBytes(new Uint8Array(0));
+      assert.equal(await server.recvBytesInto(memory, 64), 0);
+    }
+    // Large, in many reads, into a buffer large enough.
+    const large = new Uint8Array(24 * 1024 * 1024 + 1);
+    const sent = new Uint8Array(24 * 1024 * 1024);
+    for (let i = 0; i < sent.length; i += 4093) sent[i] = i % 251;
+    const sending = client.sendBytes(sent);
+    assert.equal(await server.recvBytesInto(large, 1), sent.length);
+    await sending;
+    assert.equal(Buffer.compare(large.subarray(1), sent), 0);
+    // Too short: on the error, whole; the next message follows.
+    const room = new Uint8Array(8);
+    await client.sendBytes(message(300_000, 3));
+    await client.sendBytes(message(2, 1));
+    const error = await server.recvBytesInto(room, 1).catch((e) => e);
+    assert(error instanceof BufferTooShort);
+    assert.deepEqual(error.bytes, message(300_000, 3));
+    assert.match(error.message, /300000 bytes .* 7 bytes/);
+    assert.deepEqual(room, new Uint8Array(8), "nothing written");
+    assert.equal(await server.recvBytesInto(room), 2);
+    // A message sent with send(): its pickle, what recvBytes() gives.
+    await client.send(["pickled", 1]);
+    const size = await server.recvBytesInto(large);
+    assert.deepEqual(loads(large.subarray(0, size)), ["pickled", 1]);
+    // Bad arguments: an error before anything is read.
+    await client.sendBytes(new Uint8Array([42]));
+    for (const offset of [-1, 9, 0.5, NaN]) {
+      await assert.rejects(server.recvBytesInto(room, offset), RangeError);
+    }
+    for (const buffer of [undefined, [1], "text", {}]) {
+      await assert.rejects(server.recvBytesInto(buffer as never), TypeError);
+    }
+    assert.deepEqual(await server.recvBytes(), new Uint8Array([42]));
+    client.close();
+    await assert.rejects(server.recvBytesInto(room), EOFError);
+    server.close();
+    await assert.rejects(server.recvBytesInto(room), /closed/);
+  },
+);
 
 socketTest(
   "connection: a Unix listener removes its socket file when closed",

@@ -290,3 +290,64 @@ export class CancelledError extends ProcessError {
     this.name = "CancelledError";
   }
 }
+
+/** Options of {@linkcode BufferTooShort}. */
+export interface BufferTooShortOptions extends ErrorOptions {
+  /** The whole message that did not fit (default: no bytes). */
+  bytes?: Uint8Array;
+}
+
+/**
+ * A message did not fit in the buffer a `recvBytesInto` was to write it
+ * into (Python's `multiprocessing.BufferTooShort`). The message is taken
+ * off the connection all the same and nothing is lost: its bytes are on
+ * the error (Python's `e.args[0]`), and the next receive gets the next
+ * message.
+ *
+ * @example The message on the error
+ * ```ts
+ * import { BufferTooShort } from "@mp/multiprocessing/errors";
+ * import { Pipe } from "@mp/multiprocessing/pipe";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe();
+ * a.sendBytes(new Uint8Array([1, 2, 3, 4]));
+ * const error = await b.recvBytesInto(new Uint8Array(2)).catch((e) => e);
+ * assert(error instanceof BufferTooShort);
+ * assert.deepEqual(error.bytes, new Uint8Array([1, 2, 3, 4]));
+ * a.close();
+ * b.close();
+ * ```
+ */
+export class BufferTooShort extends ProcessError {
+  /** The whole message that did not fit. */
+  readonly bytes: Uint8Array;
+
+  /**
+   * Makes an error.
+   *
+   * @param message How long the message was, how much room there was, and
+   * what to do.
+   * @param options `bytes`, the message that did not fit; `cause`, the
+   * error behind this one.
+   *
+   * @example With the message's bytes
+   * ```ts
+   * import { BufferTooShort } from "@mp/multiprocessing/errors";
+   * import assert from "node:assert/strict";
+   *
+   * const bytes = new Uint8Array([1, 2, 3]);
+   * const error = new BufferTooShort("3 bytes do not fit in 2", { bytes });
+   * assert.equal(error.name, "BufferTooShort");
+   * assert.equal(error.bytes, bytes);
+   * ```
+   */
+  constructor(message?: string, options?: BufferTooShortOptions) {
+    super(
+      message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = "BufferTooShort";
+    this.bytes = options?.bytes ?? new Uint8Array(0);
+  }
+}

@@ -109,6 +109,7 @@ import {
   type WireForm,
 } from "./_wire.ts";
 import { quoteMessage } from "./_error.ts";
+import { fillTarget, intoTarget } from "./_bytes_into.ts";
 import { EOFError, ProcessError } from "./errors.ts";
 
 // Control block, per end (0 and 1), STRIDE Int32 cells at STRIDE * end:
@@ -678,12 +679,16 @@ export class Connection<T = unknown> {
    * Waits, without blocking, until the next message or EOF is in `got`:
    * `SUCCEEDED` when it is there at once (no promise to await then).
    */
-  #wait(method: string, got: Got): ReturnType<typeof waitUntil> {
+  #wait(
+    method: string,
+    got: Got,
+    receipt: Receipt = this.#receipt,
+  ): ReturnType<typeof waitUntil> {
     return waitUntil(
       this.#cells,
       this.#peer + EVENTS,
       Infinity,
-      this.#receiver(method, got, this.#receipt),
+      this.#receiver(method, got, receipt),
       NO_SLEEPERS,
       this.#waitOptions(),
     );
@@ -694,11 +699,14 @@ export class Connection<T = unknown> {
    * steps, then takes it (or whatever came first, when another holder of
    * this end took it meanwhile).
    */
-  async #receiveLarge(method: string, got: Got): Promise<void> {
-    const receipt = this.#receipt;
+  async #receiveLarge(
+    method: string,
+    got: Got,
+    receipt: Receipt = this.#receipt,
+  ): Promise<void> {
     while (!got.taken) {
       receipt.into = await prepareBuffer(receipt.prepare!);
-      const waiting = this.#wait(method, got);
+      const waiting = this.#wait(method, got, receipt);
       if (waiting !== SUCCEEDED) await waiting;
     }
   }
@@ -816,6 +824,80 @@ export class Connection<T = unknown> {
       );
     }
     return message;
+  }
+
+  /**
+   * Receives the next message as bytes into memory the caller holds
+   * (Python's `recv_bytes_into`): a byte message is copied from the pipe's
+   * shared memory straight into `buffer`, so that a loop receiving into
+   * one buffer makes no memory per message. A message sent with
+   * {@linkcode Connection.send} gives the bytes `recvBytes()` gives.
+   *
+   * @param buffer Where to write: an `ArrayBuffer`, a `SharedArrayBuffer`,
+   * or any view of one (a typed array of any element size, a `DataView`).
+   * @param offset Where in `buffer` to start, in bytes (default 0): a
+   * whole number from 0 to its length in bytes.
+   * @returns The length of the message in bytes.
+   * @throws {TypeError} When `buffer` is none of those; or as
+   * {@linkcode Connection.recvBytes}.
+   * @throws {RangeError} When `offset` is out of range. Bad arguments throw
+   * before any message is taken.
+   * @throws {BufferTooShort} When the message is longer than the room from
+   * `offset` to the end of `buffer`: it is taken all the same, and is on
+   * the error (`bytes`); the next receive gets the next message.
+   * @throws {EOFError} As {@linkcode Connection.recv}.
+   * @throws {ProcessError} As {@linkcode Connection.recv}.
+   *
+   * @example One buffer for every message
+   * ```ts
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.sendBytes(new Uint8Array([1, 2, 3]));
+   * a.sendBytes(new Uint8Array([4, 5]));
+   * const buffer = new Uint8Array(8);
+   * assert.equal(await b.recvBytesInto(buffer), 3);
+   * assert.equal(await b.recvBytesInto(buffer, 3), 2);
+   * assert.deepEqual(buffer.subarray(0, 5), new Uint8Array([1, 2, 3, 4, 5]));
+   * a.close();
+   * b.close();
+   * ```
+   *
+   * @example A message that does not fit
+   * ```ts
+   * import { BufferTooShort } from "@mp/multiprocessing/errors";
+   * import { Pipe } from "@mp/multiprocessing/pipe";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = Pipe();
+   * a.sendBytes(new Uint8Array(100));
+   * await assert.rejects(b.recvBytesInto(new Float64Array(4)), (error) => {
+   *   assert(error instanceof BufferTooShort);
+   *   assert.equal(error.bytes.length, 100); // the message, whole
+   *   return true;
+   * });
+   * a.close();
+   * b.close();
+   * ```
+   */
+  async recvBytesInto(
+    buffer: ArrayBufferLike | ArrayBufferView,
+    offset?: number,
+  ): Promise<number> {
+    const target = intoTarget(buffer, offset, "recvBytesInto");
+    // A receipt of its own: its target is this call's, whatever other
+    // receives of this end wait meanwhile.
+    const receipt: Receipt = { prepareFrom: PREPARE_FROM, target };
+    const got: Got = {};
+    const waiting = this.#wait("recvBytesInto", got, receipt);
+    if (waiting !== SUCCEEDED) await waiting;
+    if (!got.taken) await this.#receiveLarge("recvBytesInto", got, receipt);
+    const taken = this.#taken(got);
+    if (receipt.written !== undefined) return receipt.written;
+    // A message sent with send(), whose bytes are its serialization (made
+    // here, as for recvBytes()), or a byte message that did not fit.
+    return fillTarget(target, toBytes(taken));
   }
 
   /**
@@ -1042,13 +1124,17 @@ export class Connection<T = unknown> {
     // Closed is read first: a peer that closed had put all it sent.
     const closed = this.#peerClosed();
     const port = this.#port;
-    if (receipt) receipt.prepare = undefined;
+    if (receipt) receipt.prepare = receipt.written = undefined;
     const got = this.#in.tryGet(port !== undefined, receipt);
     if (receipt?.prepare !== undefined) return "prepare";
     // Memory made ready is for one message: the next may be another size.
     if (got && receipt?.into) receipt.into = undefined;
     if (got) {
-      this.#afterLarge = (bufferBytes(got.value) ?? 0) >= LONG_ANSWER_FROM;
+      const written = receipt?.written;
+      const size = written ?? bufferBytes(got.value) ?? 0;
+      this.#afterLarge = size >= LONG_ANSWER_FROM;
+      // Written into the caller's memory, which stays the caller's.
+      if (written !== undefined) return { message: got.value, form: "bytes" };
       // A large message's bytes were copied out for this receive alone.
       if (got.bytes) {
         return { message: markTransient(got.value), form: "bytes" };

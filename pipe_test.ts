@@ -1,8 +1,9 @@
 // Copyright 2026 the multiprocessing for Deno authors. MIT license.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import v8 from "node:v8";
 import { BACKENDS, startChild } from "./_test_util.ts";
-import { EOFError, ProcessError } from "./errors.ts";
+import { BufferTooShort, EOFError, ProcessError } from "./errors.ts";
 import { type Connection, Pipe } from "./pipe.ts";
 import { Queue } from "./queue.ts";
 import { decodeSync, encode, ownerEnded, wireContext } from "./_wire.ts";
@@ -186,6 +187,130 @@ Deno.test("sendBytes()/recvBytes() with offset, size and maxLength", async () =>
   b.close();
 });
 
+Deno.test("recvBytesInto() writes each message into the caller's memory at an offset: any buffer or view, the same buffer for message after message", async () => {
+  const [a, b] = Pipe();
+  const message = (length: number, first: number) =>
+    Uint8Array.from({ length }, (_, i) => (first + i) & 0xff);
+  // Typed array of 8-byte elements, at an offset that splits an element.
+  const floats = new Float64Array(4);
+  const floatBytes = new Uint8Array(floats.buffer);
+  for (let round = 0; round < 3; round++) {
+    a.sendBytes(message(20, round));
+    assert.equal(await b.recvBytesInto(floats, 5), 20);
+    assert.deepEqual(floatBytes.subarray(5, 25), message(20, round));
+  }
+  assert.deepEqual(floatBytes.subarray(0, 5), new Uint8Array(5), "before");
+  assert.deepEqual(floatBytes.subarray(25), new Uint8Array(7), "after");
+  // A DataView over part of a buffer writes only there.
+  const under = new Uint8Array(16);
+  a.sendBytes(message(4, 100));
+  assert.equal(await b.recvBytesInto(new DataView(under.buffer, 8, 6), 2), 4);
+  assert.deepEqual(under.subarray(10, 14), message(4, 100));
+  assert.equal(under.filter((byte) => byte !== 0).length, 4);
+  // ArrayBuffer, SharedArrayBuffer, an exact fit, the end as offset.
+  for (const memory of [new ArrayBuffer(64), new SharedArrayBuffer(64)]) {
+    a.sendBytes(message(64, 7));
+    assert.equal(await b.recvBytesInto(memory), 64);
+    assert.deepEqual(new Uint8Array(memory), message(64, 7));
+    a.sendBytes(new Uint8Array(0));
+    assert.equal(await b.recvBytesInto(memory, 64), 0);
+  }
+  // Large: straight into the buffer, however large.
+  const large = new Uint8Array(24 * 1024 * 1024 + 3);
+  const sent = new Uint8Array(24 * 1024 * 1024);
+  for (let i = 0; i < sent.length; i += 4093) sent[i] = i % 251;
+  a.sendBytes(sent);
+  assert.equal(await b.recvBytesInto(large, 3), sent.length);
+  assert.equal(Buffer.compare(large.subarray(3), sent), 0);
+  a.close();
+  b.close();
+});
+
+Deno.test("recvBytesInto(): a message that does not fit is on the BufferTooShort, whole, and the next message follows; bad arguments take no message", async () => {
+  const [a, b] = Pipe();
+  const room = new Uint8Array(8);
+  const tooShort = async (offset: number, length: number) => {
+    const error = await b.recvBytesInto(room, offset).then(
+      () => assert.fail("it fit"),
+      (error) => error,
+    );
+    assert.ok(error instanceof BufferTooShort);
+    assert.ok(error instanceof ProcessError);
+    assert.equal(error.bytes.length, length);
+    assert.match(error.message, new RegExp(`${length} bytes .* ${8 - offset}`));
+    return error.bytes;
+  };
+  a.sendBytes(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+  a.sendBytes(new Uint8Array([10, 11, 12]));
+  assert.deepEqual(
+    await tooShort(0, 9),
+    new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]),
+  );
+  assert.deepEqual(room, new Uint8Array(8), "nothing written");
+  assert.equal(await b.recvBytesInto(room), 3, "the next message");
+  // Large enough to be made ready in steps (see PREPARE_FROM).
+  const large = new Uint8Array(5 * 1024 * 1024).fill(0xab);
+  a.sendBytes(large);
+  a.sendBytes(new Uint8Array([1]));
+  assert.deepEqual(await tooShort(6, large.length), large);
+  assert.equal(await b.recvBytesInto(room, 7), 1);
+  // Bad arguments: an error before any message is taken.
+  a.sendBytes(new Uint8Array([42]));
+  for (const offset of [-1, 9, 1.5, NaN, "1" as unknown as number]) {
+    await assert.rejects(b.recvBytesInto(room, offset), RangeError);
+  }
+  for (const buffer of [undefined, [1, 2], "text", 7, {}]) {
+    await assert.rejects(b.recvBytesInto(buffer as never), TypeError);
+  }
+  const detached = new ArrayBuffer(8);
+  detached.transfer();
+  await assert.rejects(b.recvBytesInto(detached), TypeError);
+  assert.deepEqual(await b.recvBytes(), new Uint8Array([42]), "not lost");
+  a.close();
+  await assert.rejects(b.recvBytesInto(room), EOFError);
+  b.close();
+  await assert.rejects(b.recvBytesInto(room), /closed/);
+  const [reader, writer] = Pipe({ duplex: false });
+  await assert.rejects(writer.recvBytesInto(room), /write-only/);
+  reader.close();
+  writer.close();
+});
+
+Deno.test("recvBytesInto() of a message sent with send() gives what recvBytes() gives; waiting receives of one end each get their own message", async () => {
+  const [a, b] = Pipe();
+  const room = new Uint8Array(1 << 20);
+  const values = [7, "text", { n: [1, 2] }, new Float64Array([0.5]), 10n];
+  for (const value of values) {
+    a.send(value);
+    const size = await b.recvBytesInto(room);
+    assert.deepEqual(
+      room.subarray(0, size),
+      new Uint8Array(v8.serialize(value)),
+    );
+  }
+  // A posted message (a Map goes on the port) too.
+  a.send(new Map([[1, 2]]));
+  const size = await b.recvBytesInto(room, 10);
+  assert.deepEqual(
+    v8.deserialize(room.subarray(10, 10 + size)),
+    new Map([[1, 2]]),
+  );
+  // Receives waiting at once: each its own message, in its own memory.
+  const first = new Uint8Array(4);
+  const second = new Uint8Array(4);
+  const waits = [
+    b.recvBytesInto(first),
+    b.recvBytes(),
+    b.recvBytesInto(second),
+  ];
+  for (const byte of [1, 2, 3]) a.sendBytes(new Uint8Array([byte]));
+  const [one, two, three] = await Promise.all(waits);
+  assert.deepEqual([one, two, three], [1, new Uint8Array([2]), 1]);
+  assert.deepEqual([first[0], second[0]], [1, 3]);
+  a.close();
+  b.close();
+});
+
 Deno.test("send() and sendBytes() are one stream: recvBytes() of a message gives its serialization, recv() of that the message", async () => {
   const [a, b] = Pipe();
   const big = "x".repeat(100_000);
@@ -342,6 +467,39 @@ for (const backend of BACKENDS) {
     assert.equal(await p.join(), 0, p.error?.message);
     control.close();
     a.close();
+  });
+
+  Deno.test(`${backend}: recvBytesInto() in a child and in the parent, one buffer each`, async () => {
+    const [a, b] = Pipe();
+    const room = 1024 * 1024;
+    const p = start("echoInto", [b, room]);
+    try {
+      assert.equal(await a.recv(), "TypeError");
+      assert.equal(await a.recv(), "RangeError");
+      const buffer = new BigUint64Array(room / 8);
+      const bytes = new Uint8Array(buffer.buffer);
+      for (const length of [0, 3, 65_536, room, 1000]) {
+        const sent = Uint8Array.from(
+          { length },
+          (_, i) => (i * 7 + length) & 0xff,
+        );
+        a.sendBytes(sent);
+        assert.equal(await a.recvBytesInto(buffer), length);
+        assert.deepEqual(bytes.subarray(0, length), sent);
+      }
+      a.sendBytes(new Uint8Array(room + 1));
+      assert.deepEqual(await a.recv(), ["tooShort", room + 1]);
+      // Its bytes in the child, its value once back here.
+      a.send({ sent: ["with", "send()"] });
+      assert.deepEqual(await a.recv(), { sent: ["with", "send()"] });
+      a.sendBytes(new Uint8Array([5, 6]));
+      const view = new DataView(new ArrayBuffer(4));
+      assert.equal(await a.recvBytesInto(view, 2), 2);
+      assert.equal(view.getUint16(2), 0x0506);
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
   });
 
   Deno.test(`${backend}: bytes from a child`, async () => {

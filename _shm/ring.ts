@@ -399,6 +399,14 @@ export interface Receipt {
   prepareFrom: number;
   /** Set by a get that left such a payload: its length, to make ready. */
   prepare?: number;
+  /**
+   * The caller's memory, for a receive into it (`recvBytesInto`): a byte
+   * message that fits is copied from the ring straight into it, so that
+   * no memory is made for it, and the get returns it as the value.
+   */
+  target?: Uint8Array;
+  /** Set by a get that wrote a byte message into `target`: its length. */
+  written?: number;
 }
 
 /**
@@ -656,24 +664,29 @@ export class SharedRing {
       } else if (tag === VIEW) {
         head = this.#read(head, small, 5, capacity);
         kind = small[4];
-        payload = payloadFor(smallView.getUint32(0, true) - 1, receipt);
+        const length = smallView.getUint32(0, true) - 1;
+        payload = payloadFor(length, receipt);
         if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
-        head = this.#read(head, payload, payload.length, capacity);
+        head = this.#read(head, payload, length, capacity);
       } else if (
         tag === STRING || tag === SERIALIZED || tag === BYTES ||
         tag === JSON_TEXT
       ) {
         head = this.#read(head, small, 4, capacity);
         const length = smallView.getUint32(0, true);
-        payload = tag === BYTES
+        const into = tag === BYTES && receipt?.target;
+        payload = into && length <= into.length
+          ? into
+          : tag === BYTES
           ? payloadFor(length, receipt)
           : tag === SERIALIZED
           ? freshBytes(length)
           : textPayload(length);
         if (!payload) return undefined;
         if (aligned) head = (head + (-head & 7)) % capacity;
-        head = this.#read(head, payload, payload.length, capacity);
+        head = this.#read(head, payload, length, capacity);
+        if (payload === into) receipt!.written = length;
       } else {
         value = tag === NULL
           ? null

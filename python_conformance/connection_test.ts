@@ -3,11 +3,10 @@
 //
 // Not ported: test_fd_transfer, test_large_fd_transfer and
 // test_missing_fd_transfer (passing file descriptors); and of
-// test_connection, conn.fileno() and recv_bytes_into(), which the contract
-// does not have.
+// test_connection, conn.fileno(), which the contract does not have.
 import assert from "node:assert/strict";
 import { getContext } from "../context.ts";
-import { EOFError, ProcessError } from "../errors.ts";
+import { BufferTooShort, EOFError, ProcessError } from "../errors.ts";
 import { echo } from "./_connection_targets.ts";
 import { BACKENDS, latin, testScope, TIMEOUT1 } from "./_util.ts";
 
@@ -28,13 +27,41 @@ for (const backend of BACKENDS) {
 
       const seq = [1, 2.25, null];
       const msg = latin("hello world");
-      // longmsg and arr serve recv_bytes_into() only: not ported.
+      const longmsg = latin("hello world".repeat(10));
+      const arr = new Int32Array([0, 1, 2, 3]);
 
       assert.equal(conn.send(seq), undefined);
       assert.deepEqual(await conn.recv(), seq);
 
       assert.equal(conn.sendBytes(msg), undefined);
       assert.deepEqual(await conn.recvBytes(), msg);
+
+      let buffer = new Int32Array(10);
+      let expected = [...arr, ...new Array(10 - arr.length).fill(0)];
+      assert.equal(conn.sendBytes(arr), undefined);
+      assert.equal(
+        await conn.recvBytesInto(buffer),
+        arr.length * buffer.BYTES_PER_ELEMENT,
+      );
+      assert.deepEqual([...buffer], expected);
+
+      buffer = new Int32Array(10);
+      expected = [0, 0, 0, ...arr, ...new Array(10 - 3 - arr.length).fill(0)];
+      assert.equal(conn.sendBytes(arr), undefined);
+      assert.equal(
+        await conn.recvBytesInto(buffer, 3 * buffer.BYTES_PER_ELEMENT),
+        arr.length * buffer.BYTES_PER_ELEMENT,
+      );
+      assert.deepEqual([...buffer], expected);
+
+      const bytes = latin(" ".repeat(40));
+      assert.equal(conn.sendBytes(longmsg), undefined);
+      const error = await conn.recvBytesInto(bytes).then(
+        (res) => assert.fail(`expected BufferTooShort, got ${res}`),
+        (error) => error,
+      );
+      assert(error instanceof BufferTooShort);
+      assert.deepEqual(error.bytes, longmsg);
 
       assert.equal(await conn.poll(), false);
 

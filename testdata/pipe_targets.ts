@@ -202,3 +202,35 @@ export async function sumUntilNull(
   }
   await results.put([count, sum]);
 }
+
+/**
+ * Receives with recvBytesInto into one buffer of `room` bytes and sends
+ * each message back with sendBytes, until EOF. First it reports (sends)
+ * the names of the errors of two bad calls, which must take no message;
+ * a message that does not fit is answered `["tooShort", its length]`.
+ */
+export async function echoInto(conn: Connection, room: number): Promise<void> {
+  const buffer = new Uint8Array(room);
+  for (
+    const bad of [
+      () => conn.recvBytesInto("not memory" as never),
+      () => conn.recvBytesInto(buffer, room + 1),
+    ]
+  ) {
+    await bad().catch((error: Error) => conn.send(error.name));
+  }
+  for (;;) {
+    let size: number;
+    try {
+      size = await conn.recvBytesInto(buffer);
+    } catch (error) {
+      const { name, bytes } = error as Error & { bytes: Uint8Array };
+      if (name === "EOFError") break;
+      if (name !== "BufferTooShort") throw error;
+      conn.send(["tooShort", bytes.length]);
+      continue;
+    }
+    conn.sendBytes(buffer, 0, size);
+  }
+  conn.close();
+}

@@ -47,6 +47,7 @@ import {
   type WireForm,
 } from "../../../_wire.ts";
 import { setWorkerRef } from "../../../_deno_compat.ts";
+import { fillTarget, intoTarget } from "../../../_bytes_into.ts";
 import { exportOwn } from "./session.ts";
 import {
   HANDSHAKE_SOURCE,
@@ -425,6 +426,27 @@ function modeOf(name: string, kind: MemberKind): Mode {
   return kind === "a" ? "async" : "probe";
 }
 
+/**
+ * A member the proxy runs in this process, on top of other members of its
+ * home, else `undefined`. A method that writes into memory it is given
+ * cannot run at home, which gets a copy of its arguments: so
+ * `recvBytesInto` checks its arguments here (bad ones lose no message),
+ * receives the message with `recvBytes` and copies it in. Its bytes come
+ * over the socket into memory of their own anyway.
+ */
+function localMember(
+  name: string,
+  members: Record<string, MemberKind>,
+  call: (op: Op, n: string, a: unknown[], m: Mode) => unknown,
+): ((...args: unknown[]) => unknown) | undefined {
+  if (name !== "recvBytesInto" || members.recvBytes !== "a") return undefined;
+  return async (buffer: unknown, offset?: unknown) => {
+    const target = intoTarget(buffer, offset, name);
+    const bytes = await call("call", "recvBytes", [], "async");
+    return fillTarget(target, bytes as Uint8Array);
+  };
+}
+
 /** Builds the proxy of the object `state` names. */
 function makeProxy(state: ProxyState): object {
   const client = clientOf(state.path);
@@ -447,7 +469,8 @@ function makeProxy(state: ProxyState): object {
     } else {
       const mode = modeOf(name, kind);
       Object.defineProperty(base, key, {
-        value: (...args: unknown[]) => call("call", name, args, mode),
+        value: localMember(name, shape.members, call) ??
+          ((...args: unknown[]) => call("call", name, args, mode)),
         enumerable: false,
         writable: true,
       });
