@@ -20,6 +20,15 @@ def echo_bytes(conn):
         conn.send_bytes(message)
 
 
+def echo_bytes_into(conn):
+    buffer = bytearray(STEADY_SIZE)
+    while True:
+        n = conn.recv_bytes_into(buffer)
+        if n == 0:
+            return
+        conn.send_bytes(buffer, 0, n)
+
+
 def echo(conn):
     while True:
         message = conn.recv()
@@ -150,6 +159,34 @@ def scaling(ctx, sizes, runs):
     return rows
 
 
+def into_scaling(ctx, runs):
+    """ms per 64 KiB round trip from a new pipe, both sides receiving with
+    recv_bytes_into one buffer each, after the same 1 KiB trips as scaling."""
+    here, there = ctx.Pipe()
+    p = ctx.Process(target=echo_bytes_into, args=(there,))
+    p.start()
+    there.close()
+    buffer = bytearray(STEADY_SIZE)
+
+    def run_of(size):
+        payload = b"\x01" * size
+        trips = trips_for(size)
+
+        def run():
+            for _ in range(trips):
+                here.send_bytes(payload)
+                here.recv_bytes_into(buffer)
+
+        return run
+
+    timed(run_of(1024), runs)
+    ms = timed(run_of(STEADY_SIZE), runs) / trips_for(STEADY_SIZE)
+    here.send_bytes(b"")
+    p.join()
+    here.close()
+    return ms
+
+
 if __name__ == "__main__":
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     sizes = [int(s) for s in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1024, 64 * 1024, MiB, 10 * MiB, 100 * MiB]
@@ -158,4 +195,5 @@ if __name__ == "__main__":
     result["Queue"] = queue_row(ctx, runs, 10 * MiB)
     result["Pool.map"] = pool_row(ctx, runs, 10 * MiB)
     result["scaling"] = scaling(ctx, sizes, runs)
+    result["into64"] = into_scaling(ctx, runs)
     print(json.dumps(result))

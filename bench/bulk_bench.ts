@@ -7,7 +7,8 @@
 // a 100 MiB ArrayBuffer sent with `transfer` against the same sent as a copy;
 // and the largest event-loop lag during a 100 MiB sendBytes round trip; and
 // a bare MessageChannel's 64 KiB round trip from a new channel (the raw
-// primitive beside the 64 KiB row).
+// primitive beside the 64 KiB row); and the 64 KiB round trip from a new
+// pipe received with recvBytesInto (Python: recv_bytes_into).
 //
 //   deno run -A bench/bulk_bench.ts [runs]
 import type { Backend } from "../process.ts";
@@ -31,6 +32,19 @@ export async function echoBytes(conn: Connection): Promise<void> {
     const message = await conn.recvBytes();
     if (message.length === 0) return;
     conn.sendBytes(message);
+  }
+}
+
+/**
+ * The child: echoes byte messages until an empty one, receiving each into
+ * one buffer of its own (as Python's `recv_bytes_into`).
+ */
+export async function echoBytesInto(conn: Connection): Promise<void> {
+  const buffer = new Uint8Array(STEADY_SIZE);
+  for (;;) {
+    const length = await conn.recvBytesInto(buffer);
+    if (length === 0) return;
+    conn.sendBytes(buffer, 0, length);
   }
 }
 
@@ -182,6 +196,34 @@ async function scaling(runs: number): Promise<Record<string, number>> {
   const [warm, trips] = echoTrips(here, STEADY_SIZE);
   for (let i = 0; i < STEADY_WARMUP_RUNS; i++) await warm();
   ms.steady = await timed(warm, runs) / trips;
+  here.sendBytes(new Uint8Array(0));
+  await p.join();
+  here.close();
+  return ms;
+}
+
+/**
+ * ms per 64 KiB round trip from a new pipe, both sides receiving with
+ * `recvBytesInto` one buffer each (as Python's side with
+ * `recv_bytes_into`), after the same 1 KiB trips as {@linkcode scaling}:
+ * no new memory a message.
+ */
+async function intoScaling(runs: number): Promise<number> {
+  const [here, there] = Pipe();
+  const p = start("worker", echoBytesInto, [there]);
+  const buffer = new Uint8Array(STEADY_SIZE);
+  const runOf = (size: number) => {
+    const payload = new Uint8Array(size).fill(1);
+    const trips = tripsFor(size);
+    return async () => {
+      for (let i = 0; i < trips; i++) {
+        here.sendBytes(payload);
+        await here.recvBytesInto(buffer);
+      }
+    };
+  };
+  await timed(runOf(1024), runs);
+  const ms = await timed(runOf(STEADY_SIZE), runs) / tripsFor(STEADY_SIZE);
   here.sendBytes(new Uint8Array(0));
   await p.join();
   here.close();
@@ -370,6 +412,7 @@ if (import.meta.main) {
       unit: "ms",
     });
   }
+  const into64 = await intoScaling(runs);
   const raw64 = await rawScaling(runs);
   const ms = await scaling(runs);
   const rss = await rssGrowth();
@@ -390,6 +433,21 @@ if (import.meta.main) {
     });
   }
   const py64 = pyScaling[STEADY_SIZE];
+  const pyInto64 = python.into64 as unknown as number;
+  rows.push({
+    what:
+      `recvBytesInto round trip, 64 KiB, new pipe, one buffer a side (worker; Python recv_bytes_into ${
+        pyInto64.toFixed(2)
+      } ms)`,
+    value: into64,
+    unit: "ms",
+  });
+  ratios.push({
+    what: "64 KiB recvBytesInto round trip, new pipe / Python recv_bytes_into",
+    value: into64 / pyInto64,
+    target: "<= 1.0",
+    met: into64 <= pyInto64,
+  });
   rows.push({
     what: `raw postMessage round trip, 64 KiB, new channel (Python ${
       py64.toFixed(2)
