@@ -11,9 +11,12 @@
 // pile up meanwhile go in one write). A call that must block (`*Sync`, getters, setters, and methods
 // whose result is not known to be a promise) waits with `Atomics.wait`
 // until the I/O Worker puts the answer in a shared buffer; an `async`
-// method's answer comes back as a message instead, so the event loop runs
-// meanwhile. A method that turns out to return a promise is answered
-// "pending" at once and settled later, so every method keeps its shape.
+// method's answer goes into a shared inbox instead, where this thread
+// waits for it with `Atomics.waitAsync`, so the event loop runs meanwhile
+// (a `postMessage` from the I/O Worker, and the Worker's ref that kept the
+// process alive for it, cost several times more per answer). A method
+// that turns out to return a promise is answered "pending" at once and
+// settled later, so every method keeps its shape.
 import { dataToError } from "../../../_error.ts";
 import { ProcessError } from "../../../errors.ts";
 import { waitUntilSync } from "../../../_shm/futex.ts";
@@ -46,7 +49,7 @@ import {
   wireContext,
   type WireForm,
 } from "../../../_wire.ts";
-import { setWorkerRef } from "../../../_deno_compat.ts";
+import { holdEventLoop, setWorkerRef } from "../../../_deno_compat.ts";
 import { fillTarget, intoTarget } from "../../../_bytes_into.ts";
 import { exportOwn } from "./session.ts";
 import {
@@ -66,10 +69,8 @@ declare const FRAME_READER: typeof frameReader;
 // can start it. It authenticates its connection (the agent's socket
 // answers only the holders of the process tree's authkey), then only moves
 // bytes: frames from the outbox to the socket, and answers back, into the
-// shared buffer when this thread waits for that call, else as a message.
-// Large frames are not copied on the way: the outbox's bytes are written
-// from the outbox, and an answer's large buffers are read into buffers of
-// their own, which the message moves to this thread.
+// shared buffer when this thread waits for that call, else into the inbox.
+// The outbox's large frames are written from where they are.
 function ioWorker(): void {
   // Outbox bytes this many or more are written from where they are.
   const IN_PLACE = 64 * 1024;
@@ -82,6 +83,7 @@ function ioWorker(): void {
   let ctl: Int32Array;
   let data: SharedArrayBuffer;
   let out: SharedArrayBuffer;
+  let inbox: SharedArrayBuffer;
   let writing = Promise.resolve();
   const write = (bytes: Uint8Array) => {
     writing = writing.then(async () => {
@@ -97,7 +99,8 @@ function ioWorker(): void {
     Atomics.notify(ctl, 0);
     Atomics.add(ctl, 5, 1);
     Atomics.notify(ctl, 5);
-    scope.postMessage("closed");
+    Atomics.add(ctl, 7, 1);
+    Atomics.notify(ctl, 7);
   };
   // Takes what the outbox holds (ctl[4] bytes): the caller appends past
   // that length and publishes with a compare-exchange, so emptying it is
@@ -125,55 +128,75 @@ function ioWorker(): void {
       if (wait.async) await wait.value;
     }
   };
-  // An answer goes into the shared buffer whole (its head, then its large
-  // buffers) when this thread waits for it, else in a message.
-  const deliver = (
-    frame: Uint8Array,
-    owned: boolean,
-    buffers: ArrayBuffer[],
-  ) => {
+  // An answer goes whole (its head, then its large buffers) into the
+  // shared buffer when this thread waits for it, else at the end of the
+  // inbox, after its length. The inbox is appended to as the outbox is
+  // (ctl[6] its bytes, ctl[7] bumped and notified): the reader empties it
+  // with a compare-exchange, which fails when more came meanwhile.
+  const deliver = async (frame: Uint8Array, buffers: ArrayBuffer[]) => {
     const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
-    if (Atomics.compareExchange(ctl, 1, tag, 0) === tag) {
-      let length = frame.length;
-      for (const buffer of buffers) length += buffer.byteLength;
-      if (data.byteLength < length) data.grow(length);
-      const into = new Uint8Array(data);
-      into.set(frame);
-      let at = frame.length;
-      for (const buffer of buffers) {
-        into.set(new Uint8Array(buffer), at);
-        at += buffer.byteLength;
-        // Freed now, so that the next large answer reuses its memory.
-        buffer.transfer(0);
+    let length = frame.length;
+    for (const buffer of buffers) length += buffer.byteLength;
+    const waited = Atomics.compareExchange(ctl, 1, tag, 0) === tag;
+    let into: Uint8Array;
+    let at: number;
+    for (;;) {
+      at = waited ? 0 : Atomics.load(ctl, 6);
+      const end = at + (waited ? 0 : 4) + length;
+      const memory = waited ? data : inbox;
+      if (memory.byteLength < end) {
+        if (end > memory.maxByteLength && !waited) {
+          // Answers this thread has not taken yet fill the inbox: wait
+          // until it takes them (it empties the inbox whole).
+          const wait = Atomics.waitAsync(ctl, 6, at, 10);
+          if (wait.async) await wait.value;
+          continue;
+        }
+        memory.grow(
+          Math.min(memory.maxByteLength, Math.max(end, memory.byteLength * 2)),
+        );
       }
+      into = new Uint8Array(memory);
+      if (!waited) {
+        new DataView(inbox).setUint32(at, length);
+        at += 4;
+      }
+      into.set(frame, at);
+      let offset = at + frame.length;
+      for (const buffer of buffers) {
+        into.set(new Uint8Array(buffer), offset);
+        offset += buffer.byteLength;
+      }
+      if (waited) break;
+      if (Atomics.compareExchange(ctl, 6, at - 4, end) === at - 4) break;
+    }
+    for (const buffer of buffers) {
+      // Freed now, so that the next large answer reuses its memory.
+      buffer.transfer(0);
+    }
+    if (waited) {
       Atomics.store(ctl, 2, length);
       Atomics.store(ctl, 0, 1);
       Atomics.notify(ctl, 0);
     } else {
-      const bytes = owned && frame.byteOffset === 0 &&
-          frame.length === frame.buffer.byteLength
-        ? frame
-        : frame.slice();
-      scope.postMessage({ bytes, buffers }, [
-        bytes.buffer as ArrayBuffer,
-        ...buffers,
-      ]);
+      Atomics.add(ctl, 7, 1);
+      Atomics.notify(ctl, 7);
     }
   };
   const read = async () => {
     const reader = FRAME_READER((into) => conn!.read(into).catch(() => null));
     while (true) {
       for (let frame = reader.take(); frame; frame = reader.take()) {
-        deliver(frame.bytes, frame.owned, frame.buffers);
+        await deliver(frame.bytes, frame.buffers);
       }
       const whole = await reader.more();
       if (whole === null) return closed();
-      if (whole) deliver(whole.bytes, whole.owned, whole.buffers);
+      if (whole) await deliver(whole.bytes, whole.buffers);
     }
   };
   scope.onmessage = async (event: MessageEvent) => {
     // The one message: where to connect, and the shared buffers.
-    ({ ctl, data, out } = event.data);
+    ({ ctl, data, out, inbox } = event.data);
     // The agent may still be starting: try for a minute.
     const deadline = Date.now() + 60_000;
     for (let delay = 2; !conn; delay = Math.min(delay * 2, 50)) {
@@ -208,14 +231,21 @@ const IO_URL = URL.createObjectURL(
 
 // ctl: [0] an answer is there, [1] the call this thread waits for,
 // [2] the answer's length, [3] the connection is closed, [4] the bytes in
-// the outbox, [5] bumped (and notified) when frames were put there.
+// the outbox, [5] bumped (and notified) when frames were put there, [6]
+// the bytes in the inbox, [7] bumped (and notified) when answers were put
+// there or the connection closed.
 const READY = 0;
 const WAITING = 1;
 const LENGTH = 2;
 const CLOSED = 3;
 const OUT_LENGTH = 4;
 const OUT_SEQ = 5;
+const IN_LENGTH = 6;
+const IN_SEQ = 7;
 const MAX_BYTES = 1 << 30;
+// Answers pile up in the inbox until this thread takes them: room for two
+// of the largest (a pipe's message of MAX_BYTES, with its frame's head).
+const INBOX_BYTES = 2 * MAX_BYTES + (1 << 20);
 
 class Client {
   #path: string;
@@ -223,8 +253,10 @@ class Client {
   #ctl = new Int32Array(new SharedArrayBuffer(32));
   #data = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
   #out = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
+  #inbox = new SharedArrayBuffer(65536, { maxByteLength: INBOX_BYTES });
   #next = 1;
-  #reffed = false;
+  /** Whether this thread waits for answers in the inbox. */
+  #listening = false;
   #calls = new Map<
     number,
     { resolve: (value: unknown) => void; reject: (error: unknown) => void }
@@ -236,22 +268,15 @@ class Client {
       type: "module",
       name: "multiprocessing I/O",
     });
-    this.#worker.onmessage = (event) => this.#onMessage(event.data);
     this.#worker.postMessage({
       path,
       ctl: this.#ctl,
       data: this.#data,
       out: this.#out,
+      inbox: this.#inbox,
       authkey: ownAuthkey(),
     });
     setWorkerRef(this.#worker, false);
-  }
-
-  // Keeps this process alive while an answer is awaited, and only then.
-  #ref(on: boolean): void {
-    if (this.#reffed === on) return;
-    this.#reffed = on;
-    setWorkerRef(this.#worker, on);
   }
 
   /** Sends a call; returns its value, or a promise of it. */
@@ -299,22 +324,10 @@ class Client {
     return unwrap(reply);
   }
 
-  /**
-   * The answer the I/O Worker put in the shared buffer: a frame's head and
-   * then its large buffers (see frameReader), each copied out.
-   */
+  /** The answer the I/O Worker put in the shared buffer. */
   #answer(): unknown {
     const length = Atomics.load(this.#ctl, LENGTH);
-    const whole = new Uint8Array(this.#data, 0, length);
-    const lengths = splitLengths(whole);
-    let at = length;
-    for (const size of lengths) at -= size;
-    const head = whole.slice(0, at);
-    const buffers = lengths.map((size) => {
-      at += size;
-      return whole.slice(at - size, at).buffer;
-    });
-    return decodeFrame(head, buffers);
+    return decodeAnswer(new Uint8Array(this.#data, 0, length));
   }
 
   /** Appends a frame (its parts) to the outbox and wakes the I/O Worker. */
@@ -351,29 +364,69 @@ class Client {
   #expect(id: number): Promise<unknown> {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.#calls.set(id, { resolve, reject });
-    this.#ref(true);
+    if (!this.#listening) this.#listen();
     return promise;
   }
 
-  #onMessage(
-    message: { bytes: Uint8Array; buffers: ArrayBuffer[] } | "closed",
-  ): void {
-    if (message === "closed") {
-      for (const { reject } of this.#calls.values()) {
-        reject(this.#closedError());
+  /**
+   * Takes the answers in the inbox as they come, while calls await them;
+   * the wait holds the event loop, so this process lives until they come.
+   */
+  async #listen(): Promise<void> {
+    this.#listening = true;
+    using _ = holdEventLoop();
+    const ctl = this.#ctl;
+    try {
+      while (this.#calls.size > 0) {
+        const seq = Atomics.load(ctl, IN_SEQ);
+        // Read before the inbox: an answer put there before the close is
+        // taken, and not lost to the closed error.
+        const closed = Atomics.load(ctl, CLOSED) !== 0;
+        this.#takeInbox();
+        if (closed) this.#rejectAll();
+        if (this.#calls.size === 0) break;
+        const wait = Atomics.waitAsync(ctl, IN_SEQ, seq);
+        if (wait.async) await wait.value;
       }
-      this.#calls.clear();
-      this.#ref(false);
-      return;
+    } finally {
+      this.#listening = false;
     }
-    const { bytes, buffers } = message;
-    const id = new DataView(bytes.buffer, bytes.byteOffset).getUint32(5);
+  }
+
+  /** Settles the calls whose answers are in the inbox, and empties it. */
+  #takeInbox(): void {
+    const inbox = new Uint8Array(this.#inbox);
+    const view = new DataView(this.#inbox);
+    let start = 0;
+    for (;;) {
+      const length = Atomics.load(this.#ctl, IN_LENGTH);
+      while (start < length) {
+        const size = view.getUint32(start);
+        start += 4;
+        this.#settle(inbox.subarray(start, start + size));
+        start += size;
+      }
+      if (Atomics.compareExchange(this.#ctl, IN_LENGTH, length, 0) === length) {
+        return;
+      }
+    }
+  }
+
+  /** Settles the call whose answer `whole` is (a view, copied here). */
+  #settle(whole: Uint8Array): void {
+    const id = new DataView(whole.buffer, whole.byteOffset).getUint32(5);
     const call = this.#calls.get(id);
     if (!call) return;
-    const reply = decodeFrame(bytes, buffers) as Reply;
+    let reply: Reply;
+    try {
+      reply = decodeAnswer(whole) as Reply;
+    } catch (error) {
+      this.#calls.delete(id);
+      call.reject(error);
+      return;
+    }
     if ("pending" in reply) return;
     this.#calls.delete(id);
-    if (this.#calls.size === 0) this.#ref(false);
     try {
       call.resolve(unwrap(reply));
     } catch (error) {
@@ -381,11 +434,35 @@ class Client {
     }
   }
 
+  #rejectAll(): void {
+    for (const { reject } of this.#calls.values()) {
+      reject(this.#closedError());
+    }
+    this.#calls.clear();
+  }
+
   #closedError(): ProcessError {
     return new ProcessError(
       `The process that owns this primitive has ended (its socket ${this.#path} closed): a primitive passed to a subprocess lives in the process that passed it, so use it only while that process runs`,
     );
   }
+}
+
+/**
+ * The answer whose bytes (a frame's head, then its large buffers: see
+ * frameReader) `whole` holds, in shared memory: each part is copied out.
+ */
+function decodeAnswer(whole: Uint8Array): unknown {
+  const length = whole.length;
+  const lengths = splitLengths(whole);
+  let at = length;
+  for (const size of lengths) at -= size;
+  const head = whole.slice(0, at);
+  const buffers = lengths.map((size) => {
+    at += size;
+    return whole.slice(at - size, at).buffer;
+  });
+  return decodeFrame(head, buffers);
 }
 
 /** A call's arguments, encoded (a primitive this process made goes as a
