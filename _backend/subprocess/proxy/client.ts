@@ -14,7 +14,8 @@
 // method's answer goes into a shared inbox instead, where this thread
 // waits for it with `Atomics.waitAsync`, so the event loop runs meanwhile
 // (a `postMessage` from the I/O Worker, and the Worker's ref that kept the
-// process alive for it, cost several times more per answer). A method
+// process alive for it, cost several times more per answer); only an
+// answer with large buffers comes as a message, which moves them. A method
 // that turns out to return a promise is answered "pending" at once and
 // settled later, so every method keeps its shape.
 import { dataToError } from "../../../_error.ts";
@@ -128,70 +129,83 @@ function ioWorker(): void {
       if (wait.async) await wait.value;
     }
   };
-  // An answer goes whole (its head, then its large buffers) into the
-  // shared buffer when this thread waits for it, else at the end of the
-  // inbox, after its length. The inbox is appended to as the outbox is
-  // (ctl[6] its bytes, ctl[7] bumped and notified): the reader empties it
-  // with a compare-exchange, which fails when more came meanwhile.
-  const deliver = async (frame: Uint8Array, buffers: ArrayBuffer[]) => {
-    const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
-    let length = frame.length;
-    for (const buffer of buffers) length += buffer.byteLength;
-    const waited = Atomics.compareExchange(ctl, 1, tag, 0) === tag;
-    let into: Uint8Array;
-    let at: number;
+  // Appends a record (its length, then its bytes) to the inbox, as the
+  // outbox is appended to (ctl[6] its bytes, ctl[7] bumped and notified):
+  // the reader empties it with a compare-exchange, which fails when more
+  // came meanwhile.
+  const append = async (bytes: Uint8Array) => {
     for (;;) {
-      at = waited ? 0 : Atomics.load(ctl, 6);
-      const end = at + (waited ? 0 : 4) + length;
-      const memory = waited ? data : inbox;
-      if (memory.byteLength < end) {
-        if (end > memory.maxByteLength && !waited) {
+      const at = Atomics.load(ctl, 6);
+      const end = at + 4 + bytes.length;
+      if (inbox.byteLength < end) {
+        if (end > inbox.maxByteLength) {
           // Answers this thread has not taken yet fill the inbox: wait
           // until it takes them (it empties the inbox whole).
           const wait = Atomics.waitAsync(ctl, 6, at, 10);
           if (wait.async) await wait.value;
           continue;
         }
-        memory.grow(
-          Math.min(memory.maxByteLength, Math.max(end, memory.byteLength * 2)),
+        inbox.grow(
+          Math.min(inbox.maxByteLength, Math.max(end, inbox.byteLength * 2)),
         );
       }
-      into = new Uint8Array(memory);
-      if (!waited) {
-        new DataView(inbox).setUint32(at, length);
-        at += 4;
-      }
-      into.set(frame, at);
-      let offset = at + frame.length;
+      new DataView(inbox).setUint32(at, bytes.length);
+      new Uint8Array(inbox).set(bytes, at + 4);
+      if (Atomics.compareExchange(ctl, 6, at, end) === at) break;
+    }
+    Atomics.add(ctl, 7, 1);
+    Atomics.notify(ctl, 7);
+  };
+  // An answer goes whole (its head, then its large buffers) into the
+  // shared buffer when this thread waits for it. Else it goes into the
+  // inbox; or, when it brought large buffers (read into memory of their
+  // own), in a message that moves them, and an empty record keeps its
+  // place in the inbox, among the other answers.
+  const deliver = async (
+    frame: Uint8Array,
+    owned: boolean,
+    buffers: ArrayBuffer[],
+  ) => {
+    const tag = new DataView(frame.buffer, frame.byteOffset).getUint32(5);
+    if (Atomics.compareExchange(ctl, 1, tag, 0) === tag) {
+      let length = frame.length;
+      for (const buffer of buffers) length += buffer.byteLength;
+      if (data.byteLength < length) data.grow(length);
+      const into = new Uint8Array(data);
+      into.set(frame);
+      let at = frame.length;
       for (const buffer of buffers) {
-        into.set(new Uint8Array(buffer), offset);
-        offset += buffer.byteLength;
+        into.set(new Uint8Array(buffer), at);
+        at += buffer.byteLength;
+        // Freed now, so that the next large answer reuses its memory.
+        buffer.transfer(0);
       }
-      if (waited) break;
-      if (Atomics.compareExchange(ctl, 6, at - 4, end) === at - 4) break;
-    }
-    for (const buffer of buffers) {
-      // Freed now, so that the next large answer reuses its memory.
-      buffer.transfer(0);
-    }
-    if (waited) {
       Atomics.store(ctl, 2, length);
       Atomics.store(ctl, 0, 1);
       Atomics.notify(ctl, 0);
+    } else if (buffers.length > 0) {
+      const bytes = owned && frame.byteOffset === 0 &&
+          frame.length === frame.buffer.byteLength
+        ? frame
+        : frame.slice();
+      scope.postMessage({ bytes, buffers }, [
+        bytes.buffer as ArrayBuffer,
+        ...buffers,
+      ]);
+      await append(new Uint8Array(0));
     } else {
-      Atomics.add(ctl, 7, 1);
-      Atomics.notify(ctl, 7);
+      await append(frame);
     }
   };
   const read = async () => {
     const reader = FRAME_READER((into) => conn!.read(into).catch(() => null));
     while (true) {
       for (let frame = reader.take(); frame; frame = reader.take()) {
-        await deliver(frame.bytes, frame.buffers);
+        await deliver(frame.bytes, frame.owned, frame.buffers);
       }
       const whole = await reader.more();
       if (whole === null) return closed();
-      if (whole) await deliver(whole.bytes, whole.buffers);
+      if (whole) await deliver(whole.bytes, whole.owned, whole.buffers);
     }
   };
   scope.onmessage = async (event: MessageEvent) => {
@@ -246,6 +260,14 @@ const MAX_BYTES = 1 << 30;
 // Answers pile up in the inbox until this thread takes them: room for two
 // of the largest (a pipe's message of MAX_BYTES, with its frame's head).
 const INBOX_BYTES = 2 * MAX_BYTES + (1 << 20);
+/** An answer's place in the inbox, when it comes as a message. */
+const POSTED = Symbol("posted");
+
+/** An answer that came as a message: its frame's head and large buffers. */
+interface Posted {
+  bytes: Uint8Array;
+  buffers: ArrayBuffer[];
+}
 
 class Client {
   #path: string;
@@ -257,6 +279,16 @@ class Client {
   #next = 1;
   /** Whether this thread waits for answers in the inbox. */
   #listening = false;
+  /** Whether the listener saw the connection closed. */
+  #closed = false;
+  /** Answers that came as messages, not yet settled, in order. */
+  #posted: Posted[] = [];
+  /**
+   * Answers taken from the inbox behind one that is still to come as a
+   * message (copies, and POSTED for each such one), in order.
+   */
+  #backlog: (Uint8Array | typeof POSTED)[] = [];
+  #reffed = false;
   #calls = new Map<
     number,
     { resolve: (value: unknown) => void; reject: (error: unknown) => void }
@@ -276,7 +308,18 @@ class Client {
       inbox: this.#inbox,
       authkey: ownAuthkey(),
     });
+    this.#worker.onmessage = (event: MessageEvent<Posted>) => {
+      this.#posted.push(event.data);
+      this.#takeBacklog();
+    };
     setWorkerRef(this.#worker, false);
+  }
+
+  // Keeps this process alive while an answer comes as a message.
+  #ref(on: boolean): void {
+    if (this.#reffed === on) return;
+    this.#reffed = on;
+    setWorkerRef(this.#worker, on);
   }
 
   /** Sends a call; returns its value, or a promise of it. */
@@ -377,14 +420,13 @@ class Client {
     using _ = holdEventLoop();
     const ctl = this.#ctl;
     try {
-      while (this.#calls.size > 0) {
+      while (this.#calls.size > 0 && !this.#closed) {
         const seq = Atomics.load(ctl, IN_SEQ);
         // Read before the inbox: an answer put there before the close is
         // taken, and not lost to the closed error.
-        const closed = Atomics.load(ctl, CLOSED) !== 0;
+        this.#closed = Atomics.load(ctl, CLOSED) !== 0;
         this.#takeInbox();
-        if (closed) this.#rejectAll();
-        if (this.#calls.size === 0) break;
+        if (this.#calls.size === 0 || this.#closed) break;
         const wait = Atomics.waitAsync(ctl, IN_SEQ, seq);
         if (wait.async) await wait.value;
       }
@@ -403,23 +445,54 @@ class Client {
       while (start < length) {
         const size = view.getUint32(start);
         start += 4;
-        this.#settle(inbox.subarray(start, start + size));
+        if (size === 0) this.#backlog.push(POSTED);
+        else {
+          const record = inbox.subarray(start, start + size);
+          // Settled at once, unless answers before it are still to come.
+          if (this.#backlog.length === 0) this.#settle(record);
+          else this.#backlog.push(record.slice());
+        }
         start += size;
       }
       if (Atomics.compareExchange(this.#ctl, IN_LENGTH, length, 0) === length) {
-        return;
+        break;
       }
     }
+    this.#takeBacklog();
   }
 
-  /** Settles the call whose answer `whole` is (a view, copied here). */
-  #settle(whole: Uint8Array): void {
+  /**
+   * Settles the answers of the backlog in order, up to one that is still
+   * to come as a message (the Worker keeps this process alive until it
+   * comes). Once the connection closed and every answer that came before
+   * was settled, the calls left get the closed error.
+   */
+  #takeBacklog(): void {
+    while (this.#backlog.length > 0) {
+      const next = this.#backlog[0];
+      if (next === POSTED) {
+        const posted = this.#posted.shift();
+        if (!posted) break;
+        this.#settle(posted.bytes, posted.buffers);
+      } else this.#settle(next);
+      this.#backlog.shift();
+    }
+    this.#ref(this.#backlog.length > 0);
+    if (this.#closed && this.#backlog.length === 0) this.#rejectAll();
+  }
+
+  /**
+   * Settles the call whose answer `whole` is: a view of its bytes in the
+   * inbox (copied here), or a frame's head and its `buffers`.
+   */
+  #settle(whole: Uint8Array, buffers?: ArrayBuffer[]): void {
     const id = new DataView(whole.buffer, whole.byteOffset).getUint32(5);
     const call = this.#calls.get(id);
     if (!call) return;
     let reply: Reply;
     try {
-      reply = decodeAnswer(whole) as Reply;
+      reply =
+        (buffers ? decodeFrame(whole, buffers) : decodeAnswer(whole)) as Reply;
     } catch (error) {
       this.#calls.delete(id);
       call.reject(error);
