@@ -130,10 +130,10 @@ function ioWorker(): void {
     }
   };
   // Appends a record (its length, then its bytes) to the inbox, as the
-  // outbox is appended to (ctl[6] its bytes, ctl[7] bumped and notified):
-  // the reader empties it with a compare-exchange, which fails when more
-  // came meanwhile.
-  const append = async (bytes: Uint8Array) => {
+  // outbox is appended to (ctl[6] its bytes, ctl[7] bumped and notified
+  // unless `quiet`): the reader empties it with a compare-exchange, which
+  // fails when more came meanwhile.
+  const append = async (bytes: Uint8Array, quiet = false) => {
     for (;;) {
       const at = Atomics.load(ctl, 6);
       const end = at + 4 + bytes.length;
@@ -153,6 +153,7 @@ function ioWorker(): void {
       new Uint8Array(inbox).set(bytes, at + 4);
       if (Atomics.compareExchange(ctl, 6, at, end) === at) break;
     }
+    if (quiet) return;
     Atomics.add(ctl, 7, 1);
     Atomics.notify(ctl, 7);
   };
@@ -160,7 +161,8 @@ function ioWorker(): void {
   // shared buffer when this thread waits for it. Else it goes into the
   // inbox; or, when it brought large buffers (read into memory of their
   // own), in a message that moves them, and an empty record keeps its
-  // place in the inbox, among the other answers.
+  // place in the inbox, among the other answers (put there first, quietly:
+  // the message is what the reader takes the inbox on).
   const deliver = async (
     frame: Uint8Array,
     owned: boolean,
@@ -188,11 +190,11 @@ function ioWorker(): void {
           frame.length === frame.buffer.byteLength
         ? frame
         : frame.slice();
+      await append(new Uint8Array(0), true);
       scope.postMessage({ bytes, buffers }, [
         bytes.buffer as ArrayBuffer,
         ...buffers,
       ]);
-      await append(new Uint8Array(0));
     } else {
       await append(frame);
     }
@@ -310,12 +312,14 @@ class Client {
     });
     this.#worker.onmessage = (event: MessageEvent<Posted>) => {
       this.#posted.push(event.data);
-      this.#takeBacklog();
+      // Its place, and the answers after it, are in the inbox by now.
+      this.#takeInbox();
     };
     setWorkerRef(this.#worker, false);
   }
 
-  // Keeps this process alive while an answer comes as a message.
+  // Keeps this process alive while an answer that came before the close
+  // is still to come as a message.
   #ref(on: boolean): void {
     if (this.#reffed === on) return;
     this.#reffed = on;
@@ -463,9 +467,10 @@ class Client {
 
   /**
    * Settles the answers of the backlog in order, up to one that is still
-   * to come as a message (the Worker keeps this process alive until it
-   * comes). Once the connection closed and every answer that came before
-   * was settled, the calls left get the closed error.
+   * to come as a message (the listener, or once the connection closed the
+   * Worker, keeps this process alive until it comes). Once the connection
+   * closed and every answer that came before was settled, the calls left
+   * get the closed error.
    */
   #takeBacklog(): void {
     while (this.#backlog.length > 0) {
@@ -477,7 +482,7 @@ class Client {
       } else this.#settle(next);
       this.#backlog.shift();
     }
-    this.#ref(this.#backlog.length > 0);
+    this.#ref(this.#closed && this.#backlog.length > 0);
     if (this.#closed && this.#backlog.length === 0) this.#rejectAll();
   }
 
