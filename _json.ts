@@ -16,6 +16,8 @@ const MAX_DEPTH = 64;
 let left = 0;
 /** The objects met in this walk: one met twice is not JSON's to carry. */
 const met = new Set<object>();
+/** The objects this walk takes as carried beside the text. */
+let beside: ReadonlySet<object> | undefined;
 
 /**
  * Whether `JSON.parse(JSON.stringify(value))` gives back what the structured
@@ -29,14 +31,22 @@ const met = new Set<object>();
  * @param value What to send.
  * @param maxChars Gives up (`false`) once the text would be longer than
  * about this many characters, so that a large value costs no full walk.
+ * @param carried Objects that a caller carries beside the text (a frame's
+ * buffers): each counts as carried exactly, wherever it is met.
  * @returns Whether JSON carries `value` exactly (and briefly enough).
  */
-export function jsonExact(value: unknown, maxChars = Infinity): boolean {
+export function jsonExact(
+  value: unknown,
+  maxChars = Infinity,
+  carried?: ReadonlySet<object>,
+): boolean {
   left = maxChars;
+  beside = carried;
   try {
     return exact(value, 0);
   } finally {
     met.clear();
+    beside = undefined;
   }
 }
 
@@ -52,6 +62,7 @@ function exact(value: unknown, depth: number): boolean {
       return (left -= 5) >= 0;
     case "object": {
       if (value === null) return (left -= 4) >= 0;
+      if (beside?.has(value)) return (left -= 16) >= 0;
       if (depth > MAX_DEPTH || met.has(value)) return false;
       met.add(value);
       const proto = Object.getPrototypeOf(value);

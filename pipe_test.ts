@@ -502,6 +502,28 @@ for (const backend of BACKENDS) {
     }
   });
 
+  // A large answer crosses to a subprocess child apart from the small ones
+  // (which come through shared memory): each still settles in its turn.
+  Deno.test(`${backend}: recv() calls pending at once in a child settle in order, large messages among small`, async () => {
+    const [a, b] = Pipe();
+    const large = 1024 * 1024;
+    const sent = [new Uint8Array(large), 1, new Uint8Array(large), 2, 3];
+    for (const message of sent) a.send(message);
+    const p = start("recvAtOnce", [b, sent.length]);
+    try {
+      assert.deepEqual(await a.recv(), [
+        [0, large],
+        [1, 1],
+        [2, large],
+        [3, 2],
+        [4, 3],
+      ]);
+    } finally {
+      a.close();
+      assert.equal(await p.join(), 0, p.error?.message);
+    }
+  });
+
   Deno.test(`${backend}: bytes from a child`, async () => {
     const [a, b] = Pipe();
     const p = start("sendBytesSlice", [b, "abcdefg"]);

@@ -1,6 +1,7 @@
 # Python's side of pipe_bench.ts: median microseconds per round trip of a
 # small message (an int, and a small dict) over multiprocessing.Pipe with a
-# child that echoes it. Prints JSON on its last line.
+# child that echoes it, started the default way and with "spawn" (beside a
+# subprocess child there). Prints JSON on its last line.
 import json
 import multiprocessing as mp
 import statistics
@@ -23,9 +24,9 @@ def small_object(i):
     return {"id": i, "name": "task", "args": [1, 2.5, "x"], "done": False}
 
 
-def round_trip_us(n, make):
-    here, there = mp.Pipe()
-    p = mp.Process(target=echo, args=(there,))
+def round_trip_us(n, make, ctx=mp):
+    here, there = ctx.Pipe()
+    p = ctx.Process(target=echo, args=(there,))
     p.start()
     there.close()
     here.recv()
@@ -50,4 +51,16 @@ if __name__ == "__main__":
     objects = statistics.median(
         round_trip_us(n, small_object) for _ in range(runs)
     )
-    print(json.dumps({"us": ints, "object_us": objects}))
+    spawn = mp.get_context("spawn")
+    spawn_ints = statistics.median(
+        round_trip_us(n, int, spawn) for _ in range(runs)
+    )
+    spawn_objects = statistics.median(
+        round_trip_us(n, small_object, spawn) for _ in range(runs)
+    )
+    print(json.dumps({
+        "us": ints,
+        "object_us": objects,
+        "spawn_us": spawn_ints,
+        "spawn_object_us": spawn_objects,
+    }))

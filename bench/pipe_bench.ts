@@ -1,7 +1,9 @@
 // Pipe round trip, child <-> parent, beside a raw MessageChannel round trip
 // between the same kinds of threads and Python's multiprocessing.Pipe, in
 // one run. Each side sends a small message (an integer, and a small object)
-// and waits for its echo.
+// and waits for its echo. A subprocess child's pipe, whose calls go through
+// its parent's agent (the proxy), is beside Python's Pipe with a spawn
+// child.
 //
 //   deno run -A bench/pipe_bench.ts
 import { type Connection, Pipe } from "../pipe.ts";
@@ -46,9 +48,14 @@ async function pipeRoundTrip(
   n: number,
   sync: boolean,
   make: Make,
+  backend: "worker" | "subprocess" = "worker",
 ): Promise<number> {
   const [here, there] = Pipe<unknown>();
-  const p = new Process({ target: sync ? echoSync : echo, args: [there] });
+  const p = new Process({
+    target: sync ? echoSync : echo,
+    args: [there],
+    backend,
+  });
   p.start();
   await here.recv(); // the child is up
   const trip = sync
@@ -60,7 +67,7 @@ async function pipeRoundTrip(
       here.send(make(i));
       await here.recv();
     };
-  for (let i = 0; i < 1000; i++) await trip(i);
+  for (let i = 0; i < Math.min(n / 10, 1000); i++) await trip(i);
   const start = performance.now();
   for (let i = 0; i < n; i++) await trip(i);
   const us = (performance.now() - start) * 1000 / n;
@@ -98,22 +105,32 @@ async function rawRoundTrip(n: number, make: Make): Promise<number> {
 
 if (import.meta.main) {
   const n = 20_000;
+  // A subprocess child's round trip takes tens of times longer.
+  const nSubprocess = 2_000;
   const runs = 3;
   const kinds = { integer, "small object": smallObject };
   const ours: Record<string, number[]> = {};
   const sync: Record<string, number[]> = {};
   const raw: Record<string, number[]> = {};
+  const subprocess: Record<string, number[]> = {};
   for (let r = 0; r < runs; r++) {
     for (const [kind, make] of Object.entries(kinds)) {
       (raw[kind] ??= []).push(await rawRoundTrip(n, make));
       (ours[kind] ??= []).push(await pipeRoundTrip(n, false, make));
       (sync[kind] ??= []).push(await pipeRoundTrip(n, true, make));
+      (subprocess[kind] ??= []).push(
+        await pipeRoundTrip(nSubprocess, false, make, "subprocess"),
+      );
     }
   }
   const python = await runPython("pipe_bench.py", [String(n), String(runs)]);
   const pythonUs: Record<string, number> = {
     integer: python.us,
     "small object": python.object_us,
+  };
+  const pythonSpawnUs: Record<string, number> = {
+    integer: python.spawn_us,
+    "small object": python.spawn_object_us,
   };
   const rows = [];
   const ratios = [];
@@ -122,6 +139,8 @@ if (import.meta.main) {
     const bare = median(raw[kind]);
     const blocking = median(sync[kind]);
     const py = pythonUs[kind];
+    const proxied = median(subprocess[kind]);
+    const pySpawn = pythonSpawnUs[kind];
     rows.push(
       {
         what: `Pipe, await recv(), ${kind} (worker backend)`,
@@ -135,6 +154,16 @@ if (import.meta.main) {
       },
       { what: `raw MessageChannel (Worker), ${kind}`, value: bare, unit: "µs" },
       { what: `Python multiprocessing.Pipe, ${kind}`, value: py, unit: "µs" },
+      {
+        what: `Pipe, await recv(), ${kind} (subprocess backend)`,
+        value: proxied,
+        unit: "µs",
+      },
+      {
+        what: `Python multiprocessing.Pipe, spawn child, ${kind}`,
+        value: pySpawn,
+        unit: "µs",
+      },
     );
     ratios.push({
       what: `Pipe / raw MessageChannel, ${kind}`,
@@ -149,6 +178,11 @@ if (import.meta.main) {
     }, {
       what: `Pipe recvSync() / Python Pipe (both block), ${kind}`,
       value: blocking / py,
+      target: "(reported)",
+      met: true,
+    }, {
+      what: `Pipe, subprocess child / Python Pipe, spawn child, ${kind}`,
+      value: proxied / pySpawn,
       target: "(reported)",
       met: true,
     });

@@ -234,3 +234,26 @@ export async function echoInto(conn: Connection, room: number): Promise<void> {
   }
   conn.close();
 }
+
+/**
+ * Receives with `calls` recv() calls pending at once and sends back, in
+ * the order they settled, each call's index and what it got (a byte
+ * message's length, else the value).
+ */
+export async function recvAtOnce(
+  conn: Connection,
+  calls: number,
+): Promise<void> {
+  const settled: [number, unknown][] = [];
+  await Promise.all(
+    Array.from({ length: calls }, (_, index) =>
+      conn.recv().then((message) => {
+        settled.push([
+          index,
+          message instanceof Uint8Array ? message.length : message,
+        ]);
+      })),
+  );
+  conn.send(settled);
+  conn.close();
+}

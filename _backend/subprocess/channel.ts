@@ -10,6 +10,13 @@
 // 10 ms; values JSON cannot carry exactly (Map, Date, typed arrays, undefined,
 // NaN...) use `node:v8`, loaded on first use.
 //
+// A value that JSON carries but for its small buffers (a `Uint8Array`
+// argument or answer: `node:v8` takes tens of microseconds to write or read
+// even a short one) goes as JSON with the buffers after the text (format
+// 3): in the text, an object whose one key is BUFFER_KEY stands for the
+// buffer of that index. The layout is format 2's, but the reader finds the
+// buffers in the payload, as for a frame of any other format.
+//
 // Large buffers (format 2) travel beside their value's serialization, not
 // inside it: the payload is a u32 count of buffers, each one's length (u32),
 // the serialization (which names each buffer by its index) and then the
@@ -24,6 +31,9 @@ import { jsonExact } from "../../_json.ts";
 const JSON_FORMAT = 0;
 const V8_FORMAT = 1;
 const SPLIT_FORMAT = 2;
+const JSON_BUFFERS_FORMAT = 3;
+/** The key of the object that stands for a buffer in format 3's text. */
+const BUFFER_KEY = "\u0000buffer";
 /** A buffer this large travels beside its value's serialization. */
 export const SPLIT_BYTES = 64 * 1024;
 /** Bytes before a frame's payload. */
@@ -98,7 +108,12 @@ export function encodeFrameParts(
       ),
     ),
   ];
-  if (large.length === 0) return [encodeFrame(value, tag)];
+  if (large.length === 0) {
+    return [
+      (buffers.length > 0 && jsonBuffersFrame(value, tag, buffers)) ||
+      encodeFrame(value, tag),
+    ];
+  }
   if (!v8) throw new Error("node:v8 is not loaded; call loadV8() first");
   const serializer = new v8.DefaultSerializer();
   serializer.writeHeader();
@@ -126,6 +141,81 @@ export function encodeFrameParts(
   );
   head.set(serialized, HEADER + counts);
   return [head, ...large.map((buffer) => new Uint8Array(buffer))];
+}
+
+/**
+ * A frame of format 3 holding `value`, whose only objects JSON does not
+ * carry are some of `buffers`; else `undefined`.
+ */
+function jsonBuffersFrame(
+  value: unknown,
+  tag: number,
+  buffers: readonly ArrayBuffer[],
+): Uint8Array | undefined {
+  if (!jsonExact(value, Infinity, new Set(buffers))) return undefined;
+  const carried: ArrayBuffer[] = [];
+  const indexes = new Map<ArrayBuffer, number>();
+  let clash = false;
+  const text = JSON.stringify(value, (_key, item: unknown) => {
+    if (item instanceof ArrayBuffer) {
+      let index = indexes.get(item);
+      if (index === undefined) {
+        indexes.set(item, index = carried.length);
+        carried.push(item);
+      }
+      return { [BUFFER_KEY]: index };
+    }
+    // Data that looks like a buffer's stand-in would come back as one.
+    if (typeof item === "object" && item !== null && BUFFER_KEY in item) {
+      clash = true;
+    }
+    return item;
+  });
+  if (clash) return undefined;
+  const json = encoder.encode(text);
+  const counts = 4 + 4 * carried.length;
+  let length = counts + json.length;
+  for (const buffer of carried) length += buffer.byteLength;
+  const bytes = new Uint8Array(HEADER + length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, length);
+  bytes[4] = JSON_BUFFERS_FORMAT;
+  view.setUint32(5, tag);
+  view.setUint32(HEADER, carried.length);
+  let at = HEADER + counts;
+  bytes.set(json, at);
+  at += json.length;
+  carried.forEach((buffer, index) => {
+    view.setUint32(HEADER + 4 + 4 * index, buffer.byteLength);
+    bytes.set(new Uint8Array(buffer), at);
+    at += buffer.byteLength;
+  });
+  return bytes;
+}
+
+/** The value of a format 3 payload: its JSON text, the buffers revived. */
+function decodeJsonBuffers(payload: Uint8Array): unknown {
+  const view = new DataView(payload.buffer, payload.byteOffset);
+  const count = view.getUint32(0);
+  const lengths: number[] = [];
+  let end = payload.length;
+  for (let i = 0; i < count; i++) {
+    const length = view.getUint32(4 + 4 * i);
+    lengths.push(length);
+    end -= length;
+  }
+  const text = decoder.decode(payload.subarray(4 + 4 * count, end));
+  const buffers = lengths.map((length) => {
+    end += length;
+    return payload.slice(end - length, end).buffer;
+  });
+  return JSON.parse(
+    text,
+    (_key, item: unknown) =>
+      typeof item === "object" && item !== null && BUFFER_KEY in item
+        ? buffers[(item as Record<string, number>)[BUFFER_KEY]]
+        : item,
+  );
 }
 
 /**
@@ -161,6 +251,7 @@ function decodePayload(
   buffers: ArrayBuffer[],
 ): unknown {
   if (format === JSON_FORMAT) return JSON.parse(decoder.decode(payload));
+  if (format === JSON_BUFFERS_FORMAT) return decodeJsonBuffers(payload);
   if (!v8) throw new Error("node:v8 is not loaded; call loadV8() first");
   // A copy: the typed arrays node:v8 revives are views of the bytes it is
   // given, and a reader reuses its buffer for the frames that follow.

@@ -354,6 +354,41 @@ Deno.test("encodeFrameParts: large buffers travel after the value, read into buf
   assert.equal(large[1], 7);
 });
 
+Deno.test("encodeFrameParts: a value JSON carries but for its small buffers goes as JSON, the buffers after it", async () => {
+  await loadV8();
+  const one = new Uint8Array([1, 2, 3]).buffer;
+  const two = new Uint8Array(SPLIT_BYTES - 1).fill(7).buffer;
+  const value = { a: [one, { b: one }], c: "x", n: 1.5, two, empty: {} };
+  const parts = encodeFrameParts(value, 9, [one, one, two]);
+  assert.equal(parts.length, 1);
+  assert.equal(header(parts[0]).format, 3);
+  // Data that looks like a buffer's stand-in goes as node:v8 writes it.
+  const lookalike = { "\u0000buffer": 0, one };
+  const [plain] = encodeFrameParts(lookalike, 10, [one]);
+  assert.equal(header(plain).format, 1);
+  // So does a value with a buffer the caller did not list.
+  const [unlisted] = encodeFrameParts({ one, two }, 11, [one]);
+  assert.equal(header(unlisted).format, 1);
+  for (const maxRead of [Infinity, 1000, 1]) {
+    const conn = memoryConn({ maxRead, maxWrite: 999 });
+    const writer = new FrameWriter(asConn(conn));
+    await writer.sendParts(parts);
+    await writer.sendParts([plain]);
+    await writer.sendParts([unlisted]);
+    await conn.close();
+    const frames = await readAll(conn);
+    assert.deepEqual(frames.map(({ tag }) => tag), [9, 10, 11]);
+    const got = frames[0].value as typeof value;
+    assert.deepEqual(got, value);
+    assert.equal(got.a[0], (got.a[1] as { b: ArrayBuffer }).b, "one buffer");
+    assert.ok(got.two instanceof ArrayBuffer);
+    assert.deepEqual(frames[1].value, lookalike);
+    assert.deepEqual(frames[2].value, { one, two });
+  }
+  // The sender's buffers are untouched.
+  assert.deepEqual(new Uint8Array(one), new Uint8Array([1, 2, 3]));
+});
+
 Deno.test("readFrames: an empty connection yields nothing", async () => {
   const conn = memoryConn();
   await conn.close();

@@ -11,9 +11,13 @@
 // pile up meanwhile go in one write). A call that must block (`*Sync`, getters, setters, and methods
 // whose result is not known to be a promise) waits with `Atomics.wait`
 // until the I/O Worker puts the answer in a shared buffer; an `async`
-// method's answer comes back as a message instead, so the event loop runs
-// meanwhile. A method that turns out to return a promise is answered
-// "pending" at once and settled later, so every method keeps its shape.
+// method's answer goes into a shared inbox instead, where this thread
+// waits for it with `Atomics.waitAsync`, so the event loop runs meanwhile
+// (a `postMessage` from the I/O Worker, and the Worker's ref that kept the
+// process alive for it, cost several times more per answer); only an
+// answer with large buffers comes as a message, which moves them. A method
+// that turns out to return a promise is answered "pending" at once and
+// settled later, so every method keeps its shape.
 import { dataToError } from "../../../_error.ts";
 import { ProcessError } from "../../../errors.ts";
 import { waitUntilSync } from "../../../_shm/futex.ts";
@@ -46,7 +50,7 @@ import {
   wireContext,
   type WireForm,
 } from "../../../_wire.ts";
-import { setWorkerRef } from "../../../_deno_compat.ts";
+import { holdEventLoop, setWorkerRef } from "../../../_deno_compat.ts";
 import { fillTarget, intoTarget } from "../../../_bytes_into.ts";
 import { exportOwn } from "./session.ts";
 import {
@@ -66,10 +70,8 @@ declare const FRAME_READER: typeof frameReader;
 // can start it. It authenticates its connection (the agent's socket
 // answers only the holders of the process tree's authkey), then only moves
 // bytes: frames from the outbox to the socket, and answers back, into the
-// shared buffer when this thread waits for that call, else as a message.
-// Large frames are not copied on the way: the outbox's bytes are written
-// from the outbox, and an answer's large buffers are read into buffers of
-// their own, which the message moves to this thread.
+// shared buffer when this thread waits for that call, else into the inbox.
+// The outbox's large frames are written from where they are.
 function ioWorker(): void {
   // Outbox bytes this many or more are written from where they are.
   const IN_PLACE = 64 * 1024;
@@ -82,6 +84,7 @@ function ioWorker(): void {
   let ctl: Int32Array;
   let data: SharedArrayBuffer;
   let out: SharedArrayBuffer;
+  let inbox: SharedArrayBuffer;
   let writing = Promise.resolve();
   const write = (bytes: Uint8Array) => {
     writing = writing.then(async () => {
@@ -97,7 +100,8 @@ function ioWorker(): void {
     Atomics.notify(ctl, 0);
     Atomics.add(ctl, 5, 1);
     Atomics.notify(ctl, 5);
-    scope.postMessage("closed");
+    Atomics.add(ctl, 7, 1);
+    Atomics.notify(ctl, 7);
   };
   // Takes what the outbox holds (ctl[4] bytes): the caller appends past
   // that length and publishes with a compare-exchange, so emptying it is
@@ -125,9 +129,41 @@ function ioWorker(): void {
       if (wait.async) await wait.value;
     }
   };
-  // An answer goes into the shared buffer whole (its head, then its large
-  // buffers) when this thread waits for it, else in a message.
-  const deliver = (
+  // Appends a record (its length, then its bytes) to the inbox, as the
+  // outbox is appended to (ctl[6] its bytes, ctl[7] bumped and notified
+  // unless `quiet`): the reader empties it with a compare-exchange, which
+  // fails when more came meanwhile.
+  const append = async (bytes: Uint8Array, quiet = false) => {
+    for (;;) {
+      const at = Atomics.load(ctl, 6);
+      const end = at + 4 + bytes.length;
+      if (inbox.byteLength < end) {
+        if (end > inbox.maxByteLength) {
+          // Answers this thread has not taken yet fill the inbox: wait
+          // until it takes them (it empties the inbox whole).
+          const wait = Atomics.waitAsync(ctl, 6, at, 10);
+          if (wait.async) await wait.value;
+          continue;
+        }
+        inbox.grow(
+          Math.min(inbox.maxByteLength, Math.max(end, inbox.byteLength * 2)),
+        );
+      }
+      new DataView(inbox).setUint32(at, bytes.length);
+      new Uint8Array(inbox).set(bytes, at + 4);
+      if (Atomics.compareExchange(ctl, 6, at, end) === at) break;
+    }
+    if (quiet) return;
+    Atomics.add(ctl, 7, 1);
+    Atomics.notify(ctl, 7);
+  };
+  // An answer goes whole (its head, then its large buffers) into the
+  // shared buffer when this thread waits for it. Else it goes into the
+  // inbox; or, when it brought large buffers (read into memory of their
+  // own), in a message that moves them, and an empty record keeps its
+  // place in the inbox, among the other answers (put there first, quietly:
+  // the message is what the reader takes the inbox on).
+  const deliver = async (
     frame: Uint8Array,
     owned: boolean,
     buffers: ArrayBuffer[],
@@ -149,31 +185,34 @@ function ioWorker(): void {
       Atomics.store(ctl, 2, length);
       Atomics.store(ctl, 0, 1);
       Atomics.notify(ctl, 0);
-    } else {
+    } else if (buffers.length > 0) {
       const bytes = owned && frame.byteOffset === 0 &&
           frame.length === frame.buffer.byteLength
         ? frame
         : frame.slice();
+      await append(new Uint8Array(0), true);
       scope.postMessage({ bytes, buffers }, [
         bytes.buffer as ArrayBuffer,
         ...buffers,
       ]);
+    } else {
+      await append(frame);
     }
   };
   const read = async () => {
     const reader = FRAME_READER((into) => conn!.read(into).catch(() => null));
     while (true) {
       for (let frame = reader.take(); frame; frame = reader.take()) {
-        deliver(frame.bytes, frame.owned, frame.buffers);
+        await deliver(frame.bytes, frame.owned, frame.buffers);
       }
       const whole = await reader.more();
       if (whole === null) return closed();
-      if (whole) deliver(whole.bytes, whole.owned, whole.buffers);
+      if (whole) await deliver(whole.bytes, whole.owned, whole.buffers);
     }
   };
   scope.onmessage = async (event: MessageEvent) => {
     // The one message: where to connect, and the shared buffers.
-    ({ ctl, data, out } = event.data);
+    ({ ctl, data, out, inbox } = event.data);
     // The agent may still be starting: try for a minute.
     const deadline = Date.now() + 60_000;
     for (let delay = 2; !conn; delay = Math.min(delay * 2, 50)) {
@@ -208,14 +247,29 @@ const IO_URL = URL.createObjectURL(
 
 // ctl: [0] an answer is there, [1] the call this thread waits for,
 // [2] the answer's length, [3] the connection is closed, [4] the bytes in
-// the outbox, [5] bumped (and notified) when frames were put there.
+// the outbox, [5] bumped (and notified) when frames were put there, [6]
+// the bytes in the inbox, [7] bumped (and notified) when answers were put
+// there or the connection closed.
 const READY = 0;
 const WAITING = 1;
 const LENGTH = 2;
 const CLOSED = 3;
 const OUT_LENGTH = 4;
 const OUT_SEQ = 5;
+const IN_LENGTH = 6;
+const IN_SEQ = 7;
 const MAX_BYTES = 1 << 30;
+// Answers pile up in the inbox until this thread takes them: room for two
+// of the largest (a pipe's message of MAX_BYTES, with its frame's head).
+const INBOX_BYTES = 2 * MAX_BYTES + (1 << 20);
+/** An answer's place in the inbox, when it comes as a message. */
+const POSTED = Symbol("posted");
+
+/** An answer that came as a message: its frame's head and large buffers. */
+interface Posted {
+  bytes: Uint8Array;
+  buffers: ArrayBuffer[];
+}
 
 class Client {
   #path: string;
@@ -223,7 +277,19 @@ class Client {
   #ctl = new Int32Array(new SharedArrayBuffer(32));
   #data = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
   #out = new SharedArrayBuffer(65536, { maxByteLength: MAX_BYTES });
+  #inbox = new SharedArrayBuffer(65536, { maxByteLength: INBOX_BYTES });
   #next = 1;
+  /** Whether this thread waits for answers in the inbox. */
+  #listening = false;
+  /** Whether the listener saw the connection closed. */
+  #closed = false;
+  /** Answers that came as messages, not yet settled, in order. */
+  #posted: Posted[] = [];
+  /**
+   * Answers taken from the inbox behind one that is still to come as a
+   * message (copies, and POSTED for each such one), in order.
+   */
+  #backlog: (Uint8Array | typeof POSTED)[] = [];
   #reffed = false;
   #calls = new Map<
     number,
@@ -236,18 +302,24 @@ class Client {
       type: "module",
       name: "multiprocessing I/O",
     });
-    this.#worker.onmessage = (event) => this.#onMessage(event.data);
     this.#worker.postMessage({
       path,
       ctl: this.#ctl,
       data: this.#data,
       out: this.#out,
+      inbox: this.#inbox,
       authkey: ownAuthkey(),
     });
+    this.#worker.onmessage = (event: MessageEvent<Posted>) => {
+      this.#posted.push(event.data);
+      // Its place, and the answers after it, are in the inbox by now.
+      this.#takeInbox();
+    };
     setWorkerRef(this.#worker, false);
   }
 
-  // Keeps this process alive while an answer is awaited, and only then.
+  // Keeps this process alive while an answer that came before the close
+  // is still to come as a message.
   #ref(on: boolean): void {
     if (this.#reffed === on) return;
     this.#reffed = on;
@@ -299,22 +371,10 @@ class Client {
     return unwrap(reply);
   }
 
-  /**
-   * The answer the I/O Worker put in the shared buffer: a frame's head and
-   * then its large buffers (see frameReader), each copied out.
-   */
+  /** The answer the I/O Worker put in the shared buffer. */
   #answer(): unknown {
     const length = Atomics.load(this.#ctl, LENGTH);
-    const whole = new Uint8Array(this.#data, 0, length);
-    const lengths = splitLengths(whole);
-    let at = length;
-    for (const size of lengths) at -= size;
-    const head = whole.slice(0, at);
-    const buffers = lengths.map((size) => {
-      at += size;
-      return whole.slice(at - size, at).buffer;
-    });
-    return decodeFrame(head, buffers);
+    return decodeAnswer(new Uint8Array(this.#data, 0, length));
   }
 
   /** Appends a frame (its parts) to the outbox and wakes the I/O Worker. */
@@ -351,29 +411,100 @@ class Client {
   #expect(id: number): Promise<unknown> {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.#calls.set(id, { resolve, reject });
-    this.#ref(true);
+    if (!this.#listening) this.#listen();
     return promise;
   }
 
-  #onMessage(
-    message: { bytes: Uint8Array; buffers: ArrayBuffer[] } | "closed",
-  ): void {
-    if (message === "closed") {
-      for (const { reject } of this.#calls.values()) {
-        reject(this.#closedError());
+  /**
+   * Takes the answers in the inbox as they come, while calls await them;
+   * the wait holds the event loop, so this process lives until they come.
+   */
+  async #listen(): Promise<void> {
+    this.#listening = true;
+    using _ = holdEventLoop();
+    const ctl = this.#ctl;
+    try {
+      while (this.#calls.size > 0 && !this.#closed) {
+        const seq = Atomics.load(ctl, IN_SEQ);
+        // Read before the inbox: an answer put there before the close is
+        // taken, and not lost to the closed error.
+        this.#closed = Atomics.load(ctl, CLOSED) !== 0;
+        this.#takeInbox();
+        if (this.#calls.size === 0 || this.#closed) break;
+        const wait = Atomics.waitAsync(ctl, IN_SEQ, seq);
+        if (wait.async) await wait.value;
       }
-      this.#calls.clear();
-      this.#ref(false);
-      return;
+    } finally {
+      this.#listening = false;
     }
-    const { bytes, buffers } = message;
-    const id = new DataView(bytes.buffer, bytes.byteOffset).getUint32(5);
+  }
+
+  /** Settles the calls whose answers are in the inbox, and empties it. */
+  #takeInbox(): void {
+    const inbox = new Uint8Array(this.#inbox);
+    const view = new DataView(this.#inbox);
+    let start = 0;
+    for (;;) {
+      const length = Atomics.load(this.#ctl, IN_LENGTH);
+      while (start < length) {
+        const size = view.getUint32(start);
+        start += 4;
+        if (size === 0) this.#backlog.push(POSTED);
+        else {
+          const record = inbox.subarray(start, start + size);
+          // Settled at once, unless answers before it are still to come.
+          if (this.#backlog.length === 0) this.#settle(record);
+          else this.#backlog.push(record.slice());
+        }
+        start += size;
+      }
+      if (Atomics.compareExchange(this.#ctl, IN_LENGTH, length, 0) === length) {
+        break;
+      }
+    }
+    this.#takeBacklog();
+  }
+
+  /**
+   * Settles the answers of the backlog in order, up to one that is still
+   * to come as a message (the listener, or once the connection closed the
+   * Worker, keeps this process alive until it comes). Once the connection
+   * closed and every answer that came before was settled, the calls left
+   * get the closed error.
+   */
+  #takeBacklog(): void {
+    while (this.#backlog.length > 0) {
+      const next = this.#backlog[0];
+      if (next === POSTED) {
+        const posted = this.#posted.shift();
+        if (!posted) break;
+        this.#settle(posted.bytes, posted.buffers);
+      } else this.#settle(next);
+      this.#backlog.shift();
+    }
+    this.#ref(this.#closed && this.#backlog.length > 0);
+    if (this.#closed && this.#backlog.length === 0) this.#rejectAll();
+  }
+
+  /**
+   * Settles the call whose answer `whole` is: a view of its bytes in the
+   * inbox (copied here), or a frame's head and its `buffers`.
+   */
+  #settle(whole: Uint8Array, buffers?: ArrayBuffer[]): void {
+    const id = new DataView(whole.buffer, whole.byteOffset).getUint32(5);
     const call = this.#calls.get(id);
     if (!call) return;
-    const reply = decodeFrame(bytes, buffers) as Reply;
+    let reply: Reply;
+    try {
+      reply =
+        (buffers ? decodeFrame(whole, buffers) : decodeAnswer(whole)) as Reply;
+    } catch (error) {
+      this.#calls.delete(id);
+      call.reject(error);
+      return;
+    }
     if ("pending" in reply) return;
     this.#calls.delete(id);
-    if (this.#calls.size === 0) this.#ref(false);
     try {
       call.resolve(unwrap(reply));
     } catch (error) {
@@ -381,11 +512,35 @@ class Client {
     }
   }
 
+  #rejectAll(): void {
+    for (const { reject } of this.#calls.values()) {
+      reject(this.#closedError());
+    }
+    this.#calls.clear();
+  }
+
   #closedError(): ProcessError {
     return new ProcessError(
       `The process that owns this primitive has ended (its socket ${this.#path} closed): a primitive passed to a subprocess lives in the process that passed it, so use it only while that process runs`,
     );
   }
+}
+
+/**
+ * The answer whose bytes (a frame's head, then its large buffers: see
+ * frameReader) `whole` holds, in shared memory: each part is copied out.
+ */
+function decodeAnswer(whole: Uint8Array): unknown {
+  const length = whole.length;
+  const lengths = splitLengths(whole);
+  let at = length;
+  for (const size of lengths) at -= size;
+  const head = whole.slice(0, at);
+  const buffers = lengths.map((size) => {
+    at += size;
+    return whole.slice(at - size, at).buffer;
+  });
+  return decodeFrame(head, buffers);
 }
 
 /** A call's arguments, encoded (a primitive this process made goes as a
