@@ -5,10 +5,11 @@
 // _shm/memory.ts), a primitive passed to a subprocess child crosses as its
 // own wire form, which names its memory by segment: the child maps the same
 // bytes and works on them as a Worker child would, with no round trip to
-// this process. What cannot cross that way (a primitive in a
-// `SharedArrayBuffer`, a `Queue` or a `Pipe`, which live in memory that only
-// this process maps) goes on as a proxy, through the exporter this one
-// wraps. A child whose permissions leave FFI out cannot map segments: its
+// this process (a `Queue` too: its ring is in segments, see
+// SharedRing.forQueue). What cannot cross that way (a primitive in a
+// `SharedArrayBuffer`, or a `Pipe`, whose rings and port live in memory
+// that only this process maps) goes on as a proxy, through the exporter
+// this one wraps. A child whose permissions leave FFI out cannot map segments: its
 // primitives are proxied after all (`withoutSharedMemory`), so that FFI
 // stays the user's choice.
 import {
