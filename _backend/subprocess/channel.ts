@@ -121,25 +121,13 @@ export function encodeFrameParts(
     serializer.transferArrayBuffer(index, buffer)
   );
   serializer.writeValue(value);
-  const serialized = serializer.releaseBuffer();
-  const counts = 4 + 4 * large.length;
-  let length = counts + serialized.length;
-  for (const buffer of large) length += buffer.byteLength;
-  if (length > 0xffffffff) {
-    throw new RangeError(
-      `Cannot send ${length} bytes in one message to another process: at most ${0xffffffff}; send it in parts`,
-    );
-  }
-  const head = new Uint8Array(HEADER + counts + serialized.length);
-  const view = new DataView(head.buffer);
-  view.setUint32(0, length);
-  head[4] = SPLIT_FORMAT;
-  view.setUint32(5, tag);
-  view.setUint32(HEADER, large.length);
-  large.forEach((buffer, index) =>
-    view.setUint32(HEADER + 4 + 4 * index, buffer.byteLength)
+  const head = splitFrame(
+    SPLIT_FORMAT,
+    tag,
+    serializer.releaseBuffer(),
+    large,
+    false,
   );
-  head.set(serialized, HEADER + counts);
   return [head, ...large.map((buffer) => new Uint8Array(buffer))];
 }
 
@@ -172,21 +160,53 @@ function jsonBuffersFrame(
     return item;
   });
   if (clash) return undefined;
-  const json = encoder.encode(text);
-  const counts = 4 + 4 * carried.length;
-  let length = counts + json.length;
-  for (const buffer of carried) length += buffer.byteLength;
-  const bytes = new Uint8Array(HEADER + length);
+  return splitFrame(
+    JSON_BUFFERS_FORMAT,
+    tag,
+    encoder.encode(text),
+    carried,
+    true,
+  );
+}
+
+/**
+ * A frame of a split format (2 or 3): its header, the count of `buffers`
+ * and each one's length, then `body`, and then (`inline`) the buffers
+ * themselves; else only the head, which the buffers follow as parts of
+ * their own. The header's length counts the buffers either way.
+ *
+ * @throws {RangeError} When the frame would be longer than its header can say.
+ */
+function splitFrame(
+  format: number,
+  tag: number,
+  body: Uint8Array,
+  buffers: readonly ArrayBuffer[],
+  inline: boolean,
+): Uint8Array {
+  const counts = 4 + 4 * buffers.length;
+  let carried = 0;
+  for (const buffer of buffers) carried += buffer.byteLength;
+  const length = counts + body.length + carried;
+  if (length > 0xffffffff) {
+    throw new RangeError(
+      `Cannot send ${length} bytes in one message to another process: at most ${0xffffffff}; send it in parts`,
+    );
+  }
+  const bytes = new Uint8Array(
+    HEADER + counts + body.length + (inline ? carried : 0),
+  );
   const view = new DataView(bytes.buffer);
   view.setUint32(0, length);
-  bytes[4] = JSON_BUFFERS_FORMAT;
+  bytes[4] = format;
   view.setUint32(5, tag);
-  view.setUint32(HEADER, carried.length);
+  view.setUint32(HEADER, buffers.length);
   let at = HEADER + counts;
-  bytes.set(json, at);
-  at += json.length;
-  carried.forEach((buffer, index) => {
+  bytes.set(body, at);
+  at += body.length;
+  buffers.forEach((buffer, index) => {
     view.setUint32(HEADER + 4 + 4 * index, buffer.byteLength);
+    if (!inline) return;
     bytes.set(new Uint8Array(buffer), at);
     at += buffer.byteLength;
   });
@@ -195,16 +215,10 @@ function jsonBuffersFrame(
 
 /** The value of a format 3 payload: its JSON text, the buffers revived. */
 function decodeJsonBuffers(payload: Uint8Array): unknown {
-  const view = new DataView(payload.buffer, payload.byteOffset);
-  const count = view.getUint32(0);
-  const lengths: number[] = [];
+  const { lengths, body } = splitPrefix(payload);
   let end = payload.length;
-  for (let i = 0; i < count; i++) {
-    const length = view.getUint32(4 + 4 * i);
-    lengths.push(length);
-    end -= length;
-  }
-  const text = decoder.decode(payload.subarray(4 + 4 * count, end));
+  for (const length of lengths) end -= length;
+  const text = decoder.decode(payload.subarray(body, end));
   const buffers = lengths.map((length) => {
     end += length;
     return payload.slice(end - length, end).buffer;
@@ -224,13 +238,19 @@ function decodeJsonBuffers(payload: Uint8Array): unknown {
  */
 export function splitLengths(bytes: Uint8Array): number[] {
   if (bytes[4] !== SPLIT_FORMAT) return [];
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  return splitPrefix(bytes.subarray(HEADER)).lengths;
+}
+
+/**
+ * What a split payload (formats 2 and 3) starts with: the lengths of the
+ * buffers it carries, and where its body starts.
+ */
+function splitPrefix(payload: Uint8Array): { lengths: number[]; body: number } {
+  const view = new DataView(payload.buffer, payload.byteOffset);
+  const count = view.getUint32(0);
   const lengths: number[] = [];
-  const count = view.getUint32(HEADER);
-  for (let i = 0; i < count; i++) {
-    lengths.push(view.getUint32(HEADER + 4 + 4 * i));
-  }
-  return lengths;
+  for (let i = 0; i < count; i++) lengths.push(view.getUint32(4 + 4 * i));
+  return { lengths, body: 4 + 4 * count };
 }
 
 /**
@@ -256,9 +276,8 @@ function decodePayload(
   // A copy: the typed arrays node:v8 revives are views of the bytes it is
   // given, and a reader reuses its buffer for the frames that follow.
   if (format === V8_FORMAT) return v8.deserialize(payload.slice());
-  const count = new DataView(payload.buffer, payload.byteOffset).getUint32(0);
   const deserializer = new v8.DefaultDeserializer(
-    payload.slice(4 + 4 * count),
+    payload.slice(splitPrefix(payload).body),
   );
   deserializer.readHeader();
   buffers.forEach((buffer, index) =>
