@@ -18,6 +18,7 @@ import { Process } from "../process.ts";
 import { Queue } from "../queue.ts";
 import { median, report, type Row, runPython, timeRuns } from "./_report.ts";
 import { largestTimerLag } from "../_test_util.ts";
+import { rawEcho } from "./_raw_echo.ts";
 
 const MiB = 1024 * 1024;
 const SIZE = 10 * MiB;
@@ -162,20 +163,17 @@ function tripsFor(size: number): number {
 }
 
 /**
- * A run of sendBytes round trips through `here` of one payload of `size`
- * bytes (as many trips as {@linkcode tripsFor} says), and how many.
+ * A run of round trips of one payload of `size` bytes, each made by `trip`
+ * (as many trips as {@linkcode tripsFor} says), and how many.
  */
 function echoTrips(
-  here: Connection,
   size: number,
+  trip: (payload: Uint8Array) => Promise<unknown>,
 ): [() => Promise<void>, number] {
   const payload = new Uint8Array(size).fill(1);
   const trips = tripsFor(size);
   const run = async () => {
-    for (let i = 0; i < trips; i++) {
-      here.sendBytes(payload);
-      await here.recvBytes();
-    }
+    for (let i = 0; i < trips; i++) await trip(payload);
   };
   return [run, trips];
 }
@@ -184,16 +182,20 @@ function echoTrips(
 async function scaling(runs: number): Promise<Record<string, number>> {
   const [here, there] = Pipe();
   const p = start("worker", echoBytes, [there]);
+  const trip = (payload: Uint8Array) => {
+    here.sendBytes(payload);
+    return here.recvBytes();
+  };
   const ms: Record<string, number> = {};
   for (const size of SCALING) {
-    const [run, trips] = echoTrips(here, size);
+    const [run, trips] = echoTrips(size, trip);
     ms[size] = await timed(run, runs) / trips;
   }
   // The same 64 KiB trips once the process is warm: V8 frees received
   // buffers only at its next collection, and until malloc's heaps have
   // grown to hold what it frees that late (about 50 MiB each), a message
   // is fresh memory to fault in. Both sides first move 256 MiB.
-  const [warm, trips] = echoTrips(here, STEADY_SIZE);
+  const [warm, trips] = echoTrips(STEADY_SIZE, trip);
   for (let i = 0; i < STEADY_WARMUP_RUNS; i++) await warm();
   ms.steady = await timed(warm, runs) / trips;
   here.sendBytes(new Uint8Array(0));
@@ -203,27 +205,31 @@ async function scaling(runs: number): Promise<Record<string, number>> {
 }
 
 /**
+ * ms per 64 KiB round trip made by `trip` on a new channel, after the same
+ * 1 KiB trips that {@linkcode scaling} makes first on its new pipe.
+ */
+async function freshChannelMs(
+  runs: number,
+  trip: (payload: Uint8Array) => Promise<unknown>,
+): Promise<number> {
+  await timed(echoTrips(1024, trip)[0], runs);
+  const [run, trips] = echoTrips(STEADY_SIZE, trip);
+  return await timed(run, runs) / trips;
+}
+
+/**
  * ms per 64 KiB round trip from a new pipe, both sides receiving with
  * `recvBytesInto` one buffer each (as Python's side with
- * `recv_bytes_into`), after the same 1 KiB trips as {@linkcode scaling}:
- * no new memory a message.
+ * `recv_bytes_into`): no new memory a message.
  */
 async function intoScaling(runs: number): Promise<number> {
   const [here, there] = Pipe();
   const p = start("worker", echoBytesInto, [there]);
   const buffer = new Uint8Array(STEADY_SIZE);
-  const runOf = (size: number) => {
-    const payload = new Uint8Array(size).fill(1);
-    const trips = tripsFor(size);
-    return async () => {
-      for (let i = 0; i < trips; i++) {
-        here.sendBytes(payload);
-        await here.recvBytesInto(buffer);
-      }
-    };
-  };
-  await timed(runOf(1024), runs);
-  const ms = await timed(runOf(STEADY_SIZE), runs) / tripsFor(STEADY_SIZE);
+  const ms = await freshChannelMs(runs, (payload) => {
+    here.sendBytes(payload);
+    return here.recvBytesInto(buffer);
+  });
   here.sendBytes(new Uint8Array(0));
   await p.join();
   here.close();
@@ -233,36 +239,12 @@ async function intoScaling(runs: number): Promise<number> {
 /**
  * The raw primitive beside the fresh-pipe rows: ms per round trip of a 64
  * KiB `Uint8Array` posted on a new MessageChannel to a bare Worker that
- * posts it back, after the same 1 KiB trips that {@linkcode scaling} makes
- * first on its new pipe. Each received message is new memory here too.
+ * posts it back. Each received message is new memory here too.
  */
 async function rawScaling(runs: number): Promise<number> {
-  const worker = new Worker(new URL("./_raw_echo_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  const { port1, port2 } = new MessageChannel();
-  const next = () =>
-    new Promise<unknown>((resolve) => {
-      port1.onmessage = (e) => resolve(e.data);
-    });
-  const ready = next();
-  worker.postMessage({ mode: "echo", port: port2 }, [port2]);
-  await ready;
-  const runOf = (size: number) => {
-    const payload = new Uint8Array(size).fill(1);
-    const trips = tripsFor(size);
-    return async () => {
-      for (let i = 0; i < trips; i++) {
-        const reply = next();
-        port1.postMessage(payload);
-        await reply;
-      }
-    };
-  };
-  await timed(runOf(1024), runs);
-  const ms = await timed(runOf(STEADY_SIZE), runs) / tripsFor(STEADY_SIZE);
-  port1.postMessage(-1);
-  port1.close();
+  const raw = await rawEcho();
+  const ms = await freshChannelMs(runs, (payload) => raw.trip(payload));
+  raw.close();
   return ms;
 }
 

@@ -8,6 +8,7 @@
 //   deno run -A bench/pipe_bench.ts
 import { type Connection, Pipe } from "../pipe.ts";
 import { Process } from "../process.ts";
+import { rawEcho } from "./_raw_echo.ts";
 import { median, report, runPython } from "./_report.ts";
 
 /** What each round trip sends: the integer `i`, or a small object. */
@@ -78,28 +79,12 @@ async function pipeRoundTrip(
 
 /** Microseconds per round trip over a bare MessageChannel with a Worker. */
 async function rawRoundTrip(n: number, make: Make): Promise<number> {
-  const worker = new Worker(new URL("./_raw_echo_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  const { port1, port2 } = new MessageChannel();
-  const next = () =>
-    new Promise<unknown>((resolve) => {
-      port1.onmessage = (e) => resolve(e.data);
-    });
-  const ready = next();
-  worker.postMessage({ mode: "echo", port: port2 }, [port2]);
-  await ready;
-  const trip = async (i: number) => {
-    const reply = next();
-    port1.postMessage(make(i));
-    await reply;
-  };
-  for (let i = 0; i < 1000; i++) await trip(i);
+  const raw = await rawEcho();
+  for (let i = 0; i < 1000; i++) await raw.trip(make(i));
   const start = performance.now();
-  for (let i = 0; i < n; i++) await trip(i);
+  for (let i = 0; i < n; i++) await raw.trip(make(i));
   const us = (performance.now() - start) * 1000 / n;
-  port1.postMessage(-1);
-  port1.close();
+  raw.close();
   return us;
 }
 
